@@ -1,0 +1,260 @@
+"""The one run configuration: a frozen dataclass, its defaults table, scenario loading and validation.
+
+Every field is at once a scenario-file key (same name), a CLI option (`--` + name with dashes) and a
+keyword of the Python API. The dataclass defaults *are* the defaults table; each field's metadata
+holds its help text and the values it allows, which validation, the CLI and README all read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A user-facing, one-line configuration error (the CLI prints it without a traceback)."""
+
+
+def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, cli=True):
+    """A config field: its default plus what validation and the CLI need to know about it."""
+    meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "cli": cli}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+LOSSES = ("minimax", "nonsaturating", "least-squares", "wgan", "wgan-gp", "hinge")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
+DATA_KINDS = ("ring", "grid", "mixture", "mnist", "stacked-mnist")
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- scenario and data -------------------------------------------------------------------
+    scenario: str = _f("custom", "Scenario name (set from the scenario file).", cli=False)
+    description: str = _f("", "One-line description of the scenario.", cli=False)
+    data: str = _f("ring", "Target distribution kind.", choices=DATA_KINDS)
+    modes: int = _f(8, "Number of mixture modes for ring/grid (grid: a square number).", lo=1)
+    radius: float = _f(2.0, "Ring radius.", lo=0.0, lo_open=True)
+    spacing: float = _f(2.0, "Grid spacing between neighbouring modes.", lo=0.0, lo_open=True)
+    std: float = _f(0.02, "Per-dimension standard deviation of each ring/grid mode.", lo=0.0, lo_open=True)
+    centres: tuple = _f((), "Custom mixture centres [[x, y], ...] (data = 'mixture').", cli=False)
+    stds: tuple = _f((), "Custom mixture per-mode stds (data = 'mixture').", cli=False)
+    weights: tuple = _f((), "Custom mixture weights, normalised (data = 'mixture'; empty = equal).", cli=False)
+    # --- networks ----------------------------------------------------------------------------
+    z_dim: int = _f(256, "Latent dimension.", lo=1)
+    z_dist: str = _f("normal", "Latent distribution.", choices=("normal", "uniform"))
+    g_hidden: tuple = _f((128, 128), "Generator hidden widths, e.g. 128,128.")
+    d_hidden: tuple = _f((128,), "Discriminator hidden widths, e.g. 128.")
+    g_act: str = _f("relu", "Generator activation.", choices=ACTIVATIONS[:3])
+    d_act: str = _f("relu", "Discriminator activation.", choices=ACTIVATIONS)
+    maxout_pieces: int = _f(5, "Pieces per maxout unit (d_act = maxout).", lo=2)
+    g_norm: str = _f("none", "Generator normalisation.", choices=("none", "batch"))
+    d_norm: str = _f("none", "Discriminator normalisation (batch: real and fake in separate batches).",
+                     choices=("none", "batch", "instance", "virtual-batch"))
+    init: str = _f("orthogonal", "Weight init (biases zero).", choices=("orthogonal", "normal", "default"))
+    init_gain: float = _f(0.8, "Gain of the orthogonal init.", lo=0.0, lo_open=True)
+    init_std: float = _f(0.02, "Std of the normal init.", lo=0.0, lo_open=True)
+    d_input_scale: float = _f(0.25, "D multiplies its input by this (the Unrolled GAN paper's x/4).",
+                              lo=0.0, lo_open=True)
+    # --- objective ---------------------------------------------------------------------------
+    loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES)
+    clip: float = _f(0.01, "Weight clipping bound for loss = wgan.", lo=0.0, lo_open=True)
+    gp_weight: float = _f(10.0, "Gradient-penalty weight for loss = wgan-gp.", lo=0.0)
+    # --- optimisation ------------------------------------------------------------------------
+    steps: int = _f(25000, "Total training iterations.", lo=1)
+    batch: int = _f(512, "Batch size (real and fake each).", lo=1)
+    d_steps: int = _f(1, "D steps per iteration.", lo=1)
+    g_steps: int = _f(1, "G steps per iteration.", lo=1)
+    d_opt: str = _f("adam", "D optimiser.", choices=("adam", "sgd"))
+    g_opt: str = _f("adam", "G optimiser.", choices=("adam", "sgd"))
+    d_lr: float = _f(1e-4, "D learning rate.", lo=0.0, lo_open=True)
+    g_lr: float = _f(1e-4, "G learning rate.", lo=0.0, lo_open=True)
+    d_beta1: float = _f(0.5, "D Adam beta1 (SGD: momentum).", lo=0.0, hi=1.0)
+    d_beta2: float = _f(0.999, "D Adam beta2.", lo=0.0, hi=1.0)
+    g_beta1: float = _f(0.5, "G Adam beta1 (SGD: momentum).", lo=0.0, hi=1.0)
+    g_beta2: float = _f(0.999, "G Adam beta2.", lo=0.0, hi=1.0)
+    eps: float = _f(1e-8, "Adam epsilon.", lo=0.0, lo_open=True)
+    seed: int = _f(0, "Random seed (CPU runs are bit-for-bit repeatable).", lo=0)
+    device: str = _f("auto", "Device: auto picks CUDA when present.", choices=("auto", "cpu", "cuda"))
+    # --- stabilizers (gandiag/stabilizers) ---------------------------------------------------
+    unrolled: int = _f(0, "Unroll D this many steps of its own optimiser for G's loss (second order).", lo=0)
+    unrolled_first_order: bool = _f(False, "Drop the gradient through the unrolled updates (a cheaper, different method).")
+    minibatch_disc: bool = _f(False, "Minibatch discrimination layer before D's last layer (Salimans et al.).")
+    mbd_kernels: int = _f(100, "Minibatch discrimination kernels (B).", lo=1)
+    mbd_dim: int = _f(5, "Minibatch discrimination kernel dimension (C).", lo=1)
+    hist_avg: float = _f(0.0, "Historical averaging weight lambda (0 = off).", lo=0.0)
+    label_smoothing: float = _f(1.0, "One-sided label smoothing: D's target for reals (1 = off, fakes untouched).",
+                                lo=0.0, lo_open=True, hi=1.0)
+    noisy_labels: bool = _f(False, "Soft noisy labels: real targets in [0.7, 1.2], fake in [0, 0.3].")
+    label_flip: float = _f(0.0, "Probability of flipping each of D's labels.", lo=0.0, hi=1.0)
+    instance_noise: float = _f(0.0, "Std of Gaussian noise added to D's inputs (0 = off).", lo=0.0)
+    instance_noise_decay: int = _f(0, "Steps over which instance noise decays linearly to 0 (0 = constant).", lo=0)
+    replay_size: int = _f(0, "Experience replay buffer of old fakes, in samples (0 = off).", lo=0)
+    replay_share: float = _f(0.5, "Share of D's fake batch drawn from the replay buffer.", lo=0.0, hi=1.0)
+    swap_every: int = _f(0, "Every N steps swap in old G/D checkpoints (0 = off).", lo=0)
+    swap_for: int = _f(100, "Steps the swapped-in old players train before the current ones return.", lo=1)
+    g_dropout: float = _f(0.0, "Dropout in G, at train and test time.", lo=0.0, hi=1.0)
+    spectral_norm: bool = _f(False, "Spectral normalisation on D's layers.")
+    pack: int = _f(1, "PacGAN packing: samples per D input.", lo=1)
+    r1: float = _f(0.0, "R1 gradient penalty weight gamma on reals (0 = off).", lo=0.0)
+    # --- recording ---------------------------------------------------------------------------
+    log_every: int = _f(100, "Write a metrics row every N steps.", lo=1)
+    snapshot_every: int = _f(500, "Write a snapshot (fixed-z fakes, D grid, arrows) every N steps.", lo=1)
+    checkpoint_every: int = _f(5000, "Write a checkpoint every N steps (and at the end).", lo=1)
+    keep_checkpoints: int = _f(2, "Keep only the newest N checkpoints (0 = keep all).", lo=0)
+    eval_samples: int = _f(2500, "Samples for live mode metrics (PacGAN: 2,500).", lo=1)
+    snapshot_samples: int = _f(512, "Fakes for the fixed z batch in each snapshot.", lo=1)
+    grid_res: int = _f(64, "Resolution of D's heatmap grid in snapshots.", lo=2)
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Config)}
+DEFAULTS: dict[str, object] = {
+    name: (f.default_factory() if f.default is dataclasses.MISSING else f.default) for name, f in FIELDS.items()
+}
+_HINTS = typing.get_type_hints(Config)
+
+
+def _describe_allowed(name: str) -> str:
+    meta, kind = FIELDS[name].metadata, _HINTS[name]
+    if meta["choices"]:
+        return "one of " + ", ".join(meta["choices"])
+    parts = {int: "an integer", float: "a number", str: "a string", bool: "true or false", tuple: "a list"}[kind]
+    lo, hi = meta["lo"], meta["hi"]
+    if lo is not None:
+        parts += f" {'>' if meta['lo_open'] else '>='} {lo:g}"
+    if hi is not None:
+        parts += f" and <= {hi:g}"
+    return parts
+
+
+def _coerce(name: str, value):
+    """Bring a TOML/CLI value to the field's type or raise a one-line ConfigError."""
+    kind = _HINTS[name]
+    bad = ConfigError(f"{name} = {value!r} is not allowed: expected {_describe_allowed(name)}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if kind is tuple:
+        if isinstance(value, str):  # CLI form "128,128"
+            try:
+                value = [int(v) for v in value.split(",") if v.strip()]
+            except ValueError:
+                raise bad from None
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    raise AssertionError(f"unhandled field type {kind}")  # a new field type needs a branch here
+
+
+def _check(cfg: Config) -> Config:
+    for name, f in FIELDS.items():
+        value, meta = getattr(cfg, name), f.metadata
+        bad = ConfigError(f"{name} = {value!r} is not allowed: expected {_describe_allowed(name)}")
+        if meta["choices"] and value not in meta["choices"]:
+            raise bad
+        if meta["lo"] is not None and (value <= meta["lo"] if meta["lo_open"] else value < meta["lo"]):
+            raise bad
+        if meta["hi"] is not None and value > meta["hi"]:
+            raise bad
+    for name in ("g_hidden", "d_hidden"):
+        widths = getattr(cfg, name)
+        if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
+            raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like 128,128")
+    if cfg.data == "grid" and math.isqrt(cfg.modes) ** 2 != cfg.modes:
+        raise ConfigError(f"modes = {cfg.modes} is not allowed for data = grid: expected a square number like 25")
+    if cfg.data == "mixture":
+        _check_mixture(cfg)
+    return cfg
+
+
+def _check_mixture(cfg: Config) -> None:
+    n = len(cfg.centres)
+    if n == 0 or not all(isinstance(c, tuple) and len(c) == 2 and all(_is_num(v) for v in c) for c in cfg.centres):
+        raise ConfigError("centres is not allowed: data = mixture needs centres = [[x, y], ...] with numbers")
+    if len(cfg.stds) != n or not all(_is_num(s) and s > 0 for s in cfg.stds):
+        raise ConfigError(f"stds is not allowed: expected {n} positive numbers, one per centre")
+    if cfg.weights and (len(cfg.weights) != n or not all(_is_num(w) and w >= 0 for w in cfg.weights)
+                        or sum(cfg.weights) <= 0):
+        raise ConfigError(f"weights is not allowed: expected {n} non-negative numbers with a positive sum")
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def make_config(values: dict | None = None, **overrides) -> Config:
+    """Build a validated Config from defaults, then `values` (a scenario), then `overrides` (flags)."""
+    merged = {**(values or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    unknown = sorted(set(merged) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r}: see `gandiag run --help` for the allowed keys")
+    return _check(Config(**{k: _coerce(k, v) for k, v in merged.items()}))
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+def scenario_dir():
+    return resources.files("gandiag") / "scenarios"
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.name[:-5] for p in scenario_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def read_scenario(name_or_path: str) -> dict:
+    """The key/value table of a shipped scenario (by name) or a user's TOML file (by path)."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"scenario file {name_or_path!r} not found: give a path to a .toml file")
+        text, default_name = path.read_text(encoding="utf-8", errors="replace"), path.stem
+    else:
+        shipped = scenario_dir() / f"{name_or_path}.toml"
+        if not shipped.is_file():
+            raise ConfigError(f"unknown scenario {name_or_path!r}: choose one of {', '.join(scenario_names())} "
+                              "or give a path to a .toml file")
+        text, default_name = shipped.read_text(encoding="utf-8"), name_or_path
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"scenario {name_or_path!r} is not valid TOML ({e}): fix the file") from None
+    table.setdefault("scenario", default_name)
+    return table
+
+
+def load_config(scenario: str, **overrides) -> Config:
+    """Scenario (name or path) + overrides -> validated Config. The Python API's entry point."""
+    return make_config(read_scenario(scenario), **overrides)
+
+
+def to_dict(cfg: Config) -> dict:
+    return {k: (list(map(list, v)) if k == "centres" else list(v)) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(cfg).items()}
+
+
+def from_dict(table: dict) -> Config:
+    """Inverse of to_dict, used to read config.json back from a run folder."""
+    return make_config(table)

@@ -1,0 +1,1 @@
+"""Pure metric functions: samples -> statistics -> scores. No training code is imported here."""
