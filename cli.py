@@ -47,7 +47,9 @@ def config_options(command):
             continue
         flag, kind, default = name.replace("_", "-"), hints[name], C.DEFAULTS[name]
         shown = ",".join(map(str, default)) if kind is tuple else str(default).lower() if kind is bool else str(default)
-        common = dict(default=None, show_default=shown, help=meta["help"])
+        # default None keeps "not given" apart from a value, so scenario values survive; the help shows
+        # the defaults table's value (click would bracket a string show_default as a description).
+        common = dict(default=None, help=f"{meta['help']}  [default: {shown or 'none'}]")
         if kind is bool:
             opt = click.option(f"--{flag}/--no-{flag}", name, **common)
         elif meta["choices"]:

@@ -1,0 +1,95 @@
+"""`gandiag run` and `gandiag scenarios` end to end through click's CliRunner."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli import main
+from gandiag import record as R
+from gandiag.config import scenario_names
+
+TINY = ["--steps", "6", "--log-every", "3", "--snapshot-every", "3", "--eval-samples", "100",
+        "--snapshot-samples", "16", "--grid-res", "8", "--batch", "32", "--device", "cpu", "--no-animate"]
+TOY = [n for n in scenario_names() if "mnist" not in n]
+
+
+@pytest.mark.parametrize("scenario", TOY)
+def test_every_toy_scenario_runs_and_leaves_a_complete_run_folder(tmp_path, scenario):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", scenario, "--out", str(out), *TINY])
+    assert result.exit_code == 0, result.output
+    assert f"run folder: {out}" in result.output
+    record = json.loads((out / R.CONFIG_FILE).read_text())
+    assert record["config"]["scenario"] == scenario and record["config"]["steps"] == 6
+    assert record["seed"] == 0 and record["versions"]["torch"] == torch.__version__
+    assert len(record["modes"]["centres"]) == record["config"]["modes"]
+    rows = [json.loads(line) for line in (out / R.METRICS_FILE).read_text().splitlines()]
+    assert [r[R.STEP] for r in rows] == [0, 3, 6]
+    assert {R.D_LOSS, R.G_LOSS, R.D_REAL, R.D_FAKE, R.D_GRAD_NORM, R.G_GRAD_NORM, R.MODES, R.HQ, R.REVERSE_KL} <= set(rows[-1])
+    reader = R.RunReader(out)
+    assert reader.snapshot_steps() == [0, 3, 6] and reader.checkpoint_steps() == [6]
+    snap = reader.snapshot(6)
+    assert snap[R.SNAP_FAKES].shape == (16, 2) and snap[R.SNAP_D_GRID].shape == (8, 8)
+    assert (R.SNAP_MANIFOLD in snap) == (record["config"]["z_dim"] == 2)
+    assert reader.status["status"] == R.FINISHED
+
+
+def test_fixed_z_fakes_are_the_same_z_in_every_snapshot(tmp_path):
+    """Snapshot 0 of two runs with different training lengths shows the same fakes: z is fixed, not drawn."""
+    for name, steps in (("a", "3"), ("b", "6")):
+        args = [a if a != "6" else steps for a in TINY]
+        assert CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / name), *args]).exit_code == 0
+    a, b = (R.RunReader(tmp_path / n).snapshot(0)[R.SNAP_FAKES] for n in "ab")
+    np.testing.assert_array_equal(a, b)
+
+
+def test_scenarios_lists_every_scenario_with_its_key_settings():
+    result = CliRunner().invoke(main, ["scenarios"])
+    assert result.exit_code == 0
+    for name in scenario_names():
+        assert name in result.output
+    assert "batch=512" in result.output and "Unrolled GAN paper" in result.output
+
+
+def test_run_help_shows_every_config_option_with_its_default():
+    result = CliRunner().invoke(main, ["run", "--help"])
+    assert "--unrolled INTEGER" in result.output and "[default: 0]" in result.output
+    assert "--minibatch-disc / --no-minibatch-disc" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "ring9"], "unknown scenario 'ring9'"),
+    (["run", "ring8", "--steps", "0"], "steps = 0 is not allowed"),
+    (["run", "ring8", "--g-hidden", "12,x"], "g_hidden = '12,x' is not allowed"),
+    (["resume", "no/such/run"], "is not a gandiag run folder"),
+])
+def test_bad_input_is_one_line_nonzero_and_no_traceback(tmp_path, args, message):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when CUDA is absent")
+def test_device_cuda_without_cuda_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / "r"), *TINY[:-3], "--device", "cuda"])
+    assert result.exit_code != 0 and "device = 'cuda' is not available" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_scenario_key_in_a_user_file_names_the_key(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text("radius = 2\nlearning_rate = 3\n")
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code != 0 and "unknown key 'learning_rate'" in result.output
+
+
+def test_run_refuses_to_overwrite_an_existing_run(tmp_path):
+    out = str(tmp_path / "r")
+    assert CliRunner().invoke(main, ["run", "ring8", "--out", out, *TINY]).exit_code == 0
+    before = (tmp_path / "r" / R.METRICS_FILE).read_bytes()
+    result = CliRunner().invoke(main, ["run", "ring8", "--out", out, *TINY])
+    assert result.exit_code != 0 and "already holds a run" in result.output
+    assert (tmp_path / "r" / R.METRICS_FILE).read_bytes() == before

@@ -1,0 +1,80 @@
+"""Toy targets and the live PacGAN coverage metrics computed on them."""
+import math
+
+import numpy as np
+import torch
+from numpy.testing import assert_allclose
+
+from gandiag.config import load_config
+from gandiag.data.toy import mixture_from_config, ring
+from gandiag.metrics import coverage
+from gandiag.train.probes import mode_metrics
+
+
+def test_ring8_has_eight_distinct_evenly_spaced_centres():
+    # linspace(0, 2*pi, 8) in earlier code repeated the first centre: 7 modes, one with double weight
+    m = mixture_from_config(load_config("ring8"))
+    assert m.n_modes == 8 and len(np.unique(np.round(m.centres, 9), axis=0)) == 8
+    assert_allclose(np.linalg.norm(m.centres, axis=1), np.full(8, 2.0))
+    angles = np.sort(np.mod(np.arctan2(m.centres[:, 1], m.centres[:, 0]), 2 * math.pi))
+    assert_allclose(np.diff(angles), np.full(7, 2 * math.pi / 8))
+    assert_allclose(m.weights, np.full(8, 1 / 8))
+
+
+def test_grid25_has_25_distinct_centres_on_the_published_lattice():
+    m = mixture_from_config(load_config("grid25"))
+    axis = sorted(set(np.round(m.centres[:, 0], 9)))
+    assert m.n_modes == 25 and len(np.unique(m.centres, axis=0)) == 25
+    assert_allclose(axis, [-4, -2, 0, 2, 4])
+
+
+def _draw(mixture, n, seed=0):
+    return mixture.sample(n, torch.Generator().manual_seed(seed), dtype=torch.float64).numpy()
+
+
+def test_samples_from_the_target_cover_every_mode_with_hq_near_its_ceiling():
+    for name, n_modes in (("ring8", 8), ("grid25", 25)):
+        m = mixture_from_config(load_config(name))
+        row = mode_metrics(_draw(m, 2500), m)
+        assert row["modes"] == n_modes and row["modes_strict"] == n_modes
+        # P(d < 3) = 1 - exp(-4.5) = 0.989 for a 2D isotropic Gaussian; 2,500 draws: s.e. ~0.002
+        assert_allclose(row["hq"], 1 - math.exp(-4.5), atol=0.008)
+        assert_allclose(row["reverse_kl"], 0.0, atol=0.02)
+
+
+def test_samples_from_one_mode_give_one_mode_and_reverse_kl_ln8():
+    m = ring(8, 2.0, 0.02)
+    one = m.centres[3] + 0.02 * np.random.default_rng(0).standard_normal((2500, 2))
+    row = mode_metrics(one, m)
+    assert row["modes"] == 1 and row["mode_counts"][3] == sum(row["mode_counts"])
+    assert_allclose(row["reverse_kl"], math.log(8))
+
+
+def test_coverage_agrees_with_a_direct_loop_computation():
+    m = ring(8, 2.0, 0.02)
+    x = np.random.default_rng(1).uniform(-2.2, 2.2, (400, 2))
+    x[:100] = _draw(m, 100)
+    counts = np.zeros(8, dtype=int)
+    for p in x:
+        d = [math.sqrt(((p[0] - c[0]) ** 2 + (p[1] - c[1]) ** 2)) / s for c, s in zip(m.centres, m.stds)]
+        j = int(np.argmin(d))
+        counts[j] += d[j] < 3
+    assert counts.tolist() == coverage.mode_counts(x, m.centres, m.stds).tolist()
+    share = counts / counts.sum()
+    nz = share[share > 0]
+    assert_allclose(coverage.reverse_kl(counts), float(np.sum(nz * np.log(nz * 8))))
+    assert_allclose(coverage.high_quality_share(counts, 400), counts.sum() / 400)
+
+
+def test_the_strict_count_ignores_a_stray_sample():
+    counts = np.array([2499, 1, 0, 0, 0, 0, 0, 0])
+    assert coverage.modes_captured(counts) == 2
+    assert coverage.modes_captured(counts, 0.01, 2500) == 1
+
+
+def test_sampling_is_repeatable_and_on_the_requested_dtype():
+    m = ring(8, 2.0, 0.02)
+    a = m.sample(64, torch.Generator().manual_seed(5))
+    b = m.sample(64, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert a.dtype == torch.float32 and a.shape == (64, 2)
