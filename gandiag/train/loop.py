@@ -1,9 +1,18 @@
-"""The training loop: set up from a config, step, record, checkpoint; resume from a checkpoint."""
+"""The training loop: set up from a config, step, record, checkpoint; resume from a checkpoint.
+
+What it promises (docs/reliability.md):
+- A checkpoint holds everything the next step reads: players, optimisers, stabilizer state and every
+  random stream. On CPU a resumed run repeats the uninterrupted one bit for bit, metrics.jsonl included.
+- Every step is checked for non-finite values on the device without a host sync; the flag is read only
+  when the loop is about to record or checkpoint, so nothing from the first bad step on is ever written.
+- Ctrl-C finishes the current step, checkpoints it and ends the run as INTERRUPTED.
+"""
 from __future__ import annotations
 
 import io
-import json
+import math
 import platform
+import random
 import signal
 import threading
 import time
@@ -16,27 +25,31 @@ import torch
 
 from .. import __version__, record as R
 from ..config import DEFAULTS, Config, ConfigError, from_dict, to_dict
+from ..data.mnist import IMAGE_DATA
 from ..data.toy import mixture_from_config
 from ..nets import build_nets
+from ..record import RunError
+from ..stabilizers import build_stabilizers
+from .images import ImageRecorder
 from .probes import generate, mode_metrics, toy_snapshot
 from .progress import Progress
 from .step import Players, train_step
 
-#: exit codes of `gandiag run` / `gandiag resume`, documented in README
+#: exit codes of `gandiag run` / `gandiag resume` besides 0 (finished) and 1 (a one-line error)
 EXIT_DIVERGED = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130   # the shell's code for a SIGINT
 
-
-class RunError(RuntimeError):
-    """A user-facing, one-line error about a run folder or checkpoint."""
+#: what a checkpoint must hold to be ours
+CHECKPOINT_KEYS = {"step", "config", "device", "G", "D", "opt_g", "opt_d", "stabilizers", "rng"}
 
 
 @dataclass
 class RunResult:
     path: Path
     status: str          # record.FINISHED, DIVERGED or INTERRUPTED
-    step: int
+    step: int            # the last step trained, or the first non-finite one
     last: dict           # the last metrics row
+    detail: str = ""     # why a run diverged
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,12 +87,22 @@ class Session:
 
     def __init__(self, cfg: Config, device: torch.device):
         self.cfg, self.device = cfg, device
+        # python and numpy are seeded too, so a stabilizer that draws from them still repeats
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)  # network init
         G, D = build_nets(cfg)
         G, D = G.to(device), D.to(device)
         self.players = Players(G, D, _optimizer(cfg.g_opt, G, cfg.g_lr, cfg.g_beta1, cfg.g_beta2, cfg.eps),
                                _optimizer(cfg.d_opt, D, cfg.d_lr, cfg.d_beta1, cfg.d_beta2, cfg.eps))
-        self.mixture = mixture_from_config(cfg)
+        # Stabilizers that carry state from step to step (averages, replay buffer, swapped-out players)
+        # register an object with state_dict()/load_state_dict() here under a fixed name: checkpoints
+        # hold it, so resume stays exact.
+        self.stateful: dict[str, object] = {}
+        # image runs have digits and classifier metrics (gandiag.train.images) where toy runs have a mixture
+        self.images = ImageRecorder(cfg, device) if cfg.data in IMAGE_DATA else None
+        self.mixture = None if self.images else mixture_from_config(cfg)
+        self.target = self.images.target if self.images else self.mixture
         # Training draws come from their own generator on the run's device; the fixed batches come from
         # another, so recording more or less often never changes the training stream.
         self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -87,7 +110,9 @@ class Session:
         self.z_snapshot = self._z(cfg.snapshot_samples, fixed)
         self.z_eval = self._z(cfg.eval_samples, fixed)
         self.z_manifold = _z_grid(24, device) if cfg.z_dim == 2 else None
-        self.window = self.mixture.window()
+        self.window = self.mixture.window() if self.mixture else None
+        self.stabilizers = build_stabilizers(cfg, self.players, self.sample_real, self.gen)
+        self.stateful.update(self.stabilizers.stateful())
 
     def _z(self, n: int, gen: torch.Generator) -> torch.Tensor:
         if self.cfg.z_dist == "uniform":
@@ -98,16 +123,22 @@ class Session:
         return self._z(n, self.gen)
 
     def sample_real(self, n: int) -> torch.Tensor:
-        return self.mixture.sample(n, self.gen, self.device)
+        return self.target.sample(n, self.gen, self.device)
+
+    def eval_metrics(self) -> dict:
+        """Live mode metrics of G on the fixed evaluation z."""
+        if self.images:
+            return self.images.metrics(self.players.G, self.z_eval)
+        return mode_metrics(generate(self.players.G, self.z_eval), self.mixture)
 
     # --- checkpoints: everything needed to continue bit for bit --------------------------------
     def state(self, step: int) -> dict:
         p = self.players
-        return {"step": step, "config": to_dict(self.cfg),
+        return {"step": step, "config": to_dict(self.cfg), "device": self.device.type,
                 "G": p.G.state_dict(), "D": p.D.state_dict(),
                 "opt_g": p.opt_g.state_dict(), "opt_d": p.opt_d.state_dict(),
-                "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(),
-                        "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}}
+                "stabilizers": {name: obj.state_dict() for name, obj in self.stateful.items()},
+                "rng": _rng_state(self.gen, self.device)}
 
     def load_state(self, ckpt: dict) -> int:
         p = self.players
@@ -115,11 +146,31 @@ class Session:
         p.D.load_state_dict(ckpt["D"])
         p.opt_g.load_state_dict(ckpt["opt_g"])
         p.opt_d.load_state_dict(ckpt["opt_d"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        self.gen.set_state(ckpt["rng"]["gen"])
-        if self.device.type == "cuda" and ckpt["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        for name, obj in self.stateful.items():
+            obj.load_state_dict(ckpt["stabilizers"][name])
+        _set_rng_state(ckpt["rng"], self.gen, self.device)
         return int(ckpt["step"])
+
+
+def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
+    """Every random stream a step may read, as types torch.load(weights_only=True) accepts."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"python": random.getstate(),
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
+            "torch": torch.get_rng_state(), "gen": gen.get_state(),
+            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []}
+
+
+def _set_rng_state(rng: dict, gen: torch.Generator, device: torch.device) -> None:
+    version, internal, gauss_next = rng["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    n = rng["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(rng["torch"])
+    gen.set_state(rng["gen"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def _optimizer(kind: str, net, lr: float, beta1: float, beta2: float, eps: float) -> torch.optim.Optimizer:
@@ -137,7 +188,8 @@ def _z_grid(q: int, device) -> torch.Tensor:
 
 def run_record(cfg: Config, s: Session) -> dict:
     """config.json: enough to understand and rerun the run without the scenario file."""
-    return {"config": to_dict(cfg), "modes": s.mixture.to_dict(), "seed": cfg.seed, "method": method_name(cfg),
+    return {"config": to_dict(cfg), **({"modes": s.mixture.to_dict()} if s.mixture else s.images.record()),
+            "seed": cfg.seed, "method": method_name(cfg),
             "device": str(s.device),
             "versions": {"gandiag": __version__, "torch": torch.__version__, "numpy": np.__version__,
                          "python": platform.python_version()},
@@ -148,26 +200,56 @@ def _save_checkpoint(root: Path, s: Session, step: int, keep: int) -> None:
     buf = io.BytesIO()
     torch.save(s.state(step), buf)
     R.atomic_write_bytes(root / R.CHECKPOINT_DIR / R.checkpoint_name(step), buf.getvalue())
-    if keep:
-        for old in sorted((root / R.CHECKPOINT_DIR).glob("step_*.pt"))[:-keep]:
-            old.unlink()
+    if keep:  # only files named like ours, oldest first; the new one is written before any is removed
+        for old in R.RunReader(root).checkpoint_steps()[:-keep]:
+            (root / R.CHECKPOINT_DIR / R.checkpoint_name(old)).unlink(missing_ok=True)
 
 
 def _snapshot(writer: R.RunWriter, s: Session, step: int) -> dict:
     p = s.players
-    arrays, sat_row = toy_snapshot(p.G, p.D, s.cfg, s.z_snapshot, s.window, s.z_manifold)
+    arrays, sat_row = s.images.snapshot(p.G, p.D, s.z_snapshot) if s.images else \
+        toy_snapshot(p.G, p.D, s.cfg, s.z_snapshot, s.window, s.z_manifold)
     writer.write_snapshot(step, arrays)
     return sat_row
 
 
 def _row(step: int, stats: dict, s: Session) -> dict:
     row = {R.STEP: step, **{k: float(v) for k, v in stats.items()}}
-    row.update(mode_metrics(generate(s.players.G, s.z_eval), s.mixture))
+    row.update(s.eval_metrics())
     return row
 
 
-def _finite(row: dict) -> bool:
-    return all(np.isfinite(row[k]) for k in (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM))
+class _Watch:
+    """The first step with a non-finite loss or gradient norm, kept on the device (no sync per step).
+
+    A non-finite parameter shows in the next step's losses; parameters are also checked whenever the
+    flag is read, so the step about to be recorded or checkpointed is never a bad one.
+    """
+
+    KEYS = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
+
+    def __init__(self, players: Players, device: torch.device):
+        self.params = [q for net in (players.G, players.D) for q in net.parameters()]
+        self.step = torch.zeros((), dtype=torch.long, device=device)    # 0: every step finite so far
+        self.values = torch.zeros(len(self.KEYS), device=device)       # the statistics at that step
+
+    @torch.no_grad()
+    def observe(self, step: int, stats: dict) -> None:
+        values = torch.stack([stats[k].float() for k in self.KEYS])
+        first = (self.step == 0) & ~torch.isfinite(values).all()
+        self.step = torch.where(first, step, self.step)
+        self.values = torch.where(first, values, self.values)
+
+    @torch.no_grad()
+    def first_bad(self, step: int) -> tuple[int, dict, str] | None:
+        """(step, its statistics, what was non-finite) or None; `step` is the step just trained. Syncs."""
+        bad = int(self.step)
+        if bad:
+            row = dict(zip(self.KEYS, self.values.tolist()))
+            return bad, row, ", ".join(k for k, v in row.items() if not math.isfinite(v))
+        if not all(bool(torch.isfinite(q).all()) for q in self.params):
+            return step, {}, "parameters"
+        return None
 
 
 class _DeferInterrupt:
@@ -190,28 +272,35 @@ class _DeferInterrupt:
 
 def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_row=None) -> RunResult:
     cfg, root, last = s.cfg, writer.root, {}
-    writer.write_status(R.RUNNING, step=start)
-    if start == 0:
-        last = {R.STEP: 0, **mode_metrics(generate(s.players.G, s.z_eval), s.mixture), **_snapshot(writer, s, 0)}
-        writer.append_metrics(last)
-    t0 = time.perf_counter()
+    watch = _Watch(s.players, s.device)
     with _DeferInterrupt() as interrupt:
+        writer.write_status(R.RUNNING, step=start)
+        if start == 0:
+            last = {R.STEP: 0, **s.eval_metrics(), **_snapshot(writer, s, 0)}
+            writer.append_metrics(last)
+        t0 = time.perf_counter()
         for step in range(start + 1, cfg.steps + 1):
-            stats = train_step(s.players, cfg, s.sample_real, s.sample_z, s.gen)
-            if step % cfg.log_every == 0 or step % cfg.snapshot_every == 0 or step == cfg.steps:
+            stats = train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z, s.gen, step)
+            watch.observe(step, stats)
+            snap = step % cfg.snapshot_every == 0 or step == cfg.steps
+            log = snap or step % cfg.log_every == 0
+            stop = interrupt.hit  # read once: a signal may land anywhere in this step
+            save = step % cfg.checkpoint_every == 0 or step == cfg.steps or stop
+            if not (log or save):
+                continue
+            bad = watch.first_bad(step)
+            if bad:
+                progress.close()
+                return _diverged(writer, *bad)
+            if log:
                 last = _row(step, stats, s)
-                if step % cfg.snapshot_every == 0 or step == cfg.steps:
+                if snap:
                     last.update(_snapshot(writer, s, step))
                 writer.append_metrics(last)
                 progress.update(step, last, on_row(last) if on_row else [])
-                if not _finite(last):
-                    progress.close()
-                    writer.write_status(R.DIVERGED, step=step,
-                                        detail="non-finite loss or gradient norm at this step")
-                    return RunResult(root, R.DIVERGED, step, last)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or interrupt.hit:
+            if save:
                 _save_checkpoint(root, s, step, cfg.keep_checkpoints)
-            if interrupt.hit:
+            if stop:
                 progress.close()
                 writer.write_status(R.INTERRUPTED, step=step)
                 return RunResult(root, R.INTERRUPTED, step, last)
@@ -222,6 +311,29 @@ def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_ro
     return RunResult(root, R.FINISHED, cfg.steps, last)
 
 
+def _diverged(writer: R.RunWriter, step: int, stats: dict, what: str) -> RunResult:
+    """Record the first non-finite step (its values become null) and end the run there."""
+    row = {R.STEP: step, **stats}
+    if stats:
+        writer.append_metrics(row)
+    detail = f"non-finite {what} at step {step}"
+    writer.write_status(R.DIVERGED, step=step, detail=detail)
+    return RunResult(writer.root, R.DIVERGED, step, row, detail)
+
+
+def _train(s: Session, root: Path, record: dict, start: int, quiet: bool, on_row) -> RunResult:
+    """Write config.json, then train from `start`; an unexpected error is noted in status.json and re-raised."""
+    writer = R.RunWriter(root)
+    try:
+        writer.write_config(record)
+        return _loop(s, writer, start, Progress(s.cfg.steps, start=start, quiet=quiet), on_row)
+    except Exception as e:
+        writer.write_status(R.FAILED, detail=f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        writer.close()
+
+
 def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) -> RunResult:
     """Train a fresh run into `out` (default runs/<scenario>-<method>-<time>)."""
     device = resolve_device(cfg.device)
@@ -229,12 +341,7 @@ def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) 
     if (root / R.CONFIG_FILE).exists():
         raise RunError(f"{root} already holds a run: choose another --out or `gandiag resume {root}`")
     s = Session(cfg, device)
-    writer = R.RunWriter(root)
-    try:
-        writer.write_config(run_record(cfg, s))
-        return _loop(s, writer, 0, Progress(cfg.steps, quiet=quiet), on_row)
-    finally:
-        writer.close()
+    return _train(s, root, run_record(cfg, s), 0, quiet, on_row)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -244,33 +351,58 @@ def load_checkpoint(path: Path) -> dict:
     except Exception as e:  # torch raises many types for bad files; all mean "not a usable checkpoint"
         raise RunError(f"checkpoint {path} cannot be read ({type(e).__name__}): "
                        "it is truncated or not a gandiag checkpoint; delete it to resume from an earlier one") from None
-    if not isinstance(ckpt, dict) or not {"step", "config", "G", "D"} <= set(ckpt):
-        raise RunError(f"checkpoint {path} is not a gandiag checkpoint: delete it or pick another run")
+    if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt) or ckpt["device"] not in ("cpu", "cuda") \
+            or not isinstance(ckpt["config"], dict) or not isinstance(ckpt["step"], int):
+        raise RunError(f"checkpoint {path} is not a gandiag checkpoint: delete it to resume from an earlier one")
     return ckpt
 
 
 def resume(root: Path, steps: int | None = None, quiet: bool = False, on_row=None) -> RunResult:
-    """Continue a run from its newest checkpoint up to `steps` in total (not extra)."""
+    """Continue a run from its newest checkpoint up to `steps` in total (not extra).
+
+    A run killed before its first checkpoint starts again from step 0: a Session built from the
+    recorded config is exactly the state the run began in. Nothing in the folder changes until the
+    checkpoint, config and device have all been checked.
+    """
+    root = Path(root)
     reader = R.RunReader(root)
+    record = reader.record
     ckpts = reader.checkpoint_steps()
-    if not ckpts:
-        raise RunError(f"{root} has no checkpoint to resume from: start a new run with `gandiag run`")
-    ckpt = load_checkpoint(Path(root) / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]))
-    cfg = from_dict({**ckpt["config"], **({"steps": steps} if steps is not None else {})})
-    if cfg.steps <= ckpt["step"]:
-        raise RunError(f"{root} is already at step {ckpt['step']}: pass --steps larger than that (a total, not extra)")
-    s = Session(cfg, resolve_device(cfg.device))
-    start = s.load_state(ckpt)
-    _truncate_metrics(Path(root) / R.METRICS_FILE, start)
-    writer = R.RunWriter(root)
+    path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
+    ckpt = load_checkpoint(path) if path else None
+    done = ckpt["step"] if ckpt else 0
+    cfg = from_dict({**(ckpt["config"] if ckpt else record["config"]), **({"steps": steps} if steps is not None else {})})
+    if cfg.steps <= done:
+        raise RunError(f"{root} is already at step {done}: pass --steps larger than that (a total, not extra)")
+    s = Session(cfg, _resume_device(cfg, ckpt, path))
+    if ckpt:
+        _restore(s, ckpt, path)
+    _truncate_metrics(root / R.METRICS_FILE, done if ckpt else -1)  # starting over rewrites row 0 too
+    R.discard_partial_writes(root)
+    record = {**record, "config": to_dict(cfg), "resumed_from": [*record.get("resumed_from", []), done]}
+    return _train(s, root, record, done, quiet, on_row)
+
+
+def _resume_device(cfg: Config, ckpt: dict | None, path: Path | None) -> torch.device:
+    """The device the checkpoint was written on: random streams differ between devices."""
+    if ckpt is None:
+        return resolve_device(cfg.device)
+    if ckpt["device"] == "cuda" and not torch.cuda.is_available():
+        raise RunError(f"checkpoint {path} was written on CUDA and this machine has none: "
+                       "resume it on a machine with CUDA")
+    return torch.device(ckpt["device"])
+
+
+def _restore(s: Session, ckpt: dict, path: Path) -> None:
     try:
-        writer.write_config({**reader.record, "config": to_dict(cfg)})
-        return _loop(s, writer, start, Progress(cfg.steps, start=start, quiet=quiet), on_row)
-    finally:
-        writer.close()
+        s.load_state(ckpt)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise RunError(f"checkpoint {path} does not fit its own config ({type(e).__name__}): it is damaged "
+                       "or foreign; delete it to resume from an earlier one") from None
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop rows past the checkpoint (a killed run wrote them) so the resumed log reads as one run."""
-    kept = [line for line in R.RunReader(path.parent).metrics() if line[R.STEP] <= step]
-    R.atomic_write_bytes(path, "".join(json.dumps(row) + "\n" for row in kept).encode())
+    """Keep the rows up to the checkpoint byte for byte and drop the rest (a killed run wrote them,
+    the last maybe half), so the resumed log reads as one run."""
+    kept = b"".join(line for line, row in R.metrics_lines(path) if row[R.STEP] <= step)
+    R.atomic_write_bytes(path, kept)

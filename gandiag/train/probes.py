@@ -81,7 +81,11 @@ def toy_snapshot(G, D, cfg, z: torch.Tensor, window, manifold_z: torch.Tensor | 
         gy = torch.linspace(ymin, ymax, cfg.grid_res, device=z.device)
         yy, xx = torch.meshgrid(gy, gx, indexing="ij")  # row i <-> y = gy[i], column j <-> x = gx[j]
         with torch.no_grad():
-            d_grid = losses.d_output(cfg.loss, D(torch.stack([xx.ravel(), yy.ravel()], 1))).view(yy.shape)
+            # D scores the grid in batches of the training batch size: with minibatch discrimination a
+            # score depends on the batch, and only batches of that size show what D learnt
+            points = torch.stack([xx.ravel(), yy.ravel()], 1)
+            grid_logits = torch.cat([D(chunk) for chunk in points.split(cfg.batch)])
+            d_grid = losses.d_output(cfg.loss, grid_logits).view(yy.shape)
             arrays = {R.SNAP_FAKES: fake, R.SNAP_ARROWS: push, R.SNAP_FAKE_LOGITS: logits,
                       R.SNAP_GRID_X: gx, R.SNAP_GRID_Y: gy, R.SNAP_D_GRID: d_grid}
             if manifold_z is not None:

@@ -8,7 +8,12 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses
-from ..stabilizers.penalties import gradient_penalty
+from ..stabilizers import Stabilizers
+from ..stabilizers.labels import d_targets
+from ..stabilizers.noise import add_noise, noise_std
+from ..stabilizers.packing import pack
+from ..stabilizers.penalties import gradient_penalty, r1_penalty
+from ..stabilizers.unrolled import unroll
 
 
 @dataclass
@@ -25,33 +30,69 @@ def grad_norm(module: nn.Module) -> Tensor:
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
-def train_step(p: Players, cfg, sample_real: Callable[[int], Tensor], sample_z: Callable[[int], Tensor],
-               gen: torch.Generator) -> dict[str, Tensor]:
-    """One iteration; returns the last D and G step's statistics as tensors (the caller decides when to sync)."""
+def d_objective(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: Tensor, fake: Tensor,
+                targets: tuple, stab: Stabilizers, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """(D's loss, logits on reals, logits on fakes) for D's inputs; the same objective drives the real D
+    and its unrolled copy. Reals and fakes go through D as separate batches (batch norm needs that)."""
+    real_logits, fake_logits = D(real), D(fake)
+    loss = losses.d_loss(cfg.loss, real_logits, fake_logits, *targets)
+    if cfg.loss == "wgan-gp":
+        loss = loss + cfg.gp_weight * gradient_penalty(D, real, fake, gen)
+    if cfg.r1:
+        loss = loss + cfg.r1 / 2 * r1_penalty(D, real)
+    if stab.d_average is not None:
+        loss = loss + stab.d_average.penalty(params)
+    return loss, real_logits, fake_logits
+
+
+def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], Tensor],
+               sample_z: Callable[[int], Tensor], gen: torch.Generator, step: int) -> dict[str, Tensor]:
+    """Iteration `step` (1-based); returns the last D and G step's statistics as tensors (the caller
+    decides when to sync). With pack = m each side draws batch * m samples: D sees batch inputs."""
+    if stab.swaps is not None:
+        stab.swaps.before_step(step, p)
+    n, sigma = cfg.batch * cfg.pack, noise_std(cfg.instance_noise, cfg.instance_noise_decay, step)
+
+    def d_input(x: Tensor) -> Tensor:  # what D sees of a batch of samples
+        return add_noise(pack(x, cfg.pack), sigma, gen)
+
     for _ in range(cfg.d_steps):
-        real = sample_real(cfg.batch)
+        real = sample_real(n)
         with torch.no_grad():
-            fake = p.G(sample_z(cfg.batch))
-        real_logits, fake_logits = p.D(real), p.D(fake)
-        loss_d = losses.d_loss(cfg.loss, real_logits, fake_logits)
-        if cfg.loss == "wgan-gp":
-            loss_d = loss_d + cfg.gp_weight * gradient_penalty(p.D, real, fake, gen)
+            fake = p.G(sample_z(n))
+        if stab.replay is not None:
+            fake = stab.replay.mix(fake, gen)
+        targets = d_targets(cfg, cfg.batch, gen, real.device)
+        loss_d, real_logits, fake_logits = d_objective(cfg, p.D, list(p.D.parameters()), d_input(real),
+                                                       d_input(fake), targets, stab, gen)
         p.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        loss_d.backward(inputs=list(p.D.parameters()))
         d_norm = grad_norm(p.D)
         p.opt_d.step()
         if cfg.loss == "wgan":  # Arjovsky et al. 2017 keep the critic Lipschitz by clipping its weights
             with torch.no_grad():
                 for w in p.D.parameters():
                     w.clamp_(-cfg.clip, cfg.clip)
+        if stab.d_average is not None:
+            stab.d_average.update(p.D)
 
     for _ in range(cfg.g_steps):
-        fake = p.G(sample_z(cfg.batch))
-        loss_g = losses.g_loss(cfg.loss, p.D(fake))
+        fake = d_input(p.G(sample_z(n)))
+        D = p.D
+        if cfg.unrolled:  # G plays against D advanced cfg.unrolled steps on one fixed real batch and these fakes
+            real, targets = d_input(sample_real(n)), d_targets(cfg, cfg.batch, gen, fake.device)
+            D = unroll(p.D, p.opt_d, lambda D_k, params: d_objective(cfg, D_k, params, real, fake, targets,
+                                                                     stab, gen)[0],
+                       cfg.unrolled, cfg.unrolled_first_order, cfg.clip if cfg.loss == "wgan" else None)
+        loss_g = losses.g_loss(cfg.loss, D(fake))
+        if stab.g_average is not None:
+            loss_g = loss_g + stab.g_average.penalty(p.G.parameters())
         p.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.backward(inputs=list(p.G.parameters()))
         g_norm = grad_norm(p.G)
         p.opt_g.step()
+        if stab.g_average is not None:
+            stab.g_average.update(p.G)
 
     return {"d_loss": loss_d.detach(), "g_loss": loss_g.detach(),
             "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),

@@ -1,0 +1,18 @@
+"""Pictures of a run folder, read through gandiag.record only (never from training code):
+
+    source   the run as pictures see it (RunView), frame steps, step alignment
+    panels   D heatmap + contours + fakes + arrows + manifold, histograms, metric curves
+    frames   one frame -> RGB array (figure built once, artists updated per frame)
+    animate  animate_run: RUN/animation.gif or .mp4
+    compare  compare_runs: side-by-side GIF, overlaid curves, metrics table
+    figures  write_figure: snapshot strip + curves as PNG, PDF, SVG
+    report   write_report: one self-contained RUN/report.html
+
+The defaults below live here so the CLI can show them without importing matplotlib.
+"""
+DEFAULT_FPS = 10
+DEFAULT_DPI = 100
+DEFAULT_SIZE = (800, 450)           # pixels per run panel
+DEFAULT_MAX_FRAMES = 200            # longer runs are thinned evenly (first and last kept)
+FIGURE_DPI = 200                    # PNG resolution of static figures (PDF and SVG are vector)
+STRIP_LAYERS = "heatmap,density,fakes,manifold"  # a figure's panels (arrows crowd a small panel)

@@ -1,0 +1,104 @@
+"""Stacked players: S seeds' parameters, gradients and Adam moments in flat buffers, tied to the
+seeds' own nn.Modules and optimisers so probes, snapshots and checkpoints work unchanged.
+
+A buffer is parameter-major (each parameter's S copies are contiguous), so one seed's parameter is a
+contiguous view and Adam runs on the whole buffer in a handful of operations. A single run binds its
+modules to the buffers (their parameters and Adam state become views: nothing to copy, ever); a
+multi-seed run copies a seed out when it records, so each seed's checkpoint holds its own data only.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from . import adam
+
+#: maps the stacked views to one seed's module parameters, in module.parameters() order
+ModuleViews = Callable[[list[Tensor], int], list[Tensor]]
+
+
+def same_layout(views: list[Tensor], i: int) -> list[Tensor]:
+    return [v[i] for v in views]
+
+
+def critic_layout(views: list[Tensor], i: int) -> list[Tensor]:
+    """D's module holds (W1, b1, w2, b2); the engine keeps W1 and b1 side by side as Wt = [W1 | b1]."""
+    Wt, w2, b2 = views
+    return [Wt[i, :, :-1], Wt[i, :, -1], w2[i], b2[i]]
+
+
+class Flat:
+    """The shapes of one player's parameters, stacked over S seeds in one flat buffer."""
+
+    def __init__(self, shapes: list[tuple[int, ...]], S: int, like: Tensor):
+        self.shapes, self.S, self.like = [tuple(s) for s in shapes], S, like
+        self.sizes = [S * math.prod(s) for s in self.shapes]
+
+    def zeros(self) -> Tensor:
+        return torch.zeros(sum(self.sizes), dtype=self.like.dtype, device=self.like.device)
+
+    def split(self, flat: Tensor) -> list[Tensor]:
+        return [c.view(self.S, *s) for c, s in zip(flat.split(self.sizes), self.shapes)]
+
+    def norms(self, flat: Tensor) -> Tensor:
+        """Per-seed L2 norm (S,) of a flat buffer, e.g. a gradient."""
+        parts = [torch.linalg.vector_norm(v.flatten(1), dim=1) for v in self.split(flat)]
+        return torch.linalg.vector_norm(torch.stack(parts), dim=0)
+
+
+class Player:
+    """One player of S seeds: parameters, gradient and Adam moments (flat), and the optimiser step."""
+
+    def __init__(self, shapes: list[tuple[int, ...]], layout: ModuleViews, nets: list[nn.Module],
+                 opts: list[torch.optim.Optimizer]):
+        self.layout, self.hyper = layout, adam.hyper(opts[0])
+        self.flat = Flat(shapes, len(nets), next(nets[0].parameters()))
+        self.theta, self.grad, self.m, self.v = (self.flat.zeros() for _ in range(4))
+        self.params, self.grads = self.flat.split(self.theta), self.flat.split(self.grad)
+        self.steps: Tensor | None = None   # the bound optimiser's step counters (a single run)
+        self.t = self._load(nets, opts)
+
+    def _views(self, flat: Tensor, i: int) -> list[Tensor]:
+        return self.layout(self.flat.split(flat), i)
+
+    @torch.no_grad()
+    def _load(self, nets, opts) -> int:
+        """Copy every seed's parameters and Adam state in; return the (common) step count."""
+        counts = set()
+        for i, (net, opt) in enumerate(zip(nets, opts)):
+            for q, p, m, v in zip(net.parameters(), *(self._views(b, i) for b in (self.theta, self.m, self.v))):
+                p.copy_(q)
+                state = opt.state.get(q)
+                if state:
+                    m.copy_(state["exp_avg"])
+                    v.copy_(state["exp_avg_sq"])
+                counts.add(int(state["step"]) if state else 0)
+        if len(counts) != 1:
+            raise ValueError(f"the stacked optimisers disagree on their step count ({sorted(counts)})")
+        return counts.pop()
+
+    def bind(self, net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        """Make seed 0's module parameters and Adam state views of the buffers (a single run)."""
+        qs = list(net.parameters())
+        # one counter per parameter, as torch keeps them; views of one vector, so one add_ per step
+        self.steps = torch.full((len(qs),), float(self.t))
+        for j, (q, p, m, v) in enumerate(zip(qs, *(self._views(b, 0) for b in (self.theta, self.m, self.v)))):
+            q.data = p
+            opt.state[q] = {"step": self.steps[j], "exp_avg": m, "exp_avg_sq": v}
+
+    @torch.no_grad()
+    def export(self, i: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        """Copy seed i into its module and optimiser (a multi-seed run, before it records)."""
+        for q, p, m, v in zip(net.parameters(), *(self._views(b, i) for b in (self.theta, self.m, self.v))):
+            q.copy_(p)
+            opt.state[q] = {"step": torch.tensor(float(self.t)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
+
+    def step_(self) -> None:
+        """One optimiser step on the gradient buffer."""
+        self.t += 1
+        adam.step_(self.theta, self.m, self.v, self.grad, self.t, self.hyper)
+        if self.steps is not None:
+            self.steps.add_(1)

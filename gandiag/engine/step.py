@@ -1,0 +1,113 @@
+"""The fast path's training iteration for S seeds at once, equal to gandiag.train.step.train_step.
+
+It draws from each seed's own samplers in train_step's order (per D step a real and a z batch, per G
+step a z batch and, unrolled, a real batch), so seed i follows exactly the run a single session with
+that seed would make. No .item() and no host sync: statistics come back as (S,) tensors.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .. import losses
+from . import objectives
+from .closed_form import augment, critic_grad, critic_pass, mlp_backward, mlp_forward
+from .players import Player, critic_layout, same_layout
+from .unroll import Critic, g_loss_through_unroll
+
+#: one seed's (sample_real, sample_z)
+Samplers = tuple[Callable[[int], Tensor], Callable[[int], Tensor]]
+
+
+def unit(net: nn.Module) -> tuple[str, float]:
+    """(kind, negative slope) of the hidden unit a network uses."""
+    for m in net.modules():
+        if isinstance(m, nn.ReLU):
+            return "relu", 0.0
+        if isinstance(m, nn.LeakyReLU):
+            return "leaky_relu", float(m.negative_slope)
+        if isinstance(m, nn.Tanh):
+            return "tanh", 0.0
+    raise ValueError(f"no supported hidden unit in {type(net).__name__}")
+
+
+def linears(net: nn.Module) -> list[nn.Linear]:
+    return [m for m in net.modules() if isinstance(m, nn.Linear)]
+
+
+def _stacked(tensors: list[Tensor]) -> Tensor:
+    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
+
+
+class FastStep:
+    """Stacked G and D of S sessions' players (see gandiag.engine.supported for what qualifies)."""
+
+    def __init__(self, cfg, players: list):
+        self.cfg = cfg
+        G_layers, (d_first, d_head) = linears(players[0].G), linears(players[0].D)
+        self.g = Player([s for lin in G_layers for s in (lin.weight.shape, lin.bias.shape)], same_layout,
+                        [p.G for p in players], [p.opt_g for p in players])
+        H, d = d_first.weight.shape
+        self.d = Player([(H, d + 1), (1, H), (1,)], critic_layout, [p.D for p in players],
+                        [p.opt_d for p in players])
+        self.g_unit = unit(players[0].G)
+        self.targets = objectives.d_targets(cfg.loss, cfg.batch, cfg.label_smoothing, self.d.theta)
+        self.critic = Critic(self.d.flat.split, unit(players[0].D)[1],
+                             partial(objectives.d_derivatives, cfg.loss, targets=self.targets, n=cfg.batch),
+                             partial(objectives.g_value_and_derivative, cfg.loss))
+
+    def bind(self, players) -> None:
+        """A single run: seed 0's modules and optimisers become views of the engine's buffers."""
+        self.g.bind(players.G, players.opt_g)
+        self.d.bind(players.D, players.opt_d)
+
+    def export(self, i: int, players) -> None:
+        """A multi-seed run: copy seed i into its players before they are recorded or saved."""
+        self.g.export(i, players.G, players.opt_g)
+        self.d.export(i, players.D, players.opt_d)
+
+    def _g_layers(self) -> list[tuple[Tensor, Tensor]]:
+        p = self.g.params
+        return list(zip(p[0::2], p[1::2]))
+
+    @torch.no_grad()
+    def __call__(self, samplers: list[Samplers]) -> dict[str, Tensor]:
+        cfg, n, scale = self.cfg, self.cfg.batch, self.cfg.d_input_scale
+        real = lambda: _stacked([sample_real(n) for sample_real, _ in samplers])  # noqa: E731
+        z = lambda: _stacked([sample_z(n) for _, sample_z in samplers])  # noqa: E731
+
+        for _ in range(cfg.d_steps):
+            x_real = real()
+            fake, _ = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=False)
+            Xt = augment(torch.cat([x_real, fake], 1), scale)
+            Wt, w2, b2 = self.d.params
+            cp = critic_pass(Wt, w2, b2, Xt, self.critic.slope)
+            d_loss = objectives.d_value(cfg.loss, cp.logits, self.targets, n)
+            critic_grad(cp, Wt, w2, Xt, self.critic.derivatives(cp.logits)[0], self.d.grads)
+            d_norm = self.d.flat.norms(self.d.grad)
+            self.d.step_()
+            d_logits = cp.logits
+
+        for _ in range(cfg.g_steps):
+            fake, inputs = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=True)
+            if cfg.unrolled:
+                Xt = augment(torch.cat([real(), fake], 1), scale)
+                g_loss, bar_fakes = g_loss_through_unroll(self.critic, self.d.theta, self.d.m, self.d.v, self.d.t,
+                                                          self.d.hyper, Xt, n, cfg.unrolled,
+                                                          not cfg.unrolled_first_order)
+            else:
+                cp = critic_pass(*self.d.params, augment(fake, scale), self.critic.slope)
+                g_loss, bar_a = self.critic.g_loss(cp.logits)
+                bar_fakes = cp.jac * bar_a.unsqueeze(-1)
+            mlp_backward(self._g_layers(), inputs, bar_fakes[..., :-1] * scale,
+                         list(zip(self.g.grads[0::2], self.g.grads[1::2])), *self.g_unit)
+            g_norm = self.g.flat.norms(self.g.grad)
+            self.g.step_()
+
+        return {"d_loss": d_loss, "g_loss": g_loss,
+                "d_real": losses.d_output(cfg.loss, d_logits[:, :n]).mean(1),
+                "d_fake": losses.d_output(cfg.loss, d_logits[:, n:]).mean(1),
+                "d_grad_norm": d_norm, "g_grad_norm": g_norm}

@@ -1,0 +1,69 @@
+"""The unrolled D (Metz et al. 2017) in closed form: K Adam steps of D on fixed inputs, G's loss
+against the result, and G's gradient back through all K steps (second order) by a hand-written
+reverse pass: per step one Adam reverse and one Hessian-vector product of D's loss.
+
+The reference (gandiag.stabilizers.unrolled) builds the same gradient with autograd and
+create_graph=True; tests/test_engine.py compares the two.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from . import adam
+from .closed_form import CriticPass, critic_grad, critic_grad_reverse, critic_pass
+
+
+@dataclass
+class Critic:
+    """D's parameters as one flat buffer and its split into (Wt, w2, b2) views, with its unit and loss."""
+
+    split: Callable[[Tensor], list[Tensor]]
+    slope: float                                                  # 0 for ReLU
+    derivatives: Callable[[Tensor], tuple[Tensor, Tensor]]        # logits -> (d loss, d^2 loss) per logit
+    g_loss: Callable[[Tensor], tuple[Tensor, Tensor]]             # fake logits -> (G's loss, its derivative)
+
+
+@dataclass
+class _Record:
+    theta: list[Tensor]
+    cp: CriticPass
+    delta: Tensor
+    curv: Tensor
+    G0: Tensor
+    tape: adam.Tape
+
+
+def g_loss_through_unroll(critic: Critic, theta: Tensor, m: Tensor, v: Tensor, t: int, h: adam.Hyper,
+                          Xt: Tensor, n_real: int, k: int, second_order: bool) -> tuple[Tensor, Tensor]:
+    """(G's loss (S,), its gradient w.r.t. the fakes' augmented inputs Xt[:, n_real:]) where D takes k
+    Adam steps from (theta, m, v, t) on D's loss over Xt (reals first, then G's fakes)."""
+    records = []
+    for i in range(k):
+        params = critic.split(theta)
+        cp = critic_pass(*params, Xt, critic.slope)
+        delta, curv = critic.derivatives(cp.logits)
+        g = torch.empty_like(theta)
+        G0 = critic_grad(cp, params[0], params[1], Xt, delta, critic.split(g))
+        theta, m, v, tape = adam.unrolled_step(theta, m, v, g, t + i + 1, h)
+        records.append(_Record(params, cp, delta, curv, G0, tape))
+
+    params, fakes = critic.split(theta), Xt[:, n_real:]
+    cp = critic_pass(*params, fakes, critic.slope)
+    loss, bar_a = critic.g_loss(cp.logits)
+    bar_fakes = cp.jac * bar_a.unsqueeze(-1)
+    if not (second_order and records):
+        return loss, bar_fakes
+
+    bar_theta = torch.zeros_like(theta)
+    critic_grad(cp, params[0], params[1], fakes, bar_a, critic.split(bar_theta))
+    bar_m, bar_v = torch.zeros_like(theta), torch.zeros_like(theta)
+    for r in reversed(records):
+        bar_g = adam.unrolled_step_reverse(r.tape, bar_theta, bar_m, bar_v, h)
+        bar_Xt = critic_grad_reverse(r.cp, r.theta[0], r.theta[1], Xt, r.delta, r.curv, r.G0,
+                                     critic.split(bar_g), critic.split(bar_theta))
+        bar_fakes += bar_Xt[:, n_real:]
+    return loss, bar_fakes

@@ -1,0 +1,119 @@
+"""Layers the stabilizers put into the players: minibatch discrimination, virtual batch norm, dropout.
+
+Each is an ordinary nn.Module, so unrolling (torch.func.functional_call) and checkpoints see their
+parameters and buffers like any other layer's.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+#: rows of the (kernels, rows, N) distance block computed at once: bounds memory when D scores a big grid
+_MBD_CHUNK_ELEMENTS = 1 << 24
+
+
+class _PairwiseL1(torch.autograd.Function):
+    """L1 distances between the rows of a (K, P, C) and b (K, Q, C), per leading index: (K, P, Q).
+
+    torch.cdist(p=1) has no double backward, which unrolling through minibatch discrimination needs;
+    this backward is written with differentiable ops, so autograd can differentiate it again.
+    """
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(a, b)
+        return torch.cdist(a, b, p=1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        a, b = ctx.saved_tensors
+        grad_a, grad_b = [], []
+        for c in range(a.shape[-1]):  # one coordinate at a time keeps memory at K * P * Q
+            weighted = grad * torch.sign(a[..., :, None, c] - b[..., None, :, c])
+            grad_a.append(weighted.sum(-1))
+            grad_b.append(-weighted.sum(-2))
+        return torch.stack(grad_a, -1), torch.stack(grad_b, -1)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. 2016: lets D compare each sample with the rest of its batch.
+
+    M_i = f(x_i) T with T of shape (A, B, C); c_b(i, j) = exp(-||M_i,b - M_j,b||_1);
+    o(x_i)_b = sum over j != i of c_b(i, j); the output is [f(x_i), o(x_i)] (width A + B).
+    A batch of identical samples gives o = N - 1 in every kernel, the most similar a batch can be.
+    """
+
+    def __init__(self, in_features: int, kernels: int, dim: int, init_std: float = 0.05):
+        super().__init__()
+        self.kernels, self.dim = kernels, dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * dim) * init_std)
+
+    @property
+    def out_features(self) -> int:
+        return self.T.shape[0] + self.kernels
+
+    def forward(self, f: Tensor) -> Tensor:
+        n = f.shape[0]
+        m = (f @ self.T).view(n, self.kernels, self.dim).transpose(0, 1)  # (B, N, C)
+        rows = max(1, _MBD_CHUNK_ELEMENTS // max(1, self.kernels * n))
+        # exp(-0) = 1 is each sample's similarity to itself: subtracting it leaves the sum over j != i
+        o = torch.cat([torch.exp(-_PairwiseL1.apply(m[:, i:i + rows], m)).sum(-1) - 1.0
+                       for i in range(0, n, rows)], dim=1)
+        return torch.cat([f, o.transpose(0, 1)], dim=1)
+
+
+class VirtualBatchNorm(nn.Module):
+    """Salimans et al. 2016: each sample is normalised with the statistics of a fixed reference batch
+    plus itself, so D's output on a sample does not depend on the rest of its batch.
+
+    The owning network passes [reference rows; batch rows] through its layers (see Discriminator);
+    the first `reference_size` rows are normalised with the reference statistics alone.
+    """
+
+    def __init__(self, width: int, reference_size: int, eps: float = 1e-5):
+        super().__init__()
+        self.reference_size, self.eps = reference_size, eps
+        self.weight = nn.Parameter(torch.ones(width))
+        self.bias = nn.Parameter(torch.zeros(width))
+
+    def forward(self, h: Tensor) -> Tensor:
+        ref, x = h[:self.reference_size], h[self.reference_size:]
+        mean_ref, var_ref = ref.mean(0), ref.var(0, unbiased=False)
+        # moments of the reference batch with x added at weight w = 1 / (R + 1), in a form that is never < 0
+        w = 1.0 / (self.reference_size + 1)
+        mean = mean_ref + w * (x - mean_ref)
+        var = (1 - w) * var_ref + w * (1 - w) * (x - mean_ref) ** 2
+        normed = torch.cat([(ref - mean_ref) / torch.sqrt(var_ref + self.eps),
+                            (x - mean) / torch.sqrt(var + self.eps)])
+        return normed * self.weight + self.bias
+
+
+class AlwaysDropout(nn.Module):
+    """Dropout that stays on at test time (ganhacks) and draws its masks from a known generator.
+
+    In train mode the masks come from `generator` (the run's training stream, set by the trainer);
+    in eval mode from a generator reseeded at every call, so probes see the same masks for the same
+    fixed z and never consume a random number of the training stream.
+    """
+
+    EVAL_SEED = 0
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            gen = self.generator
+        else:
+            gen = torch.Generator(device=x.device).manual_seed(self.EVAL_SEED)
+        keep = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) >= self.p
+        return x * keep / (1.0 - self.p) if self.p < 1 else x * keep
+
+
+def use_generator(module: nn.Module, gen: torch.Generator) -> None:
+    """Make every AlwaysDropout in `module` draw its training masks from `gen`."""
+    for m in module.modules():
+        if isinstance(m, AlwaysDropout):
+            m.generator = gen

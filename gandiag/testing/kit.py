@@ -1,0 +1,149 @@
+"""The kit applied to one loss: which properties apply to a role, the report, and loading a user's loss.
+
+`check_loss` is what `gandiag check-loss` runs; `parametrize_properties` gives the same checks to a
+user's own pytest suite, one test case per property.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from hypothesis import settings
+
+from . import properties as P
+from .search import Result, register_profiles, searching_with
+
+#: Loss families a discriminator loss can be checked against for its optimum (`optimum=`).
+OPTIMUM_CHOICES = (*P.OPTIMA, "wasserstein")
+
+
+class KitError(ValueError):
+    """A one-line user error: a loss that cannot be loaded, or options that do not fit together."""
+
+
+def loss_properties(role: str, optimum: str | None = None) -> dict:
+    """The properties that apply to a loss of `role`, by name, each a function of the loss.
+
+    `optimum` (one of OPTIMUM_CHOICES, discriminator only) adds the check that D's optimum is the one
+    of that loss family.
+    """
+    if role not in P.ROLES:
+        raise KitError(f"role {role!r} is not allowed: expected one of {', '.join(P.ROLES)}")
+    if optimum is not None and role != P.DISCRIMINATOR:
+        raise KitError(f"optimum {optimum!r} is not allowed for a {role} loss: it applies to discriminator losses")
+    if optimum is not None and optimum not in OPTIMUM_CHOICES:
+        raise KitError(f"optimum {optimum!r} is not allowed: expected one of {', '.join(OPTIMUM_CHOICES)}")
+    if role == P.GENERATOR:
+        own = [P.generator_step_raises_fake_scores, P.non_saturating_gradient]
+    else:
+        own = [P.discriminator_step_separates]
+        if optimum == "wasserstein":
+            own.append(P.wasserstein_critic_duality)
+        elif optimum is not None:
+            own.append(partial(P.optimal_discriminator, optimum=optimum))
+    checks = [partial(P.finite_value_and_gradient, role=role), *own, partial(P.batch_permutation_invariance, role=role)]
+    return {getattr(c, "func", c).__name__: c for c in checks}
+
+
+def parametrize_properties(role: str, optimum: str | None = None):
+    """A pytest mark running each applicable property as its own test case, passed in as `check`:
+
+        @parametrize_properties("generator")
+        def test_my_loss(check):
+            check(my_g_loss).raise_if_failed()
+    """
+    import pytest  # only a user's test suite needs pytest
+
+    checks = loss_properties(role, optimum)
+    return pytest.mark.parametrize("check", list(checks.values()), ids=list(checks))
+
+
+@dataclass(frozen=True)
+class Report:
+    """All applicable properties of one loss, and (generator losses) its saturation profile."""
+
+    results: tuple[Result, ...]
+    profile: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def table(self) -> str:
+        width = max(len("property"), *(len(r.name) for r in self.results))
+        lines = [f"{'property':<{width}}  result  counterexample"]
+        for r in self.results:
+            shown = f"{r.counterexample}: {r.detail}" if not r.passed else ""
+            lines.append(f"{r.name:<{width}}  {'PASS' if r.passed else 'FAIL':<6}  {shown}".rstrip())
+        if self.profile is not None:
+            lines.append(f"saturation profile: {self.profile}")
+        failed = sum(not r.passed for r in self.results)
+        lines.append(f"{failed} of {len(self.results)} properties failed" if failed
+                     else f"all {len(self.results)} properties hold")
+        return "\n".join(lines)
+
+
+def check_loss(loss, role: str, optimum: str | None = None, examples: int | None = None) -> Report:
+    """Run every property that applies to `loss` under the derandomized "ci" profile (the same answer
+    every run), with `examples` inputs per property if given."""
+    checks = loss_properties(role, optimum)
+    register_profiles()
+    profile = settings(settings.get_profile("ci"), **({"max_examples": examples} if examples else {}))
+    with searching_with(profile):
+        results = tuple(check(loss) for check in checks.values())
+    return Report(results, _profile(loss) if role == P.GENERATOR else None)
+
+
+def _profile(g_loss) -> str:
+    try:
+        return P.saturation_profile(g_loss)
+    except Exception as e:  # the table already shows the loss raising; the profile just stays unknown
+        return f"unknown (the loss raised {type(e).__name__})"
+
+
+def load_loss(spec: str):
+    """The function named by "module:function" (the current directory is importable) or
+    "path/to/file.py:function". Raises KitError with a one-line reason."""
+    target, _, name = spec.rpartition(":")
+    if not target or not name:
+        raise KitError(f"{spec!r} does not name a function: write MODULE:FUNCTION or FILE.py:FUNCTION, "
+                       "e.g. examples/my_loss.py:g_loss")
+    try:
+        module = _import(target)
+    except KitError:
+        raise
+    except Exception as e:  # anything the user's module raises on import, shown in one line
+        raise KitError(f"cannot import {target!r}: {type(e).__name__}: {e}") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise KitError(f"{target!r} has no function {name!r}: check the name after the colon")
+    return fn
+
+
+def _import(target: str):
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        path = Path(target)
+        if not path.is_file():
+            raise KitError(f"no file {target!r}: give the path to a .py file")
+        _importable(path.resolve().parent)  # so the file can import its neighbours
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # dataclasses and pickling look modules up here
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[path.stem]
+            raise
+        return module
+    _importable(Path.cwd())
+    return importlib.import_module(target)
+
+
+def _importable(folder: Path) -> None:
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))

@@ -1,0 +1,94 @@
+"""The search behind every property: hypothesis looks for an input that breaks it, then shrinks it.
+
+A property is a strategy of inputs plus a `violation(example)` that returns None when the property
+holds on that input and a one-line description when it does not. `falsify` turns the pair into a
+Result: passed, or failed with the smallest counterexample hypothesis could shrink to.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from dataclasses import dataclass
+
+from hypothesis import Phase, find, settings
+from hypothesis.errors import NoSuchExample
+
+#: The hypothesis settings searches run under; None means the loaded profile (`settings()`).
+_SETTINGS: contextvars.ContextVar[settings | None] = contextvars.ContextVar("gandiag_settings", default=None)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One property's outcome: the shrunk counterexample and what went wrong on it, when it failed."""
+
+    name: str
+    passed: bool
+    counterexample: str = ""
+    detail: str = ""
+
+    def raise_if_failed(self) -> None:
+        """For pytest: an AssertionError naming the property and its counterexample."""
+        if not self.passed:
+            raise AssertionError(f"{self.name} fails on {self.counterexample}: {self.detail}")
+
+
+def register_profiles() -> None:
+    """Register hypothesis profiles "dev" (fast: few examples) and "ci" (thorough and derandomized, so
+    CI and `gandiag check-loss` give the same answer every run). Neither has a deadline: the first torch
+    call in a process can outlast any per-example limit and fail a property for the wrong reason."""
+    settings.register_profile("dev", max_examples=10, deadline=None)
+    settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True)
+
+
+@contextlib.contextmanager
+def searching_with(profile: settings):
+    """Run the searches inside the block under `profile` without loading it globally."""
+    token = _SETTINGS.set(profile)
+    try:
+        yield
+    finally:
+        _SETTINGS.reset(token)
+
+
+def show(value) -> str:
+    """A short, readable rendering of an example: floats at float32 precision, dicts as k=v."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={show(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.7g}"
+    return str(value)
+
+
+def falsify(name: str, strategy, violation) -> Result:
+    """Search `strategy` for an example on which `violation` reports something; shrink it if found."""
+
+    def broken(example) -> str | None:
+        try:
+            return violation(example)
+        except Exception as e:  # a loss that raises on some input breaks the property there
+            return f"raised {type(e).__name__}: {e}"
+
+    # No example database: the kit is also run on users' losses from any directory, and a stored
+    # example keyed by this closure's source would be replayed against every other loss. No explain
+    # phase: find() never shows its notes, and it costs ten times the shrinking itself.
+    search = settings(_SETTINGS.get() or settings(), database=None,
+                      phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+    try:
+        example = find(strategy, lambda ex: broken(ex) is not None, settings=search)
+    except NoSuchExample:
+        return Result(name, True)
+    return Result(name, False, show(example), broken(example))
+
+
+def prop(fn):
+    """Decorator: `fn(...)` returns (strategy, violation); the decorated call returns a Result named fn."""
+
+    @functools.wraps(fn)
+    def check(*args, **kwargs) -> Result:
+        strategy, violation = fn(*args, **kwargs)
+        return falsify(fn.__name__, strategy, violation)
+
+    return check

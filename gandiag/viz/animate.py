@@ -1,0 +1,127 @@
+"""Animations of a run (or of several runs side by side) as GIF, or MP4 when ffmpeg is installed.
+
+Frames are rendered one at a time and turned into palette images at once, so memory holds one byte per
+pixel per frame, never the RGB stream. The GIF palette is shared by all frames (taken from the first,
+middle and last frame), which lets the GIF encoder store each frame as its changes from the previous.
+"""
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+from . import DEFAULT_DPI, DEFAULT_FPS, DEFAULT_MAX_FRAMES, DEFAULT_SIZE, style
+from .frames import FrameRenderer
+from .source import RunView, VizError, at_or_before, timeline
+
+FORMATS = ("gif", "mp4")
+#: the last frame stays up this long before the GIF loops, so the end state can be read
+HOLD_LAST_S = 1.5
+
+
+class Timeline:
+    """What each of several runs shows at each frame step: its last snapshot at or before that step.
+    Holds each needed snapshot once (loaded up front: the renderers need them all to fix ranges)."""
+
+    def __init__(self, views: list[RunView], max_frames: int):
+        self.views = views
+        self.steps = timeline(views, max_frames)
+        self.shown = [[at_or_before(v.steps, s) for s in self.steps] for v in views]
+        self.snaps = [{s: v.snapshot(s) for s in sorted(set(shown))} for v, shown in zip(views, self.shown)]
+
+    def renderers(self, layers, size, dpi, labels=None) -> list[FrameRenderer]:
+        labels = labels or [None] * len(self.views)
+        last = max(v.last_step for v in self.views)
+        return [FrameRenderer(v, list(snaps.values()), layers, size, dpi, label, last)
+                for v, snaps, label in zip(self.views, self.snaps, labels)]
+
+    def frame(self, renderers: list[FrameRenderer], k: int) -> np.ndarray:
+        """Frame k: every run's panel at step steps[k], side by side."""
+        panels = [r.render(self.steps[k], snaps[shown[k]])
+                  for r, snaps, shown in zip(renderers, self.snaps, self.shown)]
+        return np.concatenate(panels, axis=1)
+
+    def frames(self, renderers: list[FrameRenderer]) -> Iterator[np.ndarray]:
+        return (self.frame(renderers, k) for k in range(len(self.steps)))
+
+
+@style.styled
+def animate_run(run_dir, fmt: str = "gif", fps: int = DEFAULT_FPS, dpi: int = DEFAULT_DPI,
+                size: tuple[int, int] = DEFAULT_SIZE, layers: str | None = None,
+                max_frames: int = DEFAULT_MAX_FRAMES) -> Path:
+    """Render a run's snapshots into RUN/animation.gif (or .mp4) and return its path."""
+    check_output(fmt, fps)
+    view = RunView(run_dir)
+    out = view.root / f"animation.{fmt}"
+    tl = Timeline([view], max_frames)
+    write_animation(tl, tl.renderers(layers, size, dpi), out, fmt, fps)
+    return out
+
+
+def check_output(fmt: str, fps: int) -> None:
+    """Refuse an animation that cannot be written before spending time on rendering it."""
+    if fmt not in FORMATS:
+        raise VizError(f"format {fmt!r} is not supported: choose one of {', '.join(FORMATS)}")
+    if fps < 1:
+        raise VizError(f"fps = {fps} is not allowed: give a positive number of frames per second")
+    if fmt == "mp4" and shutil.which("ffmpeg") is None:
+        raise VizError("MP4 needs ffmpeg, which is not on PATH: install it (e.g. apt install ffmpeg) "
+                       "or use --format gif")
+
+
+def write_animation(tl: Timeline, renderers: list[FrameRenderer], out: Path, fmt: str, fps: int) -> None:
+    """Write the timeline's frames to out (checked by check_output first)."""
+    if fmt == "mp4":
+        write_mp4(tl.frames(renderers), out, fps)
+        return
+    n = len(tl.steps)
+    palette = gif_palette([tl.frame(renderers, k) for k in sorted({0, n // 2, n - 1})])
+    write_gif((to_palette(f, palette) for f in tl.frames(renderers)), out, fps)
+
+
+def gif_palette(samples: list[np.ndarray]) -> Image.Image:
+    """A 255-colour palette for all frames, from a few sample frames (one index stays free: the GIF
+    encoder uses it to mark pixels unchanged since the previous frame)."""
+    montage = Image.fromarray(np.concatenate(samples, axis=0))
+    return montage.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def to_palette(rgb: np.ndarray, palette: Image.Image) -> Image.Image:
+    # no dithering: dithered noise differs between frames and defeats the GIF's frame differencing
+    return Image.fromarray(rgb).quantize(palette=palette, dither=Image.Dither.NONE)
+
+
+def write_gif(frames: Iterator[Image.Image], out: Path, fps: int) -> None:
+    images = list(frames)
+    durations = [round(1000 / fps)] * len(images)
+    durations[-1] = max(durations[-1], round(1000 * HOLD_LAST_S))
+    tmp = out.with_name(f".{out.name}.tmp")
+    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
+                   loop=0, optimize=True, disposal=1)
+    tmp.replace(out)  # a reader (the report, a browser) never sees half a GIF
+
+
+def write_mp4(frames: Iterator[np.ndarray], out: Path, fps: int) -> None:
+    """Pipe raw RGB frames into ffmpeg (H.264, yuv420p so every player opens it)."""
+    first = next(frames)
+    h, w, _ = first.shape
+    cmd = [shutil.which("ffmpeg"), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+           "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", str(out)]
+    # unbuffered stdin: closing it after ffmpeg quit early must not raise while flushing
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0) as proc:
+        try:
+            for frame in itertools.chain([first], frames):
+                proc.stdin.write(frame.tobytes())
+        except BrokenPipeError:
+            pass  # ffmpeg quit early: its exit code and message below say why
+        proc.stdin.close()
+        err = proc.stderr.read().decode(errors="replace").strip()
+    if proc.returncode:
+        raise VizError(f"ffmpeg failed ({err.splitlines()[-1] if err else f'exit {proc.returncode}'}): "
+                       "use --format gif")

@@ -1,0 +1,124 @@
+"""What the pictures read from a run folder, and how frames line up with steps.
+
+Everything comes from the run folder through RunReader (never from training code), so a crashed run,
+a run still in progress or one copied from another machine draws the same way.
+"""
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from pathlib import Path
+
+import numpy as np
+
+from .. import record as R
+from ..losses import PROBABILISTIC
+
+
+class VizError(R.RunError):
+    """A one-line, user-facing reason why a picture cannot be drawn. A RunError, so every caller that
+    reports a bad run folder as one line (the CLI) reports these the same way."""
+
+
+class RunView:
+    """One run folder as the pictures see it: config, target, snapshot steps, curves, verdicts."""
+
+    def __init__(self, run_dir):
+        self.root = Path(run_dir)
+        try:
+            self.reader = R.RunReader(self.root)
+        except FileNotFoundError as e:
+            raise VizError(str(e)) from None
+        self.record = self.reader.record
+        self.config: dict = self.record.get("config") or {}
+        self.mixture = self.reader.mixture()
+        self.steps: list[int] = self.reader.snapshot_steps()
+        if not self.steps:
+            raise VizError(f"{self.root} has no snapshots yet: they are written every "
+                           f"{self.config.get('snapshot_every', '?')} steps, try again later")
+        self.rows: list[dict] = self.reader.metrics()
+
+    @property
+    def is_image(self) -> bool:
+        return self.mixture is None
+
+    @property
+    def probabilistic(self) -> bool:
+        """D's grid holds probabilities (else raw critic scores)."""
+        return self.config.get("loss", "nonsaturating") in PROBABILISTIC
+
+    @property
+    def last_step(self) -> int:
+        return max([self.steps[-1]] + [int(r[R.STEP]) for r in self.rows[-1:]])
+
+    def window(self) -> tuple[float, float, float, float]:
+        return self.mixture.window()
+
+    def snapshot(self, step: int) -> dict:
+        return self.reader.snapshot(step)
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.reader.series(key)
+
+    def row_at(self, step: int, key: str):
+        """The value of key in the last metrics row at or before step that has it, else None."""
+        value = None
+        for r in self.rows:
+            if int(r[R.STEP]) > step:
+                break
+            if r.get(key) is not None:
+                value = r[key]
+        return value
+
+    def title(self) -> str:
+        """The run in a few words: scenario, loss and the stabilizers that are on."""
+        c = self.config
+        parts = [str(c.get("scenario", self.root.name)), f"{c.get('loss', '?')} loss"]
+        if c.get("unrolled"):
+            parts.append(f"unrolled K = {c['unrolled']}" + (" (first order)" if c.get("unrolled_first_order") else ""))
+        if c.get("pack", 1) > 1:
+            parts.append(f"pack {c['pack']}")
+        if c.get("minibatch_disc"):
+            parts.append("minibatch disc.")
+        return " · ".join(parts)
+
+    def verdicts(self) -> list[str]:
+        """Verdict titles from diagnosis.json; [] when the analyzer has not run (or wrote something
+        unreadable: a picture never fails over a diagnosis)."""
+        doc = read_diagnosis(self.root)
+        items = doc.get(R.VERDICTS) if isinstance(doc, dict) else None
+        return [str(v.get(R.V_TITLE) or v.get(R.V_RULE)) for v in items or []
+                if isinstance(v, dict) and (v.get(R.V_TITLE) or v.get(R.V_RULE))]
+
+
+def read_diagnosis(root: Path):
+    """diagnosis.json as parsed JSON, or None when it is missing or unreadable (a half-written file)."""
+    try:
+        return json.loads((Path(root) / R.DIAGNOSIS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def at_or_before(steps: list[int], step: int) -> int:
+    """The snapshot to show at `step`: the last one at or before it (the first one if none is)."""
+    i = bisect_right(steps, step)
+    return steps[max(i - 1, 0)]
+
+
+def timeline(views: list[RunView], max_frames: int) -> list[int]:
+    """Frame steps for one or more runs: every snapshot step of any run, thinned evenly to at most
+    max_frames while keeping the first and the last."""
+    steps = sorted(set().union(*(v.steps for v in views)))
+    if len(steps) <= max_frames:
+        return steps
+    keep = np.unique(np.round(np.linspace(0, len(steps) - 1, max_frames)).astype(int))
+    return [steps[i] for i in keep]
+
+
+def differing_config(views: list[RunView]) -> list[str]:
+    """Per run, the config values that differ between the runs ("unrolled=10, seed=1"): the labels of
+    a comparison. Falls back to the folder name when the configs agree."""
+    keys = sorted(set().union(*(v.config for v in views)))
+    differ = [k for k in keys if len({json.dumps(v.config.get(k), sort_keys=True) for v in views}) > 1
+              and k != "description"]
+    return [", ".join(f"{k}={v.config.get(k)}" for k in differ) or v.root.name for v in views]

@@ -1,0 +1,55 @@
+"""Metrics over time as a table: one row per (step, run), for comparisons and the report."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+
+from .. import record as R
+from .source import RunView
+
+COLUMNS = (R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL, R.D_LOSS, R.G_LOSS, R.SAT_SHARE)
+DEFAULT_ROWS = 11
+
+
+def table_steps(views: list[RunView], n_rows: int = DEFAULT_ROWS) -> list[int]:
+    """About n_rows logged steps, evenly spread from the first to the last logged step of any run."""
+    logged = sorted({int(r[R.STEP]) for v in views for r in v.rows})
+    if len(logged) <= n_rows:
+        return logged
+    targets = np.linspace(logged[0], logged[-1], n_rows)
+    return sorted({max(s for s in logged if s <= t) for t in targets})
+
+
+def metrics_table(views: list[RunView], labels: list[str], n_rows: int = DEFAULT_ROWS):
+    """(header, rows): per step and run, each metric from the run's last row at or before that step
+    (None where the run has not logged it yet). Only metrics some run logs get a column."""
+    columns = [k for k in COLUMNS if any(k in r for v in views for r in v.rows)]
+    rows = [[step, label, *(v.row_at(step, k) for k in columns)]
+            for step in table_steps(views, n_rows) for v, label in zip(views, labels)]
+    return ["step", "run", *columns], rows
+
+
+def fmt(value) -> str:
+    """A table cell: integers as is, reals to 4 significant digits, missing as empty."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(int(value)) if isinstance(value, float) else str(value)
+
+
+def to_csv(header: list[str], rows: list[list]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[fmt(v) for v in row] for row in rows])
+    return buf.getvalue()
+
+
+def to_markdown(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

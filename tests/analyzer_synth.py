@@ -1,0 +1,103 @@
+"""Synthetic metrics rows and run folders with known failures, for the analyzer's tests.
+
+Rows carry what the trainer writes (losses, gradient norms, PacGAN coverage of 2,500 samples, the
+saturation probe every PROBE_EVERY rows); run folders are written through RunWriter as the trainer
+writes them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gandiag import record as R
+from gandiag.config import make_config, to_dict
+from gandiag.data.toy import ring
+from gandiag.metrics import coverage
+
+RING = ring(8, 2.0, 0.02)
+ROWS, EVERY, PROBE_EVERY = 100, 100, 5
+
+
+def mode_entries(samples: np.ndarray) -> dict:
+    counts = coverage.mode_counts(samples, RING.centres, RING.stds)
+    return {R.MODES: coverage.modes_captured(counts),
+            R.MODES_STRICT: coverage.modes_captured(counts, R.MIN_MODE_SHARE, len(samples)),
+            R.HQ: coverage.high_quality_share(counts, len(samples)),
+            R.REVERSE_KL: coverage.reverse_kl(counts), R.MODE_COUNTS: counts.tolist()}
+
+
+def on_mode(k: int, n: int, gen: torch.Generator) -> np.ndarray:
+    return RING.centres[k] + RING.stds[k] * torch.randn(n, 2, generator=gen, dtype=torch.float64).numpy()
+
+
+def healthy_rows(seed: int = 0, n: int = ROWS) -> list[dict]:
+    """A generator that samples the target: metrics as the trainer writes them, noise included (the
+    step-0 row, before any training step, has coverage but no losses)."""
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(n):
+        row = {R.STEP: i * EVERY, R.D_LOSS: 1.386 + 0.03 * rng.standard_normal(),
+               R.G_LOSS: 0.693 + 0.03 * rng.standard_normal(), R.D_GRAD_NORM: 0.5 + 0.1 * rng.random(),
+               R.G_GRAD_NORM: 0.3 + 0.1 * rng.random(), **mode_entries(RING.sample(2500, gen).numpy())}
+        if i == 0:
+            row = {k: v for k, v in row.items() if k not in (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)}
+        if i % PROBE_EVERY == 0:
+            row.update({R.SAT_SHARE: 0.0, R.SAT_DLOGIT_MINIMAX: 0.5, R.SAT_DLOGIT_NONSAT: 0.5,
+                        R.SAT_GNORM_MINIMAX: 0.3, R.SAT_GNORM_NONSAT: 0.3})
+        rows.append(row)
+    return rows
+
+
+def set_from(rows: list[dict], start: int, **values) -> list[dict]:
+    """From row `start` on, set record keys (by constant name) to a value or a function of the row."""
+    for row in rows[start:]:
+        row.update({getattr(R, k): v(row) if callable(v) else v for k, v in values.items()})
+    return rows
+
+
+def collapsed(rows: list[dict], start: int = 0, mode: int = 3) -> list[dict]:
+    """From row `start` on, all samples sit on one mode."""
+    gen = torch.Generator().manual_seed(1)
+    for row in rows[start:]:
+        row.update(mode_entries(on_mode(mode, 2500, gen)))
+    return rows
+
+
+def saturated(rows: list[dict], start: int = 0) -> list[dict]:
+    """From row `start` on, the saturation probe finds 95 % of the fakes at D(G(z)) < 1e-3."""
+    for row in rows[start:]:
+        if R.SAT_SHARE in row:
+            row[R.SAT_SHARE] = 0.95
+    return rows
+
+
+def rotating(rows: list[dict]) -> list[dict]:
+    """Mode hopping: all samples on one mode at a time, the next mode each row."""
+    gen = torch.Generator().manual_seed(2)
+    for i, row in enumerate(rows):
+        row.update(mode_entries(on_mode(i % 8, 2500, gen)))
+    return rows
+
+
+def fixed_z_fakes(kind: str, t: int, n: int = 256) -> np.ndarray:
+    """G(z_fixed) at snapshot t: 'healthy' covers every mode and holds still, 'rotating' sits on mode
+    t mod 8, 'collapsed' on mode 3."""
+    offsets = 0.5 * RING.stds[0] * torch.randn(n, 2, generator=torch.Generator().manual_seed(7)).numpy()
+    modes = {"healthy": np.arange(n) % 8, "rotating": np.full(n, t % 8), "collapsed": np.full(n, 3)}[kind]
+    return RING.centres[modes] + offsets
+
+
+def write_run(root: Path, rows: list[dict], snapshots: dict[int, np.ndarray], loss: str = "nonsaturating",
+              status: str = R.FINISHED, mixture=RING) -> Path:
+    """A run folder as the trainer leaves it (mixture None: an image run without modes)."""
+    w = R.RunWriter(root)
+    w.write_config({"config": to_dict(make_config(loss=loss)),
+                    "modes": mixture.to_dict() if mixture is not None else None, "seed": 0})
+    for row in rows:
+        w.append_metrics(row)
+    for step, fakes in snapshots.items():
+        w.write_snapshot(step, {R.SNAP_FAKES: np.asarray(fakes, dtype=np.float32)})
+    w.write_status(status, step=rows[-1][R.STEP] if rows else 0)
+    w.close()
+    return Path(root)

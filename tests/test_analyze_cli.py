@@ -1,0 +1,231 @@
+"""`gandiag analyze`, `gandiag metrics` and `gandiag probe saturation` end to end, and what they build on."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from analyzer_synth import RING, collapsed, fixed_z_fakes, healthy_rows, saturated, write_run
+from click.testing import CliRunner
+from numpy.testing import assert_allclose
+from tiny_runs import run_tiny
+
+from cli import main
+from gandiag import record as R
+from gandiag.analyze import score_samples
+from gandiag.config import make_config
+from gandiag.metrics import coverage, saturation
+from gandiag.nets import build_nets
+from gandiag.train.probes import saturation as measure_saturation
+
+SNAPS = 12
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def snapshots(kind):
+    return {t * 500: fixed_z_fakes(kind, t) for t in range(SNAPS)}
+
+
+def assert_same_report(got: dict, expected: dict):
+    assert got.keys() == expected.keys()
+    assert got[R.MODE_COUNTS] == expected[R.MODE_COUNTS]
+    keys = [k for k in expected if k != R.MODE_COUNTS]
+    assert_allclose([got[k] for k in keys], [expected[k] for k in keys], rtol=1e-9)
+
+
+def assert_one_line_error(result, *words):
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1, result.output
+    for word in words:
+        assert word in result.output
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return healthy_rows(n=60)
+
+
+# --- gandiag analyze ---------------------------------------------------------------------------
+
+def test_analyze_a_healthy_run_writes_both_files_and_finds_nothing(tmp_path, rows):
+    run = write_run(tmp_path / "run", rows, snapshots("healthy"))
+    result = invoke("analyze", run)
+    assert result.exit_code == 0, result.output
+    analysis = json.loads((run / R.ANALYSIS_FILE).read_text())
+    diagnosis = json.loads((run / R.DIAGNOSIS_FILE).read_text())
+    assert diagnosis[R.VERDICTS] == [] and "diagnosis: no failure found" in result.output
+    cov = analysis[R.A_COVERAGE]
+    assert cov[R.SERIES][R.STEP] == [r[R.STEP] for r in rows]
+    assert [s[R.STEP] for s in cov[R.SNAPSHOTS]] == list(snapshots("healthy"))
+    expected = coverage.coverage_report(fixed_z_fakes("healthy", SNAPS - 1).astype(np.float32), RING)
+    assert_same_report(cov[R.FINAL], {R.STEP: (SNAPS - 1) * 500, **expected})
+    osc = analysis[R.A_OSCILLATION]
+    assert osc[R.OSC_SOURCE] == "snapshots"
+    assert_allclose([osc[R.OSC_INDEX], osc[R.OSC_VISITED], osc[R.OSC_COVERED]], [0.2, 8, 8], atol=0.2)
+    assert analysis[R.A_SATURATION][R.SAT_MAX_SHARE] == 0.0
+
+
+def test_analyze_a_rotating_collapse_finds_mode_hopping_with_its_evidence(tmp_path, rows):
+    run = write_run(tmp_path / "run", rows, snapshots("rotating"))
+    result = invoke("analyze", run)
+    assert result.exit_code == 0, result.output
+    analysis = json.loads((run / R.ANALYSIS_FILE).read_text())
+    osc = analysis[R.A_OSCILLATION]
+    assert_allclose([osc[R.OSC_MODE_INDEX], osc[R.OSC_VISITED], osc[R.OSC_COVERED], osc[R.OSC_SWITCH_RATE]],
+                    [1.0, 8, 1, 1.0], atol=0.02)
+    assert_allclose(osc[R.OSC_DRIFT][R.DRIFT_MEAN], np.pi / 4, rtol=1e-3)
+    (verdict,) = json.loads((run / R.DIAGNOSIS_FILE).read_text())[R.VERDICTS]
+    assert verdict[R.V_RULE] == "mode_hopping"
+    assert verdict[R.V_EVIDENCE][R.EV_STEPS] == [1000, 5500]   # the later 3 of the 5 windows of 8 snapshots
+    assert "[warning] Mode hopping" in result.output and "--unrolled 10" in result.output
+
+
+def test_analyze_reports_each_failure_of_a_broken_run(tmp_path, rows):
+    broken = saturated(collapsed([dict(r) for r in rows], 20), 30)
+    run = write_run(tmp_path / "run", broken, snapshots("collapsed"), loss="minimax")
+    result = invoke("analyze", run)
+    rules = [v[R.V_RULE] for v in json.loads((run / R.DIAGNOSIS_FILE).read_text())[R.VERDICTS]]
+    assert rules == ["mode_collapse", "vanishing_g_gradient"]
+    assert result.output.count("[warning]") == 2
+
+
+def test_analyze_an_image_run_finds_hopping_in_the_classifier_counts(tmp_path, rows):
+    """Image runs have no toy modes: the rows' per-class counts (every sample has a class) stand in."""
+    hopping = [{R.STEP: r[R.STEP], R.D_LOSS: r[R.D_LOSS], R.G_LOSS: r[R.G_LOSS],
+                R.MODE_COUNTS: np.eye(10, dtype=int)[i % 10].tolist()} for i, r in enumerate(rows)]
+    run = write_run(tmp_path / "run", hopping, {}, mixture=None)
+    assert invoke("analyze", run).exit_code == 0
+    analysis = json.loads((run / R.ANALYSIS_FILE).read_text())
+    osc = analysis[R.A_OSCILLATION]
+    assert analysis[R.A_COVERAGE] is None and osc[R.OSC_SOURCE] == "metrics" and osc[R.OSC_DRIFT] is None
+    assert_allclose([osc[R.OSC_MODE_INDEX], osc[R.OSC_VISITED], osc[R.OSC_COVERED]], [1.0, 8, 1])
+    assert [v[R.V_RULE] for v in json.loads((run / R.DIAGNOSIS_FILE).read_text())[R.VERDICTS]] == ["mode_hopping"]
+
+
+def test_analyze_a_run_with_losses_only(tmp_path, rows):
+    run = write_run(tmp_path / "run", [{k: r[k] for k in (R.STEP, R.D_LOSS, R.G_LOSS)} for r in rows], {},
+                    mixture=None)
+    assert invoke("analyze", run).exit_code == 0
+    osc = json.loads((run / R.ANALYSIS_FILE).read_text())[R.A_OSCILLATION]
+    assert osc[R.OSC_MODE_INDEX] is None and osc[R.OSC_INDEX] == osc[R.OSC_LOSS_INDEX]
+
+
+def test_analyze_a_missing_or_damaged_run_folder_is_a_one_line_error(tmp_path, rows):
+    assert_one_line_error(invoke("analyze", tmp_path / "nope"), "not a gandiag run folder")
+    run = write_run(tmp_path / "run", rows, {})
+    (run / R.CONFIG_FILE).write_text("{not json")
+    assert_one_line_error(invoke("analyze", run), "damaged")
+
+
+# --- gandiag metrics ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def samples():
+    return fixed_z_fakes("rotating", 2)[:100]
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv"])
+def test_metrics_scores_a_samples_file_as_the_library_does(tmp_path, samples, suffix):
+    path = tmp_path / f"samples{suffix}"
+    if suffix == ".npy":
+        np.save(path, samples)
+    elif suffix == ".npz":
+        np.savez(path, samples=samples)
+    else:
+        path.write_text("x,y\n" + "\n".join(f"{float(x)!r},{float(y)!r}" for x, y in samples))
+    result = invoke("metrics", path, "--scenario", "ring8")
+    assert result.exit_code == 0, result.output
+    assert_same_report(json.loads(result.output), coverage.coverage_report(samples, RING))
+
+
+def test_metrics_against_another_scenario_uses_its_modes(tmp_path, samples):
+    np.save(tmp_path / "s.npy", samples)
+    report = json.loads(invoke("metrics", tmp_path / "s.npy", "--scenario", "grid25").output)
+    # ring8's top mode (0, 2) is also a grid25 mode: x = 0 is the grid's 3rd column, y = 2 its 4th row
+    assert report[R.MODE_COUNTS] == [0] * 13 + [100] + [0] * 11
+
+
+@pytest.mark.parametrize("content, words", [
+    (lambda p: np.save(p.with_suffix(".npy"), np.zeros((10, 3))), ["shape (10, 3)", "N x 2"]),
+    (lambda p: np.save(p.with_suffix(".npy"), np.array([[0.0, 1.0], [np.nan, 2.0]])), ["NaN", "row 1"]),
+    (lambda p: p.with_suffix(".npy").write_bytes(b"garbage"), ["cannot be read"]),
+    (lambda p: np.savez(p.with_suffix(".npz"), a=np.zeros((9, 2)), b=np.zeros((9, 2))), ["several arrays"]),
+    (lambda p: p.with_suffix(".json").write_text("[]"), ["unknown file type"]),
+])
+def test_metrics_rejects_a_bad_samples_file_in_one_line(tmp_path, content, words):
+    content(tmp_path / "s")
+    (path,) = tmp_path.iterdir()
+    assert_one_line_error(invoke("metrics", path, "--scenario", "ring8"), str(path), *words)
+
+
+def test_metrics_without_a_file_or_with_an_unknown_scenario_is_a_one_line_error(tmp_path, samples):
+    assert_one_line_error(invoke("metrics", tmp_path / "none.npy", "--scenario", "ring8"), "not found")
+    np.save(tmp_path / "s.npy", samples)
+    assert_one_line_error(invoke("metrics", tmp_path / "s.npy", "--scenario", "ring9"), "unknown scenario")
+
+
+def test_score_samples_reads_a_snapshot_file(tmp_path):
+    run = write_run(tmp_path / "run", healthy_rows(n=1), {0: fixed_z_fakes("healthy", 0)})
+    report = score_samples(run / R.SNAPSHOT_DIR / R.snapshot_name(0), "ring8")
+    assert (report[R.MODES], report[R.N_SAMPLES]) == (8, 256)
+
+
+# --- saturation --------------------------------------------------------------------------------
+
+def test_saturation_summary_gathers_the_probe_rows(rows):
+    probed = saturated([dict(r) for r in rows], 30)
+    probed[-5][R.SAT_GNORM_MINIMAX] = 0.003
+    s = saturation.summary(probed)
+    assert s[R.SERIES][R.STEP] == list(range(0, 6000, 500))
+    assert_allclose([s[R.SAT_MAX_SHARE], s[R.SAT_GNORM_RATIO][-1], s[R.SAT_GNORM_RATIO][0]], [0.95, 0.01, 1.0])
+    assert s[R.SAT_LAST][R.STEP] == 5500
+    assert saturation.summary([{R.STEP: 0, R.D_LOSS: 1.0}]) is None
+
+
+def test_probe_steps_are_log_spaced_from_zero_to_the_end():
+    assert saturation.probe_steps(100, points=5) == [0, 1, 3, 10, 32, 100]
+
+
+def test_frozen_g_probe_trains_only_d_and_the_saturating_gradient_dies_as_d_wins():
+    """Arjovsky & Bottou 2017: against an ever better D, G's gradient under log(1 - D) vanishes
+    relative to -log D by the factor D(G(z)) / (1 - D(G(z))); at D step 0 the two are equal."""
+    torch.manual_seed(0)
+    cfg = make_config({"z_dim": 2, "g_hidden": [16], "d_hidden": [32]})
+    G, D = build_nets(cfg)
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    gen = torch.Generator().manual_seed(0)
+    rows = saturation.frozen_g_probe(
+        G, D, lambda n: RING.sample(n, gen), lambda n: torch.randn(n, 2, generator=gen),
+        lambda g, d, z: measure_saturation(g, d, z)[0], 100, 64,
+        torch.optim.Adam(D.parameters(), lr=3e-2, betas=(0.5, 0.999)))
+    for k, v in G.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    assert [r[R.PROBE_D_STEP] for r in rows] == saturation.probe_steps(100)
+    first, last = rows[0], rows[-1]
+    assert_allclose(first[R.SAT_GNORM_MINIMAX] / first[R.SAT_GNORM_NONSAT], 1.0, rtol=0.05)
+    odds = last[R.SAT_DLOGIT_MINIMAX] / last[R.SAT_DLOGIT_NONSAT]
+    assert_allclose(np.log10(last[R.SAT_GNORM_MINIMAX] / last[R.SAT_GNORM_NONSAT]), np.log10(odds), atol=0.3)
+    assert_allclose([last[R.D_LOSS], odds], [0.0, 0.0], atol=0.05)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return run_tiny(tmp_path_factory.mktemp("probe") / "run")
+
+
+@pytest.mark.parametrize("d_steps", [10, 30])
+def test_probe_saturation_writes_the_series_and_figure_for_a_checkpoint(tiny_run, d_steps):
+    result = invoke("probe", "saturation", tiny_run, "--checkpoint", 50, "--d-steps", d_steps)
+    assert result.exit_code == 0, result.output
+    written = json.loads((tiny_run / f"{R.SATURATION_PROBE}_step_00000050.json").read_text())
+    assert written[R.STEP] == 50
+    assert [r[R.PROBE_D_STEP] for r in written[R.SERIES]] == saturation.probe_steps(d_steps)
+    assert (tiny_run / f"{R.SATURATION_PROBE}_step_00000050.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"at D step {d_steps}" in result.output
+
+
+def test_probe_saturation_without_that_checkpoint_is_a_one_line_error(tiny_run, tmp_path, rows):
+    assert_one_line_error(invoke("probe", "saturation", tiny_run, "--checkpoint", 7), "no checkpoint at step 7")
+    assert_one_line_error(invoke("probe", "saturation", write_run(tmp_path / "r", rows, {})), "no checkpoint")

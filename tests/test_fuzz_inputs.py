@@ -1,0 +1,145 @@
+"""Fuzzed user input: every scenario table, scenario file and samples file either loads or is a one-line error."""
+import io
+import json
+import math
+import typing
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from gandiag.analyze import load_samples
+from gandiag.config import FIELDS, Config, ConfigError, from_dict, load_config, make_config, to_dict
+
+HINTS = typing.get_type_hints(Config)
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# --- what a TOML file can hold (plus None, which the CLI uses for "not given") ------------------
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-3, 3), st.floats(), st.text(max_size=8),
+                    st.dates(), st.datetimes(), st.times())
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                           max_size=3), max_leaves=8)
+
+
+def allowed(name: str) -> st.SearchStrategy:
+    """Values a field accepts (by its type, choices and bounds)."""
+    meta, kind = FIELDS[name].metadata, HINTS[name]
+    lo, hi = meta["lo"], meta["hi"]
+    if meta["choices"]:
+        return st.sampled_from(meta["choices"])
+    if kind is int:
+        return st.integers(lo if lo is not None else -5, hi if hi is not None else (lo or 0) + 500)
+    if kind is float:
+        return st.floats(lo if lo is not None else -5.0, hi if hi is not None else 1e3, exclude_min=meta["lo_open"])
+    return {bool: st.booleans(), str: st.text(max_size=8), tuple: st.lists(st.integers(1, 64), min_size=1, max_size=3)}[kind]
+
+
+def near_allowed(name: str) -> st.SearchStrategy:
+    """Anything, or a value just outside what the field accepts."""
+    meta = FIELDS[name].metadata
+    edges = [b for bound in (meta["lo"], meta["hi"]) if bound is not None for b in (bound - 1, bound + 0.5, bound)]
+    return st.one_of(values, st.sampled_from(edges or [0]), st.lists(st.lists(st.floats(-5, 5), max_size=3), max_size=3))
+
+
+ALLOWED = {name: allowed(name) for name in FIELDS}
+ANYTHING = {name: near_allowed(name) for name in FIELDS}
+
+
+@st.composite
+def tables(draw):
+    """A scenario table: some fields with allowed values, some (maybe none) with anything, maybe an unknown key."""
+    names = draw(st.lists(st.sampled_from(sorted(FIELDS)), max_size=6, unique=True))
+    wild = draw(st.sets(st.sampled_from(names))) if names else set()
+    table = {name: draw(ANYTHING[name] if name in wild else ALLOWED[name]) for name in names}
+    if draw(st.integers(0, 3)) == 0:
+        table[draw(st.text(max_size=10))] = draw(values)
+    return table
+
+
+@FUZZ
+@given(tables())
+def test_any_scenario_table_loads_into_a_recordable_config_or_is_a_one_line_config_error(table):
+    try:
+        cfg = make_config(table)
+    except ConfigError as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    assert from_dict(json.loads(json.dumps(to_dict(cfg)))) == cfg  # what loads goes to config.json and back
+
+
+toml_values = st.one_of(st.integers().map(str), st.floats().map(repr), st.sampled_from(["inf", "-inf", "nan", "true"]),
+                        st.text(max_size=6).map(lambda t: '"' + t + '"'), st.just("[1, 2"), st.just("[[0, 0], [1, 1]]"),
+                        st.just("1979-05-27"), st.text(max_size=8))
+toml_lines = st.one_of(st.builds("{} = {}".format, st.sampled_from(sorted(FIELDS)) | st.text(max_size=6), toml_values),
+                       st.sampled_from(["[table]", "[[array]]", "# comment", ""]), st.text(max_size=20))
+
+
+@FUZZ
+@given(st.lists(toml_lines, max_size=8), st.binary(max_size=8))
+def test_any_scenario_file_loads_or_is_a_one_line_config_error(tmp_path, lines, tail):
+    path = tmp_path / "fuzz.toml"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + tail)
+    try:
+        load_config(str(path))
+    except ConfigError as e:
+        assert str(e) and "\n" not in str(e)
+
+
+# --- `gandiag metrics` samples files -----------------------------------------------------------
+arrays = st.one_of(
+    st.lists(st.lists(st.floats(width=32), min_size=2, max_size=2), max_size=5).map(np.array),
+    st.lists(st.floats(), max_size=6).map(np.array),
+    st.lists(st.lists(st.integers(-5, 5), min_size=0, max_size=3), min_size=1, max_size=4).filter(
+        lambda rows: len({len(r) for r in rows}) == 1).map(np.array),
+    st.lists(st.booleans(), max_size=4).map(lambda b: np.array(b).reshape(-1, 2) if len(b) % 2 == 0 else np.array(b)),
+    st.lists(st.text(max_size=3), max_size=4).map(np.array),
+    st.just(np.zeros((3, 2, 1))), st.just(np.zeros((0, 2))))
+
+
+def _npy(a) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _npz(named: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **named)
+    return buf.getvalue()
+
+
+def _csv(a) -> bytes:
+    return "\n".join(",".join(map(str, np.atleast_1d(row))) for row in np.atleast_2d(a)).encode()
+
+
+samples_files = st.one_of(
+    st.tuples(st.just(".npy"), arrays.map(_npy)),
+    st.tuples(st.just(".npz"), st.dictionaries(st.sampled_from(["fakes", "x", "arr_0"]), arrays, max_size=2).map(_npz)),
+    st.tuples(st.just(".csv"), arrays.map(_csv)),
+    st.tuples(st.sampled_from([".csv", ".txt"]), st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass"))),
+    st.tuples(st.sampled_from([".npy", ".npz", ".csv", ".json", ""]), st.binary(max_size=64)))
+
+
+@FUZZ
+@given(samples_files, st.integers(0, 100))
+def test_any_samples_file_loads_as_finite_n_by_2_points_or_is_a_one_line_error(tmp_path, file, cut_percent):
+    suffix, data = file
+    path = tmp_path / f"samples{suffix}"
+    path.write_bytes(data[:max(1, len(data) * cut_percent // 100)] if cut_percent < 100 else data)
+    try:
+        x = load_samples(path)
+    except (ValueError, FileNotFoundError) as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    assert x.dtype == np.float64 and x.ndim == 2 and x.shape[1] == 2 and len(x) > 0
+    assert all(math.isfinite(v) for v in x.ravel())
+
+
+def test_a_missing_samples_file_is_a_one_line_error(tmp_path):
+    try:
+        load_samples(Path(tmp_path / "nowhere.npy"))
+    except FileNotFoundError as e:
+        assert "nowhere.npy not found" in str(e) and "\n" not in str(e)
+    else:
+        raise AssertionError("a missing file loaded")

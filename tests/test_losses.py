@@ -1,0 +1,128 @@
+"""Each GAN loss has the value and the gradient its definition says, on hand-picked logits (float64).
+
+Expected values are written from the papers' definitions with the math module, independently of
+torch: D = sigmoid(a) for the cross-entropy losses, raw scores for the critics. Every loss is a batch
+mean, so each logit's gradient carries a factor 1 / batch size.
+"""
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from torch.testing import assert_close
+
+from gandiag.losses import PROBABILISTIC, d_loss, d_output, g_loss
+from gandiag.testing import strategies as S
+
+REAL = [-0.5, 2.0, 0.3]  # 2.0 is past the hinge margin: hinge gives it no gradient
+FAKE = [-1.5, 0.25]      # -1.5 is past the hinge margin on the fake side
+
+
+def sigmoid(a: float) -> float:
+    return 1 / (1 + math.exp(-a))
+
+
+#: kind -> (per-fake value of G's loss, its derivative in the logit)
+G_DEFINITIONS = {
+    "minimax": (lambda a: math.log(1 - sigmoid(a)), lambda a: -sigmoid(a)),              # Goodfellow 2014
+    "nonsaturating": (lambda a: -math.log(sigmoid(a)), lambda a: -(1 - sigmoid(a))),     # Goodfellow 2014
+    "least-squares": (lambda a: 0.5 * (a - 1) ** 2, lambda a: a - 1),                    # Mao 2016, c = 1
+    "wgan": (lambda a: -a, lambda a: -1.0),                                              # Arjovsky 2017
+    "wgan-gp": (lambda a: -a, lambda a: -1.0),                                           # Gulrajani 2017
+    "hinge": (lambda a: -a, lambda a: -1.0),                                             # Lim & Ye 2017
+}
+
+#: kind -> (per-real value, its derivative, per-fake value, its derivative) of D's loss
+D_DEFINITIONS = {
+    "minimax": (lambda r: -math.log(sigmoid(r)), lambda r: -(1 - sigmoid(r)),
+                lambda f: -math.log(1 - sigmoid(f)), lambda f: sigmoid(f)),
+    "least-squares": (lambda r: 0.5 * (r - 1) ** 2, lambda r: r - 1, lambda f: 0.5 * f ** 2, lambda f: f),
+    "wgan": (lambda r: -r, lambda r: -1.0, lambda f: f, lambda f: 1.0),
+    "hinge": (lambda r: max(0.0, 1 - r), lambda r: -1.0 if r < 1 else 0.0,
+              lambda f: max(0.0, 1 + f), lambda f: 1.0 if f > -1 else 0.0),
+}
+D_DEFINITIONS["nonsaturating"] = D_DEFINITIONS["minimax"]  # the two differ only in G's loss
+D_DEFINITIONS["wgan-gp"] = D_DEFINITIONS["wgan"]          # the penalty needs the network: not a logit loss
+
+
+def logits(values):
+    return torch.tensor(values, dtype=torch.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("kind", list(G_DEFINITIONS))
+def test_generator_loss_value_and_gradient_follow_the_definition(kind):
+    value_of, slope_of = G_DEFINITIONS[kind]
+    fake = logits(FAKE)
+    loss = g_loss(kind, fake)
+    loss.backward()
+    n = len(FAKE)
+    assert_close(loss.item(), sum(map(value_of, FAKE)) / n)
+    assert_close(fake.grad, torch.tensor([slope_of(a) / n for a in FAKE], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kind", list(D_DEFINITIONS))
+def test_discriminator_loss_value_and_gradient_follow_the_definition(kind):
+    real_value, real_slope, fake_value, fake_slope = D_DEFINITIONS[kind]
+    real, fake = logits(REAL), logits(FAKE)
+    loss = d_loss(kind, real, fake)
+    loss.backward()
+    expected = sum(map(real_value, REAL)) / len(REAL) + sum(map(fake_value, FAKE)) / len(FAKE)
+    assert_close(loss.item(), expected)
+    assert_close(real.grad, torch.tensor([real_slope(r) / len(REAL) for r in REAL], dtype=torch.float64))
+    assert_close(fake.grad, torch.tensor([fake_slope(f) / len(FAKE) for f in FAKE], dtype=torch.float64))
+
+
+#: kind -> per-sample D loss against a soft label t
+SOFT_LABEL_TERMS = {
+    "minimax": lambda a, t: -t * math.log(sigmoid(a)) - (1 - t) * math.log(1 - sigmoid(a)),  # cross-entropy
+    "least-squares": lambda a, t: 0.5 * (a - t) ** 2,                                         # squared distance
+}
+
+
+@pytest.mark.parametrize("kind", list(SOFT_LABEL_TERMS))
+def test_smoothed_targets_enter_the_discriminator_loss_as_labels(kind):
+    term, t_real, t_fake = SOFT_LABEL_TERMS[kind], 0.9, 0.1
+    loss = d_loss(kind, logits(REAL), logits(FAKE), t_real, t_fake)
+    expected = sum(term(r, t_real) for r in REAL) / len(REAL) + sum(term(f, t_fake) for f in FAKE) / len(FAKE)
+    assert_close(loss.item(), expected)
+
+
+@pytest.mark.parametrize("kind, value, slope", [
+    ("minimax", 0.0, 0.0),              # log(1 - D) -> 0 and its gradient -D -> 0: saturated
+    ("nonsaturating", 1e4, -1.0),       # -log D = -a for a << 0, gradient -(1 - D) -> -1
+    ("least-squares", 0.5 * 10001.0 ** 2, -10001.0),
+    ("hinge", 1e4, -1.0),
+])
+def test_generator_losses_at_an_extreme_logit_follow_the_definition_in_float32(kind, value, slope):
+    fake = torch.tensor([-1e4], dtype=torch.float32, requires_grad=True)
+    loss = g_loss(kind, fake)
+    loss.backward()
+    assert_close(loss.item(), value)
+    assert_close(fake.grad, torch.tensor([slope]))
+
+
+@given(S.generator_inputs())
+def test_minimax_gradient_is_minus_d_of_the_fake(example):
+    fake = logits(example["fake"])
+    g_loss("minimax", fake).backward()
+    assert_close(fake.grad, -torch.sigmoid(fake.detach()) / len(example["fake"]))
+
+
+@given(S.generator_inputs())
+def test_nonsaturating_gradient_is_minus_one_minus_d_of_the_fake(example):
+    fake = logits(example["fake"])
+    g_loss("nonsaturating", fake).backward()
+    assert_close(fake.grad, -(1 - torch.sigmoid(fake.detach())) / len(example["fake"]))
+
+
+@pytest.mark.parametrize("kind", list(G_DEFINITIONS))
+def test_d_output_is_the_probability_for_cross_entropy_losses_and_the_score_for_critics(kind):
+    a = torch.tensor([-2.0, 0.0, 3.0], dtype=torch.float64)
+    assert_close(d_output(kind, a), torch.sigmoid(a) if kind in PROBABILISTIC else a)
+
+
+def test_unknown_loss_names_the_allowed_ones():
+    with pytest.raises(ValueError, match="unknown loss 'bce'.*nonsaturating"):
+        g_loss("bce", torch.zeros(1))
+    with pytest.raises(ValueError, match="unknown loss 'bce'.*hinge"):
+        d_loss("bce", torch.zeros(1), torch.zeros(1))

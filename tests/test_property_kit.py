@@ -1,0 +1,280 @@
+"""The property kit applied to every built-in loss and stabilizer, to deliberately broken ones (each must
+be caught under the right property), and through `gandiag check-loss`."""
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from hypothesis import settings
+from torch import nn
+from torch.nn.utils import parametrize
+
+import broken_losses
+from cli import main
+from gandiag import losses
+from gandiag.config import LOSSES
+from gandiag.nets.layers import MinibatchDiscrimination
+from gandiag.nets.mlp import apply_spectral_norm
+from gandiag.stabilizers.averaging import HistoricalAverage
+from gandiag.stabilizers.penalties import gradient_penalty
+from gandiag.stabilizers.unrolled import unroll
+from gandiag.testing import (OPTIMUM_CHOICES, KitError, check_loss, load_loss, loss_properties,
+                             parametrize_properties, saturation_profile)
+from gandiag.testing import properties as P
+from gandiag.testing import stabilizer_properties as SP
+from gandiag.testing.search import searching_with
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "my_loss.py"
+
+
+@pytest.fixture(autouse=True)
+def keep_sys_path(monkeypatch):
+    """load_loss puts the loss's folder on sys.path; undo that after each test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+def g_of(kind):
+    return lambda fake: losses.g_loss(kind, fake)
+
+
+def d_of(kind):
+    return lambda real, fake: losses.d_loss(kind, real, fake)
+
+
+def d_with_target(kind, uses_target):
+    """D's loss taking a real target; or one that ignores it, as a loss without smoothing would."""
+    return lambda real, fake, t: losses.d_loss(kind, real, fake, t if uses_target else 1.0)
+
+
+def failing(loss, role, **options) -> set:
+    """Names of the kit's properties that fail on `loss`, under the loaded (dev or ci) profile."""
+    return {name for name, check in loss_properties(role, **options).items() if not check(loss).passed}
+
+
+def derandomized(examples: int = 30):
+    """Search under the derandomized "ci" profile: a broken variant is then caught on every run, not
+    only on most runs of the randomized "dev" profile."""
+    return searching_with(settings(settings.get_profile("ci"), max_examples=examples))
+
+
+def table_rows(output: str) -> dict:
+    """check-loss's table as {property: PASS or FAIL}."""
+    cells = [line.split(maxsplit=2) for line in output.splitlines()]
+    return {c[0]: c[1] for c in cells if len(c) > 1 and c[1] in ("PASS", "FAIL")}
+
+
+# --- built-in losses ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", LOSSES)
+def test_builtin_generator_losses_have_the_generator_properties_and_only_minimax_saturates(kind):
+    assert failing(g_of(kind), "generator") == ({"non_saturating_gradient"} if kind == "minimax" else set())
+
+
+@pytest.mark.parametrize("kind", LOSSES)
+def test_builtin_discriminator_losses_have_the_discriminator_properties(kind):
+    assert failing(d_of(kind), "discriminator") == set()
+
+
+@pytest.mark.parametrize("kind, optimum", [("minimax", "cross-entropy"), ("nonsaturating", "cross-entropy"),
+                                           ("least-squares", "least-squares"), ("hinge", "hinge"),
+                                           ("wgan", "wasserstein"), ("wgan-gp", "wasserstein")])
+def test_builtin_discriminator_losses_reach_their_familys_optimal_discriminator(kind, optimum):
+    assert failing(d_of(kind), "discriminator", optimum=optimum) == set()
+
+
+@pytest.mark.parametrize("kind, optimum, prop", [("least-squares", "cross-entropy", "optimal_discriminator"),
+                                                 ("hinge", "wasserstein", "wasserstein_critic_duality")])
+def test_optimal_discriminator_rejects_another_familys_optimum(kind, optimum, prop):
+    with derandomized():
+        assert failing(d_of(kind), "discriminator", optimum=optimum) == {prop}
+
+
+@pytest.mark.parametrize("kind, profile", [("minimax", P.SATURATING), ("nonsaturating", P.NON_SATURATING),
+                                           ("least-squares", P.GROWING), ("wgan", P.NON_SATURATING),
+                                           ("wgan-gp", P.NON_SATURATING), ("hinge", P.NON_SATURATING)])
+def test_saturation_profile_classifies_each_builtin_generator_loss(kind, profile):
+    assert saturation_profile(g_of(kind)) == profile
+
+
+@pytest.mark.parametrize("kind, family", [("minimax", "cross-entropy"), ("nonsaturating", "cross-entropy"),
+                                          ("least-squares", "least-squares")])
+def test_label_smoothing_bounds_optimum_holds_for_smoothed_targets_and_fails_without_them(kind, family):
+    assert P.label_smoothing_bounds_optimum(d_with_target(kind, True), family).passed
+    with derandomized():
+        assert not P.label_smoothing_bounds_optimum(d_with_target(kind, False), family).passed
+
+
+# --- broken losses: caught under the right property, by the library and by the CLI -------------
+
+@pytest.mark.parametrize("name", list(broken_losses.CAUGHT_BY))
+def test_each_broken_loss_fails_exactly_its_property_in_the_library(name):
+    role, prop = broken_losses.CAUGHT_BY[name]
+    report = check_loss(getattr(broken_losses, name), role, examples=10)
+    assert {r.name for r in report.results if not r.passed} == {prop}
+    assert not report.passed
+
+
+@pytest.mark.parametrize("name", list(broken_losses.CAUGHT_BY))
+def test_each_broken_loss_fails_exactly_its_property_in_check_loss(name):
+    role, prop = broken_losses.CAUGHT_BY[name]
+    result = CliRunner().invoke(main, ["check-loss", f"{broken_losses.__file__}:{name}", "--role", role,
+                                       "--examples", "10"])
+    assert result.exit_code == 1, result.output
+    rows = table_rows(result.output)
+    assert set(rows) == set(loss_properties(role))
+    assert {k for k, v in rows.items() if v == "FAIL"} == {prop}
+
+
+def test_failed_result_raises_an_assertion_naming_the_property_and_counterexample():
+    with derandomized():
+        result = P.non_saturating_gradient(broken_losses.saturating_non_saturating)
+    with pytest.raises(AssertionError, match=r"non_saturating_gradient fails on fake=\[.*\]: \|dL/da\| = "):
+        result.raise_if_failed()
+
+
+@parametrize_properties("generator")
+def test_parametrize_properties_makes_one_test_per_property(check):
+    check(g_of("nonsaturating")).raise_if_failed()
+
+
+# --- check-loss: loading, options, errors ------------------------------------------------------
+
+def test_check_loss_passes_the_example_loss_and_shows_its_profile():
+    result = CliRunner().invoke(main, ["check-loss", f"{EXAMPLE}:g_loss", "--role", "generator", "--examples", "10"])
+    assert result.exit_code == 0, result.output
+    assert "saturation profile: non-saturating" in result.output
+    assert "all 4 properties hold" in result.output
+
+
+def test_check_loss_optimum_adds_the_optimal_discriminator_check():
+    args = ["check-loss", f"{EXAMPLE}:d_loss_smoothed", "--role", "discriminator", "--examples", "10"]
+    plain, with_optimum = CliRunner().invoke(main, args), CliRunner().invoke(main, args + ["--optimum", "cross-entropy"])
+    assert plain.exit_code == 0 and "optimal_discriminator" not in table_rows(plain.output)
+    assert with_optimum.exit_code == 1 and table_rows(with_optimum.output)["optimal_discriminator"] == "FAIL"
+
+
+def test_check_loss_help_lists_every_optimum_family():
+    unwrapped = "".join(CliRunner().invoke(main, ["check-loss", "--help"]).output.split())
+    assert all(family in unwrapped for family in OPTIMUM_CHOICES)
+
+
+def test_check_loss_examples_sets_the_inputs_tried_per_property(tmp_path):
+    (tmp_path / "counted_loss.py").write_text(textwrap.dedent("""
+        import torch.nn.functional as F
+        calls = []
+        def g(fake):
+            calls.append(len(fake))
+            return F.softplus(-fake).mean()
+    """))
+    counts = []
+    for n in ("3", "12"):
+        CliRunner().invoke(main, ["check-loss", f"{tmp_path}/counted_loss.py:g", "--role", "generator", "--examples", n])
+        counts.append(len(sys.modules["counted_loss"].calls))
+    assert counts[0] < counts[1]
+
+
+def test_check_loss_imports_a_module_from_the_current_directory(tmp_path, monkeypatch):
+    (tmp_path / "loss_in_cwd.py").write_text("import torch.nn.functional as F\n"
+                                             "def g(fake):\n    return F.softplus(-fake).mean()\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    result = CliRunner().invoke(main, ["check-loss", "loss_in_cwd:g", "--role", "generator", "--examples", "5"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_file.py:g", "Error: no file 'no_such_file.py': give the path to a .py file"),
+    (f"{EXAMPLE}:nope", f"Error: '{EXAMPLE}' has no function 'nope'"),
+    (f"{EXAMPLE}", f"Error: '{EXAMPLE}' does not name a function"),
+    ("no_such_module_xyz:g", "Error: cannot import 'no_such_module_xyz': ModuleNotFoundError"),
+])
+def test_check_loss_reports_a_loss_it_cannot_load_in_one_line(spec, message):
+    result = CliRunner().invoke(main, ["check-loss", spec, "--role", "generator"])
+    assert result.exit_code == 1
+    assert result.output.startswith(message) and len(result.output.strip().splitlines()) == 1
+
+
+def test_check_loss_reports_a_module_that_fails_on_import_in_one_line(tmp_path):
+    (tmp_path / "raises_on_import.py").write_text("raise RuntimeError('boom')\n")
+    result = CliRunner().invoke(main, ["check-loss", f"{tmp_path}/raises_on_import.py:g", "--role", "generator"])
+    assert result.output.strip() == f"Error: cannot import '{tmp_path}/raises_on_import.py': RuntimeError: boom"
+
+
+def test_optimum_is_refused_for_a_generator_loss():
+    with pytest.raises(KitError, match="not allowed for a generator loss"):
+        loss_properties("generator", optimum="cross-entropy")
+
+
+def test_load_loss_returns_the_named_function():
+    assert load_loss(f"{EXAMPLE}:g_loss").__name__ == "g_loss"
+
+
+# --- stabilizers: gandiag's pass, a broken variant of each fails ----------------------------------
+
+def grad_norm_squared(critic, real, fake):
+    """A broken penalty: E ||grad||^2 without the -1, which charges even a 1-Lipschitz critic."""
+    x = real.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x)
+    return (grad.norm(dim=1) ** 2).mean()
+
+
+class FrobeniusNorm(nn.Module):
+    def forward(self, w):
+        return w / w.norm()
+
+
+class PositionAware(nn.Module):
+    """A broken minibatch layer: it adds each sample's position in the batch."""
+
+    def forward(self, f):
+        return torch.cat([f, torch.arange(len(f), dtype=f.dtype)[:, None]], dim=1)
+
+
+class AverageWithoutStart(HistoricalAverage):
+    """A broken average that drops the initial parameters from the mean."""
+
+    def update(self, module):
+        if self.count == 1:
+            self.count = 0
+        super().update(module)
+
+
+def unrolled_with(extra_steps):
+    def unrolled(D, k):
+        opt = torch.optim.Adam(D.parameters(), lr=0.01)
+        real, fake = torch.ones(4, 2, dtype=torch.float64), -torch.ones(4, 2, dtype=torch.float64)
+        return unroll(D, opt, lambda D_k, params: losses.d_loss("nonsaturating", D_k(real), D_k(fake)),
+                      k + extra_steps)
+    return unrolled
+
+
+def minibatch_layer():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return MinibatchDiscrimination(3, kernels=4, dim=2)
+
+
+STABILIZER_CASES = [
+    (SP.gradient_penalty_zero_for_unit_linear_critic, (gradient_penalty,), True),
+    (SP.gradient_penalty_zero_for_unit_linear_critic, (grad_norm_squared,), False),
+    (SP.spectral_norm_unit_sigma, (apply_spectral_norm,), True),
+    (SP.spectral_norm_unit_sigma, (lambda m: parametrize.register_parametrization(m, "weight", FrobeniusNorm()),),
+     False),
+    (SP.minibatch_features_permutation_equivariant, (minibatch_layer(), 3), True),
+    (SP.minibatch_features_permutation_equivariant, (PositionAware(), 3), False),
+    (SP.unrolled_k0_equals_vanilla, (unrolled_with(0),), True),
+    (SP.unrolled_k0_equals_vanilla, (unrolled_with(1),), False),
+    (SP.historical_average_zero_at_mean, (HistoricalAverage,), True),
+    (SP.historical_average_zero_at_mean, (AverageWithoutStart,), False),
+]
+
+
+@pytest.mark.parametrize("prop, args, holds", STABILIZER_CASES,
+                         ids=[f"{p.__name__}-{'builtin' if h else 'broken'}" for p, _, h in STABILIZER_CASES])
+def test_stabilizer_property_holds_for_gandiags_and_fails_for_a_broken_variant(prop, args, holds):
+    with derandomized():
+        result = prop(*args)
+    assert result.passed == holds, result

@@ -1,0 +1,129 @@
+"""Animations and comparisons: frame counts, sizes, step alignment across runs, MP4 through ffmpeg."""
+import shutil
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from PIL import Image, ImageSequence
+
+from gandiag import record as R
+from gandiag.viz import style
+from gandiag.viz.animate import HOLD_LAST_S, Timeline, animate_run
+from gandiag.viz.compare import compare_runs
+from gandiag.viz.source import RunView, VizError, at_or_before, timeline
+from viz_synth import RING, metric_rows, rotating_run, toy_snapshot, write_run
+
+SIZE = (480, 270)
+
+
+def gif_frames(path):
+    with Image.open(path) as im:
+        return [(f.convert("RGB").copy(), f.info.get("duration")) for f in ImageSequence.Iterator(im)]
+
+
+def test_gif_has_one_frame_per_snapshot_at_the_requested_size(tmp_path):
+    run = rotating_run(tmp_path / "run", 4, res=16, n_fakes=64)
+    out = animate_run(run, fps=5, size=SIZE)
+    frames = gif_frames(out)
+    assert out == run / "animation.gif"
+    assert [f.size for f, _ in frames] == [SIZE] * 4
+    assert [d for _, d in frames] == [200, 200, 200, round(1000 * HOLD_LAST_S)]
+
+
+def test_long_runs_are_thinned_to_max_frames_keeping_first_and_last(tmp_path):
+    views = [RunView(rotating_run(tmp_path / "run", 9, res=8, n_fakes=16))]
+    assert timeline(views, 5) == [0, 200, 400, 600, 800]
+    assert timeline(views, 3) == [0, 400, 800]
+    assert timeline(views, 50) == list(range(0, 900, 100))
+
+
+def test_at_or_before_takes_the_last_snapshot_not_after_the_step():
+    steps = [0, 150, 300]
+    assert [at_or_before(steps, s) for s in (0, 100, 149, 150, 299, 300, 1000)] == [0, 0, 0, 150, 150, 300, 300]
+    assert at_or_before([50, 100], 10) == 50  # nothing before: the first one
+
+
+def two_runs(tmp_path):
+    """Run A snapshots every 100 steps, run B every 150; each snapshot's fakes sit on mode (step // 50) % 8,
+    so the mode a panel shows tells which snapshot it draws."""
+    def run(name, every, last, unrolled):
+        snaps = {}
+        for step in range(0, last + 1, every):
+            at = RING.centres[(step // 50) % 8]
+            snaps[step] = toy_snapshot(np.tile(at, (32, 1)), np.zeros((32, 2)), lambda x, y: 0.5 + 0 * x, res=8)
+        return write_run(tmp_path / name, snaps, metric_rows(last, 50), unrolled=unrolled)
+    return run("a", 100, 400, 0), run("b", 150, 450, 10)
+
+
+def test_compare_aligns_runs_by_step(tmp_path):
+    a, b = two_runs(tmp_path)
+    tl = Timeline([RunView(a), RunView(b)], 200)
+    assert tl.steps == [0, 100, 150, 200, 300, 400, 450]
+    assert tl.shown == [[0, 100, 100, 200, 300, 400, 400], [0, 0, 150, 150, 300, 300, 450]]
+
+
+@style.styled
+def test_compare_frames_show_each_runs_snapshot_at_or_before_the_step(tmp_path):
+    a, b = two_runs(tmp_path)
+    tl = Timeline([RunView(a), RunView(b)], 200)
+    renderers = tl.renderers("fakes", SIZE, 100)
+    k = tl.steps.index(200)   # A shows its snapshot 200 (mode 4), B its snapshot 150 (mode 3)
+    frame = tl.frame(renderers, k)
+    assert frame.shape == (SIZE[1], 2 * SIZE[0], 3)
+    blue = np.array([int(style.FAKE_COLOUR[i:i + 2], 16) for i in (1, 3, 5)])
+    for panel, (r, mode) in enumerate(zip(renderers, (4, 3))):
+        x, y = r.fig.axes[0].transData.transform(RING.centres[mode])
+        row, col = int(SIZE[1] - y), int(x) + panel * SIZE[0]
+        assert_allclose(frame[row - 1: row + 2, col - 1: col + 2].reshape(-1, 3).mean(0), blue, atol=3)
+
+
+def test_compare_needs_two_runs_of_one_kind(tmp_path):
+    a, _ = two_runs(tmp_path)
+    with pytest.raises(VizError, match="at least two"):
+        compare_runs([a], tmp_path / "cmp")
+    image = write_run(tmp_path / "img", {0: {R.SNAP_IMAGES: np.zeros((4, 1, 8, 8))}}, mixture=None)
+    with pytest.raises(VizError, match="one kind"):
+        compare_runs([a, image], tmp_path / "cmp")
+
+
+def test_a_crashed_run_animates_from_what_is_there(tmp_path):
+    run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=16)
+    with open(run / R.METRICS_FILE, "a") as f:
+        f.write('{"step": 300, "d_loss": 1.3')  # killed mid-line
+    shutil.rmtree(run / R.CHECKPOINT_DIR)
+    assert len(gif_frames(animate_run(run, size=SIZE))) == 3
+
+
+def test_a_run_without_snapshots_is_a_clear_error(tmp_path):
+    run = write_run(tmp_path / "run", {})
+    with pytest.raises(VizError, match="no snapshots yet"):
+        animate_run(run)
+
+
+def test_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch):
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(VizError, match="MP4 needs ffmpeg"):
+        animate_run(run, fmt="mp4", size=SIZE)
+
+
+def test_mp4_pipes_every_frame_to_ffmpeg(tmp_path, monkeypatch):
+    """A stand-in ffmpeg records the frame size it was told and the bytes it received."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ffmpeg"
+    fake.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import sys
+        data = sys.stdin.buffer.read()
+        size = sys.argv[sys.argv.index("-s") + 1]
+        open(sys.argv[-1], "w").write(f"{{size}} {{len(data)}}")
+        """))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=16)
+    out = animate_run(run, fmt="mp4", size=SIZE)
+    assert out == run / "animation.mp4"
+    assert_array_equal(out.read_text().split(), [f"{SIZE[0]}x{SIZE[1]}", str(3 * SIZE[0] * SIZE[1] * 3)])

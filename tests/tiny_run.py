@@ -1,0 +1,25 @@
+"""A tiny ring8 configuration and session for the stabilizer tests (milliseconds per step)."""
+import torch
+
+from gandiag.config import make_config
+from gandiag.train.loop import Session
+from gandiag.train.step import train_step
+
+TINY = {"data": "ring", "modes": 8, "radius": 2.0, "std": 0.02, "z_dim": 4, "g_hidden": (16,),
+        "d_hidden": (16,), "batch": 32, "steps": 10, "eval_samples": 64, "snapshot_samples": 16,
+        "grid_res": 4, "d_lr": 1e-3, "g_lr": 1e-3, "seed": 3}
+
+
+def tiny_config(**overrides):
+    return make_config(TINY, **overrides)
+
+
+def tiny_session(**overrides) -> Session:
+    return Session(tiny_config(**overrides), torch.device("cpu"))
+
+
+def run_steps(s: Session, first: int, last: int) -> dict:
+    """Iterations first..last (1-based, inclusive); the last one's statistics."""
+    for step in range(first, last + 1):
+        stats = train_step(s.players, s.stabilizers, s.cfg, s.sample_real, s.sample_z, s.gen, step)
+    return stats

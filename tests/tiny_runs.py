@@ -1,0 +1,79 @@
+"""Tiny real runs for the reliability tests: the flags, a CLI call in-process, a CLI call as its own
+process (to kill it or send it Ctrl-C), and the comparisons that define "the same run"."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+from cli import main
+from gandiag import record as R
+
+#: 60 steps of a tiny ring8 GAN: rows every 5 steps, snapshots every 20, checkpoints every 10
+TINY = ["--steps", "60", "--batch", "32", "--z-dim", "8", "--g-hidden", "16,16", "--d-hidden", "16",
+        "--checkpoint-every", "10", "--log-every", "5", "--snapshot-every", "20", "--eval-samples", "200",
+        "--snapshot-samples", "32", "--grid-res", "8", "--device", "cpu", "--no-animate", "--quiet"]
+
+
+def with_steps(steps: int, args: list[str] = TINY) -> list[str]:
+    i = args.index("--steps")
+    return [*args[:i + 1], str(steps), *args[i + 2:]]
+
+
+def cli(*args) -> "click.testing.Result":
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def run_tiny(out: Path, *extra) -> Path:
+    result = cli("run", "ring8", "--out", out, *TINY, *extra)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def start(*args) -> subprocess.Popen:
+    """`gandiag ARGS` as a separate process, as a user starts it."""
+    return subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_row(proc: subprocess.Popen, run: Path, step: int, timeout: float = 60) -> None:
+    """Return as soon as metrics.jsonl holds the row of `step` (the process is then mid-run)."""
+    deadline = time.monotonic() + timeout
+    while not any(row[R.STEP] >= step for _, row in R.metrics_lines(run / R.METRICS_FILE)):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"no row {step} after {timeout} s"
+        time.sleep(0.002)
+
+
+def checkpoint(run: Path, step: int) -> dict:
+    return torch.load(run / R.CHECKPOINT_DIR / R.checkpoint_name(step), weights_only=True)
+
+
+def assert_same_run(a: Path, b: Path, step: int) -> None:
+    """Byte-identical metrics.jsonl and bit-identical state (players, optimisers, stabilizers, RNG) at `step`."""
+    assert (a / R.METRICS_FILE).read_bytes() == (b / R.METRICS_FILE).read_bytes()
+    ca, cb = checkpoint(a, step), checkpoint(b, step)
+    ca.pop("config"), cb.pop("config")  # the total step count may differ; everything trained must not
+    la, lb = dict(_leaves(ca)), dict(_leaves(cb))
+    assert la.keys() == lb.keys()
+    for key, value in la.items():
+        if isinstance(value, torch.Tensor):
+            torch.testing.assert_close(value, lb[key], rtol=0, atol=0, msg=key)
+        else:
+            assert value == lb[key], key
+
+
+def _leaves(obj, path: str = ""):
+    """(path, value) for every tensor, number or string in a nested checkpoint."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _leaves(v, f"{path}/{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _leaves(v, f"{path}/{i}")
+    else:
+        yield path, obj
