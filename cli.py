@@ -9,6 +9,7 @@ import typing
 import click
 
 from gandiag import config as C, record as R, viz
+from gandiag.analyze import live_warnings
 
 #: library exceptions that mean "the user gave something wrong": printed as one line, exit 1
 USER_ERRORS = (C.ConfigError, R.RunError, FileNotFoundError)
@@ -70,9 +71,11 @@ def overrides(params: dict) -> dict:
 def run(scenario, out, quiet, animate, **params):
     """Train a GAN on SCENARIO (a name from `gandiag scenarios` or a .toml path)."""
     from gandiag.train import run as train
+    from gandiag.train.ddp import is_main
     cfg = C.load_config(scenario, **overrides(params))
-    result = train(cfg, out, quiet=quiet, on_row=_live_warnings())
-    finish(result, quiet, animate)
+    result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg.loss))
+    if is_main():  # under torchrun only rank 0 reports and animates
+        finish(result, quiet, animate)
 
 
 @main.command()
@@ -84,16 +87,8 @@ def run(scenario, out, quiet, animate, **params):
 def resume(run_dir, steps, quiet, animate):
     """Continue RUN from its newest checkpoint up to --steps in total."""
     from gandiag.train import resume as resume_run
-    finish(resume_run(run_dir, steps, quiet=quiet, on_row=_live_warnings()), quiet, animate)
-
-
-def _live_warnings():
-    """The analyzer's live rule check, when it is installed, as the loop's per-row callback."""
-    try:
-        from gandiag.analyze import live_warnings
-    except ImportError:
-        return None
-    return live_warnings()
+    loss = R.RunReader(run_dir).config["loss"]
+    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(loss)), quiet, animate)
 
 
 def finish(result, quiet: bool, animate: bool) -> None:
@@ -268,11 +263,14 @@ def probe():
 @click.option("--checkpoint", type=int, default=None, help="Checkpoint step to take G from.  [default: the newest]")
 @click.option("--d-steps", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Steps the fresh D trains against the frozen G.")
-def probe_saturation(run_dir, checkpoint, d_steps):
+@click.option("--d-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The fresh D's learning rate (larger: D wins sooner).  [default: the run's d_lr]")
+def probe_saturation(run_dir, checkpoint, d_steps, d_lr):
     """Freeze G, train a fresh D, record G's gradient norm under both losses (Arjovsky & Bottou 2017)."""
     from gandiag.analyze import probe_saturation as probe_run
-    rows, paths = probe_run(run_dir, checkpoint, d_steps)
+    rows, paths = probe_run(run_dir, checkpoint, d_steps, d_lr)
     first, last = rows[0], rows[-1]
+    click.echo(f"fresh D's loss {first[R.D_LOSS]:.3g} at D step 0 -> {last[R.D_LOSS]:.3g}")
     for name, key in (("saturating log(1 - D)", R.SAT_GNORM_MINIMAX), ("non-saturating -log D", R.SAT_GNORM_NONSAT)):
         click.echo(f"G's gradient norm, {name}: {first[key]:.3g} at D step 0 -> {last[key]:.3g} at D step "
                    f"{last[R.PROBE_D_STEP]}")
@@ -287,7 +285,7 @@ def probe_saturation(run_dir, checkpoint, d_steps):
               help="Discriminator only: also check that D's optimum is that of this loss family "
                    "(cross-entropy, least-squares, hinge or wasserstein).")
 @click.option("--examples", type=click.IntRange(min=1), default=None,
-              help="Inputs tried per property.  [default: the derandomized 'ci' profile's 200]")
+              help="Inputs tried per property.  [default: the derandomized 'ci' profile's 100]")
 def check_loss(loss, role, optimum, examples):
     """Run the hypothesis property kit on your own GAN loss; exit 1 if any property fails."""
     from gandiag.testing import KitError, check_loss as run_kit, load_loss

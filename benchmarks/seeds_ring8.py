@@ -4,7 +4,7 @@ over all 8 modes with it (the Unrolled GAN paper: the K = 0 collapse depends on 
 
     nice python benchmarks/seeds_ring8.py --seeds 0 1 2 3 4 --unrolled 0 10 --steps 25000 --processes 2
 
-Runs go to --root (default bench_runs/seeds_ring8/k<K>-seed<S>); finished runs are reused and
+Runs go to --root (default runs/seeds_ring8/k<K>-seed<S>); finished runs are reused and
 interrupted ones resumed, so the study can be stopped and restarted. Prints one row per run and a
 count of verdicts per K; writes the same as summary.json under --root.
 """
@@ -29,7 +29,7 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=25000)
     ap.add_argument("--snapshot-every", type=int, default=500, help="also the metrics-row interval")
     ap.add_argument("--processes", type=int, default=1)
-    ap.add_argument("--root", type=Path, default=Path("bench_runs/seeds_ring8"))
+    ap.add_argument("--root", type=Path, default=Path("runs/seeds_ring8"))
     args = ap.parse_args(argv)
 
     jobs = [(load_config("ring8", seed=seed, unrolled=k, steps=args.steps, snapshot_every=args.snapshot_every,

@@ -9,7 +9,6 @@ one; only the saturation probe needs model code (gandiag.nets and the trainer's 
 from __future__ import annotations
 
 import io
-import json
 import warnings
 import zipfile
 from pathlib import Path
@@ -228,10 +227,12 @@ def score_samples(path, scenario: str) -> dict:
 
 # --- `gandiag probe saturation` -------------------------------------------------------------------
 
-def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000) -> tuple[list[dict], list[Path]]:
+def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
+                     d_lr: float | None = None) -> tuple[list[dict], list[Path]]:
     """Load G from a checkpoint (default: the newest), freeze it, train a fresh D of the run's
-    architecture and optimiser for d_steps and record G's gradient norm under both losses; writes
-    RUN/saturation_probe_step_XXXXXXXX.json and .png; returns the rows and the two paths."""
+    architecture and optimiser (learning rate d_lr, default the run's) for d_steps and record G's
+    gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX.json and .png;
+    returns the rows and the two paths."""
     from .config import from_dict
     from .train.loop import Session, load_checkpoint, resolve_device
     from .train.probes import saturation as measure_saturation
@@ -248,18 +249,20 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000) -
     cfg = from_dict(ckpt["config"])
     s = Session(cfg, resolve_device(cfg.device))   # D as the run began: a fresh one
     s.players.G.load_state_dict(ckpt["G"])
+    for group in s.players.opt_d.param_groups:
+        group["lr"] = d_lr or cfg.d_lr
     rows = saturation.frozen_g_probe(s.players.G, s.players.D, s.sample_real, s.sample_z,
                                      lambda g, d, z: measure_saturation(g, d, z)[0], d_steps, cfg.batch,
                                      s.players.opt_d)
     stem = reader.root / f"{R.SATURATION_PROBE}_{Path(R.checkpoint_name(step)).stem}"
-    R.atomic_write_json(stem.with_suffix(".json"), {R.STEP: step, R.SERIES: rows})
+    R.atomic_write_json(stem.with_suffix(".json"), {R.STEP: step, R.PROBE_D_LR: d_lr or cfg.d_lr, R.SERIES: rows})
     _probe_figure(rows, step, stem.with_suffix(".png"))
     return rows, [stem.with_suffix(".json"), stem.with_suffix(".png")]
 
 
 def _probe_figure(rows: list[dict], step: int, path: Path) -> None:
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(6, 4), dpi=120)
+    fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
     ax = fig.add_subplot()
     x = np.asarray([r[R.PROBE_D_STEP] for r in rows]) + 1   # log axis: D step 0 at 1
     ax.loglog(x, [r[R.SAT_GNORM_MINIMAX] for r in rows], "o-", label="saturating: log(1 - D(G(z)))")

@@ -71,6 +71,9 @@ class Config:
     g_width: int = _f(16, "DCGAN generator base width w (image data): channels 4w -> 2w -> w.", lo=1)
     d_width: int = _f(16, "DCGAN discriminator base width w (image data): channels w -> 2w -> 4w.", lo=1)
     leaky_slope: float = _f(0.2, "Negative slope of the DCGAN discriminator's leaky ReLU.", lo=0.0, hi=1.0)
+    conditional: bool = _f(False, "Class-conditional G and D (image data): a class embedding in G, a projection D.")
+    aux_classifier: bool = _f(False, "AC-GAN (image data): G takes the class and D also predicts it; the "
+                                     "cross-entropy on reals and fakes joins both players' losses.")
     # --- objective ---------------------------------------------------------------------------
     loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES)
     clip: float = _f(0.01, "Weight clipping bound for loss = wgan.", lo=0.0, lo_open=True)
@@ -190,6 +193,9 @@ def _check(cfg: Config) -> Config:
             raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like 128,128")
     if cfg.data == "grid" and math.isqrt(cfg.modes) ** 2 != cfg.modes:
         raise ConfigError(f"modes = {cfg.modes} is not allowed for data = grid: expected a square number like 25")
+    if (cfg.conditional or cfg.aux_classifier) and cfg.data not in ("mnist", "stacked-mnist"):
+        raise ConfigError(f"conditional and aux_classifier need class labels: use them with data = mnist or "
+                          f"stacked-mnist, not {cfg.data}")
     if cfg.data == "mixture" or cfg.centres or cfg.stds or cfg.weights:
         _check_mixture(cfg)
     return cfg

@@ -44,8 +44,7 @@ MODES = "modes"                      # modes with >= 1 HQ sample (PacGAN)
 MODES_STRICT = "modes_strict"        # modes with >= MIN_MODE_SHARE of the samples
 HQ = "hq"                            # share of high-quality samples
 REVERSE_KL = "reverse_kl"            # KL(p_gen || uniform) over modes, nats
-MODE_COUNTS = "mode_counts"          # HQ samples per mode
-CLASS_COUNTS = "class_counts"        # image runs: generated samples per classifier class (a list)
+MODE_COUNTS = "mode_counts"          # HQ samples per mode; image runs: generated samples per classifier class
 CLASSIFIER_SCORE = "classifier_score"  # image runs: Inception-score formula with gandiag's MNIST classifier
 FRECHET_DISTANCE = "frechet_distance"  # image runs: Frechet distance in that classifier's feature space
 # saturation probe, at snapshot steps only (gandiag.train.probes)
@@ -101,6 +100,7 @@ EV_STEPS = "steps"                   # every verdict's evidence: [first, last] s
 # `gandiag probe saturation`: RUN/<SATURATION_PROBE>_step_XXXXXXXX.json and .png
 SATURATION_PROBE = "saturation_probe"
 PROBE_D_STEP = "d_step"               # rows also hold D_LOSS and the SAT_* keys at that D step
+PROBE_D_LR = "d_lr"                   # the fresh D's learning rate (the file: {STEP, PROBE_D_LR, SERIES: rows})
 
 
 class RunError(ValueError):

@@ -91,10 +91,13 @@ def test_analyze_reports_each_failure_of_a_broken_run(tmp_path, rows):
     assert result.output.count("[warning]") == 2
 
 
+def losses_only(row):
+    return {k: row[k] for k in (R.STEP, R.D_LOSS, R.G_LOSS) if k in row}
+
+
 def test_analyze_an_image_run_finds_hopping_in_the_classifier_counts(tmp_path, rows):
     """Image runs have no toy modes: the rows' per-class counts (every sample has a class) stand in."""
-    hopping = [{R.STEP: r[R.STEP], R.D_LOSS: r[R.D_LOSS], R.G_LOSS: r[R.G_LOSS],
-                R.MODE_COUNTS: np.eye(10, dtype=int)[i % 10].tolist()} for i, r in enumerate(rows)]
+    hopping = [{**losses_only(r), R.MODE_COUNTS: np.eye(10, dtype=int)[i % 10].tolist()} for i, r in enumerate(rows)]
     run = write_run(tmp_path / "run", hopping, {}, mixture=None)
     assert invoke("analyze", run).exit_code == 0
     analysis = json.loads((run / R.ANALYSIS_FILE).read_text())
@@ -105,8 +108,7 @@ def test_analyze_an_image_run_finds_hopping_in_the_classifier_counts(tmp_path, r
 
 
 def test_analyze_a_run_with_losses_only(tmp_path, rows):
-    run = write_run(tmp_path / "run", [{k: r[k] for k in (R.STEP, R.D_LOSS, R.G_LOSS)} for r in rows], {},
-                    mixture=None)
+    run = write_run(tmp_path / "run", [losses_only(r) for r in rows], {}, mixture=None)
     assert invoke("analyze", run).exit_code == 0
     osc = json.loads((run / R.ANALYSIS_FILE).read_text())[R.A_OSCILLATION]
     assert osc[R.OSC_MODE_INDEX] is None and osc[R.OSC_INDEX] == osc[R.OSC_LOSS_INDEX]
@@ -229,3 +231,15 @@ def test_probe_saturation_writes_the_series_and_figure_for_a_checkpoint(tiny_run
 def test_probe_saturation_without_that_checkpoint_is_a_one_line_error(tiny_run, tmp_path, rows):
     assert_one_line_error(invoke("probe", "saturation", tiny_run, "--checkpoint", 7), "no checkpoint at step 7")
     assert_one_line_error(invoke("probe", "saturation", write_run(tmp_path / "r", rows, {})), "no checkpoint")
+
+
+def test_probe_d_lr_sets_the_fresh_d_learning_rate(tiny_run):
+    losses = {}
+    for lr in (None, 0.05):
+        result = invoke("probe", "saturation", tiny_run, "--d-steps", 20, *(["--d-lr", lr] if lr else []))
+        assert result.exit_code == 0, result.output
+        written = json.loads((tiny_run / f"{R.SATURATION_PROBE}_step_00000060.json").read_text())
+        assert written[R.PROBE_D_LR] == (lr or 1e-4)     # ring8's d_lr
+        losses[lr] = [r[R.D_LOSS] for r in written[R.SERIES]]
+    assert losses[None][0] == losses[0.05][0]            # the same fresh D at step 0 ...
+    assert losses[None][-1] != losses[0.05][-1]          # ... trained at another pace

@@ -47,7 +47,7 @@ def test_a_run_sampling_the_target_raises_no_alarm(healthy):
 
 
 @pytest.mark.parametrize("rule", list(FAILURES))
-def test_each_rule_fires_on_its_failure_only(rule, healthy):
+def test_each_rule_fires_on_its_failure_and_points_at_it(rule, healthy):
     broken = FAILURES[rule]([dict(r) for r in healthy])
     verdicts = diagnose(view(broken, LOSS.get(rule, "nonsaturating")))
     fired = {v.rule for v in verdicts}

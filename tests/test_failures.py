@@ -58,41 +58,48 @@ def test_an_absurd_learning_rate_stops_the_run_at_the_first_non_finite_step(tmp_
     assert R.RunReader(run).checkpoint_steps() == []
 
 
+def patch_step(monkeypatch, at: int, change) -> None:
+    """The loop's train_step, with `change(stats, players)` applied at iteration `at` (counted from 1)."""
+    calls = iter(range(1, 1 << 30))
+
+    def step(players, *args, **kwargs):
+        stats = train_step(players, *args, **kwargs)
+        return change(stats, players) if next(calls) == at else stats
+    monkeypatch.setattr(loop, "train_step", step)
+
+
 def test_a_loss_going_nan_mid_run_stops_there_and_keeps_everything_before(tmp_path, monkeypatch, finished):
-    def nan_at_13(p, stab, cfg, sample_real, sample_z, gen, step):
-        stats = train_step(p, stab, cfg, sample_real, sample_z, gen, step)
-        return {**stats, R.G_LOSS: stats[R.G_LOSS] * math.nan} if step == 13 else stats
-    monkeypatch.setattr(loop, "train_step", nan_at_13)
+    patch_step(monkeypatch, 13, lambda stats, players: {**stats, R.G_LOSS: stats[R.G_LOSS] * math.nan})
     result = cli("run", "ring8", "--out", tmp_path / "run", *TINY, "--keep-checkpoints", 0)
     assert result.exit_code == EXIT_DIVERGED and "non-finite g_loss at step 13" in result.output
     kept = (tmp_path / "run" / R.METRICS_FILE).read_bytes().splitlines(keepends=True)
-    assert b"".join(kept[:3]) == b"".join((finished / R.METRICS_FILE).read_bytes().splitlines(keepends=True)[:3])
+    assert kept[:3] == (finished / R.METRICS_FILE).read_bytes().splitlines(keepends=True)[:3]  # rows 0, 5, 10
     row = json.loads(kept[3])
     assert list(row) == [R.STEP, *WATCHED] and row[R.STEP] == 13 and row[R.G_LOSS] is None
     assert all(math.isfinite(row[k]) for k in WATCHED if k != R.G_LOSS)
     assert R.RunReader(tmp_path / "run").checkpoint_steps() == [10]
 
 
+def _inf_weight(stats, players):
+    with torch.no_grad():
+        next(players.G.parameters())[0, 0] = math.inf
+    return stats
+
+
 def test_a_non_finite_parameter_is_caught_before_its_step_is_recorded(tmp_path, monkeypatch):
-    def inf_weight_at_15(p, stab, cfg, sample_real, sample_z, gen, step):
-        stats = train_step(p, stab, cfg, sample_real, sample_z, gen, step)
-        if step == 15:
-            with torch.no_grad():
-                next(p.G.parameters())[0, 0] = math.inf
-        return stats
-    monkeypatch.setattr(loop, "train_step", inf_weight_at_15)
+    patch_step(monkeypatch, 15, _inf_weight)
     result = cli("run", "ring8", "--out", tmp_path / "run", *TINY)
     assert result.exit_code == EXIT_DIVERGED and "non-finite parameters at step 15" in result.output
     assert [r[R.STEP] for r in rows(tmp_path / "run")] == [0, 5, 10]
     assert R.RunReader(tmp_path / "run").checkpoint_steps() == [10]
 
 
+def _out_of_memory(stats, players):
+    raise RuntimeError("out of memory")
+
+
 def test_an_unexpected_error_is_noted_in_the_status_and_raised(tmp_path, monkeypatch):
-    def broken(p, stab, cfg, sample_real, sample_z, gen, step):
-        if step == 3:
-            raise RuntimeError("out of memory")
-        return train_step(p, stab, cfg, sample_real, sample_z, gen, step)
-    monkeypatch.setattr(loop, "train_step", broken)
+    patch_step(monkeypatch, 3, _out_of_memory)
     result = cli("run", "ring8", "--out", tmp_path / "run", *TINY)
     assert isinstance(result.exception, RuntimeError)  # a bug or a crash is not a user error: full traceback
     assert R.RunReader(tmp_path / "run").status == {"status": R.FAILED, "detail": "RuntimeError: out of memory"}

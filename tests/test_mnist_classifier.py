@@ -53,7 +53,7 @@ def test_stacked_mode_counting_matches_a_direct_count_of_the_known_triples():
     model = PixelReader()
     row = C.image_metrics(model, images, C.real_feature_stats(model, images))
     direct = np.bincount([100 * a + 10 * b + c for a, b, c in triples], minlength=1000)
-    assert_array_equal(row[R.CLASS_COUNTS], direct)
+    assert_array_equal(row[R.MODE_COUNTS], direct)
     assert row[R.MODES] == 4
     p = np.array([5, 3, 1, 1]) / 10
     assert_allclose(row[R.REVERSE_KL], np.sum(p * np.log(p * 1000)))
@@ -67,7 +67,7 @@ def test_strict_modes_need_a_tenth_of_the_fair_share():
     model = PixelReader()
     row = C.image_metrics(model, images, C.real_feature_stats(model, images))
     assert (row[R.MODES], row[R.MODES_STRICT]) == (3, 2)
-    assert_array_equal(row[R.CLASS_COUNTS][:4], [197, 2, 1, 0])
+    assert_array_equal(row[R.MODE_COUNTS][:4], [197, 2, 1, 0])
 
 
 def test_joint_probabilities_order_digit_tuples_like_the_labels():

@@ -7,26 +7,12 @@ from click.testing import CliRunner
 
 from cli import main
 from gandiag import record as R
-from gandiag.data.mnist import idx_bytes, load_digits
 from gandiag.metrics import classifier as C
+from mnist_cache import cache  # noqa: F401  (a fixture)
 
 TINY = ["--steps", "4", "--log-every", "2", "--snapshot-every", "2", "--eval-samples", "60",
         "--snapshot-samples", "8", "--batch", "16", "--g-width", "4", "--d-width", "4", "--z-dim", "8",
         "--checkpoint-every", "2", "--device", "cpu", "--no-animate"]
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A user cache holding a classifier trained for one pass over 240 shipped digits (seconds, not minutes)."""
-    root = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANDIAG_CACHE", str(root))
-        digits = load_digits()
-        idx = tmp_path_factory.mktemp("idx")
-        (idx / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(digits.train_images[::13][:300]))
-        (idx / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(digits.train_labels[::13][:300].astype(np.uint8)))
-        C.train_and_save(str(idx), epochs=1)
-    return root
 
 
 @pytest.fixture
@@ -53,8 +39,8 @@ def test_image_scenarios_run_and_leave_a_complete_run_folder(env, tmp_path, scen
     rows = [json.loads(line) for line in (out / R.METRICS_FILE).read_text().splitlines()]
     assert [r[R.STEP] for r in rows] == [0, 2, 4]
     for row in rows:
-        assert len(row[R.CLASS_COUNTS]) == classes and sum(row[R.CLASS_COUNTS]) == 60
-        assert row[R.MODES] == sum(c > 0 for c in row[R.CLASS_COUNTS])
+        assert len(row[R.MODE_COUNTS]) == classes and sum(row[R.MODE_COUNTS]) == 60
+        assert row[R.MODES] == sum(c > 0 for c in row[R.MODE_COUNTS])
         assert np.isfinite([row[R.CLASSIFIER_SCORE], row[R.FRECHET_DISTANCE], row[R.REVERSE_KL]]).all()
     reader = R.RunReader(out)
     assert reader.snapshot_steps() == [0, 2, 4] and reader.checkpoint_steps()[-1] == 4

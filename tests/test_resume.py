@@ -46,12 +46,13 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tmp_path, 
     assert_same_run(run, whole, 60)
 
 
-def test_resume_steps_are_a_total_not_extra(tmp_path, whole):
+def test_resume_steps_are_a_total_not_extra(tmp_path):
     """A finished 60-step run resumed to 80 equals an 80-step run (60 is a snapshot step of both)."""
     run = run_tiny(tmp_path / "short")
     result = cli("resume", run, "--steps", 80, "--quiet", "--no-animate")
     assert result.exit_code == 0, result.output
-    assert R.RunReader(run).status == {**R.RunReader(run).status, "status": R.FINISHED, "step": 80}
+    status = R.RunReader(run).status
+    assert (status["status"], status["step"]) == (R.FINISHED, 80)
     longer = tmp_path / "long"
     assert cli("run", "ring8", "--out", longer, *with_steps(80)).exit_code == 0
     assert_same_run(run, longer, 80)
@@ -60,18 +61,19 @@ def test_resume_steps_are_a_total_not_extra(tmp_path, whole):
     assert again.exit_code == 1 and "already at step 80: pass --steps larger than that" in again.output
 
 
-@pytest.mark.parametrize("stabilizers", [
-    ["--replay-size", "64", "--hist-avg", "0.1", "--noisy-labels", "--label-flip", "0.1", "--g-dropout", "0.2",
-     "--instance-noise", "0.1", "--instance-noise-decay", "50"],
-    ["--swap-every", "15", "--swap-for", "5", "--unrolled", "2", "--minibatch-disc", "--mbd-kernels", "4"],
-], ids=["replay-averaging-labels-dropout-noise", "swaps-unrolled-minibatch"])
-def test_stabilizer_state_survives_a_checkpoint(tmp_path, stabilizers):
-    """Stateful stabilizers (replay buffer, averages, swapped-out players) resume bit for bit."""
+#: every stabilizer with state of its own, and the random draws of the rest
+STABILIZERS = ["--replay-size", "64", "--hist-avg", "0.1", "--swap-every", "8", "--swap-for", "5", "--noisy-labels",
+               "--label-flip", "0.1", "--g-dropout", "0.2", "--instance-noise", "0.1", "--instance-noise-decay", "50"]
+
+
+def test_stabilizer_state_survives_a_checkpoint(tmp_path):
+    """Stateful stabilizers (replay buffer, averages, players swapped out across the checkpoint at 20)
+    resume bit for bit: 20 steps, then resumed to 30, equal 30 steps in one go."""
     stopped, whole = tmp_path / "stopped", tmp_path / "whole"
-    assert cli("run", "ring8", "--out", stopped, *with_steps(40), *stabilizers).exit_code == 0
-    assert cli("resume", stopped, "--steps", 60, "--quiet", "--no-animate").exit_code == 0
-    assert cli("run", "ring8", "--out", whole, *TINY, *stabilizers).exit_code == 0
-    assert_same_run(stopped, whole, 60)
+    assert cli("run", "ring8", "--out", stopped, *with_steps(20), *STABILIZERS).exit_code == 0
+    assert cli("resume", stopped, "--steps", 30, "--quiet", "--no-animate").exit_code == 0
+    assert cli("run", "ring8", "--out", whole, *with_steps(30), *STABILIZERS).exit_code == 0
+    assert_same_run(stopped, whole, 30)
 
 
 def test_same_seed_gives_an_identical_metrics_file_and_another_seed_does_not(tmp_path, whole):
@@ -80,7 +82,7 @@ def test_same_seed_gives_an_identical_metrics_file_and_another_seed_does_not(tmp
     assert (other / R.METRICS_FILE).read_bytes() != (whole / R.METRICS_FILE).read_bytes()
 
 
-@pytest.mark.parametrize("keep, kept", [(2, [50, 60]), (4, [30, 40, 50, 60]), (0, [10, 20, 30, 40, 50, 60])])
+@pytest.mark.parametrize("keep, kept", [(2, [50, 60]), (0, [10, 20, 30, 40, 50, 60])])
 def test_keep_checkpoints_bounds_the_checkpoints_on_disk(tmp_path, keep, kept):
     run = run_tiny(tmp_path / "run", "--keep-checkpoints", keep)
     assert R.RunReader(run).checkpoint_steps() == kept

@@ -127,19 +127,22 @@ def test_side_layers_draw_their_colour_only_when_on(tmp_path, layer, colour):
     assert_array_equal(count(off), 0)
 
 
-def test_title_changes_with_step_and_verdicts_and_nowhere_else(tmp_path):
+def test_title_shows_the_step_and_verdicts_from_where_their_evidence_begins(tmp_path):
     view = scene(tmp_path)
-    r, before = render(view, "heatmap,title")
-    later = r.render(7, view.snapshot(0))  # same snapshot, later step: only the title may change
-    R.atomic_write_json(view.root / R.DIAGNOSIS_FILE, {R.VERDICTS: [{R.V_RULE: "collapse", R.V_TITLE: "mode collapse"}]})
-    _, verdict = render(view, "heatmap,title")
-    top = np.zeros(before.shape[:2], dtype=bool)
+    r, at_0 = render(view, "heatmap,title")
+    at_7 = r.render(7, view.snapshot(0))  # same snapshot, later step: only the title may change
+    R.atomic_write_json(view.root / R.DIAGNOSIS_FILE, {R.VERDICTS: [
+        {R.V_RULE: "mode_hopping", R.V_TITLE: "Mode hopping: the generator rotates", R.V_EVIDENCE: {R.EV_STEPS: [5, 9]}}]})
+    assert view.verdicts() == [("Mode hopping", 5)]
+    r2, verdict_at_0 = render(view, "heatmap,title")
+    assert_array_equal(verdict_at_0, at_0)  # evidence starts at step 5
+    verdict_at_7 = r2.render(7, view.snapshot(0))
+    top = np.zeros(at_0.shape[:2], dtype=bool)
     top[:40] = True
-    for other in (later, verdict):
-        diff = changed(before, other)
+    for a, b in [(at_0, at_7), (at_7, verdict_at_7)]:
+        diff = changed(a, b)
         assert diff[top].any()
         assert_array_equal(diff[~top], False)
-    assert view.verdicts() == ["mode collapse"]
 
 
 def test_unreadable_diagnosis_shows_no_verdicts(tmp_path):
@@ -160,7 +163,7 @@ def test_bars_show_each_modes_share_of_the_fakes(tmp_path):
 
 def test_image_run_frames_show_samples_and_class_shares(tmp_path):
     images = np.linspace(-1, 1, 6 * 28 * 28).reshape(6, 1, 28, 28)
-    rows = [{R.STEP: 0, R.D_LOSS: 1.0, R.CLASS_COUNTS: [0, 0, 0, 30, 10, 0, 0, 0, 0, 0]}]
+    rows = [{R.STEP: 0, R.D_LOSS: 1.0, R.MODE_COUNTS: [0, 0, 0, 30, 10, 0, 0, 0, 0, 0]}]
     view = RunView(write_run(tmp_path / "run", {0: {R.SNAP_IMAGES: images}}, rows, mixture=None, scenario="mnist"))
     r, frame = render(view)
     assert frame.shape == (SIZE[1], SIZE[0], 3)
@@ -202,6 +205,13 @@ def test_parse_size_reads_width_by_height():
     for bad in ("640", "axb", "50x50"):
         with pytest.raises(VizError):
             parse_size(bad)
+
+
+def test_dpi_grows_text_and_margins_within_the_same_frame_size(tmp_path):
+    view = scene(tmp_path)
+    for dpi, margins in [(100, 46 + 30), (150, 1.5 * (46 + 30))]:  # title + bottom margins, in pixels
+        r = style.styled(FrameRenderer)(view, [view.snapshot(0)], "heatmap,title", SIZE, dpi)
+        assert_allclose(r.fig.axes[0].get_position().height * SIZE[1], SIZE[1] - margins)
 
 
 def test_too_narrow_a_frame_is_a_clear_error(tmp_path):

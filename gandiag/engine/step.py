@@ -51,7 +51,7 @@ class FastStep:
         self.g = Player([s for lin in G_layers for s in (lin.weight.shape, lin.bias.shape)], same_layout,
                         [p.G for p in players], [p.opt_g for p in players])
         H, d = d_first.weight.shape
-        self.d = Player([(H, d + 1), (1, H), (1,)], critic_layout, [p.D for p in players],
+        self.d = Player([(d + 1, H), (1, H), (1,)], critic_layout, [p.D for p in players],
                         [p.opt_d for p in players])
         self.g_unit = unit(players[0].G)
         self.targets = objectives.d_targets(cfg.loss, cfg.batch, cfg.label_smoothing, self.d.theta)
@@ -80,13 +80,13 @@ class FastStep:
         z = lambda: _stacked([sample_z(n) for _, sample_z in samplers])  # noqa: E731
 
         for _ in range(cfg.d_steps):
-            x_real = real()
+            x_real = real().transpose(1, 2)
             fake, _ = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=False)
-            Xt = augment(torch.cat([x_real, fake], 1), scale)
-            Wt, w2, b2 = self.d.params
-            cp = critic_pass(Wt, w2, b2, Xt, self.critic.slope)
+            XtT = augment(torch.cat([x_real, fake], 2), scale)
+            WtT, w2, b2 = self.d.params
+            cp = critic_pass(WtT, w2, b2, XtT, self.critic.slope)
             d_loss = objectives.d_value(cfg.loss, cp.logits, self.targets, n)
-            critic_grad(cp, Wt, w2, Xt, self.critic.derivatives(cp.logits)[0], self.d.grads)
+            critic_grad(cp, WtT, w2, XtT, self.critic.derivatives(cp.logits)[0], self.d.grads)
             d_norm = self.d.flat.norms(self.d.grad)
             self.d.step_()
             d_logits = cp.logits
@@ -94,15 +94,15 @@ class FastStep:
         for _ in range(cfg.g_steps):
             fake, inputs = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=True)
             if cfg.unrolled:
-                Xt = augment(torch.cat([real(), fake], 1), scale)
+                XtT = augment(torch.cat([real().transpose(1, 2), fake], 2), scale)
                 g_loss, bar_fakes = g_loss_through_unroll(self.critic, self.d.theta, self.d.m, self.d.v, self.d.t,
-                                                          self.d.hyper, Xt, n, cfg.unrolled,
+                                                          self.d.hyper, XtT, n, cfg.unrolled,
                                                           not cfg.unrolled_first_order)
             else:
                 cp = critic_pass(*self.d.params, augment(fake, scale), self.critic.slope)
                 g_loss, bar_a = self.critic.g_loss(cp.logits)
-                bar_fakes = cp.jac * bar_a.unsqueeze(-1)
-            mlp_backward(self._g_layers(), inputs, bar_fakes[..., :-1] * scale,
+                bar_fakes = cp.jacT * bar_a.unsqueeze(1)
+            mlp_backward(self._g_layers(), inputs, bar_fakes[:, :-1] * scale,
                          list(zip(self.g.grads[0::2], self.g.grads[1::2])), *self.g_unit)
             g_norm = self.g.flat.norms(self.g.grad)
             self.g.step_()

@@ -19,7 +19,7 @@ from .closed_form import CriticPass, critic_grad, critic_grad_reverse, critic_pa
 
 @dataclass
 class Critic:
-    """D's parameters as one flat buffer and its split into (Wt, w2, b2) views, with its unit and loss."""
+    """D's parameters as one flat buffer and its split into (WtT, w2, b2) views, with its unit and loss."""
 
     split: Callable[[Tensor], list[Tensor]]
     slope: float                                                  # 0 for ReLU
@@ -33,28 +33,28 @@ class _Record:
     cp: CriticPass
     delta: Tensor
     curv: Tensor
-    G0: Tensor
+    G0T: Tensor
     tape: adam.Tape
 
 
 def g_loss_through_unroll(critic: Critic, theta: Tensor, m: Tensor, v: Tensor, t: int, h: adam.Hyper,
-                          Xt: Tensor, n_real: int, k: int, second_order: bool) -> tuple[Tensor, Tensor]:
-    """(G's loss (S,), its gradient w.r.t. the fakes' augmented inputs Xt[:, n_real:]) where D takes k
-    Adam steps from (theta, m, v, t) on D's loss over Xt (reals first, then G's fakes)."""
+                          XtT: Tensor, n_real: int, k: int, second_order: bool) -> tuple[Tensor, Tensor]:
+    """(G's loss (S,), its gradient w.r.t. the fakes' augmented inputs XtT[..., n_real:]) where D takes
+    k Adam steps from (theta, m, v, t) on D's loss over XtT (reals first, then G's fakes)."""
     records = []
     for i in range(k):
         params = critic.split(theta)
-        cp = critic_pass(*params, Xt, critic.slope)
+        cp = critic_pass(*params, XtT, critic.slope)
         delta, curv = critic.derivatives(cp.logits)
         g = torch.empty_like(theta)
-        G0 = critic_grad(cp, params[0], params[1], Xt, delta, critic.split(g))
+        G0T = critic_grad(cp, params[0], params[1], XtT, delta, critic.split(g))
         theta, m, v, tape = adam.unrolled_step(theta, m, v, g, t + i + 1, h)
-        records.append(_Record(params, cp, delta, curv, G0, tape))
+        records.append(_Record(params, cp, delta, curv, G0T, tape))
 
-    params, fakes = critic.split(theta), Xt[:, n_real:]
+    params, fakes = critic.split(theta), XtT[..., n_real:]
     cp = critic_pass(*params, fakes, critic.slope)
     loss, bar_a = critic.g_loss(cp.logits)
-    bar_fakes = cp.jac * bar_a.unsqueeze(-1)
+    bar_fakes = cp.jacT * bar_a.unsqueeze(1)
     if not (second_order and records):
         return loss, bar_fakes
 
@@ -63,7 +63,7 @@ def g_loss_through_unroll(critic: Critic, theta: Tensor, m: Tensor, v: Tensor, t
     bar_m, bar_v = torch.zeros_like(theta), torch.zeros_like(theta)
     for r in reversed(records):
         bar_g = adam.unrolled_step_reverse(r.tape, bar_theta, bar_m, bar_v, h)
-        bar_Xt = critic_grad_reverse(r.cp, r.theta[0], r.theta[1], Xt, r.delta, r.curv, r.G0,
-                                     critic.split(bar_g), critic.split(bar_theta))
-        bar_fakes += bar_Xt[:, n_real:]
+        bar_XtT = critic_grad_reverse(r.cp, r.theta[0], r.theta[1], XtT, r.delta, r.curv, r.G0T,
+                                      critic.split(bar_g), critic.split(bar_theta))
+        bar_fakes += bar_XtT[..., n_real:]
     return loss, bar_fakes

@@ -120,9 +120,13 @@ def load_classifier(folder: Path | None = None) -> tuple[DigitClassifier, dict]:
     weights, info_path = folder / WEIGHTS_FILE, folder / INFO_FILE
     if not weights.is_file() or not info_path.is_file():
         raise ConfigError(f"no trained MNIST classifier in {folder}: run `gandiag classifier train`")
-    info = json.loads(info_path.read_text())
+    try:
+        info = json.loads(info_path.read_text())
+    except ValueError:  # a half-written or edited record checks nothing
+        info = {}
     data = weights.read_bytes()
-    if info.get("arch") != ARCH or info.get("sha256") != hashlib.sha256(data).hexdigest():
+    if not isinstance(info, dict) or info.get("arch") != ARCH \
+            or info.get("sha256") != hashlib.sha256(data).hexdigest():
         raise ConfigError(f"the classifier in {folder} fails its checksum or is from another gandiag version: "
                           "run `gandiag classifier train` again")
     model = DigitClassifier()
@@ -228,9 +232,7 @@ def image_metrics(model: DigitClassifier, fakes: torch.Tensor, real_stats: tuple
             R.REVERSE_KL: reverse_kl(counts),
             R.CLASSIFIER_SCORE: classifier_score(joint_probs(probs)),
             R.FRECHET_DISTANCE: frechet_distance(feature_stats(feats), real_stats),
-            # the classes are the modes: the analyzer and the progress line read MODE_COUNTS, the frames CLASS_COUNTS
-            R.MODE_COUNTS: counts.tolist(),
-            R.CLASS_COUNTS: counts.tolist()}
+            R.MODE_COUNTS: counts.tolist()}  # the classes are the modes
 
 
 def real_feature_stats(model: DigitClassifier, reals: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

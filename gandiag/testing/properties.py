@@ -37,7 +37,7 @@ def evaluate(loss, example: dict, dtype=torch.float64) -> tuple[float, dict]:
     grads = torch.autograd.grad(value.reshape(()), inputs, allow_unused=True)
     # A loss that ignores one batch has a zero gradient for it, not a missing one.
     return float(value.detach()), {k: (torch.zeros_like(x) if g is None else g.detach())
-                          for k, x, g in zip(names, inputs, grads)}
+                                   for k, x, g in zip(names, inputs, grads)}
 
 
 def _finite(value: float, grads: dict) -> bool:
@@ -212,7 +212,8 @@ def optimal_discriminator(d_loss, optimum: str):
         at_best, nearby = v(best), v(best + example["step"])
         if not (math.isfinite(at_best) and math.isfinite(nearby)) or at_best <= nearby + 1e-9 * (1 + abs(at_best)):
             return None
-        return f"V(a*) = {at_best:.9g} at a* = {best:.7g}, but V = {nearby:.9g} at a* + step"
+        return (f"D's expected loss here is {nearby:.9g} at a* + step, below {at_best:.9g} at the "
+                f"{optimum} optimum a* = {best:.7g}")
 
     return st.tuples(S.density_pairs(), S.steps()).map(lambda t: {**t[0], "step": t[1]}), violation
 
@@ -239,7 +240,8 @@ def label_smoothing_bounds_optimum(d_loss, family: str):
         at_bound, beyond = v(bound), v(bound + example["step"])
         if not (math.isfinite(at_bound) and math.isfinite(beyond)) or at_bound <= beyond + 1e-9 * (1 + abs(at_bound)):
             return None
-        return f"V = {beyond:.9g} at the bound + step is below V = {at_bound:.9g} at the bound {bound:.7g}"
+        return (f"D's expected loss here is {beyond:.9g} at the bound + step, below {at_bound:.9g} at "
+                f"the bound {bound:.7g} the target sets")
 
     extra = st.tuples(S.grid_numbers(0.5, 0.99, 0.01), S.steps(signed=False))
     return (st.tuples(S.density_pairs(), extra)

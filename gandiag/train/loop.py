@@ -9,12 +9,8 @@ What it promises (docs/reliability.md):
 """
 from __future__ import annotations
 
-import io
-import math
 import platform
 import random
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +26,10 @@ from ..data.toy import mixture_from_config
 from ..nets import build_nets
 from ..record import RunError
 from ..stabilizers import build_stabilizers
+from . import ddp
+from .checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .classes import uses_labels
+from .guards import DeferInterrupt, DivergenceWatch
 from .images import ImageRecorder
 from .probes import generate, mode_metrics, toy_snapshot
 from .progress import Progress
@@ -38,9 +38,6 @@ from .step import Players, train_step
 #: exit codes of `gandiag run` / `gandiag resume` besides 0 (finished) and 1 (a one-line error)
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130   # the shell's code for a SIGINT
-
-#: what a checkpoint must hold to be ours
-CHECKPOINT_KEYS = {"step", "config", "device", "G", "D", "opt_g", "opt_d", "stabilizers", "rng"}
 
 
 @dataclass
@@ -65,7 +62,7 @@ def method_name(cfg: Config) -> str:
     parts = []
     if cfg.unrolled:
         parts.append(f"unrolled{cfg.unrolled}" + ("-first-order" if cfg.unrolled_first_order else ""))
-    for name in ("minibatch_disc", "spectral_norm", "noisy_labels"):
+    for name in ("minibatch_disc", "spectral_norm", "noisy_labels", "conditional", "aux_classifier"):
         if getattr(cfg, name):
             parts.append(name.replace("_", "-"))
     for name in ("hist_avg", "label_flip", "instance_noise", "replay_size", "swap_every", "g_dropout", "r1"):
@@ -125,6 +122,10 @@ class Session:
     def sample_real(self, n: int) -> torch.Tensor:
         return self.target.sample(n, self.gen, self.device)
 
+    def sample_labeled(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reals and their classes (image data only)."""
+        return self.target.sample_labeled(n, self.gen, self.device)
+
     def eval_metrics(self) -> dict:
         """Live mode metrics of G on the fixed evaluation z."""
         if self.images:
@@ -138,7 +139,7 @@ class Session:
                 "G": p.G.state_dict(), "D": p.D.state_dict(),
                 "opt_g": p.opt_g.state_dict(), "opt_d": p.opt_d.state_dict(),
                 "stabilizers": {name: obj.state_dict() for name, obj in self.stateful.items()},
-                "rng": _rng_state(self.gen, self.device)}
+                "rng": rng_state(self.gen, self.device)}
 
     def load_state(self, ckpt: dict) -> int:
         p = self.players
@@ -148,29 +149,8 @@ class Session:
         p.opt_d.load_state_dict(ckpt["opt_d"])
         for name, obj in self.stateful.items():
             obj.load_state_dict(ckpt["stabilizers"][name])
-        _set_rng_state(ckpt["rng"], self.gen, self.device)
+        set_rng_state(ckpt["rng"], self.gen, self.device)
         return int(ckpt["step"])
-
-
-def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
-    """Every random stream a step may read, as types torch.load(weights_only=True) accepts."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"python": random.getstate(),
-            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
-            "torch": torch.get_rng_state(), "gen": gen.get_state(),
-            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []}
-
-
-def _set_rng_state(rng: dict, gen: torch.Generator, device: torch.device) -> None:
-    version, internal, gauss_next = rng["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-    n = rng["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    torch.set_rng_state(rng["torch"])
-    gen.set_state(rng["gen"])
-    if device.type == "cuda":
-        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def _optimizer(kind: str, net, lr: float, beta1: float, beta2: float, eps: float) -> torch.optim.Optimizer:
@@ -196,15 +176,6 @@ def run_record(cfg: Config, s: Session) -> dict:
             "created": datetime.now().isoformat(timespec="seconds")}
 
 
-def _save_checkpoint(root: Path, s: Session, step: int, keep: int) -> None:
-    buf = io.BytesIO()
-    torch.save(s.state(step), buf)
-    R.atomic_write_bytes(root / R.CHECKPOINT_DIR / R.checkpoint_name(step), buf.getvalue())
-    if keep:  # only files named like ours, oldest first; the new one is written before any is removed
-        for old in R.RunReader(root).checkpoint_steps()[:-keep]:
-            (root / R.CHECKPOINT_DIR / R.checkpoint_name(old)).unlink(missing_ok=True)
-
-
 def _snapshot(writer: R.RunWriter, s: Session, step: int) -> dict:
     p = s.players
     arrays, sat_row = s.images.snapshot(p.G, p.D, s.z_snapshot) if s.images else \
@@ -219,68 +190,18 @@ def _row(step: int, stats: dict, s: Session) -> dict:
     return row
 
 
-class _Watch:
-    """The first step with a non-finite loss or gradient norm, kept on the device (no sync per step).
-
-    A non-finite parameter shows in the next step's losses; parameters are also checked whenever the
-    flag is read, so the step about to be recorded or checkpointed is never a bad one.
-    """
-
-    KEYS = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
-
-    def __init__(self, players: Players, device: torch.device):
-        self.params = [q for net in (players.G, players.D) for q in net.parameters()]
-        self.step = torch.zeros((), dtype=torch.long, device=device)    # 0: every step finite so far
-        self.values = torch.zeros(len(self.KEYS), device=device)       # the statistics at that step
-
-    @torch.no_grad()
-    def observe(self, step: int, stats: dict) -> None:
-        values = torch.stack([stats[k].float() for k in self.KEYS])
-        first = (self.step == 0) & ~torch.isfinite(values).all()
-        self.step = torch.where(first, step, self.step)
-        self.values = torch.where(first, values, self.values)
-
-    @torch.no_grad()
-    def first_bad(self, step: int) -> tuple[int, dict, str] | None:
-        """(step, its statistics, what was non-finite) or None; `step` is the step just trained. Syncs."""
-        bad = int(self.step)
-        if bad:
-            row = dict(zip(self.KEYS, self.values.tolist()))
-            return bad, row, ", ".join(k for k, v in row.items() if not math.isfinite(v))
-        if not all(bool(torch.isfinite(q).all()) for q in self.params):
-            return step, {}, "parameters"
-        return None
-
-
-class _DeferInterrupt:
-    """Turns Ctrl-C into a flag checked between steps, so the checkpoint it leads to is a whole step."""
-
-    def __enter__(self):
-        self.hit = False
-        self.main = threading.current_thread() is threading.main_thread()
-        if self.main:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.hit = True
-
-    def __exit__(self, *exc):
-        if self.main:
-            signal.signal(signal.SIGINT, self.previous)
-
-
 def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_row=None) -> RunResult:
     cfg, root, last = s.cfg, writer.root, {}
-    watch = _Watch(s.players, s.device)
-    with _DeferInterrupt() as interrupt:
+    watch = DivergenceWatch(s.players, s.device)
+    with DeferInterrupt() as interrupt:
         writer.write_status(R.RUNNING, step=start)
         if start == 0:
             last = {R.STEP: 0, **s.eval_metrics(), **_snapshot(writer, s, 0)}
             writer.append_metrics(last)
         t0 = time.perf_counter()
         for step in range(start + 1, cfg.steps + 1):
-            stats = train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z, s.gen, step)
+            stats = train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z, s.gen, step,
+                               s.sample_labeled if uses_labels(cfg) else None)
             watch.observe(step, stats)
             snap = step % cfg.snapshot_every == 0 or step == cfg.steps
             log = snap or step % cfg.log_every == 0
@@ -299,7 +220,7 @@ def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_ro
                 writer.append_metrics(last)
                 progress.update(step, last, on_row(last) if on_row else [])
             if save:
-                _save_checkpoint(root, s, step, cfg.keep_checkpoints)
+                save_checkpoint(root, s.state(step), step, cfg.keep_checkpoints)
             if stop:
                 progress.close()
                 writer.write_status(R.INTERRUPTED, step=step)
@@ -335,26 +256,27 @@ def _train(s: Session, root: Path, record: dict, start: int, quiet: bool, on_row
 
 
 def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) -> RunResult:
-    """Train a fresh run into `out` (default runs/<scenario>-<method>-<time>)."""
-    device = resolve_device(cfg.device)
-    root = Path(out) if out else default_out(cfg)
-    if (root / R.CONFIG_FILE).exists():
-        raise RunError(f"{root} already holds a run: choose another --out or `gandiag resume {root}`")
-    s = Session(cfg, device)
-    return _train(s, root, run_record(cfg, s), 0, quiet, on_row)
+    """Train a fresh run into `out` (default runs/<scenario>-<method>-<time>); under torchrun, data-parallel
+    over its processes (gandiag.train.ddp)."""
+    with ddp.process_group(resolve_device(cfg.device)) as device:
+        root = ddp.from_main(Path(out) if out else default_out(cfg))
+        if (root / R.CONFIG_FILE).exists():
+            raise RunError(f"{root} already holds a run: choose another --out or `gandiag resume {root}`")
+        with ddp.main_first():
+            s = Session(cfg, device)
+        ddp.join(s.players, s.gen, cfg.seed)
+        if not ddp.is_main():
+            return _follow(s, root)
+        return _train(s, root, {**run_record(cfg, s), **ddp.describe()}, 0, quiet, on_row)
 
 
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint as written by the loop, or a one-line RunError for a truncated or foreign file."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for bad files; all mean "not a usable checkpoint"
-        raise RunError(f"checkpoint {path} cannot be read ({type(e).__name__}): "
-                       "it is truncated or not a gandiag checkpoint; delete it to resume from an earlier one") from None
-    if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt) or ckpt["device"] not in ("cpu", "cuda") \
-            or not isinstance(ckpt["config"], dict) or not isinstance(ckpt["step"], int):
-        raise RunError(f"checkpoint {path} is not a gandiag checkpoint: delete it to resume from an earlier one")
-    return ckpt
+def _follow(s: Session, root: Path) -> RunResult:
+    """A DDP rank other than 0: train in step with rank 0 (the gradient averaging syncs), write nothing."""
+    cfg = s.cfg
+    for step in range(1, cfg.steps + 1):
+        train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z, s.gen, step,
+                   s.sample_labeled if uses_labels(cfg) else None)
+    return RunResult(root, R.FINISHED, cfg.steps, {})
 
 
 def resume(root: Path, steps: int | None = None, quiet: bool = False, on_row=None) -> RunResult:
@@ -371,7 +293,8 @@ def resume(root: Path, steps: int | None = None, quiet: bool = False, on_row=Non
     path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
     ckpt = load_checkpoint(path) if path else None
     done = ckpt["step"] if ckpt else 0
-    cfg = from_dict({**(ckpt["config"] if ckpt else record["config"]), **({"steps": steps} if steps is not None else {})})
+    recorded = ckpt["config"] if ckpt else record["config"]
+    cfg = from_dict({**recorded, **({"steps": steps} if steps is not None else {})})
     if cfg.steps <= done:
         raise RunError(f"{root} is already at step {done}: pass --steps larger than that (a total, not extra)")
     s = Session(cfg, _resume_device(cfg, ckpt, path))

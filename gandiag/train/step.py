@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses
+from .classes import class_loss, draw_labeled, for_classes, generate
 from ..stabilizers import Stabilizers
 from ..stabilizers.labels import d_targets
 from ..stabilizers.noise import add_noise, noise_std
@@ -46,27 +47,35 @@ def d_objective(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: 
 
 
 def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], Tensor],
-               sample_z: Callable[[int], Tensor], gen: torch.Generator, step: int) -> dict[str, Tensor]:
+               sample_z: Callable[[int], Tensor], gen: torch.Generator, step: int,
+               sample_labeled: Callable[[int], tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
     """Iteration `step` (1-based); returns the last D and G step's statistics as tensors (the caller
-    decides when to sync). With pack = m each side draws batch * m samples: D sees batch inputs."""
+    decides when to sync). With pack = m each side draws batch * m samples: D sees batch inputs.
+    A run with class labels passes sample_labeled (reals and their classes) and G draws its fakes for
+    those classes (gandiag.train.classes); with aux_classifier D's class cross-entropy on reals and
+    fakes joins D's loss and the one on G's fakes joins G's."""
     if stab.swaps is not None:
         stab.swaps.before_step(step, p)
     n, sigma = cfg.batch * cfg.pack, noise_std(cfg.instance_noise, cfg.instance_noise_decay, step)
+    d_params, g_params = list(p.D.parameters()), list(p.G.parameters())
 
     def d_input(x: Tensor) -> Tensor:  # what D sees of a batch of samples
         return add_noise(pack(x, cfg.pack), sigma, gen)
 
     for _ in range(cfg.d_steps):
-        real = sample_real(n)
+        real, labels = draw_labeled(sample_real, sample_labeled, n)
         with torch.no_grad():
-            fake = p.G(sample_z(n))
+            fake = generate(p.G, sample_z(n), labels)
         if stab.replay is not None:
             fake = stab.replay.mix(fake, gen)
         targets = d_targets(cfg, cfg.batch, gen, real.device)
-        loss_d, real_logits, fake_logits = d_objective(cfg, p.D, list(p.D.parameters()), d_input(real),
-                                                       d_input(fake), targets, stab, gen)
+        real_in, fake_in = d_input(real), d_input(fake)
+        loss_d, real_logits, fake_logits = d_objective(cfg, for_classes(p.D, labels), d_params, real_in, fake_in,
+                                                       targets, stab, gen)
+        if cfg.aux_classifier:
+            loss_d = loss_d + class_loss(p.D, real_in, labels) + class_loss(p.D, fake_in, labels)
         p.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward(inputs=list(p.D.parameters()))
+        loss_d.backward(inputs=d_params)
         d_norm = grad_norm(p.D)
         p.opt_d.step()
         if cfg.loss == "wgan":  # Arjovsky et al. 2017 keep the critic Lipschitz by clipping its weights
@@ -77,18 +86,24 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
             stab.d_average.update(p.D)
 
     for _ in range(cfg.g_steps):
-        fake = d_input(p.G(sample_z(n)))
+        labels = sample_labeled(n)[1] if sample_labeled is not None else None
+        fake = d_input(generate(p.G, sample_z(n), labels))
         D = p.D
-        if cfg.unrolled:  # G plays against D advanced cfg.unrolled steps on one fixed real batch and these fakes
+        if cfg.unrolled:  # G plays against D advanced cfg.unrolled steps of its own optimiser
             real, targets = d_input(sample_real(n)), d_targets(cfg, cfg.batch, gen, fake.device)
-            D = unroll(p.D, p.opt_d, lambda D_k, params: d_objective(cfg, D_k, params, real, fake, targets,
-                                                                     stab, gen)[0],
-                       cfg.unrolled, cfg.unrolled_first_order, cfg.clip if cfg.loss == "wgan" else None)
-        loss_g = losses.g_loss(cfg.loss, D(fake))
+
+            def unrolled_d_loss(D_k, params):  # D's objective on one fixed real batch and these fakes
+                return d_objective(cfg, D_k, params, real, fake, targets, stab, gen)[0]
+
+            D = unroll(p.D, p.opt_d, unrolled_d_loss, cfg.unrolled, cfg.unrolled_first_order,
+                       cfg.clip if cfg.loss == "wgan" else None)
+        loss_g = losses.g_loss(cfg.loss, for_classes(D, labels)(fake))
+        if cfg.aux_classifier:
+            loss_g = loss_g + class_loss(p.D, fake, labels)
         if stab.g_average is not None:
-            loss_g = loss_g + stab.g_average.penalty(p.G.parameters())
+            loss_g = loss_g + stab.g_average.penalty(g_params)
         p.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward(inputs=list(p.G.parameters()))
+        loss_g.backward(inputs=g_params)
         g_norm = grad_norm(p.G)
         p.opt_g.step()
         if stab.g_average is not None:

@@ -85,8 +85,8 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
             ax.tick_params(labelleft=k == 0)  # one y-axis for the row: the window is the same in all
         ax.set_title(f"step {step:,}" + (f" (snapshot {at:,})" if at != step else ""))
     plot_metrics(grid[1], [view], [None], marks=wanted)
-    verdicts = view.verdicts()
-    fig.suptitle(view.title() + (f"  ·  {', '.join(verdicts)}" if verdicts else ""), x=0.01, ha="left")
+    verdicts = [title for title, _ in view.verdicts()]
+    fig.suptitle(view.title() + (f"  ·  {'; '.join(verdicts)}" if verdicts else ""), x=0.01, ha="left")
     return fig
 
 

@@ -19,7 +19,7 @@ from .source import RunView, VizError
 TOY_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold", "bars", "curves", "title")
 IMAGE_LAYERS = ("samples", "classes", "curves", "title")
 
-# frame margins in pixels (fixed, so fonts and panels sit in the same place at any size)
+# frame margins in pixels at DEFAULT_DPI (they grow with dpi, as the text in them does)
 _TOP_TITLE, _TOP_BARE, _BOTTOM, _LEFT, _RIGHT, _GAP, _VGAP = 46, 10, 30, 34, 20, 80, 24
 _CBAR_OFFSET, _CBAR_WIDTH = 8, 7  # D's colour bar, in the gap right of the main panel
 
@@ -65,22 +65,24 @@ class FrameRenderer:
         curve_groups = CurvesPanel.groups(view) if "curves" in self.layers else []
         rng = ranges(view, snaps)
         bars = self._bars_spec(rng)
-        main, bar_rect, curve_rects = _layout(size, "title" in self.layers, bars is not None, len(curve_groups))
+        main, bar_rect, curve_rects = _layout(size, dpi / DEFAULT_DPI, "title" in self.layers, bars is not None,
+                                              len(curve_groups))
         ax = self.fig.add_axes(main)
         if view.is_image:
             ax.set_axis_off()
             self.main = ImagePanel(ax, snaps[0]) if "samples" in self.layers else None
         else:
             x, y, w, h = main
-            cbar = self.fig.add_axes((x + w + _CBAR_OFFSET / size[0], y + 0.25 * h, _CBAR_WIDTH / size[0], 0.5 * h)) \
+            k = dpi / DEFAULT_DPI / size[0]
+            cbar = self.fig.add_axes((x + w + _CBAR_OFFSET * k, y + 0.25 * h, _CBAR_WIDTH * k, 0.5 * h)) \
                 if "heatmap" in self.layers else None
             self.main = ToyPanel(ax, view, self.layers, snaps[0], rng, cbar)
         self.bars = BarsPanel(self.fig.add_axes(bar_rect), *bars) if bars else None
         self.curves = CurvesPanel([self.fig.add_axes(r) for r in curve_rects], view, curve_groups,
                                   last_step or view.last_step) \
             if curve_groups else None
-        self.title = self.fig.text(_LEFT / size[0], 1 - 6 / size[1], "", va="top", ha="left", fontsize=9) \
-            if "title" in self.layers else None
+        self.title = None if "title" not in self.layers else \
+            self.fig.text(main[0], 1 - 6 * dpi / DEFAULT_DPI / size[1], "", va="top", ha="left", fontsize=9)
         self.animated = [a for panel in (self.main, self.bars, self.curves) if panel for a in panel.artists] \
             + ([self.title] if self.title is not None else [])
         for artist in self.animated:
@@ -92,7 +94,7 @@ class FrameRenderer:
         """(bins, top, title, uniform line) of the histogram panel, or None when it has nothing to show."""
         view = self.view
         if view.is_image:
-            counts = [r[R.CLASS_COUNTS] for r in view.rows if isinstance(r.get(R.CLASS_COUNTS), list)]
+            counts = [r[R.MODE_COUNTS] for r in view.rows if isinstance(r.get(R.MODE_COUNTS), list)]
             if "classes" not in self.layers or not counts:
                 return None
             n = len(counts[-1])
@@ -124,7 +126,7 @@ class FrameRenderer:
         if self.view.is_image:
             n = len(self.bars.bars)
             counts = np.zeros(n)
-            logged = np.asarray(self.view.row_at(step, R.CLASS_COUNTS) or [], dtype=np.float64)[:n]
+            logged = np.asarray(self.view.row_at(step, R.MODE_COUNTS) or [], dtype=np.float64)[:n]
             counts[:len(logged)] = logged
             heights = counts / max(counts.sum(), 1.0)
             return heights, f"({int((heights > 0).sum())} of {n} present)"
@@ -134,29 +136,36 @@ class FrameRenderer:
     def _title(self, step: int, shown: int) -> str:
         head = f"{self.label}  ·  {self.view.title()}" if self.label else self.view.title()
         at = f"step {step:,}" + (f" (snapshot {shown:,})" if shown != step else "")
-        return f"{head}\n{at}" + (f"   ·   {', '.join(self.verdicts)}" if self.verdicts else "")
+        found = [title for title, since in self.verdicts if since <= step]  # once the evidence begins
+        return f"{head}\n{at}" + (f"   ·   {'; '.join(found)}" if found else "")
 
 
-def _layout(size, title: bool, bars: bool, n_curves: int):
+def _layout(size, scale: float, title: bool, bars: bool, n_curves: int):
     """Axes rectangles (figure fractions): a square main panel on the left and, when there are side
-    panels, a column on the right with the histogram on top and the curves stacked below it."""
+    panels, a column on the right with the histogram on top and the curves stacked below it.
+    `scale` grows the margins with the dpi."""
     w, h = size
-    top = _TOP_TITLE if title else _TOP_BARE
-    side = h - top - _BOTTOM
+    top, bottom, left, right, gap, vgap = (scale * m for m in (
+        _TOP_TITLE if title else _TOP_BARE, _BOTTOM, _LEFT, _RIGHT, _GAP, _VGAP))
+    side = h - top - bottom
     has_column = bars or n_curves
-    column_w = w - _LEFT - side - _GAP - _RIGHT
-    if has_column and column_w < 100:
+    column_w = w - left - side - gap - right
+    if has_column and column_w < 100 * scale:
         raise VizError(f"size {w}x{h} leaves no room for the side panels: make it wider (about "
-                       f"{_LEFT + side + _GAP + _RIGHT + 200} px) or drop them with --layers -bars,-curves")
-    left = _LEFT if has_column else (w - side) / 2
-    main = (left / w, _BOTTOM / h, side / w, side / h)
-    x0 = (_LEFT + side + _GAP) / w
+                       f"{round(left + side + gap + right + 200 * scale)} px) or drop them with "
+                       "--layers -bars,-curves")
+    if side < 60:
+        raise VizError(f"size {w}x{h} is too small at dpi {round(scale * DEFAULT_DPI)}: make it larger "
+                       "or lower the dpi")
+    x_main = left if has_column else (w - side) / 2
+    main = (x_main / w, bottom / h, side / w, side / h)
+    x0 = (left + side + gap) / w
     slots = [0.9] * bool(bars) + [1.0] * n_curves  # the histogram a little shorter than each curve
-    gaps = [_VGAP + 12 * (bars and i == 0) for i in range(len(slots) - 1)] + [0]  # room for bin labels
+    gaps = [vgap + 12 * scale * (bars and i == 0) for i in range(len(slots) - 1)] + [0]  # room for bin labels
     usable = side - sum(gaps)
     rects, y = [], h - top
-    for share, gap in zip(slots, gaps):
+    for share, g in zip(slots, gaps):
         hh = usable * share / sum(slots)
         rects.append((x0, (y - hh) / h, column_w / w, hh / h))
-        y -= hh + gap
+        y -= hh + g
     return main, (rects.pop(0) if bars else None), rects

@@ -21,6 +21,7 @@ img { max-width: 100%; } table { border-collapse: collapse; font-size: 0.85em; }
 td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
 th { background: #f2f2f2; } dt { font-weight: bold; } dd { margin: 0 0 0.4em 1.5em; }
+h3 { font-size: 1em; margin-bottom: 0.2em; }
 .muted { color: #666; }
 """
 
@@ -70,15 +71,28 @@ def _table(header: list[str], rows) -> str:
 
 
 def _diagnosis(doc) -> str:
-    if doc is None:
+    """The analyzer's verdicts, each with its message, evidence and remedies."""
+    if not isinstance(doc, dict):
         return "<p class=muted>No diagnosis yet: run <code>gandiag analyze RUN</code>, then this report again.</p>"
-    return _json_html(doc)
+    verdicts = [v for v in doc.get(R.VERDICTS) or [] if isinstance(v, dict)]
+    parts = [] if verdicts else ["<p>No failure found.</p>"]
+    for v in verdicts:
+        parts += [f"<h3>{escape(str(v.get(R.V_TITLE) or v.get(R.V_RULE)))} "
+                  f"<span class=muted>({escape(str(v.get(R.V_SEVERITY, '')))})</span></h3>",
+                  f"<p>{escape(str(v.get(R.V_MESSAGE, '')))}</p>",
+                  "<p>Evidence:</p>" + _json_html(v.get(R.V_EVIDENCE) or {}),
+                  "<p>What to try:</p>" + _json_html(list(v.get(R.V_REMEDIES) or []))]
+    checked = doc.get(R.RULES_CHECKED)
+    if isinstance(checked, list):
+        parts.append(f"<p class=muted>Rules checked: {escape(', '.join(map(str, checked)))}.</p>")
+    return "\n".join(parts)
 
 
 def _json_html(value) -> str:
-    """Any JSON as nested definition lists: the report shows whatever the analyzer wrote, all of it."""
+    """JSON as nested lists, whatever its shape (evidence differs from rule to rule)."""
     if isinstance(value, dict):
-        return "<dl>" + "".join(f"<dt>{escape(str(k))}</dt><dd>{_json_html(v)}</dd>" for k, v in value.items()) + "</dl>"
+        items = "".join(f"<dt>{escape(str(k))}</dt><dd>{_json_html(v)}</dd>" for k, v in value.items())
+        return f"<dl>{items}</dl>"
     if isinstance(value, list):
         return "<ul>" + "".join(f"<li>{_json_html(v)}</li>" for v in value) + "</ul>"
     return escape(fmt(value) if isinstance(value, float) else str(value))

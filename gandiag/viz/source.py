@@ -82,13 +82,21 @@ class RunView:
             parts.append("minibatch disc.")
         return " · ".join(parts)
 
-    def verdicts(self) -> list[str]:
-        """Verdict titles from diagnosis.json; [] when the analyzer has not run (or wrote something
-        unreadable: a picture never fails over a diagnosis)."""
+    def verdicts(self) -> list[tuple[str, int]]:
+        """(short title, first step of its evidence) per verdict in diagnosis.json; [] when the analyzer
+        has not run or wrote something unreadable (a picture never fails over a diagnosis)."""
         doc = read_diagnosis(self.root)
         items = doc.get(R.VERDICTS) if isinstance(doc, dict) else None
-        return [str(v.get(R.V_TITLE) or v.get(R.V_RULE)) for v in items or []
-                if isinstance(v, dict) and (v.get(R.V_TITLE) or v.get(R.V_RULE))]
+        out = []
+        for v in items if isinstance(items, list) else []:
+            title = (v.get(R.V_TITLE) or v.get(R.V_RULE)) if isinstance(v, dict) else None
+            if not isinstance(title, str):
+                continue
+            evidence = v.get(R.V_EVIDENCE)
+            steps = evidence.get(R.EV_STEPS) if isinstance(evidence, dict) else None
+            since = steps[0] if isinstance(steps, list) and steps and isinstance(steps[0], int) else 0
+            out.append((title.split(":")[0], since))
+        return out
 
 
 def read_diagnosis(root: Path):
