@@ -242,7 +242,11 @@ def read_scenario(name_or_path: str) -> dict:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ConfigError(f"scenario file {name_or_path!r} not found: give a path to a .toml file")
-        text, default_name = path.read_text(encoding="utf-8", errors="replace"), path.stem
+        try:
+            text, default_name = path.read_text(encoding="utf-8", errors="replace"), path.stem
+        except OSError as e:
+            raise ConfigError(f"scenario file {name_or_path!r} cannot be read ({e.strerror}): "
+                              "check its permissions") from None
     else:
         shipped = scenario_dir() / f"{name_or_path}.toml"
         if not shipped.is_file():

@@ -107,11 +107,12 @@ def test_an_unexpected_error_is_noted_in_the_status_and_raised(tmp_path, monkeyp
 
 # --- Ctrl-C --------------------------------------------------------------------------------------
 
-def test_ctrl_c_saves_a_checkpoint_says_how_to_resume_and_exits_130(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # SIGTERM: what job schedulers send
+def test_ctrl_c_saves_a_checkpoint_says_how_to_resume_and_exits_130(tmp_path, sig):
     run = tmp_path / "run"
     proc = start("run", "ring8", "--out", run, *with_steps(100_000))
     wait_for_row(proc, run, 15)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == EXIT_INTERRUPTED and "Traceback" not in err
     step = R.RunReader(run).status["step"]

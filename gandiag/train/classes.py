@@ -14,8 +14,8 @@ def uses_labels(cfg) -> bool:
     return cfg.conditional or cfg.aux_classifier
 
 
-def draw_labeled(sample_real: Callable[[int], Tensor],
-                 sample_labeled: Callable[[int], tuple[Tensor, Tensor]] | None, n: int) -> tuple[Tensor, Tensor | None]:
+def draw_labeled(sample_real: Callable[[int], Tensor], sample_labeled: Callable[[int], tuple[Tensor, Tensor]] | None,
+                 n: int) -> tuple[Tensor, Tensor | None]:
     """(reals, their classes) when the run uses labels (sample_labeled given), else (reals, None)."""
     return sample_labeled(n) if sample_labeled is not None else (sample_real(n), None)
 

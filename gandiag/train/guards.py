@@ -45,13 +45,16 @@ class DivergenceWatch:
 
 
 class DeferInterrupt:
-    """Turns Ctrl-C into a flag checked between steps, so the checkpoint it leads to is a whole step."""
+    """Turns Ctrl-C (and SIGTERM, which job schedulers send before a kill) into a flag checked between
+    steps, so the checkpoint it leads to is a whole step."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self):
         self.hit = False
         self.main = threading.current_thread() is threading.main_thread()
         if self.main:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
@@ -59,4 +62,5 @@ class DeferInterrupt:
 
     def __exit__(self, *exc):
         if self.main:
-            signal.signal(signal.SIGINT, self.previous)
+            for sig, handler in self.previous.items():
+                signal.signal(sig, handler)

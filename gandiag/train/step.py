@@ -8,13 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses
-from .classes import class_loss, draw_labeled, for_classes, generate
 from ..stabilizers import Stabilizers
 from ..stabilizers.labels import d_targets
 from ..stabilizers.noise import add_noise, noise_std
 from ..stabilizers.packing import pack
 from ..stabilizers.penalties import gradient_penalty, r1_penalty
 from ..stabilizers.unrolled import unroll
+from .classes import class_loss, draw_labeled, for_classes, generate
 
 
 @dataclass
