@@ -67,12 +67,20 @@ def overrides(params: dict) -> dict:
 @click.option("--quiet", is_flag=True, help="No progress line and no summary (for scripts).")
 @click.option("--animate/--no-animate", "animate", default=True, show_default=True,
               help="Render animation.gif when the run ends.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train seeds --seed, --seed + 1, ... in one vectorised pass (fast engine): a run folder "
+                   "OUT/seed_<s> each and OUT/summary.json with means and standard errors (no animation).")
 @config_options
-def run(scenario, out, quiet, animate, **params):
+def run(scenario, out, quiet, animate, seeds, **params):
     """Train a GAN on SCENARIO (a name from `gandiag scenarios` or a .toml path)."""
     from gandiag.train import run as train
     from gandiag.train.ddp import is_main
     cfg = C.load_config(scenario, **overrides(params))
+    if seeds > 1:  # --seeds (gandiag.engine.seeds, docs/speed.md)
+        from gandiag.engine.seeds import exit_code, format_summary, run_seeds
+        summary = run_seeds(cfg, seeds, out, quiet=quiet)
+        click.echo(format_summary(summary))
+        sys.exit(exit_code(summary))
     result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg.loss))
     if is_main():  # under torchrun only rank 0 reports and animates
         finish(result, quiet, animate)

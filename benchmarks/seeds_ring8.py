@@ -6,7 +6,8 @@ over all 8 modes with it (the Unrolled GAN paper: the K = 0 collapse depends on 
 
 Runs go to --root (default runs/seeds_ring8/k<K>-seed<S>); finished runs are reused and
 interrupted ones resumed, so the study can be stopped and restarted. Prints one row per run and a
-count of verdicts per K; writes the same as summary.json under --root.
+count of verdicts per K (benchmarks/runs_kit.summarise defines them); writes the same as summary.json
+under --root.
 """
 from __future__ import annotations
 
@@ -38,11 +39,13 @@ def main(argv=None) -> None:
     ensure_runs(jobs, args.processes)
 
     rows = [{"unrolled": cfg.unrolled, "seed": cfg.seed, **summarise(out)} for cfg, out in jobs]
-    print("| K | seed | modes (>= 1 HQ) | modes (>= 1 %) | % HQ | reverse KL | late switches | verdict |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| K | seed | modes (>= 1 HQ) | modes (>= 1 %) | % HQ | reverse KL | modes held at the end "
+          "| modes held, late mean | late switches | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['unrolled']} | {r['seed']} | {r['modes']}/8 | {r['modes_strict']}/8 | {100 * r['hq']:.1f} "
-              f"| {r['reverse_kl']:.3f} | {r['late_switches']} | {r['verdict']} |")
+              f"| {r['reverse_kl']:.3f} | {r['held_final']}/8 | {r['held_late_mean']:.1f} | {r['late_switches']} "
+              f"| {r['verdict']} |")
     counts = {k: dict(collections.Counter(r["verdict"] for r in rows if r["unrolled"] == k)) for k in args.unrolled}
     for k, c in counts.items():
         print(f"K = {k}: " + ", ".join(f"{n} of {len(args.seeds)} {v}" for v, n in sorted(c.items())))

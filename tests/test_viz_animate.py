@@ -96,6 +96,16 @@ def test_a_crashed_run_animates_from_what_is_there(tmp_path):
     assert len(gif_frames(animate_run(run, size=SIZE))) == 3
 
 
+def test_a_diverged_run_animates_without_warnings(tmp_path):
+    """NaN fakes, gradients, D scores and losses (warnings are errors in this suite) still draw."""
+    fine = toy_snapshot(np.zeros((16, 2)), np.ones((16, 2)), lambda x, y: 0.5 + 0 * x, res=8)
+    nan = toy_snapshot(np.full((16, 2), np.nan), np.full((16, 2), np.nan), lambda x, y: np.nan * x, res=8)
+    rows = metric_rows(100, 50)
+    rows[-1][R.D_LOSS] = float("nan")
+    run = write_run(tmp_path / "run", {0: fine, 100: nan}, rows, loss="wgan")
+    assert len(gif_frames(animate_run(run, size=SIZE))) == 2
+
+
 def test_a_run_without_snapshots_is_a_clear_error(tmp_path):
     run = write_run(tmp_path / "run", {})
     with pytest.raises(VizError, match="no snapshots yet"):

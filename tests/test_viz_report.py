@@ -57,7 +57,8 @@ def test_compare_command_writes_gif_figures_and_tables(tmp_path):
         assert (gif.n_frames, gif.size) == (4, (960, 270))  # steps 0, 100, 150, 200 side by side
     csv = (out / "compare.csv").read_text().splitlines()
     assert csv[0] == "step,run,modes,modes_strict,hq,reverse_kl,d_loss,g_loss,sat_share"
-    assert csv[1].startswith("0,a,") and csv[2].startswith("0,b,") and csv[-1].startswith("200,b,")
+    assert csv[1].startswith("0,a,") and csv[2].startswith("0,b,")
+    assert csv[-2].startswith("200,a,1,") and csv[-1] == "200,b" + "," * 7  # b ended at step 150
     assert (out / "compare.md").read_text().startswith("| step | run | modes |")
 
 

@@ -56,16 +56,17 @@ class Tape:
     c: float         # lr * sqrt(bc2) / bc1: the update is theta' = theta - c * m' / denom
 
 
-def unrolled_step(theta: Tensor, m: Tensor, v: Tensor, g: Tensor, t: int,
-                  h: Hyper) -> tuple[Tensor, Tensor, Tensor, Tape]:
-    """(theta', m', v', tape) for step t, out of place."""
+def unrolled_step(theta: Tensor, m: Tensor, u: Tensor, g: Tensor, t: int, h: Hyper,
+                  tiny: Tensor) -> tuple[Tensor, Tensor, Tensor, Tape]:
+    """(theta', m', u', tape) for step t, out of place. The second moment is carried as u = v + tiny
+    (tiny: SQRT_TINY as a 0-d tensor), so u' = b2 u + (1 - b2) (g^2 + tiny) = v' + tiny."""
     m = torch.lerp(m, g, 1 - h.b1)
-    v = torch.addcmul(v * h.b2, g, g, value=1 - h.b2)
+    u = torch.lerp(u, torch.addcmul(tiny, g, g), 1 - h.b2)
+    root = u.sqrt()
     root_bc2 = math.sqrt(1 - h.b2 ** t)
-    root = (v + SQRT_TINY).sqrt_()
     denom = root + h.eps * root_bc2   # (root / root_bc2 + eps), with root_bc2 moved into c
     c = h.lr * root_bc2 / (1 - h.b1 ** t)
-    return torch.addcdiv(theta, m, denom, value=-c), m, v, Tape(g, denom, m / (denom * root), c)
+    return torch.addcdiv(theta, m, denom, value=-c), m, u, Tape(g, denom, m / (denom * root), c)
 
 
 def unrolled_step_reverse(tape: Tape, bar_theta: Tensor, bar_m: Tensor, bar_v: Tensor, h: Hyper) -> Tensor:

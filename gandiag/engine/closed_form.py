@@ -8,8 +8,9 @@ gradient needs) is exact with no second derivative of the unit.
 
 Layouts are chosen for the matrix library: a product whose output has 2 or 3 columns is several
 times slower than the same product transposed, so D's inputs and everything of width d + 1 are
-feature-major. Per seed: D sees XtT (d + 1, N) = [scale * x^T ; 1], and its parameters are
-WtT (d + 1, H) = [first-layer weight^T ; bias], w2 (1, H) and b2 (1,). G's output is (S, 2, R).
+feature-major. Per seed: D sees XtT (d + 1, N) = [scale * x^T ; 1], and its parameters are one
+tensor (d + 3, H): WtT = [first-layer weight^T ; bias], then w2, then b2 padded with zeros. G's output
+is (S, 2, R).
 """
 from __future__ import annotations
 
@@ -73,6 +74,12 @@ def mlp_backward(layers: list[tuple[Tensor, Tensor]], inputs: list[Tensor], grad
 # --- D: one hidden layer of a piecewise-linear unit --------------------------------------------
 
 
+def critic_views(theta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(WtT (S, d + 1, H), w2 (S, 1, H), b2 (S, 1)) of D's parameters theta (S, d + 3, H). b2 is the first
+    entry of the last row; the row's other entries have zero gradient, so they stay zero under Adam."""
+    return theta[:, :-2], theta[:, -2:-1], theta[:, -1, :1]
+
+
 def augment(xT: Tensor, scale: float) -> Tensor:
     """XtT = [scale * x^T ; 1] (S, d + 1, N): D's input scaling and first-layer bias in one product."""
     return torch.cat([xT * scale, torch.ones_like(xT[:, :1])], 1)
@@ -83,49 +90,57 @@ class CriticPass:
     """What one evaluation of D on fixed inputs leaves for its gradient and for reverse passes."""
 
     maskT: Tensor    # (S, H, N) slope of each unit at each input: 1 or 0 (ReLU), 1 or slope (leaky)
-    jacT: Tensor     # (S, d + 1, N) d logit / d XtT
     logits: Tensor   # (S, N)
 
 
-def critic_pass(WtT: Tensor, w2: Tensor, b2: Tensor, XtT: Tensor, slope: float) -> CriticPass:
-    maskT = torch.bmm(WtT.transpose(1, 2), XtT).gt_(0)
+def critic_pass(theta: Tensor, XtT: Tensor, slope: float) -> CriticPass:
+    WtT, w2, b2 = critic_views(theta)
+    preT = torch.bmm(WtT.transpose(1, 2), XtT)
+    hT = torch.nn.functional.leaky_relu(preT, slope) if slope else preT.relu()
+    maskT = preT.gt_(0)
     if slope:
         maskT.mul_(1 - slope).add_(slope)
-    # logit = sum_j w2_j unit(pre_j) + b2 = sum_j w2_j mask_j (Wt_j . Xt) + b2 = jac . Xt + b2
-    jacT = torch.bmm(WtT * w2, maskT)
-    return CriticPass(maskT, jacT, torch.linalg.vecdot(jacT, XtT, dim=1) + b2)
+    return CriticPass(maskT, torch.baddbmm(b2.unsqueeze(-1), w2, hT).squeeze(1))
 
 
-def critic_grad(cp: CriticPass, WtT: Tensor, w2: Tensor, XtT: Tensor, delta: Tensor,
-                out: tuple[Tensor, Tensor, Tensor]) -> Tensor:
-    """Write d loss / d (WtT, w2, b2) into `out` for delta = d loss / d logits (S, N).
+def critic_jacobian(theta: Tensor, cp: CriticPass) -> Tensor:
+    """d logit / d XtT (S, d + 1, N): logit = sum_j w2_j mask_j (Wt_j . Xt) + b2."""
+    WtT, w2, _ = critic_views(theta)
+    return torch.bmm(WtT * w2, cp.maskT)
 
-    Returns G0T = (delta * XtT) mask (S, d + 1, H), which the reverse pass reuses."""
-    gWtT, gw2, gb2 = out
+
+def critic_grad(cp: CriticPass, theta: Tensor, XtT: Tensor, delta: Tensor, out: Tensor) -> Tensor:
+    """Write d loss / d theta into `out` (zero where theta is padding) for delta = d loss / d logits (S, N).
+
+    Returns G0T = (delta * XtT) mask^T (S, d + 1, H), which the reverse pass reuses."""
+    WtT, w2, _ = critic_views(theta)
+    gWtT, gw2, gb2 = critic_views(out)
     G0T = torch.bmm(XtT * delta.unsqueeze(1), cp.maskT.transpose(1, 2))
     torch.mul(G0T, w2, out=gWtT)
     # sum_i delta_i h_ij, since a unit's output is h_ij = mask_ij (Wt_j . Xt_i)
-    torch.linalg.vecdot(WtT, G0T, dim=1, out=gw2.squeeze(1))
+    torch.sum(WtT * G0T, 1, keepdim=True, out=gw2)
     torch.sum(delta, 1, keepdim=True, out=gb2)
     return G0T
 
 
-def critic_grad_reverse(cp: CriticPass, WtT: Tensor, w2: Tensor, XtT: Tensor, delta: Tensor, curv: Tensor,
-                        G0T: Tensor, bar_g: tuple[Tensor, Tensor, Tensor],
-                        bar_theta: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+def critic_grad_reverse(cp: CriticPass, theta: Tensor, XtT: Tensor, delta: Tensor, curv: Tensor, G0T: Tensor,
+                        bar_g: Tensor, bar_theta: Tensor, cols: slice) -> Tensor:
     """Reverse of critic_grad: given bar_g, the adjoint of D's gradient, add its pull-back to bar_theta
-    (views of the parameters' adjoint, in place) and return the pull-back to XtT (S, d + 1, N).
+    (in place) and return its pull-back to XtT[..., cols].
 
     delta and curv are the loss's first and second derivatives per logit (curv = d delta / d logit).
     The units' pattern (mask) is piecewise constant, so it contributes nothing."""
-    gWtT_bar, gw2_bar, gb2_bar = bar_g
-    tWtT, tw2, tb2 = bar_theta
-    # gWtT = G0T * w2 and gw2 = WtT . G0T both read G0T = (delta * XtT) mask; the adjoint of G0T,
-    # pushed through the mask, is QT = d <bar_g, g> / d (delta * XtT)
-    QT = torch.bmm(gWtT_bar * w2 + WtT * gw2_bar, cp.maskT)
-    bar_a = (torch.linalg.vecdot(QT, XtT, dim=1) + gb2_bar) * curv       # through delta = loss'(logit)
+    WtT, w2, _ = critic_views(theta)
+    gWtT_bar, gw2_bar, gb2_bar = critic_views(bar_g)
+    tWtT, tw2, tb2 = critic_views(bar_theta)
+    d1 = WtT.shape[1]
+    # gWtT = G0T * w2 and gw2 = sum(WtT * G0T) both read G0T = (delta * XtT) mask^T; the adjoint of G0T
+    # pushed through the mask is QT = d <bar_g, g> / d (delta * XtT). The same product yields the jacobian.
+    QJ = torch.bmm(torch.cat([torch.addcmul(gWtT_bar * w2, WtT, gw2_bar), WtT * w2], 1), cp.maskT)
+    QT, jacT = QJ[:, :d1], QJ[:, d1:]
+    bar_a = (QT * XtT).sum(1).add_(gb2_bar).mul_(curv)                   # through delta = loss'(logit)
     RT = torch.bmm(XtT * bar_a.unsqueeze(1), cp.maskT.transpose(1, 2))    # like G0T, with bar_a for delta
     tWtT.addcmul_(RT, w2).addcmul_(G0T, gw2_bar)
-    tw2.squeeze(1).add_(torch.linalg.vecdot(WtT, RT, dim=1)).add_(torch.linalg.vecdot(gWtT_bar, G0T, dim=1))
+    tw2.add_((WtT * RT).addcmul_(gWtT_bar, G0T).sum(1, keepdim=True))
     tb2.add_(bar_a.sum(1, keepdim=True))
-    return QT * delta.unsqueeze(1) + cp.jacT * bar_a.unsqueeze(1)
+    return torch.addcmul(QT[..., cols] * delta[:, None, cols], jacT[..., cols], bar_a[:, None, cols])

@@ -25,9 +25,10 @@ def same_layout(views: list[Tensor], i: int) -> list[Tensor]:
 
 
 def critic_layout(views: list[Tensor], i: int) -> list[Tensor]:
-    """D's module holds (W1, b1, w2, b2); the engine keeps W1^T and b1 stacked as WtT = [W1^T ; b1]."""
-    WtT, w2, b2 = views
-    return [WtT[i, :-1].T, WtT[i, -1], w2[i], b2[i]]
+    """D's module holds (W1, b1, w2, b2); the engine keeps them as rows of one tensor (d + 3, H):
+    W1^T, b1, w2, then b2 padded with zeros (gandiag.engine.closed_form.critic_views)."""
+    (theta,) = views
+    return [theta[i, :-3].T, theta[i, -3], theta[i, -2:-1], theta[i, -1, :1]]
 
 
 class Flat:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from .. import losses
 from . import objectives
-from .closed_form import augment, critic_grad, critic_pass, mlp_backward, mlp_forward
+from .closed_form import augment, critic_grad, critic_jacobian, critic_pass, mlp_backward, mlp_forward
 from .players import Player, critic_layout, same_layout
 from .unroll import Critic, g_loss_through_unroll
 
@@ -47,16 +47,17 @@ class FastStep:
 
     def __init__(self, cfg, players: list):
         self.cfg = cfg
-        G_layers, (d_first, d_head) = linears(players[0].G), linears(players[0].D)
+        G_layers, (d_first, _) = linears(players[0].G), linears(players[0].D)
         self.g = Player([s for lin in G_layers for s in (lin.weight.shape, lin.bias.shape)], same_layout,
                         [p.G for p in players], [p.opt_g for p in players])
         H, d = d_first.weight.shape
-        self.d = Player([(d + 1, H), (1, H), (1,)], critic_layout, [p.D for p in players],
-                        [p.opt_d for p in players])
+        self.d = Player([(d + 3, H)], critic_layout, [p.D for p in players], [p.opt_d for p in players])
+        # D's parameters, gradient and moments as (S, d + 3, H) views of its flat buffers
+        self.theta_d, self.grad_d, self.m_d, self.v_d = (self.d.flat.split(b)[0] for b in
+                                                          (self.d.theta, self.d.grad, self.d.m, self.d.v))
         self.g_unit = unit(players[0].G)
-        self.targets = objectives.d_targets(cfg.loss, cfg.batch, cfg.label_smoothing, self.d.theta)
-        self.critic = Critic(self.d.flat.split, unit(players[0].D)[1],
-                             partial(objectives.d_derivatives, cfg.loss, targets=self.targets, n=cfg.batch),
+        self.d_loss = objectives.DLoss(cfg.loss, cfg.batch, cfg.label_smoothing, self.d.theta)
+        self.critic = Critic(unit(players[0].D)[1], self.d_loss.derivatives,
                              partial(objectives.g_value_and_derivative, cfg.loss))
 
     def bind(self, players) -> None:
@@ -83,25 +84,22 @@ class FastStep:
             x_real = real().transpose(1, 2)
             fake, _ = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=False)
             XtT = augment(torch.cat([x_real, fake], 2), scale)
-            WtT, w2, b2 = self.d.params
-            cp = critic_pass(WtT, w2, b2, XtT, self.critic.slope)
-            d_loss = objectives.d_value(cfg.loss, cp.logits, self.targets, n)
-            critic_grad(cp, WtT, w2, XtT, self.critic.derivatives(cp.logits)[0], self.d.grads)
-            d_norm = self.d.flat.norms(self.d.grad)
+            cp = critic_pass(self.theta_d, XtT, self.critic.slope)
+            critic_grad(cp, self.theta_d, XtT, self.d_loss.derivatives(cp.logits)[0], self.grad_d)
+            d_loss, d_logits, d_norm = self.d_loss.value(cp.logits), cp.logits, self.d.flat.norms(self.d.grad)
             self.d.step_()
-            d_logits = cp.logits
 
         for _ in range(cfg.g_steps):
             fake, inputs = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=True)
             if cfg.unrolled:
                 XtT = augment(torch.cat([real().transpose(1, 2), fake], 2), scale)
-                g_loss, bar_fakes = g_loss_through_unroll(self.critic, self.d.theta, self.d.m, self.d.v, self.d.t,
+                g_loss, bar_fakes = g_loss_through_unroll(self.critic, self.theta_d, self.m_d, self.v_d, self.d.t,
                                                           self.d.hyper, XtT, n, cfg.unrolled,
                                                           not cfg.unrolled_first_order)
             else:
-                cp = critic_pass(*self.d.params, augment(fake, scale), self.critic.slope)
+                cp = critic_pass(self.theta_d, augment(fake, scale), self.critic.slope)
                 g_loss, bar_a = self.critic.g_loss(cp.logits)
-                bar_fakes = cp.jacT * bar_a.unsqueeze(1)
+                bar_fakes = critic_jacobian(self.theta_d, cp) * bar_a.unsqueeze(1)
             mlp_backward(self._g_layers(), inputs, bar_fakes[:, :-1] * scale,
                          list(zip(self.g.grads[0::2], self.g.grads[1::2])), *self.g_unit)
             g_norm = self.g.flat.norms(self.g.grad)

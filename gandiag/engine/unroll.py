@@ -14,14 +14,13 @@ import torch
 from torch import Tensor
 
 from . import adam
-from .closed_form import CriticPass, critic_grad, critic_grad_reverse, critic_pass
+from .closed_form import CriticPass, critic_grad, critic_grad_reverse, critic_jacobian, critic_pass
 
 
 @dataclass
 class Critic:
-    """D's parameters as one flat buffer and its split into (WtT, w2, b2) views, with its unit and loss."""
+    """D's unit and the losses it is trained on and judged by."""
 
-    split: Callable[[Tensor], list[Tensor]]
     slope: float                                                  # 0 for ReLU
     derivatives: Callable[[Tensor], tuple[Tensor, Tensor]]        # logits -> (d loss, d^2 loss) per logit
     g_loss: Callable[[Tensor], tuple[Tensor, Tensor]]             # fake logits -> (G's loss, its derivative)
@@ -29,7 +28,7 @@ class Critic:
 
 @dataclass
 class _Record:
-    theta: list[Tensor]
+    theta: Tensor
     cp: CriticPass
     delta: Tensor
     curv: Tensor
@@ -41,29 +40,29 @@ def g_loss_through_unroll(critic: Critic, theta: Tensor, m: Tensor, v: Tensor, t
                           XtT: Tensor, n_real: int, k: int, second_order: bool) -> tuple[Tensor, Tensor]:
     """(G's loss (S,), its gradient w.r.t. the fakes' augmented inputs XtT[..., n_real:]) where D takes
     k Adam steps from (theta, m, v, t) on D's loss over XtT (reals first, then G's fakes)."""
-    records = []
+    tiny = torch.full((), adam.SQRT_TINY, dtype=v.dtype, device=v.device)
+    records, u = [], v + tiny
     for i in range(k):
-        params = critic.split(theta)
-        cp = critic_pass(*params, XtT, critic.slope)
+        cp = critic_pass(theta, XtT, critic.slope)
         delta, curv = critic.derivatives(cp.logits)
-        g = torch.empty_like(theta)
-        G0T = critic_grad(cp, params[0], params[1], XtT, delta, critic.split(g))
-        theta, m, v, tape = adam.unrolled_step(theta, m, v, g, t + i + 1, h)
-        records.append(_Record(params, cp, delta, curv, G0T, tape))
+        g = torch.zeros_like(theta)
+        G0T = critic_grad(cp, theta, XtT, delta, g)
+        after, m, u, tape = adam.unrolled_step(theta, m, u, g, t + i + 1, h, tiny)
+        records.append(_Record(theta, cp, delta, curv, G0T, tape))
+        theta = after
 
-    params, fakes = critic.split(theta), XtT[..., n_real:]
-    cp = critic_pass(*params, fakes, critic.slope)
+    fakes = XtT[..., n_real:]
+    cp = critic_pass(theta, fakes, critic.slope)
     loss, bar_a = critic.g_loss(cp.logits)
-    bar_fakes = cp.jacT * bar_a.unsqueeze(1)
+    bar_fakes = critic_jacobian(theta, cp) * bar_a.unsqueeze(1)
     if not (second_order and records):
         return loss, bar_fakes
 
     bar_theta = torch.zeros_like(theta)
-    critic_grad(cp, params[0], params[1], fakes, bar_a, critic.split(bar_theta))
+    critic_grad(cp, theta, fakes, bar_a, bar_theta)
     bar_m, bar_v = torch.zeros_like(theta), torch.zeros_like(theta)
+    cols = slice(n_real, None)
     for r in reversed(records):
         bar_g = adam.unrolled_step_reverse(r.tape, bar_theta, bar_m, bar_v, h)
-        bar_XtT = critic_grad_reverse(r.cp, r.theta[0], r.theta[1], XtT, r.delta, r.curv, r.G0T,
-                                      critic.split(bar_g), critic.split(bar_theta))
-        bar_fakes += bar_XtT[..., n_real:]
+        bar_fakes += critic_grad_reverse(r.cp, r.theta, XtT, r.delta, r.curv, r.G0T, bar_g, bar_theta, cols)
     return loss, bar_fakes

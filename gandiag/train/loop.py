@@ -23,6 +23,7 @@ from .. import __version__, record as R
 from ..config import DEFAULTS, Config, ConfigError, from_dict, to_dict
 from ..data.mnist import IMAGE_DATA
 from ..data.toy import mixture_from_config
+from ..engine import choose as choose_engine, fast_step  # engine dispatch (docs/speed.md)
 from ..nets import build_nets
 from ..record import RunError
 from ..stabilizers import build_stabilizers
@@ -198,10 +199,11 @@ def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_ro
         if start == 0:
             last = {R.STEP: 0, **s.eval_metrics(), **_snapshot(writer, s, 0)}
             writer.append_metrics(last)
+        fast = fast_step(s)  # engine dispatch: None runs the reference step (gandiag.engine)
         t0 = time.perf_counter()
         for step in range(start + 1, cfg.steps + 1):
-            stats = train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z, s.gen, step,
-                               s.sample_labeled if uses_labels(cfg) else None)
+            stats = fast(step) if fast else train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z,
+                                                       s.gen, step, s.sample_labeled if uses_labels(cfg) else None)
             watch.observe(step, stats)
             snap = step % cfg.snapshot_every == 0 or step == cfg.steps
             log = snap or step % cfg.log_every == 0
@@ -246,7 +248,7 @@ def _train(s: Session, root: Path, record: dict, start: int, quiet: bool, on_row
     """Write config.json, then train from `start`; an unexpected error is noted in status.json and re-raised."""
     writer = R.RunWriter(root)
     try:
-        writer.write_config(record)
+        writer.write_config({**record, "engine": choose_engine(s.cfg).record()})  # engine dispatch
         return _loop(s, writer, start, Progress(s.cfg.steps, start=start, quiet=quiet), on_row)
     except Exception as e:
         writer.write_status(R.FAILED, detail=f"{type(e).__name__}: {e}")
@@ -262,6 +264,7 @@ def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) 
         root = ddp.from_main(Path(out) if out else default_out(cfg))
         if (root / R.CONFIG_FILE).exists():
             raise RunError(f"{root} already holds a run: choose another --out or `gandiag resume {root}`")
+        choose_engine(cfg)  # engine dispatch: engine = fast on a config it cannot run fails before any write
         with ddp.main_first():
             s = Session(cfg, device)
         ddp.join(s.players, s.gen, cfg.seed)

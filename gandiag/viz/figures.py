@@ -77,13 +77,17 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
     fig = Figure(figsize=(max(PANEL_IN * n, 7.0), PANEL_IN + 2.2), layout="constrained")
     grid = fig.add_gridspec(2, 1, height_ratios=[PANEL_IN, 1.6])
     rng = ranges(view, list(snaps.values()))
-    for k, (ax, step, at) in enumerate(zip(grid[0].subgridspec(1, n).subplots(squeeze=False)[0], wanted, shown)):
+    row = grid[0].subgridspec(1, n).subplots(squeeze=False)[0]
+    for k, (ax, step, at) in enumerate(zip(row, wanted, shown)):
         if view.is_image:
             ImagePanel(ax, snaps[at])
         else:
-            ToyPanel(ax, view, chosen, snaps[at], rng)
+            panel = ToyPanel(ax, view, chosen, snaps[at], rng)
             ax.tick_params(labelleft=k == 0)  # one y-axis for the row: the window is the same in all
         ax.set_title(f"step {step:,}" + (f" (snapshot {at:,})" if at != step else ""))
+    if not view.is_image and panel.heat is not None:  # one colour bar: all panels share the range
+        fig.colorbar(panel.heat, ax=list(row), shrink=0.8, aspect=15, pad=0.01,
+                     label="D(x)" if view.probabilistic else "critic score")
     plot_metrics(grid[1], [view], [None], marks=wanted)
     verdicts = [title for title, _ in view.verdicts()]
     fig.suptitle(view.title() + (f"  ·  {'; '.join(verdicts)}" if verdicts else ""), x=0.01, ha="left")

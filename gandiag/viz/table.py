@@ -24,10 +24,11 @@ def table_steps(views: list[RunView], n_rows: int = DEFAULT_ROWS) -> list[int]:
 
 
 def metrics_table(views: list[RunView], labels: list[str], n_rows: int = DEFAULT_ROWS):
-    """(header, rows): per step and run, each metric from the run's last row at or before that step
-    (None where the run has not logged it yet). Only metrics some run logs get a column."""
+    """(header, rows): per step and run, each metric from the run's last row at or before that step;
+    None where the run has not logged it yet, or has ended (a shorter or crashed run's last values are
+    not repeated as if it went on). Only metrics some run logs get a column."""
     columns = [k for k in COLUMNS if any(k in r for v in views for r in v.rows)]
-    rows = [[step, label, *(v.row_at(step, k) for k in columns)]
+    rows = [[step, label, *(v.row_at(step, k) if step <= v.last_step else None for k in columns)]
             for step in table_steps(views, n_rows) for v, label in zip(views, labels)]
     return ["step", "run", *columns], rows
 

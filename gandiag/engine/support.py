@@ -1,0 +1,74 @@
+"""Which engine a config runs on: the fast path where it computes exactly what the reference does.
+
+The fast path knows the fields below; every other field must keep its default (a stabilizer or layer
+option it does not implement), so an option added to the config later falls back to the reference
+path on its own until the fast path learns it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..config import DEFAULTS, ConfigError
+from .objectives import SUPPORTED as LOSSES
+
+#: fields that do not change what the fast path computes, or that it implements for any value
+ANY_VALUE = frozenset({
+    "scenario", "description", "modes", "radius", "spacing", "std", "centres", "stds", "weights", "data_dir",
+    "z_dim", "z_dist", "g_hidden", "init", "init_gain", "init_std", "d_input_scale",
+    "steps", "batch", "d_steps", "g_steps", "d_lr", "g_lr", "d_beta1", "d_beta2", "g_beta1", "g_beta2", "eps",
+    "seed", "device", "engine", "unrolled", "unrolled_first_order", "label_smoothing",
+    # parameters of options that are off unless their switch (checked at its default) is on
+    "maxout_pieces", "mbd_kernels", "mbd_dim", "clip", "gp_weight", "instance_noise_decay", "replay_share",
+    "swap_for",
+    # recording
+    "log_every", "snapshot_every", "checkpoint_every", "keep_checkpoints", "eval_samples", "snapshot_samples",
+    "grid_res",
+})
+
+#: fields the fast path implements for some values only
+SOME_VALUES = {
+    "data": ("ring", "grid", "mixture"),
+    "g_act": ("relu", "leaky_relu", "tanh"),
+    "d_act": ("relu", "leaky_relu"),          # piecewise linear: exact second-order unrolling
+    "loss": LOSSES,
+    "d_opt": ("adam",),
+    "g_opt": ("adam",),
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str        # the engine that runs: "fast" or "reference"
+    requested: str   # cfg.engine
+    reason: str      # why the fast path does not apply ("" when it does)
+
+    def record(self) -> dict:
+        """The config.json entry."""
+        return {"name": self.name, "requested": self.requested, **({"reason": self.reason} if self.reason else {})}
+
+
+def unsupported(cfg) -> str:
+    """Why the fast path cannot run `cfg` exactly, or "" when it can."""
+    if len(cfg.d_hidden) != 1:
+        return f"d_hidden = {list(cfg.d_hidden)}: the fast path needs a D with one hidden layer"
+    for name, allowed in SOME_VALUES.items():
+        if getattr(cfg, name) not in allowed:
+            return f"{name} = {getattr(cfg, name)!r}: the fast path supports {', '.join(allowed)}"
+    for name, default in DEFAULTS.items():
+        if name not in ANY_VALUE and name not in SOME_VALUES and name != "d_hidden" \
+                and getattr(cfg, name) != default:
+            return f"{name} = {getattr(cfg, name)!r}: the fast path implements only the default ({default!r})"
+    return ""
+
+
+def choose(cfg) -> Choice:
+    """The engine for `cfg` in this process; engine = fast where it cannot run exactly is a ConfigError."""
+    reason = "" if cfg.engine == "reference" else unsupported(cfg)
+    if not reason and torch.distributed.is_available() and torch.distributed.is_initialized():
+        reason = "a data-parallel run (torchrun): the fast path does not average gradients across processes"
+    if cfg.engine == "fast" and reason:
+        raise ConfigError(f"engine = 'fast' cannot run this config ({reason}): use --engine auto or reference")
+    name = "fast" if cfg.engine != "reference" and not reason else "reference"
+    return Choice(name, cfg.engine, reason if cfg.engine == "auto" else "")

@@ -1,0 +1,300 @@
+"""The fast engine computes what the reference step computes: its closed forms against autograd, whole
+training runs against gandiag.train.step (float64, a few hundred steps, unrolled D included), each seed
+of a stacked pass against its own run, and the dispatch that picks an engine and says which ran."""
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch.testing import assert_close
+
+from cli import main
+from gandiag import losses, record as R
+from gandiag.config import ConfigError, make_config
+from gandiag.engine import FastStep, adam, choose, objectives
+from gandiag.engine.closed_form import (critic_grad, critic_grad_reverse, critic_jacobian, critic_pass,
+                                        mlp_backward, mlp_forward)
+from gandiag.engine.seeds import summarize
+from gandiag.train.loop import RunResult, Session
+from gandiag.train.step import train_step
+
+F64 = {"dtype": torch.float64}
+SMALL = {"data": "ring", "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (16,), "batch": 48, "d_lr": 1e-3,
+         "g_lr": 1e-3, "eval_samples": 64, "snapshot_samples": 16, "grid_res": 4}
+CLI_TINY = ["--steps", "8", "--z-dim", "8", "--g-hidden", "16,16", "--d-hidden", "16", "--batch", "32",
+            "--log-every", "4", "--snapshot-every", "4", "--eval-samples", "64", "--snapshot-samples", "16",
+            "--grid-res", "4", "--device", "cpu", "--no-animate", "--quiet"]
+
+
+# --- closed forms against autograd ----------------------------------------------------------------
+
+def plain_mlp(layers, z, act):
+    """The MLP of mlp_forward written with autograd-tracked operations, output (S, out, R)."""
+    unit = {"relu": torch.relu, "tanh": torch.tanh, "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, 0.2)}
+    h = z
+    for i, (W, b) in enumerate(layers):
+        h = h @ W.transpose(1, 2) + b.unsqueeze(1)
+        if i < len(layers) - 1:
+            h = unit[act](h)
+    return h.transpose(1, 2)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh"])
+def test_mlp_forward_and_backward_equal_autograd(act):
+    torch.manual_seed(0)
+    shapes = [(7, 5), (6, 7), (2, 6)]
+    layers = [(torch.randn(3, o, i, **F64).requires_grad_(), torch.randn(3, o, **F64).requires_grad_())
+              for o, i in shapes]
+    z, weight = torch.randn(3, 9, 5, **F64), torch.randn(3, 2, 9, **F64)
+    out, inputs = mlp_forward([(W.detach(), b.detach()) for W, b in layers], z, act, 0.2, keep=True)
+    expected = plain_mlp(layers, z, act)
+    grads = [(torch.empty_like(W), torch.empty_like(b)) for W, b in layers]
+    mlp_backward([(W.detach(), b.detach()) for W, b in layers], inputs, weight, grads, act, 0.2)
+    assert_close(out, expected.detach())
+    assert_close([g for pair in grads for g in pair],
+                 list(torch.autograd.grad((expected * weight).sum(), [q for pair in layers for q in pair])))
+
+
+def random_critic(S=2, d=2, H=6, N=10):
+    theta = torch.randn(S, d + 3, H, **F64)
+    theta[:, -1, 1:] = 0   # padding beside b2
+    XtT = torch.cat([torch.randn(S, d, N, **F64), torch.ones(S, 1, N, **F64)], 1)
+    return theta, XtT
+
+
+def plain_logits(theta, XtT, slope):
+    """D's logits written with autograd-tracked operations from the padded parameter tensor."""
+    pre = theta[:, :-2].transpose(1, 2) @ XtT
+    h = torch.nn.functional.leaky_relu(pre, slope) if slope else torch.relu(pre)
+    return (theta[:, -2:-1] @ h).squeeze(1) + theta[:, -1, :1]
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_critic_gradient_and_its_reverse_equal_autograd(slope):
+    """critic_grad is d loss / d theta; critic_grad_reverse is the Hessian-vector product the unrolled D's
+    second-order gradient needs, w.r.t. both the parameters and the inputs."""
+    torch.manual_seed(1)
+    theta, XtT = random_critic()
+    loss = objectives.DLoss("nonsaturating", 5, 0.9, theta)
+    cp = critic_pass(theta, XtT, slope)
+    delta, curv = loss.derivatives(cp.logits)
+    grad = torch.zeros_like(theta)
+    G0T = critic_grad(cp, theta, XtT, delta, grad)
+
+    theta_, XtT_ = theta.clone().requires_grad_(), XtT.clone().requires_grad_()
+    logits = plain_logits(theta_, XtT_, slope)
+    (auto_grad,) = torch.autograd.grad(loss.value(logits).sum(), theta_, create_graph=True)
+    assert_close(cp.logits, logits.detach())
+    assert_close(critic_jacobian(theta, cp), torch.autograd.grad(logits.sum(), XtT_, retain_graph=True)[0])
+    assert_close(grad, auto_grad.detach())
+
+    bar_g = torch.randn_like(theta)
+    bar_g[:, -1, 1:] = 0
+    bar_theta = torch.zeros_like(theta)
+    bar_x = critic_grad_reverse(cp, theta, XtT, delta, curv, G0T, bar_g, bar_theta, slice(4, None))
+    hvp_theta, hvp_x = torch.autograd.grad((auto_grad * bar_g).sum(), [theta_, XtT_])
+    assert_close(bar_theta, hvp_theta)
+    assert_close(bar_x, hvp_x[..., 4:])
+
+
+def test_unrolled_adam_step_and_its_reverse_equal_autograd():
+    torch.manual_seed(2)
+    h = adam.Hyper(lr=0.01, b1=0.5, b2=0.9, eps=1e-8)
+    theta, m, g = (torch.randn(3, 4, **F64) for _ in range(3))
+    v = torch.rand(3, 4, **F64)
+    tiny = torch.full((), adam.SQRT_TINY, **F64)
+    new, new_m, new_u, tape = adam.unrolled_step(theta, m, v + tiny, g, 7, h, tiny)
+
+    leaves = [q.clone().requires_grad_() for q in (theta, m, v, g)]
+    t_, m_, v_, g_ = leaves
+    m2 = h.b1 * m_ + (1 - h.b1) * g_                      # gandiag.stabilizers.unrolled's formula
+    v2 = h.b2 * v_ + (1 - h.b2) * g_ * g_
+    step_size, root_bc2 = h.lr / (1 - h.b1 ** 7), (1 - h.b2 ** 7) ** 0.5
+    theta2 = t_ - step_size * m2 / ((v2 + adam.SQRT_TINY).sqrt() / root_bc2 + h.eps)
+    assert_close([new, new_m, new_u], [theta2.detach(), m2.detach(), v2.detach() + adam.SQRT_TINY])
+
+    bars = [torch.randn(3, 4, **F64) for _ in range(3)]
+    auto = torch.autograd.grad(sum((q * b).sum() for q, b in zip((theta2, m2, v2), bars)), leaves)
+    bar_theta, bar_m, bar_v = (b.clone() for b in bars)
+    bar_g = adam.unrolled_step_reverse(tape, bar_theta, bar_m, bar_v, h)
+    assert_close([bar_theta, bar_m, bar_v, bar_g], list(auto))
+
+
+@pytest.mark.parametrize("kind", objectives.SUPPORTED)
+def test_losses_per_seed_equal_gandiag_losses_and_their_derivatives(kind):
+    torch.manual_seed(3)
+    logits = torch.randn(2, 8, **F64).requires_grad_()
+    loss = objectives.DLoss(kind, 4, 0.9, logits)
+    expected = torch.stack([losses.d_loss(kind, row[:4], row[4:], 0.9, 0.0) for row in logits])
+    delta, curv = loss.derivatives(logits.detach())
+    (auto_delta,) = torch.autograd.grad(expected.sum(), logits, create_graph=True)
+    assert_close(loss.value(logits.detach()), expected.detach())
+    assert_close(delta, auto_delta.detach())
+    if auto_delta.requires_grad:   # hinge: piecewise linear, no second derivative to compare
+        assert_close(curv, torch.autograd.grad(auto_delta.sum(), logits)[0])
+
+    g_loss, g_delta = objectives.g_value_and_derivative(kind, logits.detach())
+    expected_g = torch.stack([losses.g_loss(kind, row) for row in logits])
+    assert_close(g_loss, expected_g.detach())
+    assert_close(g_delta, torch.autograd.grad(expected_g.sum(), logits)[0])
+
+
+# --- whole training runs against the reference step ------------------------------------------------
+
+def session(**overrides) -> Session:
+    """A float64 session on SMALL (the draws come in float32 and are widened, for both paths alike)."""
+    s = Session(make_config(SMALL, **overrides), torch.device("cpu"))
+    s.players.G.double()
+    s.players.D.double()
+    return s
+
+
+def samplers(s: Session):
+    return lambda n: s.sample_real(n).double(), lambda n: s.sample_z(n).double()
+
+
+def reference_steps(s: Session, first: int, last: int) -> dict:
+    sample_real, sample_z = samplers(s)
+    for step in range(first, last + 1):
+        stats = train_step(s.players, s.stabilizers, s.cfg, sample_real, sample_z, s.gen, step)
+    return stats
+
+
+def fast_steps(engine: FastStep, sessions: list[Session], n: int) -> dict:
+    for _ in range(n):
+        stats = engine([samplers(s) for s in sessions])
+    return stats
+
+
+def bound_engine(s: Session) -> FastStep:
+    engine = FastStep(s.cfg, [s.players])
+    engine.bind(s.players)
+    return engine
+
+
+def trained_state(s: Session) -> dict:
+    """Everything a step changes: both players and both optimisers' moments and step counts."""
+    p = s.players
+    return {"G": p.G.state_dict(), "D": p.D.state_dict(),
+            "opt_g": p.opt_g.state_dict()["state"], "opt_d": p.opt_d.state_dict()["state"]}
+
+
+CASES = {
+    "vanilla": ({}, 300),
+    "unrolled second order": ({"unrolled": 4}, 200),
+    "unrolled first order": ({"unrolled": 3, "unrolled_first_order": True}, 200),
+    "minimax, smoothing, 2+2 steps, tanh G, leaky D": (
+        {"loss": "minimax", "label_smoothing": 0.9, "d_steps": 2, "g_steps": 2, "g_act": "tanh",
+         "d_act": "leaky_relu", "unrolled": 2}, 150),
+    "least squares": ({"loss": "least-squares", "g_act": "leaky_relu", "unrolled": 2}, 200),
+    "hinge": ({"loss": "hinge", "unrolled": 2}, 200),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_trains_exactly_what_the_reference_step_trains(case):
+    overrides, steps = CASES[case]
+    ref, fast = session(**overrides), session(**overrides)
+    ref_stats = reference_steps(ref, 1, steps)
+    fast_stats = fast_steps(bound_engine(fast), [fast], steps)
+    assert choose(ref.cfg).name == "fast"
+    assert_close(trained_state(fast), trained_state(ref))
+    assert_close({k: v[0] for k, v in fast_stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
+
+
+def test_each_seed_of_a_stacked_pass_trains_its_own_single_run():
+    stacked = [session(seed=s, unrolled=2) for s in (5, 6, 7)]
+    fast_steps(FastStep(stacked[0].cfg, [s.players for s in stacked]), stacked, 60)[R.D_LOSS]
+    single = session(seed=6, unrolled=2)
+    reference_steps(single, 1, 60)
+    engine = FastStep(stacked[0].cfg, [s.players for s in stacked])   # reads the stacked state back
+    copy = session(seed=6, unrolled=2)
+    engine.export(1, copy.players)
+    assert_close(trained_state(copy), trained_state(single))
+
+
+def test_a_fast_path_checkpoint_continues_on_the_reference_path():
+    """The bound optimisers hold the fast path's moments and step counts in torch's own format."""
+    s = session(unrolled=2)
+    fast_steps(bound_engine(s), [s], 30)
+    ckpt = s.state(30)
+    on_reference = session(unrolled=2)
+    on_reference.load_state(ckpt)
+    reference_steps(on_reference, 31, 60)
+    fast_steps(bound_engine(s), [s], 30)
+    assert_close(trained_state(s), trained_state(on_reference))
+
+
+# --- which engine runs ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("overrides, reason", [
+    ({"d_hidden": (16, 16)}, "d_hidden"), ({"d_act": "tanh"}, "d_act"), ({"loss": "wgan"}, "loss"),
+    ({"d_opt": "sgd"}, "d_opt"), ({"spectral_norm": True}, "spectral_norm"), ({"pack": 2}, "pack"),
+    ({"g_dropout": 0.1}, "g_dropout"), ({"minibatch_disc": True}, "minibatch_disc"),
+])
+def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
+    assert choose(make_config(SMALL)) == choose(make_config(SMALL, engine="fast"))._replace_free() \
+        if False else choose(make_config(SMALL)).name == "fast"
+    choice = choose(make_config(SMALL, **overrides))
+    assert (choice.name, choice.requested) == ("reference", "auto") and choice.reason.startswith(reason)
+    assert choose(make_config(SMALL, engine="reference", **{})).record() == {"name": "reference",
+                                                                             "requested": "reference"}
+    with pytest.raises(ConfigError, match=f"engine = 'fast' cannot run this config \\({reason}"):
+        choose(make_config(SMALL, engine="fast", **overrides))
+
+
+def test_config_json_says_which_engine_ran_and_both_engines_train_alike(tmp_path):
+    runner, records, rows = CliRunner(), {}, {}
+    for name, extra in (("auto", []), ("reference", ["--engine", "reference"]), ("tanh", ["--d-act", "tanh"])):
+        out = tmp_path / name
+        result = runner.invoke(main, ["run", "ring8", "--out", str(out), *CLI_TINY, *extra])
+        assert result.exit_code == 0, result.output
+        records[name] = json.loads((out / R.CONFIG_FILE).read_text())["engine"]
+        rows[name] = R.RunReader(out).metrics()[-1]
+    assert records["auto"] == {"name": "fast", "requested": "auto"}
+    assert records["reference"] == {"name": "reference", "requested": "reference"}
+    assert records["tanh"]["name"] == "reference" and records["tanh"]["reason"].startswith("d_act = 'tanh'")
+    keys = (R.D_LOSS, R.G_LOSS, R.D_REAL, R.D_FAKE, R.D_GRAD_NORM, R.G_GRAD_NORM)
+    assert_close([rows["auto"][k] for k in keys], [rows["reference"][k] for k in keys], rtol=1e-4, atol=1e-6)
+
+
+def test_engine_fast_on_a_config_it_cannot_run_fails_in_one_line_before_writing(tmp_path):
+    result = CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / "x"), *CLI_TINY,
+                                       "--engine", "fast", "--d-hidden", "16,16"])
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [
+        "Error: engine = 'fast' cannot run this config (d_hidden = [16, 16]: the fast path needs a D with one "
+        "hidden layer): use --engine auto or reference"]
+    assert not (tmp_path / "x").exists()
+
+
+# --- many seeds ----------------------------------------------------------------------------------------
+
+def test_seeds_trains_each_seed_into_its_own_run_folder_with_a_summary(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "ring8", "--seeds", "3", "--seed", "4", "--out", str(tmp_path / "m"),
+                                  *CLI_TINY])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].split() == ["seed", "status", "modes", "strict", "HQ", "%", "reverse", "KL"]
+    single = runner.invoke(main, ["run", "ring8", "--seed", "5", "--out", str(tmp_path / "one"), *CLI_TINY])
+    assert single.exit_code == 0, single.output
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert summary["seeds"] == [4, 5, 6] and [r["status"] for r in summary["runs"]] == [R.FINISHED] * 3
+    keys = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM, R.HQ)
+    stacked_rows, single_rows = R.RunReader(tmp_path / "m" / "seed_5").metrics(), R.RunReader(tmp_path / "one").metrics()
+    assert [r[R.STEP] for r in stacked_rows] == [r[R.STEP] for r in single_rows] == [0, 4, 8]
+    assert_close([[r.get(k, 0.0) for k in keys] for r in stacked_rows],
+                 [[r.get(k, 0.0) for k in keys] for r in single_rows], rtol=1e-4, atol=1e-6)
+    assert R.RunReader(tmp_path / "m" / "seed_5").record["config"]["seed"] == 5
+
+
+def test_summary_has_the_mean_and_standard_error_over_seeds():
+    cfgs = [make_config(SMALL, seed=s) for s in range(3)]
+    results = [RunResult(f"r{i}", R.FINISHED, 10, {R.MODES: m, R.MODES_STRICT: m - 1, R.HQ: 0.5, R.REVERSE_KL: None})
+               for i, m in enumerate((6, 7, 8))]
+    stats = summarize(cfgs, results)["summary"]
+    np.testing.assert_allclose([stats[R.MODES]["mean"], stats[R.MODES]["sem"]], [7.0, 1 / np.sqrt(3)])
+    np.testing.assert_allclose([stats[R.MODES_STRICT]["mean"], stats[R.HQ]["sem"]], [6.0, 0.0])
+    assert stats[R.REVERSE_KL] == {"mean": None, "sem": None, "n": 0}
