@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gandiag import record as R
+from gandiag.config import to_dict
 from gandiag.metrics import coverage, oscillation
 
 #: late-half verdicts (the later half of the metrics rows is what a run settled into)
@@ -21,7 +22,13 @@ def ensure_run(cfg, out: Path) -> Path:
     from gandiag.train import resume, run
     out = Path(out)
     if (out / R.CONFIG_FILE).exists():
-        status = R.RunReader(out).status
+        reader, wanted = R.RunReader(out), to_dict(cfg)
+        # keys added to Config after the run was made are not in its record; steps may grow by resuming,
+        # and how often checkpoints are written changes neither training nor the metrics
+        if any(value != wanted.get(key) for key, value in reader.config.items()
+               if key not in ("steps", "checkpoint_every")):
+            raise SystemExit(f"{out} holds a run of another configuration: delete it or choose another --root")
+        status = reader.status
         if status.get("status") == R.FINISHED and status.get("step", 0) >= cfg.steps:
             return out
         if not list((out / R.CHECKPOINT_DIR).glob("*.pt")):

@@ -6,6 +6,8 @@ The Python API mirrors the CLI:
     cfg = gandiag.load_config("ring8", unrolled=10, steps=5000)
     result = gandiag.run(cfg, "runs/ring8-unrolled10")
     run = gandiag.load_run(result.path)       # RunReader: config, metrics rows, snapshots
+    analysis, verdicts = gandiag.analyze(result.path)
+    gif = gandiag.animate(result.path)
 """
 __version__ = "0.1.0"
 
@@ -25,4 +27,16 @@ def resume(path, steps: int | None = None, quiet: bool = True):
     return _resume(path, steps, quiet=quiet)
 
 
-__all__ = ["Config", "ConfigError", "load_config", "make_config", "load_run", "run", "resume", "__version__"]
+def analyze(path):
+    """(analysis dict, verdicts) of a run folder; also writes analysis.json and diagnosis.json."""
+    from .analyze import analyze_run
+    return analyze_run(path)
+
+
+def animate(path, **options):
+    """Render a run folder's snapshots into RUN/animation.gif (options as `gandiag animate`)."""
+    from .viz.animate import animate_run
+    return animate_run(path, **options)
+
+
+__all__ = ["analyze", "animate", "Config", "ConfigError", "load_config", "make_config", "load_run", "run", "resume", "__version__"]

@@ -1,8 +1,8 @@
 """The fast engine computes what the reference step computes: its closed forms against autograd, whole
 training runs against gandiag.train.step (float64, a few hundred steps, unrolled D included), each seed
 of a stacked pass against its own run, and the dispatch that picks an engine and says which ran."""
+import io
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,6 +26,16 @@ SMALL = {"data": "ring", "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (16,), "b
 CLI_TINY = ["--steps", "8", "--z-dim", "8", "--g-hidden", "16,16", "--d-hidden", "16", "--batch", "32",
             "--log-every", "4", "--snapshot-every", "4", "--eval-samples", "64", "--snapshot-samples", "16",
             "--grid-res", "4", "--device", "cpu", "--no-animate", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tensors are tiny: a second thread gains nothing, and on a busy machine it makes every
+    small operation wait for it (tens of times slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # --- closed forms against autograd ----------------------------------------------------------------
@@ -183,13 +193,13 @@ def trained_state(s: Session) -> dict:
 
 CASES = {
     "vanilla": ({}, 300),
-    "unrolled second order": ({"unrolled": 4}, 200),
-    "unrolled first order": ({"unrolled": 3, "unrolled_first_order": True}, 200),
+    "unrolled second order": ({"unrolled": 3}, 200),
+    "unrolled first order": ({"unrolled": 3, "unrolled_first_order": True}, 100),
     "minimax, smoothing, 2+2 steps, tanh G, leaky D": (
         {"loss": "minimax", "label_smoothing": 0.9, "d_steps": 2, "g_steps": 2, "g_act": "tanh",
-         "d_act": "leaky_relu", "unrolled": 2}, 150),
-    "least squares": ({"loss": "least-squares", "g_act": "leaky_relu", "unrolled": 2}, 200),
-    "hinge": ({"loss": "hinge", "unrolled": 2}, 200),
+         "d_act": "leaky_relu", "unrolled": 2}, 100),
+    "least squares": ({"loss": "least-squares", "g_act": "leaky_relu", "unrolled": 2}, 100),
+    "hinge": ({"loss": "hinge", "unrolled": 2}, 100),
 }
 
 
@@ -206,20 +216,22 @@ def test_fast_path_trains_exactly_what_the_reference_step_trains(case):
 
 def test_each_seed_of_a_stacked_pass_trains_its_own_single_run():
     stacked = [session(seed=s, unrolled=2) for s in (5, 6, 7)]
-    fast_steps(FastStep(stacked[0].cfg, [s.players for s in stacked]), stacked, 60)[R.D_LOSS]
+    engine = FastStep(stacked[0].cfg, [s.players for s in stacked])
+    fast_steps(engine, stacked, 60)
+    engine.export(1, stacked[1].players)
     single = session(seed=6, unrolled=2)
     reference_steps(single, 1, 60)
-    engine = FastStep(stacked[0].cfg, [s.players for s in stacked])   # reads the stacked state back
-    copy = session(seed=6, unrolled=2)
-    engine.export(1, copy.players)
-    assert_close(trained_state(copy), trained_state(single))
+    assert_close(trained_state(stacked[1]), trained_state(single))
 
 
 def test_a_fast_path_checkpoint_continues_on_the_reference_path():
     """The bound optimisers hold the fast path's moments and step counts in torch's own format."""
     s = session(unrolled=2)
     fast_steps(bound_engine(s), [s], 30)
-    ckpt = s.state(30)
+    buf = io.BytesIO()
+    torch.save(s.state(30), buf)   # as a run writes it: the bound tensors are views of the engine's buffers
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
     on_reference = session(unrolled=2)
     on_reference.load_state(ckpt)
     reference_steps(on_reference, 31, 60)
@@ -235,12 +247,9 @@ def test_a_fast_path_checkpoint_continues_on_the_reference_path():
     ({"g_dropout": 0.1}, "g_dropout"), ({"minibatch_disc": True}, "minibatch_disc"),
 ])
 def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
-    assert choose(make_config(SMALL)) == choose(make_config(SMALL, engine="fast"))._replace_free() \
-        if False else choose(make_config(SMALL)).name == "fast"
+    assert choose(make_config(SMALL)).record() == {"name": "fast", "requested": "auto"}
     choice = choose(make_config(SMALL, **overrides))
     assert (choice.name, choice.requested) == ("reference", "auto") and choice.reason.startswith(reason)
-    assert choose(make_config(SMALL, engine="reference", **{})).record() == {"name": "reference",
-                                                                             "requested": "reference"}
     with pytest.raises(ConfigError, match=f"engine = 'fast' cannot run this config \\({reason}"):
         choose(make_config(SMALL, engine="fast", **overrides))
 

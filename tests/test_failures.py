@@ -17,9 +17,13 @@ from tiny_runs import TINY, assert_same_run, cli, run_tiny, start, wait_for_row,
 WATCHED = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
 
 
+#: tests that reach into the reference step (gandiag.train.step) run on it; the fast engine bypasses it
+REFERENCE = ["--engine", "reference"]
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    return run_tiny(tmp_path_factory.mktemp("finished") / "run")
+    return run_tiny(tmp_path_factory.mktemp("finished") / "run", *REFERENCE)
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def first_non_finite_step(**overrides) -> int:
 
 def test_an_absurd_learning_rate_stops_the_run_at_the_first_non_finite_step(tmp_path):
     run = tmp_path / "run"
-    result = cli("run", "ring8", "--out", run, *TINY, "--d-lr", "1e30", "--g-lr", "1e30")
+    result = cli("run", "ring8", "--out", run, *TINY, *REFERENCE, "--d-lr", "1e30", "--g-lr", "1e30")
     bad = first_non_finite_step(d_lr=1e30, g_lr=1e30)
     assert bad % 5 != 0  # not a log step: the run found the step itself, not the next row
     assert result.exit_code == EXIT_DIVERGED
@@ -70,7 +74,7 @@ def patch_step(monkeypatch, at: int, change) -> None:
 
 def test_a_loss_going_nan_mid_run_stops_there_and_keeps_everything_before(tmp_path, monkeypatch, finished):
     patch_step(monkeypatch, 13, lambda stats, players: {**stats, R.G_LOSS: stats[R.G_LOSS] * math.nan})
-    result = cli("run", "ring8", "--out", tmp_path / "run", *TINY, "--keep-checkpoints", 0)
+    result = cli("run", "ring8", "--out", tmp_path / "run", *TINY, *REFERENCE, "--keep-checkpoints", 0)
     assert result.exit_code == EXIT_DIVERGED and "non-finite g_loss at step 13" in result.output
     kept = (tmp_path / "run" / R.METRICS_FILE).read_bytes().splitlines(keepends=True)
     assert kept[:3] == (finished / R.METRICS_FILE).read_bytes().splitlines(keepends=True)[:3]  # rows 0, 5, 10
@@ -88,7 +92,7 @@ def _inf_weight(stats, players):
 
 def test_a_non_finite_parameter_is_caught_before_its_step_is_recorded(tmp_path, monkeypatch):
     patch_step(monkeypatch, 15, _inf_weight)
-    result = cli("run", "ring8", "--out", tmp_path / "run", *TINY)
+    result = cli("run", "ring8", "--out", tmp_path / "run", *TINY, *REFERENCE)
     assert result.exit_code == EXIT_DIVERGED and "non-finite parameters at step 15" in result.output
     assert [r[R.STEP] for r in rows(tmp_path / "run")] == [0, 5, 10]
     assert R.RunReader(tmp_path / "run").checkpoint_steps() == [10]
@@ -100,7 +104,7 @@ def _out_of_memory(stats, players):
 
 def test_an_unexpected_error_is_noted_in_the_status_and_raised(tmp_path, monkeypatch):
     patch_step(monkeypatch, 3, _out_of_memory)
-    result = cli("run", "ring8", "--out", tmp_path / "run", *TINY)
+    result = cli("run", "ring8", "--out", tmp_path / "run", *TINY, *REFERENCE)
     assert isinstance(result.exception, RuntimeError)  # a bug or a crash is not a user error: full traceback
     assert R.RunReader(tmp_path / "run").status == {"status": R.FAILED, "detail": "RuntimeError: out of memory"}
 

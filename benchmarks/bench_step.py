@@ -1,0 +1,123 @@
+"""Seconds per ring8 training iteration: gandiag's engines, the plain loop, and the floor of the work.
+
+The machine may be shared, so every measurement here interleaves its loops block by block in one
+process after an untimed warm-up: each figure is a median over blocks and each ratio the median of the
+ratios of blocks that ran next to each other. `floor` does only what any exact implementation of the
+vanilla step must: the same random draws (two z batches of 512 x 256 normals and the reals) and G's
+matrix products (forward on both batches, backward on one); D is too small to count.
+
+    python -m benchmarks.bench_step [--unrolled 10] [--reps 11] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from gandiag.config import load_config
+from gandiag.engine import fast_step
+from gandiag.train.loop import Session
+from gandiag.train.step import train_step
+
+NAIVE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "naive_ring8.py"
+
+
+def naive_trainer(unrolled: int, path: Path = NAIVE):
+    """The plain loop's Trainer (its --arch paper default: the ring8 setting)."""
+    spec = importlib.util.spec_from_file_location("naive_ring8", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Trainer(unrolled=unrolled)
+
+
+def session(unrolled: int = 0, device: str = "cpu", **overrides) -> Session:
+    return Session(load_config("ring8", unrolled=unrolled, device=device, **overrides), torch.device(device))
+
+
+def fast(unrolled: int, device: str = "cpu") -> Callable[[], object]:
+    """The fast engine's step exactly as `gandiag run` calls it."""
+    step = fast_step(session(unrolled, device))
+    return lambda: step(0)
+
+
+def reference(unrolled: int, device: str = "cpu") -> Callable[[], object]:
+    s = session(unrolled, device, engine="reference")
+    return lambda: train_step(s.players, s.stabilizers, s.cfg, s.sample_real, s.sample_z, s.gen, 1)
+
+
+def floor() -> Callable[[], object]:
+    """The draws and G's products of one vanilla iteration, nothing else (torch's fastest forms)."""
+    s = session()
+    W = [lin.weight.detach() for lin in s.players.G.modules() if isinstance(lin, torch.nn.Linear)]
+    b = [lin.bias.detach() for lin in s.players.G.modules() if isinstance(lin, torch.nn.Linear)]
+
+    def forward(z):
+        h1 = torch.addmm(b[0], z, W[0].T).relu_()
+        h2 = torch.addmm(b[1], h1, W[1].T).relu_()
+        return h1, h2, torch.addmm(b[2], h2, W[2].T)
+
+    def iteration():
+        s.sample_real(512)
+        forward(s.sample_z(512))
+        z = s.sample_z(512)
+        h1, h2, x = forward(z)
+        g2 = x @ W[2]
+        return g2.T @ h1, (g2 @ W[1]).T @ z, x.T @ h2
+    return iteration
+
+
+def interleave(loops: dict[str, Callable[[], object]], block: int, reps: int, warmup: int = 3,
+               sync: Callable[[], None] = lambda: None) -> dict[str, list[float]]:
+    """Per loop, seconds per iteration of each of `reps` blocks; the loops take turns block by block."""
+    for loop in loops.values():
+        for _ in range(warmup):
+            loop()
+    times = {name: [] for name in loops}
+    for _ in range(reps):
+        for name, loop in loops.items():
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(block):
+                loop()
+            sync()
+            times[name].append((time.perf_counter() - t0) / block)
+    return times
+
+
+def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over repetitions of a's block time over b's block time in the same repetition."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
+
+def step_suite(unrolled: int, reps: int, block: int) -> tuple[dict[str, list[float]], list[tuple[str, str]]]:
+    """(block times, the ratios to report) for one unrolling depth, gandiag against the plain loop."""
+    loops = {"naive": naive_trainer(unrolled).step, "fast": fast(unrolled), "reference": reference(unrolled)}
+    if unrolled == 0:
+        loops["floor"] = floor()
+    times = interleave(loops, block, reps)
+    return times, [(name, "naive") for name in loops if name != "naive"]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--unrolled", type=int, default=0)
+    ap.add_argument("--reps", type=int, default=11)
+    ap.add_argument("--block", type=int, default=0, help="iterations per block (0: 20 vanilla, 3 unrolled)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    times, pairs = step_suite(args.unrolled, args.reps, args.block or (3 if args.unrolled else 20))
+    for name, t in times.items():
+        print(f"{name:>10}  {1e3 * statistics.median(t):8.2f} ms/iteration")
+    for a, b in pairs:
+        print(f"{a} / {b}: {ratio(times, a, b):.3f}")
+
+
+if __name__ == "__main__":
+    main()
