@@ -76,7 +76,7 @@ def run(scenario, out, quiet, animate, seeds, **params):
     from gandiag.train import run as train
     from gandiag.train.ddp import is_main
     cfg = C.load_config(scenario, **overrides(params))
-    if seeds > 1:  # --seeds (gandiag.engine.seeds, docs/speed.md)
+    if seeds > 1:  # --seeds (gandiag.engine.seeds, README.md)
         from gandiag.engine.seeds import exit_code, format_summary, run_seeds
         summary = run_seeds(cfg, seeds, out, quiet=quiet)
         click.echo(format_summary(summary))

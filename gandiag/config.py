@@ -94,7 +94,7 @@ class Config:
     eps: float = _f(1e-8, "Adam epsilon.", lo=0.0, lo_open=True)
     seed: int = _f(0, "Random seed (CPU runs are bit-for-bit repeatable).", lo=0, hi=2**32 - 1)
     device: str = _f("auto", "Device: auto picks CUDA when present.", choices=("auto", "cpu", "cuda"))
-    # --- engine (gandiag/engine, docs/speed.md) -----------------------------------------------
+    # --- engine (gandiag/engine, README.md) -----------------------------------------------
     engine: str = _f("auto", "Training engine: fast (closed form, exact, toy MLP players only), reference "
                      "(autograd), auto (fast where it applies; config.json says which ran).",
                      choices=("auto", "reference", "fast"))

@@ -3,7 +3,7 @@
 Each rule has a name, a title, its thresholds, a check and the remedies the seeds suggest (ganhacks'
 "track failures early", the lecture notes, the papers in shared/reference). A check looks at a RunView
 and returns a Finding (a message and its evidence: the step range it rests on and the values) or None.
-RULES is the table; docs/analyzer.md prints it. Reads rows only, so it works on any run folder, on a
+RULES is the table; README.md prints it. Reads rows only, so it works on any run folder, on a
 crashed run, and live during training.
 """
 from __future__ import annotations
@@ -355,7 +355,7 @@ def diagnose(run: RunView, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
 
 
 def rules_table() -> str:
-    """The rule table as Markdown (docs/analyzer.md and README show it)."""
+    """The rule table as Markdown (README.md and README show it)."""
     lines = ["| rule | finds | fires when | thresholds |", "|---|---|---|---|"]
     for rule in RULES:
         limits = ", ".join(f"{k} = {v:g}" for k, v in rule.thresholds.items()) or "-"

@@ -72,7 +72,7 @@ SNAP_IMAGES = "images"               # (S, C, H, W) fixed-z samples for image sc
 RUNNING, FINISHED, DIVERGED, INTERRUPTED = "running", "finished", "diverged", "interrupted"
 FAILED = "failed"                    # an unexpected error (a bug, out of memory); status.json names it
 
-# --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analyze; definitions: docs/analyzer.md)
+# --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analyze; definitions: README.md)
 # a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS (above) and these:
 N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
 LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"

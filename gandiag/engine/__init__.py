@@ -4,7 +4,7 @@ For an MLP G and a one-hidden-layer ReLU (or leaky ReLU) D it computes what gand
 with hand-written forward and backward passes (unrolled D included, second order through Adam),
 manual Adam on flat buffers, batched matrix products over seeds and no host sync per step.
 `engine = auto` takes it where it applies (gandiag.engine.support) and the reference path otherwise.
-docs/speed.md has the measurements; tests/test_engine.py compares both paths.
+README.md has the measurements; tests/test_engine.py compares both paths.
 """
 from __future__ import annotations
 

@@ -90,23 +90,19 @@ class CriticPass:
     """What one evaluation of D on fixed inputs leaves for its gradient and for reverse passes."""
 
     maskT: Tensor    # (S, H, N) slope of each unit at each input: 1 or 0 (ReLU), 1 or slope (leaky)
+    jacT: Tensor     # (S, d + 1, N) d logit / d XtT
     logits: Tensor   # (S, N)
 
 
 def critic_pass(theta: Tensor, XtT: Tensor, slope: float) -> CriticPass:
     WtT, w2, b2 = critic_views(theta)
-    preT = torch.bmm(WtT.transpose(1, 2), XtT)
-    hT = torch.nn.functional.leaky_relu(preT, slope) if slope else preT.relu()
-    maskT = preT.gt_(0)
+    maskT = torch.bmm(WtT.transpose(1, 2), XtT)
+    torch.gt(maskT, 0, out=maskT)   # the pre-activations become the units' slopes in place
     if slope:
         maskT.mul_(1 - slope).add_(slope)
-    return CriticPass(maskT, torch.baddbmm(b2.unsqueeze(-1), w2, hT).squeeze(1))
-
-
-def critic_jacobian(theta: Tensor, cp: CriticPass) -> Tensor:
-    """d logit / d XtT (S, d + 1, N): logit = sum_j w2_j mask_j (Wt_j . Xt) + b2."""
-    WtT, w2, _ = critic_views(theta)
-    return torch.bmm(WtT * w2, cp.maskT)
+    # logit = sum_j w2_j unit(pre_j) + b2 = sum_j w2_j mask_j (Wt_j . Xt) + b2 = jac . Xt + b2
+    jacT = torch.bmm(WtT * w2, maskT)
+    return CriticPass(maskT, jacT, torch.linalg.vecdot(jacT, XtT, dim=1) + b2)
 
 
 def critic_grad(cp: CriticPass, theta: Tensor, XtT: Tensor, delta: Tensor, out: Tensor) -> Tensor:
@@ -133,14 +129,12 @@ def critic_grad_reverse(cp: CriticPass, theta: Tensor, XtT: Tensor, delta: Tenso
     WtT, w2, _ = critic_views(theta)
     gWtT_bar, gw2_bar, gb2_bar = critic_views(bar_g)
     tWtT, tw2, tb2 = critic_views(bar_theta)
-    d1 = WtT.shape[1]
     # gWtT = G0T * w2 and gw2 = sum(WtT * G0T) both read G0T = (delta * XtT) mask^T; the adjoint of G0T
-    # pushed through the mask is QT = d <bar_g, g> / d (delta * XtT). The same product yields the jacobian.
-    QJ = torch.bmm(torch.cat([torch.addcmul(gWtT_bar * w2, WtT, gw2_bar), WtT * w2], 1), cp.maskT)
-    QT, jacT = QJ[:, :d1], QJ[:, d1:]
+    # pushed through the mask is QT = d <bar_g, g> / d (delta * XtT)
+    QT = torch.bmm(torch.addcmul(gWtT_bar * w2, WtT, gw2_bar), cp.maskT)
     bar_a = (QT * XtT).sum(1).add_(gb2_bar).mul_(curv)                   # through delta = loss'(logit)
     RT = torch.bmm(XtT * bar_a.unsqueeze(1), cp.maskT.transpose(1, 2))    # like G0T, with bar_a for delta
     tWtT.addcmul_(RT, w2).addcmul_(G0T, gw2_bar)
     tw2.add_((WtT * RT).addcmul_(gWtT_bar, G0T).sum(1, keepdim=True))
     tb2.add_(bar_a.sum(1, keepdim=True))
-    return torch.addcmul(QT[..., cols] * delta[:, None, cols], jacT[..., cols], bar_a[:, None, cols])
+    return torch.addcmul(QT[..., cols] * delta[:, None, cols], cp.jacT[..., cols], bar_a[:, None, cols])

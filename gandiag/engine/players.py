@@ -1,7 +1,7 @@
 """Stacked players: S seeds' parameters, gradients and Adam moments in flat buffers, tied to the
 seeds' own nn.Modules and optimisers so probes, snapshots and checkpoints work unchanged.
 
-A buffer is parameter-major (each parameter's S copies are contiguous), so one seed's parameter is a
+A buffer is (S, P): each seed's parameters side by side in its row, so one seed's parameter is a
 contiguous view and Adam runs on the whole buffer in a handful of operations. A single run binds its
 modules to the buffers (their parameters and Adam state become views: nothing to copy, ever); a
 multi-seed run copies a seed out when it records, so each seed's checkpoint holds its own data only.
@@ -32,22 +32,22 @@ def critic_layout(views: list[Tensor], i: int) -> list[Tensor]:
 
 
 class Flat:
-    """The shapes of one player's parameters, stacked over S seeds in one flat buffer."""
+    """The shapes of one player's parameters, stacked over S seeds in one (S, P) buffer: a seed's
+    parameters lie side by side in its row, so per-seed norms are one reduction."""
 
     def __init__(self, shapes: list[tuple[int, ...]], S: int, like: Tensor):
         self.shapes, self.S, self.like = [tuple(s) for s in shapes], S, like
-        self.sizes = [S * math.prod(s) for s in self.shapes]
+        self.sizes = [math.prod(s) for s in self.shapes]
 
     def zeros(self) -> Tensor:
-        return torch.zeros(sum(self.sizes), dtype=self.like.dtype, device=self.like.device)
+        return torch.zeros(self.S, sum(self.sizes), dtype=self.like.dtype, device=self.like.device)
 
     def split(self, flat: Tensor) -> list[Tensor]:
-        return [c.view(self.S, *s) for c, s in zip(flat.split(self.sizes), self.shapes)]
+        return [c.view(self.S, *s) for c, s in zip(flat.split(self.sizes, 1), self.shapes)]
 
     def norms(self, flat: Tensor) -> Tensor:
-        """Per-seed L2 norm (S,) of a flat buffer, e.g. a gradient."""
-        parts = [torch.linalg.vector_norm(v.flatten(1), dim=1) for v in self.split(flat)]
-        return torch.linalg.vector_norm(torch.stack(parts), dim=0)
+        """Per-seed L2 norm (S,) of a buffer, e.g. a gradient."""
+        return torch.linalg.vector_norm(flat, dim=1)
 
 
 class Player:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from .. import losses
 from . import objectives
-from .closed_form import augment, critic_grad, critic_jacobian, critic_pass, mlp_backward, mlp_forward
+from .closed_form import augment, critic_grad, critic_pass, mlp_backward, mlp_forward
 from .players import Player, critic_layout, same_layout
 from .unroll import Critic, g_loss_through_unroll
 
@@ -43,7 +43,7 @@ def _stacked(tensors: list[Tensor]) -> Tensor:
 
 
 class FastStep:
-    """Stacked G and D of S sessions' players (see gandiag.engine.supported for what qualifies)."""
+    """Stacked G and D of S sessions' players (gandiag.engine.support says which configs qualify)."""
 
     def __init__(self, cfg, players: list):
         self.cfg = cfg
@@ -99,7 +99,7 @@ class FastStep:
             else:
                 cp = critic_pass(self.theta_d, augment(fake, scale), self.critic.slope)
                 g_loss, bar_a = self.critic.g_loss(cp.logits)
-                bar_fakes = critic_jacobian(self.theta_d, cp) * bar_a.unsqueeze(1)
+                bar_fakes = cp.jacT * bar_a.unsqueeze(1)
             mlp_backward(self._g_layers(), inputs, bar_fakes[:, :-1] * scale,
                          list(zip(self.g.grads[0::2], self.g.grads[1::2])), *self.g_unit)
             g_norm = self.g.flat.norms(self.g.grad)

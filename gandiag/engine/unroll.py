@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import adam
-from .closed_form import CriticPass, critic_grad, critic_grad_reverse, critic_jacobian, critic_pass
+from .closed_form import CriticPass, critic_grad, critic_grad_reverse, critic_pass
 
 
 @dataclass
@@ -54,7 +54,7 @@ def g_loss_through_unroll(critic: Critic, theta: Tensor, m: Tensor, v: Tensor, t
     fakes = XtT[..., n_real:]
     cp = critic_pass(theta, fakes, critic.slope)
     loss, bar_a = critic.g_loss(cp.logits)
-    bar_fakes = critic_jacobian(theta, cp) * bar_a.unsqueeze(1)
+    bar_fakes = cp.jacT * bar_a.unsqueeze(1)
     if not (second_order and records):
         return loss, bar_fakes
 

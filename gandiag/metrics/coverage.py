@@ -2,7 +2,7 @@
 
 samples -> `assign` (nearest mode by std-scaled distance, HQ flag) -> `mode_counts` -> scores;
 plus the distribution-level scores (log-likelihood, grid KL/JS, k-NN metrics) and `coverage_report`,
-which gathers them all. Definitions: docs/analyzer.md.
+which gathers them all. Definitions: README.md.
 """
 from __future__ import annotations
 

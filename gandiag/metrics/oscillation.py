@@ -4,7 +4,7 @@ Inputs are sequences over time: where the generated mass sits among the modes (f
 fixed-z fakes, each fake counting for its nearest mode; or from the metrics rows' HQ mode counts),
 the fixed-z fakes themselves (for the angular drift on rings), and the D and G loss series.
 
-The oscillation index (docs/analyzer.md) is the larger of two parts, each in [0, 1]:
+The oscillation index (README.md) is the larger of two parts, each in [0, 1]:
 
   mode part  sliding windows of W snapshots; each snapshot's mass over the M modes plus one
              "on no mode" bin; the generalised Jensen-Shannon divergence of the window's W

@@ -1,6 +1,6 @@
 """The training loop: set up from a config, step, record, checkpoint; resume from a checkpoint.
 
-What it promises (docs/reliability.md):
+What it promises (README.md):
 - A checkpoint holds everything the next step reads: players, optimisers, stabilizer state and every
   random stream. On CPU a resumed run repeats the uninterrupted one bit for bit, metrics.jsonl included.
 - Every step is checked for non-finite values on the device without a host sync; the flag is read only
@@ -23,7 +23,7 @@ from .. import __version__, record as R
 from ..config import DEFAULTS, Config, ConfigError, from_dict, to_dict
 from ..data.mnist import IMAGE_DATA
 from ..data.toy import mixture_from_config
-from ..engine import choose as choose_engine, fast_step  # engine dispatch (docs/speed.md)
+from ..engine import choose as choose_engine, fast_step  # engine dispatch (README.md)
 from ..nets import build_nets
 from ..record import RunError
 from ..stabilizers import build_stabilizers

@@ -1,0 +1,140 @@
+"""`python -m benchmarks`: gandiag's speed suite on the ring8 setting, as markdown tables with the targets.
+
+    python -m benchmarks                      # everything, torch's default threads
+    python -m benchmarks --threads 1 --quick  # a busy machine: one thread each, fewer repetitions
+    python -m benchmarks --suites step --json bench.json
+
+Suites (each interleaves its loops in one process, figures are medians, ratios are medians of
+neighbouring blocks; see each module's docstring):
+  step   ms per iteration of the plain loop (../shared/bench/naive_ring8.py), gandiag's fast and reference
+         engines and the floor of the work, vanilla and unrolled-10    (benchmarks.bench_step)
+  run    recording overhead of `gandiag run` at default settings       (benchmarks.bench_run)
+  seeds  16 seeds in one pass against one seed, vanilla and unrolled   (benchmarks.bench_seeds)
+  cuda   the fast and reference engines on CUDA, when a GPU is present; the plain loop is CPU-only
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+
+import torch
+
+from .bench_run import run_suite
+from .bench_seeds import seeds_suite
+from .bench_step import fast, interleave, ratio, reference, step_suite
+
+K = 10                  # the unrolled setting of the targets
+HERO_STEPS = 25_000     # the hero command's length (the CUDA target)
+TARGETS = {"vanilla": 0.7, "unrolled": 0.2, "overhead": 0.10, "seeds": 4.0, "cuda_seconds": 15.0}
+
+
+def ms(times: list[float]) -> str:
+    return f"{1e3 * statistics.median(times):.2f}"
+
+
+def machine() -> str:
+    cpu = platform.processor()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+            f"load average {load}")
+
+
+def verdict(value: float, target: float) -> str:
+    return f"{'met' if value <= target else 'missed'} (target <= {target:g})"
+
+
+def step_tables(reps: int, report: dict) -> list[str]:
+    rows, out = {}, []
+    for k, block in ((0, 20), (K, 3)):
+        times, pairs = step_suite(k, reps, block)
+        report[f"step_k{k}"] = times
+        for name, t in times.items():
+            rows.setdefault(name, {})[k] = (ms(t), f"{ratio(times, name, 'naive'):.3f}" if name != "naive" else "1")
+    out += ["| loop | vanilla ms/it | / plain | unrolled-10 ms/it | / plain |", "|---|---|---|---|---|"]
+    for name, by_k in rows.items():
+        v, u = by_k.get(0, ("-", "-")), by_k.get(K, ("-", "-"))
+        out.append(f"| {name} | {v[0]} | {v[1]} | {u[0]} | {u[1]} |")
+    fast_v = ratio(report["step_k0"], "fast", "naive")
+    fast_u = ratio(report[f"step_k{K}"], "fast", "naive")
+    floor_v = ratio(report["step_k0"], "floor", "naive")
+    out += ["", f"- vanilla: fast / plain = {fast_v:.3f}, {verdict(fast_v, TARGETS['vanilla'])}; the floor of the "
+                f"work (same draws and G products, nothing else) is {floor_v:.3f} of the plain loop",
+            f"- unrolled-10: fast / plain = {fast_u:.3f}, {verdict(fast_u, TARGETS['unrolled'])}"]
+    return out
+
+
+def run_table(reps: int, steps: int, report: dict) -> list[str]:
+    out = ["| setting | bare fast steps ms/it | `gandiag run` ms/it | overhead |", "|---|---|---|---|"]
+    for k in (0, K):
+        times = run_suite(steps, k, reps)
+        report[f"run_k{k}"] = times
+        over = statistics.median(r / b - 1 for r, b in zip(times["gandiag run"], times["bare steps"]))
+        out.append(f"| {'vanilla' if k == 0 else f'unrolled-{k}'} | {ms(times['bare steps'])} | "
+                   f"{ms(times['gandiag run'])} | {100 * over:.1f} % ({"met" if over <= TARGETS["overhead"] else "missed"}, target <= {100 * TARGETS["overhead"]:g} %) |")
+    return out
+
+
+def seeds_table(reps: int, n: int, report: dict) -> list[str]:
+    out = [f"| setting | 1 seed ms/it | {n} seeds ms/it | {n} seeds / 1 seed |", "|---|---|---|---|"]
+    for k in (0, K):
+        times = seeds_suite(n, k, reps, block=2 if k == 0 else 1)
+        report[f"seeds_k{k}"] = times
+        r = ratio(times, f"{n} seeds", "1 seed")
+        out.append(f"| {'vanilla' if k == 0 else f'unrolled-{k}'} | {ms(times['1 seed'])} | "
+                   f"{ms(times[f'{n} seeds'])} | {r:.2f} ({verdict(r, TARGETS['seeds'])}) |")
+    return out
+
+
+def cuda_table(reps: int, report: dict) -> list[str]:
+    if not torch.cuda.is_available():
+        return ["CUDA: unmeasured (no CUDA device on this machine)."]
+    loops = {f"{name} K={k}": make(k, "cuda") for k in (0, K) for name, make in (("fast", fast), ("reference", reference))}
+    times = interleave(loops, 20, reps, sync=torch.cuda.synchronize)
+    report["cuda"] = times
+    out = [f"{torch.cuda.get_device_name()}", "", "| loop | ms/it | 25,000 steps |", "|---|---|---|"]
+    for name, t in times.items():
+        out.append(f"| {name} | {ms(t)} | {statistics.median(t) * HERO_STEPS:.1f} s |")
+    hero = statistics.median(times[f"fast K={K}"]) * HERO_STEPS
+    out += ["", f"- ring8 unrolled-{K}, {HERO_STEPS} steps: {hero:.1f} s, "
+                f"{verdict(hero, TARGETS['cuda_seconds'])} (steps only)"]
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suites", default="step,run,seeds,cuda", help="comma-separated: step, run, seeds, cuda")
+    ap.add_argument("--reps", type=int, default=0, help="repetitions per suite (0: 11 step, 3 run, 3 seeds)")
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and shorter runs")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads for every loop (0: torch's default)")
+    ap.add_argument("--seeds", type=int, default=16)
+    ap.add_argument("--json", default=None, help="also write every block time here")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    suites = set(args.suites.split(","))
+    reps = (lambda full, quick: args.reps or (quick if args.quick else full))  # noqa: E731
+    report, lines = {}, ["# gandiag speed suite", "", f"machine: {machine()}", ""]
+    if "step" in suites:
+        lines += ["## Step time against the plain loop (ring8, CPU)", "", *step_tables(reps(11, 5), report), ""]
+    if "run" in suites:
+        lines += ["## Recording overhead at default settings", "",
+                  *run_table(reps(3, 2), 500 if args.quick else 1000, report), ""]
+    if "seeds" in suites:
+        lines += [f"## {args.seeds} seeds in one vectorised pass", "", *seeds_table(reps(3, 2), args.seeds, report), ""]
+    if "cuda" in suites:
+        lines += ["## CUDA", "", *cuda_table(reps(11, 5), report), ""]
+    lines.append(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("\n".join(lines))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "args": vars(args), "seconds_per_iteration": report}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

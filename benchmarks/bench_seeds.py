@@ -1,0 +1,51 @@
+"""What N seeds cost in one vectorised pass (`gandiag run --seeds N`) against one seed, on ring8.
+
+Both run the fast engine's step on stacked sessions (seeds 0..N-1), interleaved block by block in one
+process; the ratio is N seeds' seconds per iteration over one seed's. N independent seeds draw N times
+the random numbers and do N times the matrix products, so on a CPU the ratio cannot fall below about
+N x (floor / one seed's step), the floor of benchmarks.bench_step; it falls where per-operation
+overhead, not arithmetic, is what one seed pays for (the unrolled D's many small operations).
+
+    python -m benchmarks.bench_seeds [--seeds 16] [--unrolled 10] [--reps 5] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import torch
+
+from gandiag.engine import FastStep
+
+from .bench_step import interleave, ratio, session
+
+
+def stacked(n: int, unrolled: int, device: str = "cpu"):
+    sessions = [session(unrolled, device, seed=seed) for seed in range(n)]
+    engine = FastStep(sessions[0].cfg, [s.players for s in sessions])
+    samplers = [(s.sample_real, s.sample_z) for s in sessions]
+    return lambda: engine(samplers)
+
+
+def seeds_suite(n: int, unrolled: int, reps: int, block: int) -> dict[str, list[float]]:
+    return interleave({"1 seed": stacked(1, unrolled), f"{n} seeds": stacked(n, unrolled)}, block, reps)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=16)
+    ap.add_argument("--unrolled", type=int, default=0)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--block", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    times = seeds_suite(args.seeds, args.unrolled, args.reps, args.block)
+    for name, t in times.items():
+        print(f"{name:>9}  {1e3 * statistics.median(t):9.2f} ms/iteration")
+    print(f"{args.seeds} seeds / 1 seed: {ratio(times, f'{args.seeds} seeds', '1 seed'):.2f}")
+
+
+if __name__ == "__main__":
+    main()
