@@ -68,8 +68,9 @@ def overrides(params: dict) -> dict:
 @click.option("--animate/--no-animate", "animate", default=True, show_default=True,
               help="Render animation.gif when the run ends.")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Train seeds --seed, --seed + 1, ... in one vectorised pass (fast engine): a run folder "
-                   "OUT/seed_<s> each and OUT/summary.json with means and standard errors (no animation).")
+              help="Train seeds --seed, --seed + 1, ... in one vectorised pass (fast engine; one after another "
+                   "where it does not apply): a run folder OUT/seed_<s> each and OUT/summary.json with means "
+                   "and standard errors (no animation).")
 @config_options
 def run(scenario, out, quiet, animate, seeds, **params):
     """Train a GAN on SCENARIO (a name from `gandiag scenarios` or a .toml path)."""

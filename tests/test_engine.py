@@ -292,7 +292,8 @@ def test_seeds_trains_each_seed_into_its_own_run_folder_with_a_summary(tmp_path)
     summary = json.loads((tmp_path / "m" / "summary.json").read_text())
     assert summary["seeds"] == [4, 5, 6] and [r["status"] for r in summary["runs"]] == [R.FINISHED] * 3
     keys = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM, R.HQ)
-    stacked_rows, single_rows = R.RunReader(tmp_path / "m" / "seed_5").metrics(), R.RunReader(tmp_path / "one").metrics()
+    stacked_rows = R.RunReader(tmp_path / "m" / "seed_5").metrics()
+    single_rows = R.RunReader(tmp_path / "one").metrics()
     assert [r[R.STEP] for r in stacked_rows] == [r[R.STEP] for r in single_rows] == [0, 4, 8]
     assert_close([[r.get(k, 0.0) for k in keys] for r in stacked_rows],
                  [[r.get(k, 0.0) for k in keys] for r in single_rows], rtol=1e-4, atol=1e-6)

@@ -17,10 +17,10 @@ import numpy as np
 
 from .. import record as R
 from ..config import Config, from_dict, to_dict
+from ..record import RunError
 from ..train.checkpoints import save_checkpoint
 from ..train.guards import DeferInterrupt, DivergenceWatch
-from ..train.loop import RunError, RunResult, Session, _diverged, _row, _snapshot, default_out, resolve_device, \
-    run, run_record
+from ..train.loop import RunResult, Session, _diverged, _row, _snapshot, default_out, resolve_device, run, run_record
 from ..train.progress import Progress
 from .step import FastStep
 from .support import choose
