@@ -21,7 +21,7 @@ from gandiag.train.loop import RunResult, Session
 from gandiag.train.step import train_step
 
 F64 = {"dtype": torch.float64}
-SMALL = {"data": "ring", "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (16,), "batch": 48, "d_lr": 1e-3,
+SMALL = {"data": "ring", "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (16,), "batch": 32, "d_lr": 1e-3,
          "g_lr": 1e-3, "eval_samples": 64, "snapshot_samples": 16, "grid_res": 4}
 CLI_TINY = ["--steps", "8", "--z-dim", "8", "--g-hidden", "16,16", "--d-hidden", "16", "--batch", "32",
             "--log-every", "4", "--snapshot-every", "4", "--eval-samples", "64", "--snapshot-samples", "16",
