@@ -12,7 +12,6 @@ so the figure is an upper bound.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import statistics
@@ -27,7 +26,7 @@ from gandiag.analyze import live_warnings
 from gandiag.config import load_config
 from gandiag.train import run
 
-from .bench_step import fast
+from .bench_step import fast, parse, suite_parser
 
 
 def bare(steps: int, unrolled: int) -> float:
@@ -58,14 +57,9 @@ def run_suite(steps: int, unrolled: int, reps: int) -> dict[str, list[float]]:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = suite_parser(__doc__, reps=3)
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--unrolled", type=int, default=0)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse(ap, argv)
     times = run_suite(args.steps, args.unrolled, args.reps)
     for name, t in times.items():
         print(f"{name:>12}  {1e3 * statistics.median(t):8.2f} ms/iteration")

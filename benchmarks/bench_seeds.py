@@ -10,14 +10,13 @@ overhead, not arithmetic, is what one seed pays for (the unrolled D's many small
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 
 import torch
 
 from gandiag.engine import FastStep
 
-from .bench_step import interleave, ratio, session
+from .bench_step import interleave, parse, ratio, session, suite_parser
 
 
 def stacked(n: int, unrolled: int, device: str = "cpu"):
@@ -32,15 +31,10 @@ def seeds_suite(n: int, unrolled: int, reps: int, block: int) -> dict[str, list[
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = suite_parser(__doc__, reps=5)
     ap.add_argument("--seeds", type=int, default=16)
-    ap.add_argument("--unrolled", type=int, default=0)
-    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--block", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse(ap, argv)
     times = seeds_suite(args.seeds, args.unrolled, args.reps, args.block)
     for name, t in times.items():
         print(f"{name:>9}  {1e3 * statistics.median(t):9.2f} ms/iteration")

@@ -103,15 +103,26 @@ def step_suite(unrolled: int, reps: int, block: int) -> tuple[dict[str, list[flo
     return times, [(name, "naive") for name in loops if name != "naive"]
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def suite_parser(doc: str, reps: int) -> argparse.ArgumentParser:
+    """The options every single-suite module takes (--unrolled, --reps, --threads); see parse."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--unrolled", type=int, default=0)
-    ap.add_argument("--reps", type=int, default=11)
-    ap.add_argument("--block", type=int, default=0, help="iterations per block (0: 20 vanilla, 3 unrolled)")
+    ap.add_argument("--reps", type=int, default=reps)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    return ap
+
+
+def parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    return args
+
+
+def main(argv=None) -> None:
+    ap = suite_parser(__doc__, reps=11)
+    ap.add_argument("--block", type=int, default=0, help="iterations per block (0: 20 vanilla, 3 unrolled)")
+    args = parse(ap, argv)
     times, pairs = step_suite(args.unrolled, args.reps, args.block or (3 if args.unrolled else 20))
     for name, t in times.items():
         print(f"{name:>10}  {1e3 * statistics.median(t):8.2f} ms/iteration")

@@ -23,3 +23,11 @@ def run_steps(s: Session, first: int, last: int) -> dict:
     for step in range(first, last + 1):
         stats = train_step(s.players, s.stabilizers, s.cfg, s.sample_real, s.sample_z, s.gen, step)
     return stats
+
+
+def scores_depend_on_batch(D) -> bool:
+    """Whether D's score of one 2D sample changes with the other samples of its batch."""
+    torch.manual_seed(0)
+    x, others = torch.randn(1, 2), torch.randn(2, 5, 2)
+    first, second = (D(torch.cat([x, o]))[0] for o in others)
+    return not torch.allclose(first, second)
