@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 
 from gandiag import record as R
 from gandiag.analyze import live_warnings

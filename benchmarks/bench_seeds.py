@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import statistics
 
-import torch
-
 from gandiag.engine import FastStep
 
 from .bench_step import interleave, parse, ratio, session, suite_parser
