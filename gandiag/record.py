@@ -17,6 +17,7 @@ import math
 import os
 import re
 import secrets
+import socket
 import zipfile
 from pathlib import Path
 
@@ -71,6 +72,7 @@ SNAP_IMAGES = "images"               # (S, C, H, W) fixed-z samples for image sc
 # --- status ----------------------------------------------------------------------------------
 RUNNING, FINISHED, DIVERGED, INTERRUPTED = "running", "finished", "diverged", "interrupted"
 FAILED = "failed"                    # an unexpected error (a bug, out of memory); status.json names it
+STOPPED = "stopped"                  # read only: status.json says running, but its process is gone (killed)
 
 # --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analyze; definitions: README.md)
 # a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS (above) and these:
@@ -172,6 +174,19 @@ def checkpoint_name(step: int) -> str:
     return f"step_{step:08d}.pt"
 
 
+def _alive(pid, host) -> bool:
+    """Whether process `pid` on `host` still exists; True when that cannot be known (another host, no pid)."""
+    if not isinstance(pid, int) or host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # it exists, under another user
+        return True
+    return True
+
+
 class RunWriter:
     """Appends to a run folder as training goes."""
 
@@ -185,7 +200,9 @@ class RunWriter:
         atomic_write_json(self.root / CONFIG_FILE, record)
 
     def write_status(self, status: str, **details) -> None:
-        atomic_write_json(self.root / STATUS_FILE, {"status": status, **details})
+        # a running status names its process, so a reader can tell a live run from a killed one
+        owner = {"pid": os.getpid(), "host": socket.gethostname()} if status == RUNNING else {}
+        atomic_write_json(self.root / STATUS_FILE, {"status": status, **details, **owner})
 
     def append_metrics(self, row: dict) -> None:
         self._metrics.write(json.dumps({k: _clean(v) for k, v in row.items()}, default=_jsonable) + "\n")
@@ -231,7 +248,13 @@ class RunReader:
             status = json.loads((self.root / STATUS_FILE).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return {"status": "unknown"}
-        return status if isinstance(status, dict) and "status" in status else {"status": "unknown"}
+        if not (isinstance(status, dict) and "status" in status):
+            return {"status": "unknown"}
+        if status["status"] == RUNNING and not _alive(status.get("pid"), status.get("host")):
+            return {**status, "status": STOPPED,
+                    "detail": f"status.json says running, but process {status['pid']} is gone (killed?): "
+                              "gandiag resume RUN continues from the last checkpoint"}
+        return status
 
     def metrics(self) -> list[dict]:
         """All complete metrics rows; a truncated or garbled line (a killed writer) is skipped."""

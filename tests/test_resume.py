@@ -22,7 +22,7 @@ def test_a_run_killed_mid_run_and_resumed_equals_the_uninterrupted_run(tmp_path,
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL  # killed mid-run, not finished
     reader = R.RunReader(run)
-    assert reader.status["status"] == R.RUNNING and reader.checkpoint_steps()[-1] < 60
+    assert reader.status["status"] == R.STOPPED and reader.checkpoint_steps()[-1] < 60
     # A kill can also land mid-line and mid-checkpoint: leave both traces the way the writers would.
     with open(run / R.METRICS_FILE, "ab") as f:
         f.write(b'{"step": 55, "d_loss": 1.37')
@@ -88,3 +88,19 @@ def test_keep_checkpoints_bounds_the_checkpoints_on_disk(tmp_path, keep, kept):
     assert R.RunReader(run).checkpoint_steps() == kept
     assert sorted(p.name for p in (run / R.CHECKPOINT_DIR).iterdir()) == [R.checkpoint_name(s) for s in kept]
     assert checkpoint(run, 60)["step"] == 60
+
+
+def test_a_run_reads_as_running_while_its_process_lives_and_resume_refuses_it(tmp_path):
+    run = tmp_path / "live"
+    proc = start("run", "ring8", "--out", run, *with_steps(100_000))
+    try:
+        wait_for_row(proc, run, 5)
+        assert R.RunReader(run).status["status"] == R.RUNNING
+        result = cli("resume", run, "--quiet")
+        assert result.exit_code == 1 and "still being trained by process" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    stopped = R.RunReader(run).status
+    assert stopped["status"] == R.STOPPED and "gandiag resume" in stopped["detail"]

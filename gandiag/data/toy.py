@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -15,6 +15,9 @@ class Mixture:
     centres: np.ndarray
     stds: np.ndarray
     weights: np.ndarray
+    # (centres, stds, weights) as tensors per (device, dtype): copying them on every draw would cost a
+    # host-to-device copy, and a sync on CUDA, in every training step
+    _tensors: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_modes(self) -> int:
@@ -23,9 +26,11 @@ class Mixture:
     def sample(self, n: int, generator: torch.Generator | None = None, device="cpu",
                dtype=torch.float32) -> torch.Tensor:
         """n samples on `device`, drawn with `generator` (on that device) so runs repeat exactly."""
-        centres = torch.as_tensor(self.centres, dtype=dtype, device=device)
-        stds = torch.as_tensor(self.stds, dtype=dtype, device=device)
-        weights = torch.as_tensor(self.weights, dtype=dtype, device=device)
+        key = (torch.device(device), dtype)
+        if key not in self._tensors:
+            self._tensors[key] = tuple(torch.as_tensor(a, dtype=dtype, device=device)
+                                       for a in (self.centres, self.stds, self.weights))
+        centres, stds, weights = self._tensors[key]
         k = torch.multinomial(weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, 2, generator=generator, device=device, dtype=dtype)
         return centres[k] + stds[k, None] * noise

@@ -292,6 +292,10 @@ def resume(root: Path, steps: int | None = None, quiet: bool = False, on_row=Non
     root = Path(root)
     reader = R.RunReader(root)
     record = reader.record
+    owner = reader.status
+    if owner["status"] == R.RUNNING:   # two writers would interleave one metrics log
+        raise RunError(f"{root} is still being trained by process {owner.get('pid')}: stop it first "
+                       "(Ctrl-C saves a checkpoint), then resume")
     ckpts = reader.checkpoint_steps()
     path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
     ckpt = load_checkpoint(path) if path else None
