@@ -51,6 +51,9 @@ def test_scenarios_lists_every_scenario_with_its_key_settings():
     for name in scenario_names():
         assert name in result.output
     assert "batch=512" in result.output and "Unrolled GAN paper" in result.output
+    modes = dict(line.split()[0:2] for line in result.output.splitlines() if line.lstrip().startswith("data="))
+    assert (modes["data=ring"], modes["data=grid"]) == ("modes=8", "modes=25")
+    assert (modes["data=mnist"], modes["data=stacked-mnist"]) == ("modes=10", "modes=1000")   # digit classes
 
 
 def test_run_help_shows_every_config_option_with_its_default():
