@@ -2,6 +2,7 @@
 """Images per second of gandiag's MNIST training step against a plain DCGAN loop written the usual way.
 
     nice python benchmarks/bench_dcgan.py --steps 200 --device cpu
+    python benchmarks/bench_dcgan.py --device cuda --precision bf16 --channels-last --compile
 
 Both train the same networks (gandiag.nets.build_dcgan for the `mnist` scenario) with the same
 optimisers and batch. The plain loop is the PyTorch DCGAN tutorial's: a shuffling DataLoader over a
@@ -10,10 +11,14 @@ gandiag's step draws its batches on the device from uint8 digits and generates a
 The machine may be shared, so the loops run interleaved in blocks of --block iterations after an
 untimed warm-up; the figures are medians over blocks, the ratio the median of neighbouring blocks' ratios.
 Images per second = batch / seconds per iteration (one D and one G update per batch).
+--precision, --channels-last and --compile go to gandiag's config and to the plain loop as the PyTorch
+recipes write them (autocast around forward and loss, backward outside; channels_last nets and batches;
+Module.compile), so both sides get the same help; compiling happens in the untimed warm-up.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -45,12 +50,21 @@ def gandiag_loop(cfg, device):
 def plain_loop(cfg, device):
     """The tutorial loop, one iteration per call (the DataLoader restarts when it runs out)."""
     torch.manual_seed(cfg.seed)
-    G, D = (net.to(device) for net in build_nets(cfg))
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    G, D = (net.to(device, memory_format=layout) for net in build_nets(cfg))
+    if cfg.compile:
+        G.compile()
+        D.compile()
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.g_lr, betas=(cfg.g_beta1, cfg.g_beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.d_lr, betas=(cfg.d_beta1, cfg.d_beta2))
     images = to_unit(torch.from_numpy(load_digits(cfg.data_dir).train_images)).unsqueeze(1)
     loader = DataLoader(TensorDataset(images), batch_size=cfg.batch, shuffle=True, drop_last=True)
     bce, batches = nn.BCEWithLogitsLoss(), iter(())
+
+    def autocast():
+        if cfg.precision == "bf16":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def step():
         nonlocal batches
@@ -58,16 +72,22 @@ def plain_loop(cfg, device):
         if real is None:
             batches = iter(loader)
             real = next(batches)
-        real = real[0].to(device)
+        real = real[0].to(device, memory_format=layout)
         ones = torch.ones(len(real), device=device)
         zeros = torch.zeros(len(real), device=device)
         D.zero_grad()
-        bce(D(real), ones).backward()
-        fake = G(torch.randn(len(real), cfg.z_dim, device=device))
-        bce(D(fake.detach()), zeros).backward()
+        with autocast():
+            loss = bce(D(real), ones)
+        loss.backward()
+        with autocast():
+            fake = G(torch.randn(len(real), cfg.z_dim, device=device))
+            loss = bce(D(fake.detach()), zeros)
+        loss.backward()
         opt_d.step()
         G.zero_grad()
-        bce(D(fake), ones).backward()
+        with autocast():
+            loss = bce(D(fake), ones)
+        loss.backward()
         opt_g.step()
     return step
 
@@ -86,13 +106,17 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=200, help="timed iterations per loop")
     ap.add_argument("--block", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--compile", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    cfg = load_config("mnist", device=args.device, eval_samples=64)
+    cfg = load_config("mnist", device=args.device, eval_samples=64, precision=args.precision,
+                      channels_last=args.channels_last, compile=args.compile)
     loops = {"plain": plain_loop(cfg, device), "gandiag": gandiag_loop(cfg, device)}
     for step in loops.values():
         block_seconds(step, args.warmup, device)
@@ -100,7 +124,9 @@ def main(argv=None) -> None:
     for _ in range(max(1, args.steps // args.block)):
         for name, step in loops.items():
             times[name].append(block_seconds(step, args.block, device))
-    print(f"mnist DCGAN, batch {cfg.batch}, {args.device}, {torch.get_num_threads()} threads, "
+    print(f"mnist DCGAN, batch {cfg.batch}, {args.device}, {cfg.precision}"
+          f"{', channels_last' if cfg.channels_last else ''}{', compiled' if cfg.compile else ''}, "
+          f"{torch.get_num_threads()} threads, "
           f"{len(times['plain'])} interleaved blocks of {args.block} iterations")
     for name, t in times.items():
         print(f"  {name:8s} {cfg.batch / statistics.median(t):8.1f} images/s  "

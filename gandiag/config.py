@@ -34,7 +34,8 @@ def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, cli
 
 LOSSES = ("minimax", "nonsaturating", "least-squares", "wgan", "wgan-gp", "hinge")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
-DATA_KINDS = ("ring", "grid", "mixture", "mnist", "stacked-mnist")
+IMAGE_KINDS = ("mnist", "stacked-mnist")
+DATA_KINDS = ("ring", "grid", "mixture", *IMAGE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,11 @@ class Config:
     eps: float = _f(1e-8, "Adam epsilon.", lo=0.0, lo_open=True)
     seed: int = _f(0, "Random seed (CPU runs are bit-for-bit repeatable).", lo=0, hi=2**32 - 1)
     device: str = _f("auto", "Device: auto picks CUDA when present.", choices=("auto", "cpu", "cuda"))
+    precision: str = _f("fp32", "Players' forward passes: fp32, or bf16 autocast (losses stay float32).",
+                        choices=("fp32", "bf16"))
+    channels_last: bool = _f(False, "Image nets and batches in channels_last memory format (image data).")
+    compile: bool = _f(False, "torch.compile the players in place (the first steps compile; not with "
+                              "second-order unrolled, wgan-gp or r1: they need double backward).")
     # --- engine (gandiag/engine, README.md) -----------------------------------------------
     engine: str = _f("auto", "Training engine: fast (closed form, exact, toy MLP players only), reference "
                      "(autograd), auto (fast where it applies; config.json says which ran).",
@@ -198,9 +204,18 @@ def _check(cfg: Config) -> Config:
             raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like 128,128")
     if cfg.data == "grid" and math.isqrt(cfg.modes) ** 2 != cfg.modes:
         raise ConfigError(f"modes = {cfg.modes} is not allowed for data = grid: expected a square number like 25")
-    if (cfg.conditional or cfg.aux_classifier) and cfg.data not in ("mnist", "stacked-mnist"):
+    if (cfg.conditional or cfg.aux_classifier) and cfg.data not in IMAGE_KINDS:
         raise ConfigError(f"conditional and aux_classifier need class labels: use them with data = mnist or "
                           f"stacked-mnist, not {cfg.data}")
+    if cfg.channels_last and cfg.data not in IMAGE_KINDS:
+        raise ConfigError(f"channels_last applies to image data (mnist, stacked-mnist): drop --channels-last "
+                          f"for data = {cfg.data}")
+    if cfg.compile and cfg.unrolled and not cfg.unrolled_first_order:
+        raise ConfigError("compile does not combine with second-order unrolled (torch.compile has no double "
+                          "backward): use --unrolled-first-order or drop --compile")
+    if cfg.compile and (cfg.loss == "wgan-gp" or cfg.r1):
+        raise ConfigError("compile does not combine with the gradient penalties of loss = wgan-gp and r1 "
+                          "(torch.compile has no double backward): drop --compile or the penalty")
     if cfg.data == "mixture" or cfg.centres or cfg.stds or cfg.weights:
         _check_mixture(cfg)
     return cfg

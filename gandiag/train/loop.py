@@ -30,6 +30,7 @@ from ..stabilizers import build_stabilizers
 from . import ddp
 from .checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .classes import uses_labels
+from .device import batch_format, prepare
 from .guards import DeferInterrupt, DivergenceWatch
 from .images import ImageRecorder
 from .probes import generate, mode_metrics, toy_snapshot
@@ -89,8 +90,7 @@ class Session:
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)  # network init
-        G, D = build_nets(cfg)
-        G, D = G.to(device), D.to(device)
+        G, D = (prepare(net.to(device), cfg, device) for net in build_nets(cfg))
         self.players = Players(G, D, _optimizer(cfg.g_opt, G, cfg.g_lr, cfg.g_beta1, cfg.g_beta2, cfg.eps),
                                _optimizer(cfg.d_opt, D, cfg.d_lr, cfg.d_beta1, cfg.d_beta2, cfg.eps))
         # Stabilizers that carry state from step to step (averages, replay buffer, swapped-out players)
@@ -121,11 +121,12 @@ class Session:
         return self._z(n, self.gen)
 
     def sample_real(self, n: int) -> torch.Tensor:
-        return self.target.sample(n, self.gen, self.device)
+        return self.target.sample(n, self.gen, self.device).contiguous(memory_format=batch_format(self.cfg))
 
     def sample_labeled(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Reals and their classes (image data only)."""
-        return self.target.sample_labeled(n, self.gen, self.device)
+        images, labels = self.target.sample_labeled(n, self.gen, self.device)
+        return images.contiguous(memory_format=batch_format(self.cfg)), labels
 
     def eval_metrics(self) -> dict:
         """Live mode metrics of G on the fixed evaluation z."""

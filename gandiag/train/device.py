@@ -1,0 +1,55 @@
+"""How the players run on the device: config `precision`, `channels_last` and `compile`.
+
+`prepare` is applied once to each player, on its device, before its optimiser is built. Nothing it does
+renames a parameter or buffer, so checkpoints, resume and the unrolled D (torch.func.functional_call)
+see the same modules as without it:
+- bf16: the module's forward (and an AC-GAN D's class head) runs under torch.autocast and hands back
+  float32, so losses, penalties and metrics keep computing in float32; backward runs outside autocast,
+  as PyTorch recommends. bf16 has float32's exponent range, so no gradient scaling is needed.
+- channels_last: the conv weights, and the image batches D sees (`batch_format`), are NHWC in memory,
+  the layout cuDNN's and oneDNN's fast conv kernels work in.
+- compile: nn.Module.compile compiles the module's call in place (torch.compile would wrap it in a new
+  module whose state_dict keys carry an `_orig_mod.` prefix). It turns off AOTAutograd's donated buffers
+  for the whole process.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch._functorch.config
+from torch import nn
+
+#: the methods of a player that compute from its inputs (class_logits: an AC-GAN D's class head)
+_FORWARDS = ("forward", "class_logits")
+
+
+def batch_format(cfg) -> torch.memory_format:
+    """The memory format of the real batches a run draws."""
+    return torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+
+def prepare(net: nn.Module, cfg, device: torch.device) -> nn.Module:
+    """`net` (already on `device`) set up as the config asks; compile comes last so it traces the others."""
+    if cfg.channels_last:
+        net.to(memory_format=torch.channels_last)
+    if cfg.precision == "bf16":
+        for name in _FORWARDS:
+            if callable(getattr(net, name, None)):
+                # an instance attribute, so nn.Module.__call__ and functional_call both find it
+                setattr(net, name, _in_bf16(getattr(net, name), device.type))
+    if cfg.compile:
+        # The saturation probe (gandiag.train.probes) differentiates one graph twice (retain_graph), which
+        # a compiled backward that donates its saved buffers to its own outputs refuses.
+        torch._functorch.config.donated_buffer = False
+        net.compile()
+    return net
+
+
+def _in_bf16(method, device_type: str):
+    @functools.wraps(method)
+    def in_bf16(*args, **kwargs):
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            out = method(*args, **kwargs)
+        return out.float()
+    return in_bf16
