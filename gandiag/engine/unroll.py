@@ -37,13 +37,16 @@ class _Record:
 
 
 def g_loss_through_unroll(critic: Critic, theta: Tensor, m: Tensor, v: Tensor, t: int, h: adam.Hyper,
-                          XtT: Tensor, n_real: int, k: int, second_order: bool) -> tuple[Tensor, Tensor]:
+                          XtT: Tensor, n_real: int, k: int, second_order: bool,
+                          masks: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """(G's loss (S,), its gradient w.r.t. the fakes' augmented inputs XtT[..., n_real:]) where D takes
-    k Adam steps from (theta, m, v, t) on D's loss over XtT (reals first, then G's fakes)."""
+    k Adam steps from (theta, m, v, t) on D's loss over XtT (reals first, then G's fakes).
+
+    masks: optional memory (k, S, N, H) for the k steps' unit patterns (closed_form.critic_pass)."""
     tiny = torch.full((), adam.SQRT_TINY, dtype=v.dtype, device=v.device)
     records, u = [], v + tiny
     for i in range(k):
-        cp = critic_pass(theta, XtT, critic.slope)
+        cp = critic_pass(theta, XtT, critic.slope, None if masks is None else masks[i])
         delta, curv = critic.derivatives(cp.logits)
         g = torch.zeros_like(theta)
         G0T = critic_grad(cp, theta, XtT, delta, g)
