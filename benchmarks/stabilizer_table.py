@@ -53,7 +53,12 @@ ROWS = [
 
 #: rows too slow for a default run on a 2-core CPU, and why (--slow runs them too)
 SLOW = {("ring8", "minibatch-disc"): "minibatch discrimination compares all 512 x 512 pairs of a batch "
-                                     "in every kernel: seconds per step on a 2-core CPU"}
+                                     "in every kernel: seconds per step on a 2-core CPU",
+        ("grid25", "unrolled-10"): "grid25's maxout D and batch-norm G run on the reference (autograd) "
+                                   "engine, whose second-order unroll does about 75 steps a minute on one "
+                                   "core of a 2-core CPU (over an hour for 5,000 steps)",
+        ("grid25", "unrolled-10-first-order"): "the same reference-engine unroll in first order, cheaper but "
+                                               "not timed: skipped with it"}
 
 
 def overrides(spec, steps: int) -> dict:
