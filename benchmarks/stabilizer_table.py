@@ -2,7 +2,7 @@
 """README's table "what each stabilizer does": modes captured and % high quality on ring8 and grid25,
 one row per stabilizer, each run from the same seeds for the same number of steps.
 
-    nice python benchmarks/stabilizer_table.py --steps-ring8 5000 --steps-grid25 10000 --seeds 0 --processes 2
+    python benchmarks/stabilizer_table.py --steps-ring8 5000 --steps-grid25 5000 --seeds 0 --processes 2
 
 Runs go to --root/<scenario>/<row>-seed<S> (default runs/stabilizer_table); finished runs are reused, so
 rows can be added or the table regenerated without retraining. --only picks rows by name. Prints the
@@ -74,7 +74,7 @@ def cell(summaries: list[dict], key: str, scale: float = 1.0, digits: int = 1) -
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps-ring8", type=int, default=5000)
-    ap.add_argument("--steps-grid25", type=int, default=10000)
+    ap.add_argument("--steps-grid25", type=int, default=5000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--only", nargs="+", default=None, help="row names (default: all)")
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
