@@ -129,11 +129,11 @@ def finish(result, quiet: bool, animate: bool) -> None:
 @main.command()
 def scenarios():
     """List the shipped scenarios with their key settings."""
-    from gandiag.data.mnist import STACKS
+    from gandiag.data.mnist import classes_for
     for name in C.scenario_names():
         cfg = C.load_config(name)
         click.echo(f"{name:<20} {cfg.description}")
-        modes = 10 ** STACKS[cfg.data] if cfg.data in STACKS else cfg.modes   # image data: digit classes
+        modes = classes_for(cfg.data) if cfg.data in C.IMAGE_DATA else cfg.modes
         click.echo(f"{'':<20} data={cfg.data} modes={modes} loss={cfg.loss} batch={cfg.batch} "
                    f"steps={cfg.steps} d_lr={cfg.d_lr:g} g_lr={cfg.g_lr:g}")
 

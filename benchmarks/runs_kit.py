@@ -10,7 +10,7 @@ import numpy as np
 
 from gandiag import record as R
 from gandiag.config import to_dict
-from gandiag.metrics import coverage, oscillation
+from gandiag.metrics import oscillation
 
 #: late-half verdicts (the later half of the metrics rows is what a run settled into)
 SPREAD, HOPS, COLLAPSED, PARTIAL = "spread", "hops", "collapsed", "partial"
@@ -54,14 +54,6 @@ def ensure_runs(jobs: list[tuple], processes: int) -> list[Path]:
         return list(pool.map(_ensure_one_thread, jobs))
 
 
-def nearest_mode_shares(reader: R.RunReader, step: int) -> np.ndarray:
-    """Share of the snapshot's fixed-z fakes whose nearest mode is each mode (no quality threshold)."""
-    modes = reader.record["modes"]
-    centres, stds = np.asarray(modes["centres"]), np.asarray(modes["stds"])
-    nearest, _ = coverage.assign(reader.snapshot(step)[R.SNAP_FAKES], centres, stds)
-    return np.bincount(nearest, minlength=len(centres)) / len(nearest)
-
-
 def summarise(out: Path) -> dict:
     """Final coverage (PacGAN's HQ counts on the eval samples) and where the fakes sat over the later half.
 
@@ -74,9 +66,11 @@ def summarise(out: Path) -> dict:
     reader = R.RunReader(out)
     final = [r for r in reader.metrics() if r.get(R.MODE_COUNTS) is not None][-1]
     n_modes = len(final[R.MODE_COUNTS])
-    shares = np.array([nearest_mode_shares(reader, step) for step in oscillation.late(reader.snapshot_steps()[1:])])
-    held = (shares >= 0.25 / n_modes).sum(axis=1)
-    switches = int((np.diff(shares.argmax(axis=1)) != 0).sum())
+    mixture = reader.mixture()
+    late = [reader.snapshot(step)[R.SNAP_FAKES] for step in oscillation.late(reader.snapshot_steps()[1:])]
+    masses = oscillation.nearest_mode_masses(late, mixture.centres, mixture.stds)   # last column: on no mode
+    held = (masses[:, :-1] >= 0.25 / n_modes).sum(axis=1)
+    switches = int((np.diff(oscillation.dominant_modes(masses)) != 0).sum())
     if held[-1] == n_modes:
         verdict = SPREAD
     elif held.mean() <= n_modes / 2:

@@ -34,8 +34,8 @@ def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, cli
 
 LOSSES = ("minimax", "nonsaturating", "least-squares", "wgan", "wgan-gp", "hinge")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
-IMAGE_KINDS = ("mnist", "stacked-mnist")
-DATA_KINDS = ("ring", "grid", "mixture", *IMAGE_KINDS)
+IMAGE_DATA = ("mnist", "stacked-mnist")   # the data kinds of gandiag.data.mnist
+DATA_KINDS = ("ring", "grid", "mixture", *IMAGE_DATA)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,6 @@ class Config:
     engine: str = _f("auto", "Training engine: fast (closed form, exact, toy MLP players only), reference "
                      "(autograd), auto (fast where it applies; config.json says which ran).",
                      choices=("auto", "reference", "fast"))
-    # --- end engine ------------------------------------------------------------------------------
     # --- stabilizers (gandiag/stabilizers) ---------------------------------------------------
     unrolled: int = _f(0, "Unroll D this many steps of its own optimiser for G's loss (second order).", lo=0)
     unrolled_first_order: bool = _f(False, "Drop the gradient through the unrolled updates (a cheaper, different method).")
@@ -204,10 +203,10 @@ def _check(cfg: Config) -> Config:
             raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like 128,128")
     if cfg.data == "grid" and math.isqrt(cfg.modes) ** 2 != cfg.modes:
         raise ConfigError(f"modes = {cfg.modes} is not allowed for data = grid: expected a square number like 25")
-    if (cfg.conditional or cfg.aux_classifier) and cfg.data not in IMAGE_KINDS:
+    if (cfg.conditional or cfg.aux_classifier) and cfg.data not in IMAGE_DATA:
         raise ConfigError(f"conditional and aux_classifier need class labels: use them with data = mnist or "
                           f"stacked-mnist, not {cfg.data}")
-    if cfg.channels_last and cfg.data not in IMAGE_KINDS:
+    if cfg.channels_last and cfg.data not in IMAGE_DATA:
         raise ConfigError(f"channels_last applies to image data (mnist, stacked-mnist): drop --channels-last "
                           f"for data = {cfg.data}")
     if cfg.compile and cfg.unrolled and not cfg.unrolled_first_order:

@@ -355,7 +355,7 @@ def diagnose(run: RunView, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
 
 
 def rules_table() -> str:
-    """The rule table as Markdown (README.md and README show it)."""
+    """The rule table as Markdown (README.md shows it)."""
     lines = ["| rule | finds | fires when | thresholds |", "|---|---|---|---|"]
     for rule in RULES:
         limits = ", ".join(f"{k} = {v:g}" for k, v in rule.thresholds.items()) or "-"

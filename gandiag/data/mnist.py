@@ -242,11 +242,15 @@ class DigitTarget:
 
 #: the image data kinds and their digits per image
 STACKS = {"mnist": 1, "stacked-mnist": 3}
-IMAGE_DATA = tuple(STACKS)
 
 
 def stack_for(data: str) -> int:
     return STACKS[data]
+
+
+def classes_for(data: str) -> int:
+    """The modes an image scenario has: one per digit class, 10 ** (digits stacked)."""
+    return 10 ** stack_for(data)
 
 
 def target_from_config(cfg) -> tuple[DigitTarget, DataSource]:

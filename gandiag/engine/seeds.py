@@ -18,9 +18,9 @@ import numpy as np
 from .. import record as R
 from ..config import Config, from_dict, to_dict
 from ..record import RunError
-from ..train.checkpoints import save_checkpoint
 from ..train.guards import DeferInterrupt, DivergenceWatch
-from ..train.loop import RunResult, Session, _diverged, _row, _snapshot, default_out, resolve_device, run, run_record
+from ..train.loop import (RunResult, Session, _diverged, _snapshot, default_out, due, record_step, resolve_device,
+                          run, run_record)
 from ..train.progress import Progress
 from .step import FastStep
 from .support import choose
@@ -119,10 +119,8 @@ def _steps(engine: FastStep, seeds: list[_Seed], progress: Progress) -> None:
             live = [(i, x) for i, x in enumerate(seeds) if x.result is None]
             for i, x in live:
                 x.watch.observe(step, {k: v[i] for k, v in stats.items()})
-            snap = step % cfg.snapshot_every == 0 or step == cfg.steps
-            log = snap or step % cfg.log_every == 0
             stop = interrupt.hit
-            save = step % cfg.checkpoint_every == 0 or step == cfg.steps or stop
+            log, snap, save = due(cfg, step, stop)
             if not (log or save):
                 continue
             for i, x in live:
@@ -144,18 +142,13 @@ def _steps(engine: FastStep, seeds: list[_Seed], progress: Progress) -> None:
 
 
 def _record(x: _Seed, step: int, stats: dict, log: bool, snap: bool, save: bool) -> None:
-    s = x.session
     bad = x.watch.first_bad(step)
     if bad:
         x.result = _diverged(x.writer, *bad)
         return
-    if log:
-        x.last = _row(step, stats, s)
-        if snap:
-            x.last.update(_snapshot(x.writer, s, step))
-        x.writer.append_metrics(x.last)
-    if save:
-        save_checkpoint(x.writer.root, s.state(step), step, s.cfg.keep_checkpoints)
+    row = record_step(x.session, x.writer, step, stats, log, snap, save)
+    if row is not None:
+        x.last = row
 
 
 def _mean_row(rows: list[dict]) -> dict:

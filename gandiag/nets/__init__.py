@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data.mnist import IMAGE_DATA
+from ..config import IMAGE_DATA
 from .dcgan import build_dcgan
 from .mlp import Discriminator, Generator, apply_spectral_norm, initialise
 

@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from .. import __version__, record as R
-from ..config import DEFAULTS, Config, ConfigError, from_dict, to_dict
-from ..data.mnist import IMAGE_DATA
+from ..config import DEFAULTS, IMAGE_DATA, Config, ConfigError, from_dict, to_dict
 from ..data.toy import mixture_from_config
 from ..engine import choose as choose_engine, fast_step  # engine dispatch (README.md)
 from ..nets import build_nets
@@ -91,6 +90,7 @@ class Session:
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)  # network init
         G, D = (prepare(net.to(device), cfg, device) for net in build_nets(cfg))
+        self.batch_format = batch_format(cfg)   # of the real batches D sees
         self.players = Players(G, D, _optimizer(cfg.g_opt, G, cfg.g_lr, cfg.g_beta1, cfg.g_beta2, cfg.eps),
                                _optimizer(cfg.d_opt, D, cfg.d_lr, cfg.d_beta1, cfg.d_beta2, cfg.eps))
         # Stabilizers that carry state from step to step (averages, replay buffer, swapped-out players)
@@ -121,12 +121,12 @@ class Session:
         return self._z(n, self.gen)
 
     def sample_real(self, n: int) -> torch.Tensor:
-        return self.target.sample(n, self.gen, self.device).contiguous(memory_format=batch_format(self.cfg))
+        return self.target.sample(n, self.gen, self.device).contiguous(memory_format=self.batch_format)
 
     def sample_labeled(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Reals and their classes (image data only)."""
         images, labels = self.target.sample_labeled(n, self.gen, self.device)
-        return images.contiguous(memory_format=batch_format(self.cfg)), labels
+        return images.contiguous(memory_format=self.batch_format), labels
 
     def eval_metrics(self) -> dict:
         """Live mode metrics of G on the fixed evaluation z."""
@@ -192,6 +192,29 @@ def _row(step: int, stats: dict, s: Session) -> dict:
     return row
 
 
+def due(cfg: Config, step: int, stop: bool) -> tuple[bool, bool, bool]:
+    """(log, snap, save): what `step` owes the run folder; a stop request always saves."""
+    snap = step % cfg.snapshot_every == 0 or step == cfg.steps
+    log = snap or step % cfg.log_every == 0
+    save = step % cfg.checkpoint_every == 0 or step == cfg.steps or stop
+    return log, snap, save
+
+
+def record_step(s: Session, writer: R.RunWriter, step: int, stats: dict, log: bool, snap: bool,
+                save: bool) -> dict | None:
+    """Write what `step` owes: its metrics row (with a snapshot when due) and a checkpoint. Returns the
+    row, or None when the step logs nothing."""
+    row = None
+    if log:
+        row = _row(step, stats, s)
+        if snap:
+            row.update(_snapshot(writer, s, step))
+        writer.append_metrics(row)
+    if save:
+        save_checkpoint(writer.root, s.state(step), step, s.cfg.keep_checkpoints)
+    return row
+
+
 def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_row=None) -> RunResult:
     cfg, root, last = s.cfg, writer.root, {}
     watch = DivergenceWatch(s.players, s.device)
@@ -206,24 +229,18 @@ def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_ro
             stats = fast(step) if fast else train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z,
                                                        s.gen, step, s.sample_labeled if uses_labels(cfg) else None)
             watch.observe(step, stats)
-            snap = step % cfg.snapshot_every == 0 or step == cfg.steps
-            log = snap or step % cfg.log_every == 0
             stop = interrupt.hit  # read once: a signal may land anywhere in this step
-            save = step % cfg.checkpoint_every == 0 or step == cfg.steps or stop
+            log, snap, save = due(cfg, step, stop)
             if not (log or save):
                 continue
             bad = watch.first_bad(step)
             if bad:
                 progress.close()
                 return _diverged(writer, *bad)
-            if log:
-                last = _row(step, stats, s)
-                if snap:
-                    last.update(_snapshot(writer, s, step))
-                writer.append_metrics(last)
+            row = record_step(s, writer, step, stats, log, snap, save)
+            if row is not None:
+                last = row
                 progress.update(step, last, on_row(last) if on_row else [])
-            if save:
-                save_checkpoint(root, s.state(step), step, cfg.keep_checkpoints)
             if stop:
                 progress.close()
                 writer.write_status(R.INTERRUPTED, step=step)
