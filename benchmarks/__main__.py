@@ -7,7 +7,8 @@
 Suites (each interleaves its loops in one process, figures are medians, ratios are medians of
 neighbouring blocks; see each module's docstring):
   step   ms per iteration of the plain loop (../shared/bench/naive_ring8.py), gandiag's fast and reference
-         engines and the floor of the work, vanilla and unrolled-10    (benchmarks.bench_step)
+         engines (unrolled: also compiled) and the floor of the work, vanilla and unrolled-10
+                                                                       (benchmarks.bench_step)
   run    recording overhead of `gandiag run` at default settings       (benchmarks.bench_run)
   seeds  16 seeds in one pass against one seed, vanilla and unrolled   (benchmarks.bench_seeds)
   cuda   the fast and reference engines on CUDA, when a GPU is present; the plain loop is CPU-only
@@ -50,9 +51,10 @@ def verdict(value: float, target: float) -> str:
 
 
 def step_tables(reps: int, report: dict) -> list[str]:
-    rows, out = {}, []
+    rows, out, notes = {}, [], []
     for k, block in ((0, 20), (K, 3)):
-        times, pairs = step_suite(k, reps, block)
+        times, pairs, note = step_suite(k, reps, block)
+        notes += [note] if note else []
         report[f"step_k{k}"] = times
         for name, t in times.items():
             rows.setdefault(name, {})[k] = (ms(t), f"{ratio(times, name, 'naive'):.3f}" if name != "naive" else "1")
@@ -62,10 +64,13 @@ def step_tables(reps: int, report: dict) -> list[str]:
         out.append(f"| {name} | {v[0]} | {v[1]} | {u[0]} | {u[1]} |")
     fast_v = ratio(report["step_k0"], "fast", "naive")
     fast_u = ratio(report[f"step_k{K}"], "fast", "naive")
+    compiled_u = ratio(report[f"step_k{K}"], "fast compiled", "naive")
     floor_v = ratio(report["step_k0"], "floor", "naive")
     out += ["", f"- vanilla: fast / plain = {fast_v:.3f}, {verdict(fast_v, TARGETS['vanilla'])}; the floor of the "
                 f"work (same draws and G products, nothing else) is {floor_v:.3f} of the plain loop",
-            f"- unrolled-10: fast / plain = {fast_u:.3f}, {verdict(fast_u, TARGETS['unrolled'])}"]
+            f"- unrolled-10: fast / plain = {fast_u:.3f}, {verdict(fast_u, TARGETS['unrolled'])}; with config "
+            f"compile {compiled_u:.3f}, {verdict(compiled_u, TARGETS['unrolled'])}",
+            *(f"- {note}" for note in notes)]
     return out
 
 

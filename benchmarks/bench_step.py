@@ -39,10 +39,18 @@ def session(unrolled: int = 0, device: str = "cpu", **overrides) -> Session:
     return Session(load_config("ring8", unrolled=unrolled, device=device, **overrides), torch.device(device))
 
 
-def fast(unrolled: int, device: str = "cpu") -> Callable[[], object]:
+def fast(unrolled: int, device: str = "cpu", **overrides) -> Callable[[], object]:
     """The fast engine's step exactly as `gandiag run` calls it."""
-    step = fast_step(session(unrolled, device))
+    step = fast_step(session(unrolled, device, **overrides))
     return lambda: step(0)
+
+
+def compiled(unrolled: int, device: str = "cpu") -> tuple[Callable[[], object], float]:
+    """(the fast engine's step with config compile, seconds its first call took: the compilation)."""
+    loop = fast(unrolled, device, compile=True)
+    t0 = time.perf_counter()
+    loop()
+    return loop, time.perf_counter() - t0
 
 
 def reference(unrolled: int, device: str = "cpu") -> Callable[[], object]:
@@ -94,13 +102,18 @@ def ratio(times: dict[str, list[float]], a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(times[a], times[b]))
 
 
-def step_suite(unrolled: int, reps: int, block: int) -> tuple[dict[str, list[float]], list[tuple[str, str]]]:
-    """(block times, the ratios to report) for one unrolling depth, gandiag against the plain loop."""
-    loops = {"naive": naive_trainer(unrolled).step, "fast": fast(unrolled), "reference": reference(unrolled)}
+def step_suite(unrolled: int, reps: int, block: int) -> tuple[dict[str, list[float]], list[tuple[str, str]], str]:
+    """(block times, the ratios to report, a note) for one unrolling depth, gandiag against the plain loop.
+    Unrolled, the fast engine runs also with config compile (its compilation is timed apart, in the note;
+    vanilla, compile changes nothing on the fast engine)."""
+    loops, note = {"naive": naive_trainer(unrolled).step, "fast": fast(unrolled), "reference": reference(unrolled)}, ""
     if unrolled == 0:
         loops["floor"] = floor()
+    else:
+        loops["fast compiled"], seconds = compiled(unrolled)
+        note = f"fast compiled: its first iteration (the compilation) took {seconds:.1f} s"
     times = interleave(loops, block, reps)
-    return times, [(name, "naive") for name in loops if name != "naive"]
+    return times, [(name, "naive") for name in loops if name != "naive"], note
 
 
 def suite_parser(doc: str, reps: int) -> argparse.ArgumentParser:
@@ -123,11 +136,12 @@ def main(argv=None) -> None:
     ap = suite_parser(__doc__, reps=11)
     ap.add_argument("--block", type=int, default=0, help="iterations per block (0: 20 vanilla, 3 unrolled)")
     args = parse(ap, argv)
-    times, pairs = step_suite(args.unrolled, args.reps, args.block or (3 if args.unrolled else 20))
+    times, pairs, note = step_suite(args.unrolled, args.reps, args.block or (3 if args.unrolled else 20))
     for name, t in times.items():
-        print(f"{name:>10}  {1e3 * statistics.median(t):8.2f} ms/iteration")
+        print(f"{name:>13}  {1e3 * statistics.median(t):8.2f} ms/iteration")
     for a, b in pairs:
         print(f"{a} / {b}: {ratio(times, a, b):.3f}")
+    print(note)
 
 
 if __name__ == "__main__":

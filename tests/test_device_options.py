@@ -14,6 +14,7 @@ from torch.testing import assert_close
 from cli import main
 from gandiag import record as R
 from gandiag.config import ConfigError, load_config, make_config
+from gandiag.engine import choose
 from gandiag.train import resume, run
 from gandiag.train.checkpoints import load_checkpoint
 from gandiag.train.loop import Session
@@ -162,7 +163,8 @@ def test_the_cli_takes_the_three_options_and_config_json_records_them(env, tmp_p
 @DYNAMO_GRAD_NOISE
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_compile_compiles_both_players_in_place_and_trains_as_without(counter, precision):
-    plain, compiled = tiny_session(precision=precision), tiny_session(precision=precision, compile=True)
+    plain = tiny_session(precision=precision, engine="reference")
+    compiled = tiny_session(precision=precision, compile=True, engine="reference")
     for net in (compiled.players.G, compiled.players.D):
         assert net._compiled_call_impl is not None
     assert counter.frame_count == 0  # compiling happens on the first call
@@ -176,7 +178,7 @@ def test_compile_compiles_both_players_in_place_and_trains_as_without(counter, p
 @DYNAMO_GRAD_NOISE
 def test_a_compiled_run_records_its_probes_and_resumes(counter, tmp_path):
     # the saturation probe at every snapshot differentiates one graph twice (gandiag.train.probes)
-    cfg = tiny_config(compile=True, steps=2, snapshot_every=1, checkpoint_every=1)
+    cfg = tiny_config(compile=True, engine="reference", steps=2, snapshot_every=1, checkpoint_every=1)
     result = run(cfg, tmp_path / "r", quiet=True)
     result = resume(result.path, steps=4, quiet=True)
     reader = R.RunReader(result.path)
@@ -188,20 +190,23 @@ def test_a_compiled_run_records_its_probes_and_resumes(counter, tmp_path):
 @DYNAMO_GRAD_NOISE
 @INDUCTOR_IMPORT_NOISE
 def test_compile_with_the_default_backend_trains_as_without(fresh_compile):
-    expected = run_steps(tiny_session(), 1, 2)
-    assert_close(run_steps(tiny_session(compile=True), 1, 2), expected, rtol=1e-4, atol=1e-5)
+    expected = run_steps(tiny_session(engine="reference"), 1, 2)
+    assert_close(run_steps(tiny_session(compile=True, engine="reference"), 1, 2), expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("overrides, fix", [
-    ({"unrolled": 2}, "use --unrolled-first-order or drop --compile"),
-    ({"loss": "wgan-gp"}, "drop --compile or the penalty"),
-    ({"r1": 1.0}, "drop --compile or the penalty"),
-])
-def test_compile_with_double_backward_is_a_config_error(overrides, fix):
+@pytest.mark.parametrize("overrides", [{"loss": "wgan-gp"}, {"r1": 1.0}])
+def test_compile_with_a_gradient_penalty_is_a_config_error(overrides):
     with pytest.raises(ConfigError, match="torch.compile has no double backward") as error:
         tiny_config(compile=True, **overrides)
-    assert str(error.value).endswith(fix)
-    tiny_config(compile=True, unrolled=2, unrolled_first_order=True)
+    assert str(error.value).endswith("drop --compile or the penalty")
+
+
+def test_compile_with_a_second_order_unroll_needs_the_fast_engine():
+    with pytest.raises(ConfigError, match="no double backward; engine = reference") as error:
+        choose(tiny_config(compile=True, unrolled=2, engine="reference"))
+    assert str(error.value).endswith("use --unrolled-first-order or drop --compile")
+    assert choose(tiny_config(compile=True, unrolled=2)).name == "fast"
+    assert choose(tiny_config(compile=True, unrolled=2, unrolled_first_order=True, engine="reference")).name == "reference"
 
 
 # --- engine --------------------------------------------------------------------------------------
@@ -209,11 +214,11 @@ def test_compile_with_double_backward_is_a_config_error(overrides, fix):
 @DYNAMO_GRAD_NOISE
 @pytest.mark.parametrize("data, overrides, reason", [
     ("ring", {}, None),
+    ("ring", {"compile": True}, None),
     ("ring", {"precision": "bf16"}, "precision = 'bf16': the fast path implements only the default ('fp32')"),
-    ("ring", {"compile": True}, "compile = True: the fast path implements only the default (False)"),
     ("mnist", {"channels_last": True}, "data = 'mnist': the fast path supports ring, grid, mixture"),
 ])
-def test_the_fast_engine_steps_aside_for_any_device_option(env, counter, tmp_path, data, overrides, reason):
+def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_options(env, counter, tmp_path, data, overrides, reason):
     base = TINY if data == "ring" else IMAGE
     cfg = make_config({**base, "data": data, "steps": 2, "log_every": 1, "device": "cpu", **overrides})
     engine = json.loads((run(cfg, tmp_path / "r", quiet=True).path / R.CONFIG_FILE).read_text())["engine"]

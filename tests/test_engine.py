@@ -1,6 +1,7 @@
 """The fast engine computes what the reference step computes: its closed forms against autograd, whole
 training runs against gandiag.train.step (float64, a few hundred steps, unrolled D included), each seed
 of a stacked pass against its own run, and the dispatch that picks an engine and says which ran."""
+import functools
 import io
 import json
 
@@ -8,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from torch._dynamo.testing import CompileCounterWithBackend
 from torch.testing import assert_close
 
 from cli import main
 from gandiag import losses, record as R
 from gandiag.config import ConfigError, make_config
-from gandiag.engine import FastStep, adam, choose, objectives
-from gandiag.engine.closed_form import (critic_grad, critic_grad_reverse, critic_pass,
+from gandiag.engine import FastStep, adam, choose, fused, objectives, unroll
+from gandiag.engine.closed_form import (augment, critic_grad, critic_grad_reverse, critic_pass,
                                         mlp_backward, mlp_forward)
 from gandiag.engine.seeds import summarize
 from gandiag.train.loop import RunResult, Session
@@ -115,7 +117,8 @@ def test_unrolled_adam_step_and_its_reverse_equal_autograd():
     theta, m, g = (torch.randn(3, 4, **F64) for _ in range(3))
     v = torch.rand(3, 4, **F64)
     tiny = torch.full((), adam.SQRT_TINY, **F64)
-    new, new_m, new_u, tape = adam.unrolled_step(theta, m, v + tiny, g, 7, h, tiny)
+    new, new_m, new_u, tape = adam.unrolled_step(theta, m, v + tiny, g, adam.unrolled_coefficients(6, 1, h, v)[0],
+                                                  h, tiny)
 
     leaves = [q.clone().requires_grad_() for q in (theta, m, v, g)]
     t_, m_, v_, g_ = leaves
@@ -149,6 +152,63 @@ def test_losses_per_seed_equal_gandiag_losses_and_their_derivatives(kind):
     expected_g = torch.stack([losses.g_loss(kind, row) for row in logits])
     assert_close(g_loss, expected_g.detach())
     assert_close(g_delta, torch.autograd.grad(expected_g.sum(), logits)[0])
+
+
+@pytest.mark.parametrize("slope, kind, second_order", [(0.0, "nonsaturating", True), (0.2, "minimax", True),
+                                                      (0.0, "least-squares", True), (0.2, "hinge", False)])
+def test_the_compiler_form_of_the_unroll_equals_the_closed_form(slope, kind, second_order):
+    """gandiag.engine.fused (what compile runs) against gandiag.engine.unroll, which the training runs
+    below check against autograd; both in float64, run eagerly."""
+    torch.manual_seed(4)
+    S, H, n = 2, 6, 5
+    theta = torch.randn(S, 5, H, **F64)
+    theta[:, -1, 1:] = 0   # b2's padding
+    m, v = torch.randn(S, 5, H, **F64) * 1e-2, torch.rand(S, 5, H, **F64) * 1e-3
+    XtT = augment(torch.randn(S, 2, 2 * n, **F64), 0.25)
+    critic = unroll.Critic(slope, objectives.DLoss(kind, n, 0.9, theta).derivatives,
+                           functools.partial(objectives.g_value_and_derivative, kind))
+    h = adam.Hyper(lr=0.01, b1=0.5, b2=0.9, eps=1e-8)
+    args = (critic, h, n, second_order, theta, m, v, adam.unrolled_coefficients(3, 4, h, v), XtT)
+    loss, bar_fakes = fused.g_loss_through_unroll(*args)
+    expected_loss, expected_bar = unroll.g_loss_through_unroll(*args)
+    assert_close([loss, bar_fakes], [expected_loss, expected_bar])
+    assert bar_fakes.abs().max() > 1e-3   # a gradient, not zeros on both sides
+
+
+@pytest.fixture
+def compile_counter(monkeypatch):
+    """torch.compile traced by dynamo and run eagerly (aot_eager), counting the graphs: seconds, no C++."""
+    torch._dynamo.reset()
+    counted = CompileCounterWithBackend("aot_eager")
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=counted))
+    yield counted
+    torch._dynamo.reset()
+
+
+def test_compile_runs_the_unroll_as_one_graph_traced_once_and_trains_as_the_eager_engine(compile_counter):
+    plain, compiled = session(unrolled=3), session(unrolled=3, compile=True)
+    fast_steps(bound_engine(plain), [plain], 20)
+    engine = bound_engine(compiled)
+    fast_steps(engine, [compiled], 1)
+    traced = compile_counter.frame_count
+    fast_steps(engine, [compiled], 19)
+    # no new trace for later G steps: the step count reaches the graph as a tensor, not as a constant
+    assert compile_counter.frame_count == traced
+    assert max(len(g.graph.nodes) for g in compile_counter.graphs) > 400   # K steps and their reverse
+    assert_close(trained_state(compiled), trained_state(plain))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")   # inductor's import of mkldnn
+def test_compile_with_inductor_trains_as_the_eager_engine_in_float32():
+    torch._dynamo.reset()
+    plain, compiled = (Session(make_config(SMALL, unrolled=2, compile=c), torch.device("cpu")) for c in (False, True))
+    for s in (plain, compiled):
+        engine = bound_engine(s)
+        for _ in range(10):
+            engine([(s.sample_real, s.sample_z)])
+    assert_close(trained_state(compiled), trained_state(plain), rtol=1e-4, atol=1e-5)
+    torch._dynamo.reset()
 
 
 # --- whole training runs against the reference step ------------------------------------------------

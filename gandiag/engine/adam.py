@@ -1,7 +1,7 @@
 """Adam on flat buffers: the optimiser's own update, and a pure version with its reverse for unrolling.
 
-`step_` follows torch.optim.Adam's arithmetic operation for operation, so the fast path's real
-optimiser steps match the reference's. `unrolled_step` is the update the unrolled D replays
+`step_` is torch.optim.Adam's own fused kernel, so the fast path's real optimiser steps match the
+reference's. `unrolled_step` is the update the unrolled D replays
 (gandiag.stabilizers.unrolled: the same formula with 1e-30 under the square root, whose derivative
 is infinite at 0 otherwise); `unrolled_step_reverse` pulls adjoints back through it by hand.
 """
@@ -38,12 +38,13 @@ def plain_adam(opt: torch.optim.Optimizer) -> bool:
             and not group["amsgrad"] and not group["maximize"])
 
 
-def step_(theta: Tensor, m: Tensor, v: Tensor, g: Tensor, t: int, h: Hyper) -> None:
-    """Step number t (1-based) in place, as torch.optim.Adam's single-tensor path computes it."""
-    m.lerp_(g, 1 - h.b1)
-    v.mul_(h.b2).addcmul_(g, g, value=1 - h.b2)
-    denom = (v.sqrt() / math.sqrt(1 - h.b2 ** t)).add_(h.eps)
-    theta.addcdiv_(m, denom, value=-h.lr / (1 - h.b1 ** t))
+def step_(theta: Tensor, m: Tensor, v: Tensor, g: Tensor, t: Tensor, h: Hyper) -> None:
+    """Step number t (a 0-d float tensor, 1-based, already counted) in place: torch.optim.Adam's fused
+    kernel (what Adam(fused=True) runs), one pass where the single-tensor path makes seven (a third of
+    the time on G's buffer, measured in README's Speed section); it rounds as that path does to 1e-17
+    in float64 (tests/test_engine.py)."""
+    torch._fused_adam_([theta], [g], [m], [v], [], [t], lr=h.lr, beta1=h.b1, beta2=h.b2, weight_decay=0.0,
+                       eps=h.eps, amsgrad=False, maximize=False)
 
 
 @dataclass
@@ -51,31 +52,45 @@ class Tape:
     """What the reverse of one unrolled update needs."""
 
     g: Tensor        # the gradient the update used
-    denom: Tensor    # sqrt(v' + tiny) + eps * sqrt(bc2)
-    kappa: Tensor    # m' / (denom * sqrt(v' + tiny))
-    c: float         # lr * sqrt(bc2) / bc1: the update is theta' = theta - c * m' / denom
+    ds: Tensor       # -(sqrt(v' + tiny) + eps * sqrt(bc2)) / c: the update is theta' = theta + m' / ds
+    kappa: Tensor    # m' / (2 c ds sqrt(v' + tiny))
 
 
-def unrolled_step(theta: Tensor, m: Tensor, u: Tensor, g: Tensor, t: int, h: Hyper,
+def unrolled_coefficients(t: int, k: int, h: Hyper, like: Tensor) -> Tensor:
+    """(k, 3) rows (-1 / c, -eps sqrt(bc2) / c, 1 / (2 c)) for steps t + 1 .. t + k, c = lr sqrt(bc2) / bc1.
+
+    Tensors, not Python numbers: a step then costs no scalar conversions, and a compiled unroll
+    (gandiag.engine.fused) takes them as inputs instead of recompiling for every step count."""
+    rows = []
+    for step in range(t + 1, t + k + 1):
+        root_bc2 = math.sqrt(1 - h.b2 ** step)
+        c = h.lr * root_bc2 / (1 - h.b1 ** step)
+        rows.append((-1 / c, -h.eps * root_bc2 / c, 1 / (2 * c)))
+    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+
+
+def unrolled_step(theta: Tensor, m: Tensor, u: Tensor, g: Tensor, coefficients: Tensor, h: Hyper,
                   tiny: Tensor) -> tuple[Tensor, Tensor, Tensor, Tape]:
-    """(theta', m', u', tape) for step t, out of place. The second moment is carried as u = v + tiny
-    (tiny: SQRT_TINY as a 0-d tensor), so u' = b2 u + (1 - b2) (g^2 + tiny) = v' + tiny."""
+    """(theta', m', u', tape) out of place, for one row of unrolled_coefficients. The second moment is
+    carried as u = v + tiny (tiny: SQRT_TINY as a 0-d tensor), so u' = b2 u + (1 - b2) (g^2 + tiny) = v' + tiny.
+
+    theta' = theta - c m' / (sqrt(u') + eps sqrt(bc2)) is computed as theta + m' / ds with
+    ds = sqrt(u') (-1 / c) + (-eps sqrt(bc2) / c), one fused product."""
+    neg_inv_c, neg_eps_term, half_inv_c = coefficients.unbind()
     m = torch.lerp(m, g, 1 - h.b1)
     u = torch.lerp(u, torch.addcmul(tiny, g, g), 1 - h.b2)
     root = u.sqrt()
-    root_bc2 = math.sqrt(1 - h.b2 ** t)
-    denom = root + h.eps * root_bc2   # (root / root_bc2 + eps), with root_bc2 moved into c
-    c = h.lr * root_bc2 / (1 - h.b1 ** t)
-    return torch.addcdiv(theta, m, denom, value=-c), m, u, Tape(g, denom, m / (denom * root), c)
+    ds = torch.addcmul(neg_eps_term, root, neg_inv_c)
+    return torch.addcdiv(theta, m, ds), m, u, Tape(g, ds, torch.div(m * half_inv_c, ds * root))
 
 
 def unrolled_step_reverse(tape: Tape, bar_theta: Tensor, bar_m: Tensor, bar_v: Tensor, h: Hyper) -> Tensor:
     """Given the adjoints of (theta', m', v'), return the adjoint of g and turn bar_m, bar_v (in place)
     into the adjoints of the previous moments. theta' = theta + ..., so bar_theta passes through as is."""
-    q = bar_theta / tape.denom
-    bar_m.sub_(q, alpha=tape.c)
-    # d theta' / d v' = c m' / denom^2 * d root / d v' = c m' / (2 denom^2 root) = (c / 2) * kappa / denom
-    bar_v.addcmul_(q, tape.kappa, value=tape.c / 2)
+    p = bar_theta / tape.ds
+    bar_m.add_(p)
+    # d theta' / d v' = m' / (2 c ds^2 sqrt(v')), so its pull-back is p * kappa
+    bar_v.addcmul_(p, tape.kappa)
     bar_g = torch.addcmul(bar_m * (1 - h.b1), tape.g, bar_v, value=2 * (1 - h.b2))
     bar_m.mul_(h.b1)
     bar_v.mul_(h.b2)

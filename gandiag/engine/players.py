@@ -61,6 +61,7 @@ class Player:
         self.params, self.grads = self.flat.split(self.theta), self.flat.split(self.grad)
         self.steps: Tensor | None = None   # the bound optimiser's step counters (a single run)
         self.t = self._load(nets, opts)
+        self.t_tensor = torch.tensor(float(self.t), dtype=self.flat.like.dtype, device=self.flat.like.device)
 
     def _views(self, flat: Tensor, i: int) -> list[Tensor]:
         return self.layout(self.flat.split(flat), i)
@@ -100,6 +101,7 @@ class Player:
     def step_(self) -> None:
         """One optimiser step on the gradient buffer."""
         self.t += 1
-        adam.step_(self.theta, self.m, self.v, self.grad, self.t, self.hyper)
+        self.t_tensor.add_(1)
+        adam.step_(self.theta, self.m, self.v, self.grad, self.t_tensor, self.hyper)
         if self.steps is not None:
             self.steps.add_(1)

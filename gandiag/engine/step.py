@@ -13,10 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses
-from . import objectives
+from . import adam, fused, objectives, unroll
 from .closed_form import augment, critic_grad, critic_pass, mlp_backward, mlp_forward
 from .players import Player, critic_layout, same_layout
-from .unroll import Critic, g_loss_through_unroll
 
 #: one seed's (sample_real, sample_z)
 Samplers = tuple[Callable[[int], Tensor], Callable[[int], Tensor]]
@@ -57,9 +56,13 @@ class FastStep:
                                                           (self.d.theta, self.d.grad, self.d.m, self.d.v))
         self.g_unit = unit(players[0].G)
         self.d_loss = objectives.DLoss(cfg.loss, cfg.batch, cfg.label_smoothing, self.d.theta)
-        self.critic = Critic(unit(players[0].D)[1], self.d_loss.derivatives,
-                             partial(objectives.g_value_and_derivative, cfg.loss))
+        self.critic = unroll.Critic(unit(players[0].D)[1], self.d_loss.derivatives,
+                                    partial(objectives.g_value_and_derivative, cfg.loss))
         self._mask_memory: Tensor | None = None
+        # (theta, m, v, coefficients, XtT) -> (G's loss, its gradient w.r.t. the fakes) through the unroll
+        settings = (self.critic, self.d.hyper, cfg.batch, not cfg.unrolled_first_order)
+        self._unroll = (fused.compiled(fused.g_loss_through_unroll, *settings) if cfg.compile else
+                        lambda *a: unroll.g_loss_through_unroll(*settings, *a, masks=self._unrolled_masks(a[-1])))
 
     def bind(self, players) -> None:
         """A single run: seed 0's modules and optimisers become views of the engine's buffers."""
@@ -103,10 +106,8 @@ class FastStep:
             fake, inputs = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=True)
             if cfg.unrolled:
                 XtT = augment(torch.cat([real().transpose(1, 2), fake], 2), scale)
-                g_loss, bar_fakes = g_loss_through_unroll(self.critic, self.theta_d, self.m_d, self.v_d, self.d.t,
-                                                          self.d.hyper, XtT, n, cfg.unrolled,
-                                                          not cfg.unrolled_first_order,
-                                                          self._unrolled_masks(XtT))
+                coefficients = adam.unrolled_coefficients(self.d.t, cfg.unrolled, self.d.hyper, self.v_d)
+                g_loss, bar_fakes = self._unroll(self.theta_d, self.m_d, self.v_d, coefficients, XtT)
             else:
                 cp = critic_pass(self.theta_d, augment(fake, scale), self.critic.slope)
                 g_loss, bar_a = self.critic.g_loss(cp.logits)
@@ -116,7 +117,6 @@ class FastStep:
             g_norm = self.g.flat.norms(self.g.grad)
             self.g.step_()
 
-        return {"d_loss": d_loss, "g_loss": g_loss,
-                "d_real": losses.d_output(cfg.loss, d_logits[:, :n]).mean(1),
-                "d_fake": losses.d_output(cfg.loss, d_logits[:, n:]).mean(1),
+        d_real, d_fake = losses.d_output(cfg.loss, d_logits).unflatten(1, (2, n)).mean(2).unbind(1)
+        return {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
                 "d_grad_norm": d_norm, "g_grad_norm": g_norm}

@@ -18,7 +18,7 @@ ANY_VALUE = frozenset({
     "scenario", "description", "modes", "radius", "spacing", "std", "centres", "stds", "weights", "data_dir",
     "z_dim", "z_dist", "g_hidden", "init", "init_gain", "init_std", "d_input_scale",
     "steps", "batch", "d_steps", "g_steps", "d_lr", "g_lr", "d_beta1", "d_beta2", "g_beta1", "g_beta2", "eps",
-    "seed", "device", "engine", "unrolled", "unrolled_first_order", "label_smoothing",
+    "seed", "device", "engine", "compile", "unrolled", "unrolled_first_order", "label_smoothing",
     # parameters of options that are off unless their switch (checked at its default) is on
     "maxout_pieces", "mbd_kernels", "mbd_dim", "clip", "gp_weight", "instance_noise_decay", "replay_share",
     "swap_for",
@@ -71,4 +71,8 @@ def choose(cfg) -> Choice:
     if cfg.engine == "fast" and reason:
         raise ConfigError(f"engine = 'fast' cannot run this config ({reason}): use --engine auto or reference")
     name = "fast" if cfg.engine != "reference" and not reason else "reference"
+    if name == "reference" and cfg.compile and cfg.unrolled and not cfg.unrolled_first_order:
+        raise ConfigError("compile with second-order unrolled runs on the fast engine only (the reference "
+                          f"engine's compiled players have no double backward; {reason or 'engine = reference'}): "
+                          "use --unrolled-first-order or drop --compile")
     return Choice(name, cfg.engine, reason if cfg.engine == "auto" else "")

@@ -36,21 +36,22 @@ class _Record:
     tape: adam.Tape
 
 
-def g_loss_through_unroll(critic: Critic, theta: Tensor, m: Tensor, v: Tensor, t: int, h: adam.Hyper,
-                          XtT: Tensor, n_real: int, k: int, second_order: bool,
+def g_loss_through_unroll(critic: Critic, h: adam.Hyper, n_real: int, second_order: bool, theta: Tensor,
+                          m: Tensor, v: Tensor, coefficients: Tensor, XtT: Tensor,
                           masks: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """(G's loss (S,), its gradient w.r.t. the fakes' augmented inputs XtT[..., n_real:]) where D takes
-    k Adam steps from (theta, m, v, t) on D's loss over XtT (reals first, then G's fakes).
+    K Adam steps from (theta, m, v) on D's loss over XtT (reals first, then G's fakes), with the steps'
+    coefficients (K, 3) from adam.unrolled_coefficients.
 
-    masks: optional memory (k, S, N, H) for the k steps' unit patterns (closed_form.critic_pass)."""
+    masks: optional memory (K, S, N, H) for the K steps' unit patterns (closed_form.critic_pass)."""
     tiny = torch.full((), adam.SQRT_TINY, dtype=v.dtype, device=v.device)
     records, u = [], v + tiny
-    for i in range(k):
+    for i in range(len(coefficients)):
         cp = critic_pass(theta, XtT, critic.slope, None if masks is None else masks[i])
         delta, curv = critic.derivatives(cp.logits)
         g = torch.zeros_like(theta)
         G0T = critic_grad(cp, theta, XtT, delta, g)
-        after, m, u, tape = adam.unrolled_step(theta, m, u, g, t + i + 1, h, tiny)
+        after, m, u, tape = adam.unrolled_step(theta, m, u, g, coefficients[i], h, tiny)
         records.append(_Record(theta, cp, delta, curv, G0T, tape))
         theta = after
 

@@ -10,7 +10,8 @@ see the same modules as without it:
   the layout cuDNN's and oneDNN's fast conv kernels work in.
 - compile: nn.Module.compile compiles the module's call in place (torch.compile would wrap it in a new
   module whose state_dict keys carry an `_orig_mod.` prefix). It turns off AOTAutograd's donated buffers
-  for the whole process.
+  for the whole process. On the fast engine (toy runs) the modules only record; the engine compiles
+  its unrolled D instead (gandiag.engine.fused).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import functools
 import torch
 import torch._functorch.config
 from torch import nn
+
+from ..engine.support import choose
 
 #: the methods of a player that compute from its inputs (class_logits: an AC-GAN D's class head)
 _FORWARDS = ("forward", "class_logits")
@@ -38,7 +41,7 @@ def prepare(net: nn.Module, cfg, device: torch.device) -> nn.Module:
             if callable(getattr(net, name, None)):
                 # an instance attribute, so nn.Module.__call__ and functional_call both find it
                 setattr(net, name, _in_bf16(getattr(net, name), device.type))
-    if cfg.compile:
+    if cfg.compile and choose(cfg).name == "reference":
         # The saturation probe (gandiag.train.probes) differentiates one graph twice (retain_graph), which
         # a compiled backward that donates its saved buffers to its own outputs refuses.
         torch._functorch.config.donated_buffer = False
