@@ -314,6 +314,21 @@ def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
         choose(make_config(SMALL, engine="fast", **overrides))
 
 
+def test_gandiag_run_with_compile_on_a_second_order_unroll_trains_on_the_compiled_fast_engine(
+        compile_counter, tmp_path):
+    runner, rows = CliRunner(), {}
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        result = runner.invoke(main, ["run", "ring8", "--out", str(tmp_path / name), *CLI_TINY, "--unrolled", "2",
+                                      *extra])
+        assert result.exit_code == 0, result.output
+        rows[name] = R.RunReader(tmp_path / name).metrics()[-1]
+    recorded = json.loads((tmp_path / "compiled" / R.CONFIG_FILE).read_text())
+    assert recorded["engine"] == {"name": "fast", "requested": "auto"} and recorded["config"]["compile"] is True
+    assert compile_counter.frame_count >= 1
+    keys = (R.D_LOSS, R.G_LOSS, R.G_GRAD_NORM)
+    assert_close([rows["compiled"][k] for k in keys], [rows["eager"][k] for k in keys], rtol=1e-4, atol=1e-6)
+
+
 def test_config_json_says_which_engine_ran_and_both_engines_train_alike(tmp_path):
     runner, records, rows = CliRunner(), {}, {}
     for name, extra in (("auto", []), ("reference", ["--engine", "reference"]), ("tanh", ["--d-act", "tanh"])):
