@@ -1,9 +1,34 @@
-"""Hypothesis profiles for the whole suite: the thorough "ci" one when CI is set, else the fast "dev"."""
+"""Hypothesis profiles for the whole suite (the thorough "ci" one when CI is set, else the fast "dev"), and
+the fixtures of the tests that compile."""
+import functools
 import os
 
+import pytest
+import torch
+import torch._functorch.config
 from hypothesis import settings
+from torch._dynamo.testing import CompileCounterWithBackend
 
 from gandiag.testing import register_profiles
 
 register_profiles()
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+def fresh_compile(monkeypatch):
+    """No compiled code cached from earlier tests, and torch's default for what a compiled session
+    switches off for the whole process (gandiag.train.device), restored afterwards."""
+    torch._dynamo.reset()
+    monkeypatch.setattr(torch._functorch.config, "donated_buffer", True)
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.fixture
+def compile_counter(fresh_compile, monkeypatch):
+    """torch.compile traces with dynamo and AOTAutograd as usual but runs the captured graphs eagerly
+    (aot_eager, no inductor) and counts them: compiled code in seconds, without a C++ build."""
+    counted = CompileCounterWithBackend("aot_eager")
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=counted))
+    return counted

@@ -1,6 +1,5 @@
 """Config `precision`, `channels_last` and `compile` (gandiag.train.device): each changes how the players run
 and nothing that a run records or checkpoints beyond its own config entry."""
-import functools
 import json
 import math
 
@@ -8,7 +7,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 from torch import nn
-from torch._dynamo.testing import CompileCounterWithBackend
 from torch.testing import assert_close
 
 from cli import main
@@ -37,25 +35,6 @@ INDUCTOR_IMPORT_NOISE = pytest.mark.filterwarnings("ignore:`torch.jit.script_met
 def env(cache, monkeypatch):  # noqa: F811
     monkeypatch.setenv("GANDIAG_CACHE", str(cache))
     return cache
-
-
-@pytest.fixture
-def fresh_compile(monkeypatch):
-    """No compiled code cached from earlier tests, and torch's default for what a compiled session
-    switches off for the whole process (gandiag.train.device), restored afterwards."""
-    torch._dynamo.reset()
-    monkeypatch.setattr(torch._functorch.config, "donated_buffer", True)
-    yield
-    torch._dynamo.reset()
-
-
-@pytest.fixture
-def counter(fresh_compile, monkeypatch):
-    """torch.compile traces with dynamo and AOTAutograd as usual but runs the captured graphs eagerly
-    (aot_eager, no inductor) and counts them: compiled players in seconds, without a C++ build."""
-    counted = CompileCounterWithBackend("aot_eager")
-    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=counted))
-    return counted
 
 
 def image_session(data: str = "mnist", **overrides) -> Session:
@@ -162,21 +141,21 @@ def test_the_cli_takes_the_three_options_and_config_json_records_them(env, tmp_p
 
 @DYNAMO_GRAD_NOISE
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_compile_compiles_both_players_in_place_and_trains_as_without(counter, precision):
+def test_compile_compiles_both_players_in_place_and_trains_as_without(compile_counter, precision):
     plain = tiny_session(precision=precision, engine="reference")
     compiled = tiny_session(precision=precision, compile=True, engine="reference")
     for net in (compiled.players.G, compiled.players.D):
         assert net._compiled_call_impl is not None
-    assert counter.frame_count == 0  # compiling happens on the first call
+    assert compile_counter.frame_count == 0  # compiling happens on the first call
     expected, stats = run_steps(plain, 1, 3), run_steps(compiled, 1, 3)
-    assert counter.frame_count >= 2  # at least G's and D's forward went through dynamo
+    assert compile_counter.frame_count >= 2  # at least G's and D's forward went through dynamo
     assert_close(stats, expected)
     for name in ("G", "D"):
         assert list(getattr(compiled.players, name).state_dict()) == list(getattr(plain.players, name).state_dict())
 
 
 @DYNAMO_GRAD_NOISE
-def test_a_compiled_run_records_its_probes_and_resumes(counter, tmp_path):
+def test_a_compiled_run_records_its_probes_and_resumes(compile_counter, tmp_path):
     # the saturation probe at every snapshot differentiates one graph twice (gandiag.train.probes)
     cfg = tiny_config(compile=True, engine="reference", steps=2, snapshot_every=1, checkpoint_every=1)
     result = run(cfg, tmp_path / "r", quiet=True)
@@ -218,7 +197,7 @@ def test_compile_with_a_second_order_unroll_needs_the_fast_engine():
     ("ring", {"precision": "bf16"}, "precision = 'bf16': the fast path implements only the default ('fp32')"),
     ("mnist", {"channels_last": True}, "data = 'mnist': the fast path supports ring, grid, mixture"),
 ])
-def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_options(env, counter, tmp_path, data, overrides, reason):
+def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_options(env, compile_counter, tmp_path, data, overrides, reason):
     base = TINY if data == "ring" else IMAGE
     cfg = make_config({**base, "data": data, "steps": 2, "log_every": 1, "device": "cpu", **overrides})
     engine = json.loads((run(cfg, tmp_path / "r", quiet=True).path / R.CONFIG_FILE).read_text())["engine"]

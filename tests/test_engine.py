@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch._dynamo.testing import CompileCounterWithBackend
 from torch.testing import assert_close
 
 from cli import main
@@ -117,8 +116,8 @@ def test_unrolled_adam_step_and_its_reverse_equal_autograd():
     theta, m, g = (torch.randn(3, 4, **F64) for _ in range(3))
     v = torch.rand(3, 4, **F64)
     tiny = torch.full((), adam.SQRT_TINY, **F64)
-    new, new_m, new_u, tape = adam.unrolled_step(theta, m, v + tiny, g, adam.unrolled_coefficients(6, 1, h, v)[0],
-                                                  h, tiny)
+    coefficients = adam.unrolled_coefficients(torch.tensor(6.0, **F64), 1, h)
+    new, new_m, new_u, tape = adam.unrolled_step(theta, m, v + tiny, g, coefficients[0], h, tiny)
 
     leaves = [q.clone().requires_grad_() for q in (theta, m, v, g)]
     t_, m_, v_, g_ = leaves
@@ -168,21 +167,12 @@ def test_the_compiler_form_of_the_unroll_equals_the_closed_form(slope, kind, sec
     critic = unroll.Critic(slope, objectives.DLoss(kind, n, 0.9, theta).derivatives,
                            functools.partial(objectives.g_value_and_derivative, kind))
     h = adam.Hyper(lr=0.01, b1=0.5, b2=0.9, eps=1e-8)
-    args = (critic, h, n, second_order, theta, m, v, adam.unrolled_coefficients(3, 4, h, v), XtT)
+    coefficients = adam.unrolled_coefficients(torch.tensor(3.0, **F64), 4, h)
+    args = (critic, h, n, second_order, theta, m, v, coefficients, XtT)
     loss, bar_fakes = fused.g_loss_through_unroll(*args)
     expected_loss, expected_bar = unroll.g_loss_through_unroll(*args)
     assert_close([loss, bar_fakes], [expected_loss, expected_bar])
     assert bar_fakes.abs().max() > 1e-3   # a gradient, not zeros on both sides
-
-
-@pytest.fixture
-def compile_counter(monkeypatch):
-    """torch.compile traced by dynamo and run eagerly (aot_eager), counting the graphs: seconds, no C++."""
-    torch._dynamo.reset()
-    counted = CompileCounterWithBackend("aot_eager")
-    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=counted))
-    yield counted
-    torch._dynamo.reset()
 
 
 def test_compile_runs_the_unroll_as_one_graph_traced_once_and_trains_as_the_eager_engine(compile_counter):

@@ -7,7 +7,6 @@ is infinite at 0 otherwise); `unrolled_step_reverse` pulls adjoints back through
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -56,17 +55,17 @@ class Tape:
     kappa: Tensor    # m' / (2 c ds sqrt(v' + tiny))
 
 
-def unrolled_coefficients(t: int, k: int, h: Hyper, like: Tensor) -> Tensor:
-    """(k, 3) rows (-1 / c, -eps sqrt(bc2) / c, 1 / (2 c)) for steps t + 1 .. t + k, c = lr sqrt(bc2) / bc1.
+def unrolled_coefficients(t: Tensor, k: int, h: Hyper) -> Tensor:
+    """(k, 3) rows (-1 / c, -eps sqrt(bc2) / c, 1 / (2 c)) for steps t + 1 .. t + k, c = lr sqrt(bc2) / bc1,
+    computed where t (a 0-d tensor, the optimiser's step count) lives: no host-to-device copy per step.
 
     Tensors, not Python numbers: a step then costs no scalar conversions, and a compiled unroll
     (gandiag.engine.fused) takes them as inputs instead of recompiling for every step count."""
-    rows = []
-    for step in range(t + 1, t + k + 1):
-        root_bc2 = math.sqrt(1 - h.b2 ** step)
-        c = h.lr * root_bc2 / (1 - h.b1 ** step)
-        rows.append((-1 / c, -h.eps * root_bc2 / c, 1 / (2 * c)))
-    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+    # float64 whatever the players' dtype: 1 - b2^t loses digits in float32 (b2 = 0.999 itself is off by 1e-8)
+    steps = torch.arange(1, k + 1, dtype=torch.float64, device=t.device).add_(t)
+    root_bc2 = (1 - h.b2 ** steps).sqrt_()
+    inv_c = (1 - h.b1 ** steps).div_(root_bc2).div_(h.lr)
+    return torch.stack([-inv_c, inv_c * root_bc2 * -h.eps, inv_c * 0.5], 1).to(t.dtype)
 
 
 def unrolled_step(theta: Tensor, m: Tensor, u: Tensor, g: Tensor, coefficients: Tensor, h: Hyper,

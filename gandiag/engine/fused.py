@@ -32,6 +32,11 @@ def _sum_inputs(weights: Tensor, XtT: Tensor) -> Tensor:
     return torch.stack([(weights * XtT[:, c, None, :]).sum(2) for c in range(XtT.shape[1])], 1)
 
 
+def _b2_row(per_input: Tensor, H: int) -> Tensor:
+    """(S, 1, H): the sum over inputs in b2's place (the first entry of theta's last row), zeros after it."""
+    return F.pad(per_input.sum(1, keepdim=True), (0, H - 1))[:, None]
+
+
 def _critic(theta: Tensor, XtT: Tensor, slope: float) -> tuple[Tensor, Tensor, Tensor]:
     """(slopes, unit outputs, both (S, H, N); logits (S, N)) of D on XtT."""
     WtT, w2, b2 = critic_views(theta)
@@ -46,8 +51,7 @@ def _critic_grad(theta: Tensor, XtT: Tensor, slopes: Tensor, hidden: Tensor, del
     _, w2, _ = critic_views(theta)
     G0T = _sum_inputs(slopes * delta[:, None], XtT)
     gw2 = (hidden * delta[:, None]).sum(2)[:, None]
-    gb2 = F.pad(delta.sum(1, keepdim=True), (0, theta.shape[2] - 1))[:, None]
-    return torch.cat([G0T * w2, gw2, gb2], 1), G0T
+    return torch.cat([G0T * w2, gw2, _b2_row(delta, theta.shape[2])], 1), G0T
 
 
 def g_loss_through_unroll(critic: Critic, h: adam.Hyper, n_real: int, second_order: bool, theta: Tensor,
@@ -83,8 +87,7 @@ def g_loss_through_unroll(critic: Critic, h: adam.Hyper, n_real: int, second_ord
         bar_a = ((QT * XtT).sum(1) + gb2_bar) * curv
         RT = _sum_inputs(slopes * bar_a[:, None], XtT)
         bar_w2 = (WtT * RT + gWtT_bar * G0T).sum(1, keepdim=True)
-        bar_b2 = F.pad(bar_a.sum(1, keepdim=True), (0, theta.shape[2] - 1))[:, None]
-        bar_theta = bar_theta + torch.cat([RT * w2 + G0T * gw2_bar, bar_w2, bar_b2], 1)
+        bar_theta = bar_theta + torch.cat([RT * w2 + G0T * gw2_bar, bar_w2, _b2_row(bar_a, theta.shape[2])], 1)
         jacT = _sum_units(slopes[..., cols], WtT * w2)
         bar_fakes = bar_fakes + QT[..., cols] * delta[:, None, cols] + jacT * bar_a[:, None, cols]
     return loss, bar_fakes

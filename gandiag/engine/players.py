@@ -61,6 +61,7 @@ class Player:
         self.params, self.grads = self.flat.split(self.theta), self.flat.split(self.grad)
         self.steps: Tensor | None = None   # the bound optimiser's step counters (a single run)
         self.t = self._load(nets, opts)
+        # the same count on the players' device, where Adam's fused kernel and the unrolled D read it
         self.t_tensor = torch.tensor(float(self.t), dtype=self.flat.like.dtype, device=self.flat.like.device)
 
     def _views(self, flat: Tensor, i: int) -> list[Tensor]:

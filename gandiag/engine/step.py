@@ -60,9 +60,9 @@ class FastStep:
                                     partial(objectives.g_value_and_derivative, cfg.loss))
         self._mask_memory: Tensor | None = None
         # (theta, m, v, coefficients, XtT) -> (G's loss, its gradient w.r.t. the fakes) through the unroll
-        settings = (self.critic, self.d.hyper, cfg.batch, not cfg.unrolled_first_order)
-        self._unroll = (fused.compiled(fused.g_loss_through_unroll, *settings) if cfg.compile else
-                        lambda *a: unroll.g_loss_through_unroll(*settings, *a, masks=self._unrolled_masks(a[-1])))
+        self._unroll_settings = (self.critic, self.d.hyper, cfg.batch, not cfg.unrolled_first_order)
+        self._unroll = (fused.compiled(fused.g_loss_through_unroll, *self._unroll_settings) if cfg.compile
+                        else self._eager_unroll)
 
     def bind(self, players) -> None:
         """A single run: seed 0's modules and optimisers become views of the engine's buffers."""
@@ -73,6 +73,11 @@ class FastStep:
         """A multi-seed run: copy seed i into its players before they are recorded or saved."""
         self.g.export(i, players.G, players.opt_g)
         self.d.export(i, players.D, players.opt_d)
+
+    def _eager_unroll(self, theta: Tensor, m: Tensor, v: Tensor, coefficients: Tensor,
+                      XtT: Tensor) -> tuple[Tensor, Tensor]:
+        return unroll.g_loss_through_unroll(*self._unroll_settings, theta, m, v, coefficients, XtT,
+                                            self._unrolled_masks(XtT))
 
     def _unrolled_masks(self, XtT: Tensor) -> Tensor:
         """Memory for the unrolled steps' unit patterns, (S, N, H) each, kept from iteration to iteration
@@ -106,7 +111,7 @@ class FastStep:
             fake, inputs = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=True)
             if cfg.unrolled:
                 XtT = augment(torch.cat([real().transpose(1, 2), fake], 2), scale)
-                coefficients = adam.unrolled_coefficients(self.d.t, cfg.unrolled, self.d.hyper, self.v_d)
+                coefficients = adam.unrolled_coefficients(self.d.t_tensor, cfg.unrolled, self.d.hyper)
                 g_loss, bar_fakes = self._unroll(self.theta_d, self.m_d, self.v_d, coefficients, XtT)
             else:
                 cp = critic_pass(self.theta_d, augment(fake, scale), self.critic.slope)
