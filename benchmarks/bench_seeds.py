@@ -13,15 +13,16 @@ from __future__ import annotations
 import statistics
 
 from gandiag.engine import FastStep
+from gandiag.engine.graphed import iteration
 
 from .bench_step import interleave, parse, ratio, session, suite_parser
 
 
 def stacked(n: int, unrolled: int, device: str = "cpu"):
+    """The iteration of `gandiag run --seeds n` (on CUDA a replayed graph)."""
     sessions = [session(unrolled, device, seed=seed) for seed in range(n)]
     engine = FastStep(sessions[0].cfg, [s.players for s in sessions])
-    samplers = [(s.sample_real, s.sample_z) for s in sessions]
-    return lambda: engine(samplers)
+    return iteration(engine, [(s.sample_real, s.sample_z) for s in sessions], [s.gen for s in sessions])
 
 
 def seeds_suite(n: int, unrolled: int, reps: int, block: int) -> dict[str, list[float]]:

@@ -1,6 +1,7 @@
 """The fast engine computes what the reference step computes: its closed forms against autograd, whole
 training runs against gandiag.train.step (float64, a few hundred steps, unrolled D included), each seed
-of a stacked pass against its own run, and the dispatch that picks an engine and says which ran."""
+of a stacked pass against its own run, the dispatch that picks an engine and says which ran, and (on a
+GPU) the replayed CUDA graph against eager iterations."""
 import functools
 import io
 import json
@@ -17,7 +18,10 @@ from gandiag.config import ConfigError, make_config
 from gandiag.engine import FastStep, adam, choose, fused, objectives, unroll
 from gandiag.engine.closed_form import (augment, critic_grad, critic_grad_reverse, critic_pass,
                                         mlp_backward, mlp_forward)
+from gandiag.engine.graphed import Graphed, iteration
 from gandiag.engine.seeds import summarize
+from gandiag.train import loop
+from gandiag.train.guards import DivergenceWatch
 from gandiag.train.loop import RunResult, Session
 from gandiag.train.step import train_step
 
@@ -116,7 +120,7 @@ def test_unrolled_adam_step_and_its_reverse_equal_autograd():
     theta, m, g = (torch.randn(3, 4, **F64) for _ in range(3))
     v = torch.rand(3, 4, **F64)
     tiny = torch.full((), adam.SQRT_TINY, **F64)
-    coefficients = adam.unrolled_coefficients(torch.tensor(6.0, **F64), 1, h)
+    coefficients = adam.unrolled_coefficients(torch.tensor(6.0), 1, h, torch.float64)
     new, new_m, new_u, tape = adam.unrolled_step(theta, m, v + tiny, g, coefficients[0], h, tiny)
 
     leaves = [q.clone().requires_grad_() for q in (theta, m, v, g)]
@@ -167,7 +171,7 @@ def test_the_compiler_form_of_the_unroll_equals_the_closed_form(slope, kind, sec
     critic = unroll.Critic(slope, objectives.DLoss(kind, n, 0.9, theta).derivatives,
                            functools.partial(objectives.g_value_and_derivative, kind))
     h = adam.Hyper(lr=0.01, b1=0.5, b2=0.9, eps=1e-8)
-    coefficients = adam.unrolled_coefficients(torch.tensor(3.0, **F64), 4, h)
+    coefficients = adam.unrolled_coefficients(torch.tensor(3.0), 4, h, torch.float64)
     args = (critic, h, n, second_order, theta, m, v, coefficients, XtT)
     loss, bar_fakes = fused.g_loss_through_unroll(*args)
     expected_loss, expected_bar = unroll.g_loss_through_unroll(*args)
@@ -205,7 +209,7 @@ def test_compile_with_inductor_trains_as_the_eager_engine_in_float32():
 
 def session(**overrides) -> Session:
     """A float64 session on SMALL (the draws come in float32 and are widened, for both paths alike)."""
-    s = Session(make_config(SMALL, **overrides), torch.device("cpu"))
+    s = Session(make_config(SMALL, **overrides), torch.device(overrides.get("device", "cpu")))
     s.players.G.double()
     s.players.D.double()
     return s
@@ -373,3 +377,89 @@ def test_summary_has_the_mean_and_standard_error_over_seeds():
     np.testing.assert_allclose([stats[R.MODES]["mean"], stats[R.MODES]["sem"]], [7.0, 1 / np.sqrt(3)])
     np.testing.assert_allclose([stats[R.MODES_STRICT]["mean"], stats[R.HQ]["sem"]], [6.0, 0.0])
     assert stats[R.REVERSE_KL] == {"mean": None, "sem": None, "n": 0}
+
+
+# --- on CUDA (gandiag.engine.graphed) -------------------------------------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+CLI_CUDA = [a if a != "cpu" else "cuda" for a in CLI_TINY]
+
+
+@cuda
+@pytest.mark.parametrize("overrides", [{}, {"unrolled": 3}], ids=["vanilla", "unrolled"])
+def test_a_replayed_cuda_graph_trains_bit_for_bit_what_eager_iterations_train(overrides):
+    eager, replayed = (session(device="cuda", **overrides) for _ in range(2))
+    engine = bound_engine(eager)
+    for _ in range(40):
+        eager_stats = engine([samplers(eager)])
+    graphed = iteration(bound_engine(replayed), [samplers(replayed)], [replayed.gen])
+    assert isinstance(graphed, Graphed)
+    for _ in range(40):
+        stats = graphed()
+    # the optimisers' step counts too: the host's counters advance with each replay
+    assert_close(trained_state(replayed), trained_state(eager), rtol=0, atol=0)
+    assert_close(stats, eager_stats, rtol=0, atol=0)
+    assert torch.equal(replayed.gen.get_state(), eager.gen.get_state())
+
+
+@cuda
+def test_the_graphed_fast_engine_on_cuda_trains_exactly_what_the_reference_step_trains():
+    ref, fast = session(device="cuda", unrolled=3), session(device="cuda", unrolled=3)
+    reference_steps(ref, 1, 100)
+    train = iteration(bound_engine(fast), [samplers(fast)], [fast.gen])
+    for _ in range(100):
+        train()
+    assert_close(trained_state(fast), trained_state(ref))
+
+
+@cuda
+@pytest.mark.parametrize("overrides", [{}, {"unrolled": 3}], ids=["vanilla", "unrolled"])
+@pytest.mark.filterwarnings("ignore:Synchronization debug mode is a prototype feature")
+def test_an_iteration_on_cuda_never_waits_for_the_host(overrides):
+    s = session(device="cuda", **overrides)
+    engine = bound_engine(s)
+    engine([samplers(s)])   # the first iteration allocates the unrolled steps' memory
+    try:
+        torch.cuda.set_sync_debug_mode("error")
+        engine([samplers(s)])
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@cuda
+def test_on_cuda_the_divergence_watch_replays_with_the_step_and_stops_the_run_at_the_first_non_finite_one(tmp_path):
+    cfg = make_config(SMALL, device="cuda", d_lr=1e30, g_lr=1e30, steps=20, log_every=5)
+    result = loop.run(cfg, tmp_path / "run", quiet=True)
+    eager = Session(cfg, torch.device("cuda"))
+    engine = bound_engine(eager)
+    bad = next(step for step in range(1, 21) if not all(
+        torch.isfinite(v).all() for k, v in engine([(eager.sample_real, eager.sample_z)]).items()
+        if k in DivergenceWatch.KEYS))
+    assert (result.status, result.step) == (R.DIVERGED, bad)
+
+
+@cuda
+def test_seeds_on_cuda_replay_one_graph_and_each_seed_trains_its_own_single_run(tmp_path):
+    runner = CliRunner()
+    for out, extra in (("m", ["--seeds", "3", "--seed", "4"]), ("one", ["--seed", "5"])):
+        result = runner.invoke(main, ["run", "ring8", "--out", str(tmp_path / out), *extra, *CLI_CUDA,
+                                      "--unrolled", "2"])
+        assert result.exit_code == 0, result.output
+    assert R.RunReader(tmp_path / "one").record["device"] == "cuda"
+    keys = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
+    assert_close([[r[k] for k in keys] for r in R.RunReader(tmp_path / "m" / "seed_5").metrics()[1:]],
+                 [[r[k] for k in keys] for r in R.RunReader(tmp_path / "one").metrics()[1:]], rtol=1e-4, atol=1e-6)
+
+
+@cuda
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")   # inductor's import of mkldnn
+def test_compile_on_cuda_builds_the_unroll_with_triton_and_trains_as_the_eager_engine(fresh_compile, tmp_path):
+    runner, rows = CliRunner(), {}
+    for name, extra in (("eager", []), ("compiled", ["--compile"])):
+        result = runner.invoke(main, ["run", "ring8", "--out", str(tmp_path / name), *CLI_CUDA, "--unrolled", "2",
+                                      *extra])
+        assert result.exit_code == 0, result.output
+        rows[name] = R.RunReader(tmp_path / name).metrics()[-1]
+    keys = (R.D_LOSS, R.G_LOSS, R.G_GRAD_NORM)
+    assert_close([rows["compiled"][k] for k in keys], [rows["eager"][k] for k in keys], rtol=1e-4, atol=1e-6)

@@ -1,4 +1,5 @@
 """`gandiag run` and `gandiag scenarios` end to end through click's CliRunner."""
+import io
 import json
 
 import numpy as np
@@ -9,6 +10,8 @@ from click.testing import CliRunner
 from cli import main
 from gandiag import record as R
 from gandiag.config import scenario_names
+from gandiag.train import progress
+from gandiag.train.progress import Progress
 
 TINY = ["--steps", "6", "--log-every", "3", "--snapshot-every", "3", "--eval-samples", "100",
         "--snapshot-samples", "16", "--grid-res", "8", "--batch", "32", "--device", "cpu", "--no-animate"]
@@ -96,3 +99,13 @@ def test_run_refuses_to_overwrite_an_existing_run(tmp_path):
     result = CliRunner().invoke(main, ["run", "ring8", "--out", out, *TINY])
     assert result.exit_code != 0 and "already holds a run" in result.output
     assert (tmp_path / "r" / R.METRICS_FILE).read_bytes() == before
+
+
+def test_the_progress_rate_counts_from_the_first_training_step_not_from_the_setup(monkeypatch):
+    clock = iter([0.0, 100.0, 101.0])   # created, setup (a compilation) done, 50 steps later
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    out = io.StringIO()
+    line = Progress(1000, stream=out)
+    line.begin()
+    line.update(50, {})
+    assert "  50 it/s  " in out.getvalue()

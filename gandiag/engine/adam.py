@@ -55,9 +55,10 @@ class Tape:
     kappa: Tensor    # m' / (2 c ds sqrt(v' + tiny))
 
 
-def unrolled_coefficients(t: Tensor, k: int, h: Hyper) -> Tensor:
-    """(k, 3) rows (-1 / c, -eps sqrt(bc2) / c, 1 / (2 c)) for steps t + 1 .. t + k, c = lr sqrt(bc2) / bc1,
-    computed where t (a 0-d tensor, the optimiser's step count) lives: no host-to-device copy per step.
+def unrolled_coefficients(t: Tensor, k: int, h: Hyper, dtype: torch.dtype) -> Tensor:
+    """(k, 3) rows (-1 / c, -eps sqrt(bc2) / c, 1 / (2 c)) in `dtype` for steps t + 1 .. t + k,
+    c = lr sqrt(bc2) / bc1, computed where t (a 0-d tensor, the optimiser's step count) lives: no
+    host-to-device copy per step.
 
     Tensors, not Python numbers: a step then costs no scalar conversions, and a compiled unroll
     (gandiag.engine.fused) takes them as inputs instead of recompiling for every step count."""
@@ -65,7 +66,7 @@ def unrolled_coefficients(t: Tensor, k: int, h: Hyper) -> Tensor:
     steps = torch.arange(1, k + 1, dtype=torch.float64, device=t.device).add_(t)
     root_bc2 = (1 - h.b2 ** steps).sqrt_()
     inv_c = (1 - h.b1 ** steps).div_(root_bc2).div_(h.lr)
-    return torch.stack([-inv_c, inv_c * root_bc2 * -h.eps, inv_c * 0.5], 1).to(t.dtype)
+    return torch.stack([-inv_c, inv_c * root_bc2 * -h.eps, inv_c * 0.5], 1).to(dtype)
 
 
 def unrolled_step(theta: Tensor, m: Tensor, u: Tensor, g: Tensor, coefficients: Tensor, h: Hyper,

@@ -61,8 +61,9 @@ class Player:
         self.params, self.grads = self.flat.split(self.theta), self.flat.split(self.grad)
         self.steps: Tensor | None = None   # the bound optimiser's step counters (a single run)
         self.t = self._load(nets, opts)
-        # the same count on the players' device, where Adam's fused kernel and the unrolled D read it
-        self.t_tensor = torch.tensor(float(self.t), dtype=self.flat.like.dtype, device=self.flat.like.device)
+        # the same count on the players' device, where Adam's fused kernel and the unrolled D read it; float32
+        # whatever the parameters' dtype, as torch keeps it for fused Adam (the CUDA kernel reads a float)
+        self.t_tensor = torch.tensor(float(self.t), dtype=torch.float32, device=self.flat.like.device)
 
     def _views(self, flat: Tensor, i: int) -> list[Tensor]:
         return self.layout(self.flat.split(flat), i)
@@ -100,9 +101,21 @@ class Player:
             opt.state[q] = {"step": torch.tensor(float(self.t)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
 
     def step_(self) -> None:
-        """One optimiser step on the gradient buffer."""
-        self.t += 1
+        """One optimiser step on the gradient buffer: device work only (a CUDA graph can replay it);
+        `count` advances the host's step counters."""
         self.t_tensor.add_(1)
         adam.step_(self.theta, self.m, self.v, self.grad, self.t_tensor, self.hyper)
+
+    def count(self, n: int) -> None:
+        """Advance the host's step counters by the n steps the device took."""
+        self.t += n
         if self.steps is not None:
-            self.steps.add_(1)
+            self.steps.add_(n)
+
+    def device_state(self) -> list[Tensor]:
+        """Copies of everything step_ changes, for restore."""
+        return [b.clone() for b in (self.theta, self.grad, self.m, self.v, self.t_tensor)]
+
+    def restore(self, state: list[Tensor]) -> None:
+        for b, saved in zip((self.theta, self.grad, self.m, self.v, self.t_tensor), state):
+            b.copy_(saved)

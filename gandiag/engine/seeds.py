@@ -22,6 +22,7 @@ from ..train.guards import DeferInterrupt, DivergenceWatch
 from ..train.loop import (RunResult, Session, _diverged, _snapshot, default_out, due, record_step, resolve_device,
                           run, run_record)
 from ..train.progress import Progress
+from .graphed import iteration
 from .step import FastStep
 from .support import choose
 
@@ -73,11 +74,10 @@ def summarize(cfgs: list[Config], results: list[RunResult]) -> dict:
 
 @dataclass
 class _Seed:
-    """One seed's share of the vectorised pass: its session, folder writer and divergence watch."""
+    """One seed's share of the vectorised pass: its session and folder writer."""
 
     session: Session
     writer: R.RunWriter
-    watch: DivergenceWatch
     last: dict = field(default_factory=dict)
     result: RunResult | None = None      # set once the seed has stopped (diverged)
 
@@ -87,7 +87,7 @@ def _vectorised(cfgs: list[Config], root: Path, quiet: bool) -> list[RunResult]:
     seeds = []
     for c in cfgs:
         s = Session(c, device)
-        seeds.append(_Seed(s, R.RunWriter(seed_folder(root, c.seed)), DivergenceWatch(s.players, device)))
+        seeds.append(_Seed(s, R.RunWriter(seed_folder(root, c.seed))))
     engine = FastStep(cfgs[0], [x.session.players for x in seeds])
     try:
         for x in seeds:
@@ -111,21 +111,23 @@ def _steps(engine: FastStep, seeds: list[_Seed], progress: Progress) -> None:
     """The loop of gandiag.train.loop for all seeds in lockstep: a seed that diverges stops recording
     (its slice of the pass goes on, isolated from the others); Ctrl-C checkpoints every seed."""
     cfg = seeds[0].session.cfg
-    samplers = [(x.session.sample_real, x.session.sample_z) for x in seeds]
+    watch = DivergenceWatch(engine.device, seeds=len(seeds))
+    train = iteration(engine, [(x.session.sample_real, x.session.sample_z) for x in seeds],
+                      [x.session.gen for x in seeds], watch.observe)
     t0 = time.perf_counter()
+    progress.begin()
     with DeferInterrupt() as interrupt:
         for step in range(1, cfg.steps + 1):
-            stats = engine(samplers)
-            live = [(i, x) for i, x in enumerate(seeds) if x.result is None]
-            for i, x in live:
-                x.watch.observe(step, {k: v[i] for k, v in stats.items()})
+            stats = train()
             stop = interrupt.hit
             log, snap, save = due(cfg, step, stop)
             if not (log or save):
                 continue
-            for i, x in live:
-                engine.export(i, x.session.players)
-                _record(x, step, {k: v[i] for k, v in stats.items()}, log, snap, save)
+            for i, x in enumerate(seeds):
+                if x.result is None:
+                    engine.export(i, x.session.players)
+                    bad = watch.first_bad(step, x.session.players, i)
+                    _record(x, step, {k: v[i] for k, v in stats.items()}, bad, log, snap, save)
             rows = [x.last for x in seeds if x.result is None]
             if log and rows:
                 progress.update(step, _mean_row(rows))
@@ -141,8 +143,7 @@ def _steps(engine: FastStep, seeds: list[_Seed], progress: Progress) -> None:
             x.result = RunResult(x.writer.root, status, step, x.last)
 
 
-def _record(x: _Seed, step: int, stats: dict, log: bool, snap: bool, save: bool) -> None:
-    bad = x.watch.first_bad(step)
+def _record(x: _Seed, step: int, stats: dict, bad: tuple | None, log: bool, snap: bool, save: bool) -> None:
     if bad:
         x.result = _diverged(x.writer, *bad)
         return

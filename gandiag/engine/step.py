@@ -54,6 +54,7 @@ class FastStep:
         # D's parameters, gradient and moments as (S, d + 3, H) views of its flat buffers
         self.theta_d, self.grad_d, self.m_d, self.v_d = (self.d.flat.split(b)[0] for b in
                                                           (self.d.theta, self.d.grad, self.d.m, self.d.v))
+        self.device = self.d.flat.like.device
         self.g_unit = unit(players[0].G)
         self.d_loss = objectives.DLoss(cfg.loss, cfg.batch, cfg.label_smoothing, self.d.theta)
         self.critic = unroll.Critic(unit(players[0].D)[1], self.d_loss.derivatives,
@@ -92,8 +93,28 @@ class FastStep:
         p = self.g.params
         return list(zip(p[0::2], p[1::2]))
 
-    @torch.no_grad()
     def __call__(self, samplers: list[Samplers]) -> dict[str, Tensor]:
+        """One training iteration of every seed: its statistics as (S,) tensors."""
+        stats = self.compute(samplers)
+        self.count()
+        return stats
+
+    def count(self) -> None:
+        """The host's share of an iteration: the players' step counters."""
+        self.d.count(self.cfg.d_steps)
+        self.g.count(self.cfg.g_steps)
+
+    def device_state(self) -> list[list[Tensor]]:
+        return [self.d.device_state(), self.g.device_state()]
+
+    def restore(self, state: list[list[Tensor]]) -> None:
+        self.d.restore(state[0])
+        self.g.restore(state[1])
+
+    @torch.no_grad()
+    def compute(self, samplers: list[Samplers]) -> dict[str, Tensor]:
+        """An iteration's device work (no host sync, nothing on the host changes: a CUDA graph can
+        capture it, gandiag.engine.graphed)."""
         cfg, n, scale = self.cfg, self.cfg.batch, self.cfg.d_input_scale
         real = lambda: _stacked([sample_real(n) for sample_real, _ in samplers])  # noqa: E731
         z = lambda: _stacked([sample_z(n) for _, sample_z in samplers])  # noqa: E731
@@ -111,7 +132,8 @@ class FastStep:
             fake, inputs = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=True)
             if cfg.unrolled:
                 XtT = augment(torch.cat([real().transpose(1, 2), fake], 2), scale)
-                coefficients = adam.unrolled_coefficients(self.d.t_tensor, cfg.unrolled, self.d.hyper)
+                coefficients = adam.unrolled_coefficients(self.d.t_tensor, cfg.unrolled, self.d.hyper,
+                                                          self.theta_d.dtype)
                 g_loss, bar_fakes = self._unroll(self.theta_d, self.m_d, self.v_d, coefficients, XtT)
             else:
                 cp = critic_pass(self.theta_d, augment(fake, scale), self.critic.slope)

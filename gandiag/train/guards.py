@@ -12,7 +12,9 @@ from .step import Players
 
 
 class DivergenceWatch:
-    """The first step with a non-finite loss or gradient norm, kept on the device (no sync per step).
+    """The first step with a non-finite loss or gradient norm, kept on the device: observing a step is
+    device work only (no host sync, nothing changes on the host), so a CUDA graph can capture it with
+    the step (gandiag.engine.graphed). Watches one run, or `seeds` runs trained in one pass.
 
     A non-finite parameter shows in the next step's losses; parameters are also checked whenever the
     flag is read, so the step about to be recorded or checkpointed is never a bad one.
@@ -20,26 +22,32 @@ class DivergenceWatch:
 
     KEYS = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
 
-    def __init__(self, players: Players, device: torch.device):
-        self.params = [q for net in (players.G, players.D) for q in net.parameters()]
-        self.step = torch.zeros((), dtype=torch.long, device=device)    # 0: every step finite so far
-        self.values = torch.zeros(len(self.KEYS), device=device)       # the statistics at that step
+    def __init__(self, device: torch.device, start: int = 0, seeds: int | None = None):
+        shape = () if seeds is None else (seeds,)
+        self.seen = torch.full((), start, dtype=torch.long, device=device)   # the last step observed
+        self.step = torch.zeros(shape, dtype=torch.long, device=device)     # 0: every step finite so far
+        self.values = torch.zeros(*shape, len(self.KEYS), device=device)   # the statistics at that step
 
     @torch.no_grad()
-    def observe(self, step: int, stats: dict) -> None:
-        values = torch.stack([stats[k].float() for k in self.KEYS])
-        first = (self.step == 0) & ~torch.isfinite(values).all()
-        self.step = torch.where(first, step, self.step)
-        self.values = torch.where(first, values, self.values)
+    def observe(self, stats: dict) -> None:
+        """Count a step whose statistics are `stats` (per seed when watching several); in place, so a
+        captured graph keeps writing where the watch reads."""
+        self.seen.add_(1)
+        values = torch.stack([stats[k].float() for k in self.KEYS], -1)
+        first = torch.isfinite(values).all(-1).logical_not_().logical_and_(self.step == 0)
+        self.step.copy_(torch.where(first, self.seen, self.step))
+        self.values.copy_(torch.where(first.unsqueeze(-1), values, self.values))
 
     @torch.no_grad()
-    def first_bad(self, step: int) -> tuple[int, dict, str] | None:
-        """(step, its statistics, what was non-finite) or None; `step` is the step just trained. Syncs."""
-        bad = int(self.step)
+    def first_bad(self, step: int, players: Players, seed: int | None = None) -> tuple[int, dict, str] | None:
+        """(step, its statistics, what was non-finite) or None for the run (or seed `seed`) whose
+        players are `players`; `step` is the step just trained. Syncs."""
+        at = () if seed is None else seed
+        bad = int(self.step[at])
         if bad:
-            row = dict(zip(self.KEYS, self.values.tolist()))
+            row = dict(zip(self.KEYS, self.values[at].tolist()))
             return bad, row, ", ".join(k for k, v in row.items() if not math.isfinite(v))
-        if not all(bool(torch.isfinite(q).all()) for q in self.params):
+        if not all(bool(torch.isfinite(q).all()) for net in (players.G, players.D) for q in net.parameters()):
             return step, {}, "parameters"
         return None
 

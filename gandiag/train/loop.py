@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -215,25 +216,43 @@ def record_step(s: Session, writer: R.RunWriter, step: int, stats: dict, log: bo
     return row
 
 
+def _trainer(s: Session, watch: DivergenceWatch) -> Callable[[int], dict]:
+    """Step `step` -> its statistics, each step observed by the watch: the fast engine where it applies
+    (on CUDA the step and the watch replay as one graph), else the reference step."""
+    fast = fast_step(s, watch.observe)  # engine dispatch (gandiag.engine)
+    if fast:
+        return fast
+
+    def reference(step: int) -> dict:
+        stats = _reference_step(s, step)
+        watch.observe(stats)
+        return stats
+    return reference
+
+
+def _reference_step(s: Session, step: int) -> dict:
+    return train_step(s.players, s.stabilizers, s.cfg, s.sample_real, s.sample_z, s.gen, step,
+                      s.sample_labeled if uses_labels(s.cfg) else None)
+
+
 def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_row=None) -> RunResult:
     cfg, root, last = s.cfg, writer.root, {}
-    watch = DivergenceWatch(s.players, s.device)
+    watch = DivergenceWatch(s.device, start)
     with DeferInterrupt() as interrupt:
         writer.write_status(R.RUNNING, step=start)
         if start == 0:
             last = {R.STEP: 0, **s.eval_metrics(), **_snapshot(writer, s, 0)}
             writer.append_metrics(last)
-        fast = fast_step(s)  # engine dispatch: None runs the reference step (gandiag.engine)
+        train = _trainer(s, watch)
         t0 = time.perf_counter()
+        progress.begin()
         for step in range(start + 1, cfg.steps + 1):
-            stats = fast(step) if fast else train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z,
-                                                       s.gen, step, s.sample_labeled if uses_labels(cfg) else None)
-            watch.observe(step, stats)
+            stats = train(step)
             stop = interrupt.hit  # read once: a signal may land anywhere in this step
             log, snap, save = due(cfg, step, stop)
             if not (log or save):
                 continue
-            bad = watch.first_bad(step)
+            bad = watch.first_bad(step, s.players)
             if bad:
                 progress.close()
                 return _diverged(writer, *bad)
@@ -295,8 +314,7 @@ def _follow(s: Session, root: Path) -> RunResult:
     """A DDP rank other than 0: train in step with rank 0 (the gradient averaging syncs), write nothing."""
     cfg = s.cfg
     for step in range(1, cfg.steps + 1):
-        train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z, s.gen, step,
-                   s.sample_labeled if uses_labels(cfg) else None)
+        _reference_step(s, step)
     return RunResult(root, R.FINISHED, cfg.steps, {})
 
 

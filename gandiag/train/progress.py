@@ -21,6 +21,10 @@ class Progress:
         self.t0 = time.perf_counter()
         self._next_plain = start
 
+    def begin(self) -> None:
+        """Start the clock at the first training step, so the rate leaves out the setup (a compilation)."""
+        self.t0 = time.perf_counter()
+
     def update(self, step: int, row: dict, warnings: list[str] = ()) -> None:
         if self.quiet:
             return

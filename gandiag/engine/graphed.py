@@ -1,0 +1,74 @@
+"""The fast engine's iteration on CUDA: captured once as a CUDA graph, then replayed.
+
+A ring8 iteration is a few hundred small kernels (over a thousand with an eager unrolled D); launched
+one at a time from Python, the launches cost more than the GPU's work. A graph launches them all at once.
+The replay computes what the eager iteration computes because
+- FastStep.compute syncs nothing with the host and changes nothing on it: it reads and writes the
+  players' fixed buffers (their step counts too, as device tensors);
+- every random draw comes from the runs' own generators, registered with the graph, so each replay
+  advances them as an eager iteration would (the draws of replay i are those of eager iteration i);
+- the host's step counters are advanced after each replay (FastStep.count).
+Capturing needs warm-up iterations first (cuBLAS's handles, a compiled unroll's compilation), and
+warm-up iterations train; they are undone, so the run's first iteration is the first replay.
+tests/test_engine.py compares replays with eager iterations on a GPU (its "on CUDA" tests).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .step import FastStep, Samplers
+
+#: iterations run before the capture (then undone): PyTorch's CUDA graph notes use three
+WARMUP = 3
+
+
+Then = Callable[[dict[str, Tensor]], None]
+
+
+def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator],
+              then: Then = lambda stats: None) -> Callable[[], dict[str, Tensor]]:
+    """The engine's iteration on these samplers followed by `then` on its statistics (device work only,
+    such as gandiag.train.guards.DivergenceWatch.observe): one replayed CUDA graph where the engine runs
+    on CUDA, eager calls elsewhere. `generators` are the ones the samplers draw from."""
+    if engine.device.type == "cuda":
+        return Graphed(engine, samplers, generators, then)
+
+    def eager() -> dict[str, Tensor]:
+        stats = engine(samplers)
+        then(stats)
+        return stats
+    return eager
+
+
+class Graphed:
+    """engine.compute(samplers) and `then` captured as one CUDA graph; calling it replays the graph and
+    returns the statistics' tensors (the same tensors each time, overwritten by the next call)."""
+
+    def __init__(self, engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator], then: Then):
+        # the graph reads memory that these own (the samplers' sessions hold the data's tensors, the
+        # generators their states): it must not be freed and reused while the graph may replay
+        self.engine, self.samplers, self.generators = engine, samplers, generators
+        state, draws = engine.device_state(), [g.get_state() for g in generators]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP):
+                engine.compute(samplers)
+        torch.cuda.current_stream().wait_stream(side)
+        engine.restore(state)
+        for g, saved in zip(generators, draws):
+            g.set_state(saved)
+        self.graph = torch.cuda.CUDAGraph()
+        for g in generators:
+            self.graph.register_generator_state(g)
+        with torch.cuda.graph(self.graph):   # `then` is not warmed up: it would have to be undone too
+            self.stats = engine.compute(samplers)
+            then(self.stats)
+
+    def __call__(self) -> dict[str, Tensor]:
+        self.graph.replay()
+        self.engine.count()
+        return self.stats
