@@ -33,7 +33,8 @@ def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch
     """The engine's iteration on these samplers followed by `then` on its statistics (device work only,
     such as gandiag.train.guards.DivergenceWatch.observe): one replayed CUDA graph where the engine runs
     on CUDA, eager calls elsewhere. `generators` are the ones the samplers draw from."""
-    if engine.device.type == "cuda":
+    # a torch without graph-safe custom generators cannot replay the draws: it runs eagerly
+    if engine.device.type == "cuda" and hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
         return Graphed(engine, samplers, generators, then)
 
     def eager() -> dict[str, Tensor]:
