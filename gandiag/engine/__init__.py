@@ -29,10 +29,6 @@ def fast_step(session, then: Callable[[dict[str, Tensor]], None] = lambda stats:
         return None
     engine = FastStep(session.cfg, [session.players])
     engine.bind(session.players)
-    single = lambda stats: {k: v[0] for k, v in stats.items()}  # noqa: E731
-    run = iteration(engine, [(session.sample_real, session.sample_z)], [session.gen],
-                    lambda stats: then(single(stats)))
-
-    def step(_iteration: int) -> dict[str, Tensor]:   # the fast path's step does not depend on it
-        return single(run())
-    return step
+    run = iteration(engine, [(session.sample_real, session.sample_z)], [session.gen], then,
+                    pick=lambda stats: {k: v[0] for k, v in stats.items()})
+    return lambda _iteration: run()   # the fast path's step does not depend on the step number

@@ -25,20 +25,22 @@ from .step import FastStep, Samplers
 WARMUP = 3
 
 
-Then = Callable[[dict[str, Tensor]], None]
+Stats = dict[str, Tensor]
 
 
 def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator],
-              then: Then = lambda stats: None) -> Callable[[], dict[str, Tensor]]:
-    """The engine's iteration on these samplers followed by `then` on its statistics (device work only,
-    such as gandiag.train.guards.DivergenceWatch.observe): one replayed CUDA graph where the engine runs
-    on CUDA, eager calls elsewhere. `generators` are the ones the samplers draw from."""
+              then: Callable[[Stats], None] = lambda stats: None,
+              pick: Callable[[Stats], Stats] = lambda stats: stats) -> Callable[[], Stats]:
+    """The engine's iteration on these samplers: its statistics, `pick`ed (views, e.g. one seed's), and
+    `then` on those (device work only, such as gandiag.train.guards.DivergenceWatch.observe). One
+    replayed CUDA graph where the engine runs on CUDA, whose views are taken once; eager calls
+    elsewhere. `generators` are the ones the samplers draw from."""
     # a torch without graph-safe custom generators cannot replay the draws: it runs eagerly
     if engine.device.type == "cuda" and hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
-        return Graphed(engine, samplers, generators, then)
+        return Graphed(engine, samplers, generators, then, pick)
 
-    def eager() -> dict[str, Tensor]:
-        stats = engine(samplers)
+    def eager() -> Stats:
+        stats = pick(engine(samplers))
         then(stats)
         return stats
     return eager
@@ -46,9 +48,10 @@ def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch
 
 class Graphed:
     """engine.compute(samplers) and `then` captured as one CUDA graph; calling it replays the graph and
-    returns the statistics' tensors (the same tensors each time, overwritten by the next call)."""
+    returns the picked statistics (the same tensors each time, overwritten by the next call)."""
 
-    def __init__(self, engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator], then: Then):
+    def __init__(self, engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator],
+                 then: Callable[[Stats], None], pick: Callable[[Stats], Stats]):
         # the graph reads memory that these own (the samplers' sessions hold the data's tensors, the
         # generators their states): it must not be freed and reused while the graph may replay
         self.engine, self.samplers, self.generators = engine, samplers, generators
@@ -66,10 +69,10 @@ class Graphed:
         for g in generators:
             self.graph.register_generator_state(g)
         with torch.cuda.graph(self.graph):   # `then` is not warmed up: it would have to be undone too
-            self.stats = engine.compute(samplers)
+            self.stats = pick(engine.compute(samplers))
             then(self.stats)
 
-    def __call__(self) -> dict[str, Tensor]:
+    def __call__(self) -> Stats:
         self.graph.replay()
         self.engine.count()
         return self.stats

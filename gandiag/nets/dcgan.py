@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError
-from ..data.mnist import stack_for
+from ..data.mnist import classes_for, stack_for
 from .layers import AlwaysDropout, MinibatchDiscrimination
 from .mlp import Scale, activation
 
@@ -123,8 +123,7 @@ def build_dcgan(cfg) -> tuple[DCGANGenerator, DCGANDiscriminator]:
         # each of these feeds D inputs whose classes the step does not know (packs, unrolled copies, old fakes)
         raise ConfigError("conditional and aux_classifier do not combine with pack, unrolled or replay_size: "
                           "drop one of them")
-    channels = stack_for(cfg.data)
-    classes = 10 ** channels
+    channels, classes = stack_for(cfg.data), classes_for(cfg.data)
     G = DCGANGenerator(cfg.z_dim, channels, cfg.g_width, cfg.g_norm, cfg.g_act, cfg.g_dropout,
                        classes if labeled else 0)
     D = DCGANDiscriminator(channels, cfg.d_width, cfg.d_norm, cfg.d_act, cfg.leaky_slope, cfg.d_input_scale,

@@ -47,7 +47,8 @@ class DivergenceWatch:
         if bad:
             row = dict(zip(self.KEYS, self.values[at].tolist()))
             return bad, row, ", ".join(k for k, v in row.items() if not math.isfinite(v))
-        if not all(bool(torch.isfinite(q).all()) for net in (players.G, players.D) for q in net.parameters()):
+        params = [q for net in (players.G, players.D) for q in net.parameters()]
+        if not torch.stack([torch.isfinite(q).all() for q in params]).all():   # one sync
             return step, {}, "parameters"
         return None
 
