@@ -2,7 +2,6 @@
 training runs against gandiag.train.step (float64, a few hundred steps, unrolled D included), each seed
 of a stacked pass against its own run, the dispatch that picks an engine and says which ran, and (on a
 GPU) the replayed CUDA graph against eager iterations."""
-import functools
 import io
 import json
 
@@ -16,7 +15,7 @@ from cli import main
 from gandiag import losses, record as R
 from gandiag.config import ConfigError, make_config
 from gandiag.engine import FastStep, adam, choose, fused, objectives, unroll
-from gandiag.engine.closed_form import (augment, critic_grad, critic_grad_reverse, critic_pass,
+from gandiag.engine.closed_form import (critic_grad, critic_grad_reverse, critic_pass, critic_views, layers,
                                         mlp_backward, mlp_forward)
 from gandiag.engine.graphed import Graphed, iteration
 from gandiag.engine.seeds import summarize
@@ -60,23 +59,27 @@ def plain_mlp(layers, z, act):
 def test_mlp_forward_and_backward_equal_autograd(act):
     torch.manual_seed(0)
     shapes = [(7, 5), (6, 7), (2, 6)]
-    layers = [(torch.randn(3, o, i, **F64).requires_grad_(), torch.randn(3, o, **F64).requires_grad_())
-              for o, i in shapes]
+    params = [q for o, i in shapes for q in (torch.randn(3, o, i, **F64).requires_grad_(),
+                                             torch.randn(3, o, **F64).requires_grad_())]
     z, weight = torch.randn(3, 9, 5, **F64), torch.randn(3, 2, 9, **F64)
-    out, inputs = mlp_forward([(W.detach(), b.detach()) for W, b in layers], z, act, 0.2, keep=True)
-    expected = plain_mlp(layers, z, act)
-    grads = [(torch.empty_like(W), torch.empty_like(b)) for W, b in layers]
-    mlp_backward([(W.detach(), b.detach()) for W, b in layers], inputs, weight, grads, act, 0.2)
-    assert_close(out, expected.detach())
-    assert_close([g for pair in grads for g in pair],
-                 list(torch.autograd.grad((expected * weight).sum(), [q for pair in layers for q in pair])))
+    out = torch.empty(3, 2, 9, **F64)
+    inputs = mlp_forward(layers([q.detach() for q in params]), z, act, 0.2, out, scale=0.25)
+    expected = plain_mlp(list(zip(params[0::2], params[1::2])), z, act)
+    grads = [torch.empty_like(q) for q in params]
+    mlp_backward(layers([q.detach() for q in params]), inputs, weight, layers(grads), act, 0.2)
+    assert_close(out, 0.25 * expected.detach())
+    assert_close(grads, list(torch.autograd.grad((expected * weight).sum(), params)))
 
 
 def random_critic(S=2, d=2, H=6, N=10):
     theta = torch.randn(S, d + 3, H, **F64)
     theta[:, -1, 1:] = 0   # padding beside b2
-    XtT = torch.cat([torch.randn(S, d, N, **F64), torch.ones(S, 1, N, **F64)], 1)
-    return theta, XtT
+    return theta, augmented(torch.randn(S, d, N, **F64))
+
+
+def augmented(xT):
+    """XtT = [x^T ; 1], D's inputs as the closed forms read them."""
+    return torch.cat([xT, torch.ones_like(xT[:, :1])], 1)
 
 
 def plain_logits(theta, XtT, slope):
@@ -93,10 +96,10 @@ def test_critic_gradient_and_its_reverse_equal_autograd(slope):
     torch.manual_seed(1)
     theta, XtT = random_critic()
     loss = objectives.DLoss("nonsaturating", 5, 0.9, theta)
-    cp = critic_pass(theta, XtT, slope)
+    cp = critic_pass(critic_views(theta), XtT, slope)
     delta, curv = loss.derivatives(cp.logits)
     grad = torch.zeros_like(theta)
-    G0T = critic_grad(cp, theta, XtT, delta, grad)
+    G0T = critic_grad(cp, critic_views(theta), XtT, delta, critic_views(grad))
 
     theta_, XtT_ = theta.clone().requires_grad_(), XtT.clone().requires_grad_()
     logits = plain_logits(theta_, XtT_, slope)
@@ -108,7 +111,7 @@ def test_critic_gradient_and_its_reverse_equal_autograd(slope):
     bar_g = torch.randn_like(theta)
     bar_g[:, -1, 1:] = 0
     bar_theta = torch.zeros_like(theta)
-    bar_x = critic_grad_reverse(cp, theta, XtT, delta, curv, G0T, bar_g, bar_theta, slice(4, None))
+    bar_x = critic_grad_reverse(cp, critic_views(theta), XtT, delta, curv, G0T, bar_g, bar_theta, slice(4, None))
     hvp_theta, hvp_x = torch.autograd.grad((auto_grad * bar_g).sum(), [theta_, XtT_])
     assert_close(bar_theta, hvp_theta)
     assert_close(bar_x, hvp_x[..., 4:])
@@ -145,13 +148,14 @@ def test_losses_per_seed_equal_gandiag_losses_and_their_derivatives(kind):
     loss = objectives.DLoss(kind, 4, 0.9, logits)
     expected = torch.stack([losses.d_loss(kind, row[:4], row[4:], 0.9, 0.0) for row in logits])
     delta, curv = loss.derivatives(logits.detach())
+    assert_close(loss.gradient(logits.detach()), delta, rtol=0, atol=0)   # D's own step takes this one
     (auto_delta,) = torch.autograd.grad(expected.sum(), logits, create_graph=True)
     assert_close(loss.value(logits.detach()), expected.detach())
     assert_close(delta, auto_delta.detach())
     if auto_delta.requires_grad:   # hinge: piecewise linear, no second derivative to compare
         assert_close(curv, torch.autograd.grad(auto_delta.sum(), logits)[0])
 
-    g_loss, g_delta = objectives.g_value_and_derivative(kind, logits.detach())
+    g_loss, g_delta = objectives.GLoss(kind, 8, logits)(logits.detach())
     expected_g = torch.stack([losses.g_loss(kind, row) for row in logits])
     assert_close(g_loss, expected_g.detach())
     assert_close(g_delta, torch.autograd.grad(expected_g.sum(), logits)[0])
@@ -167,9 +171,8 @@ def test_the_compiler_form_of_the_unroll_equals_the_closed_form(slope, kind, sec
     theta = torch.randn(S, 5, H, **F64)
     theta[:, -1, 1:] = 0   # b2's padding
     m, v = torch.randn(S, 5, H, **F64) * 1e-2, torch.rand(S, 5, H, **F64) * 1e-3
-    XtT = augment(torch.randn(S, 2, 2 * n, **F64), 0.25)
-    critic = unroll.Critic(slope, objectives.DLoss(kind, n, 0.9, theta).derivatives,
-                           functools.partial(objectives.g_value_and_derivative, kind))
+    XtT = augmented(torch.randn(S, 2, 2 * n, **F64) * 0.25)
+    critic = unroll.Critic(slope, objectives.DLoss(kind, n, 0.9, theta).derivatives, objectives.GLoss(kind, n, theta))
     h = adam.Hyper(lr=0.01, b1=0.5, b2=0.9, eps=1e-8)
     coefficients = adam.unrolled_coefficients(torch.tensor(3.0), 4, h, torch.float64)
     args = (critic, h, n, second_order, theta, m, v, coefficients, XtT)

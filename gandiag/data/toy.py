@@ -33,7 +33,7 @@ class Mixture:
         centres, stds, weights = self._tensors[key]
         k = torch.multinomial(weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, 2, generator=generator, device=device, dtype=dtype)
-        return centres[k] + stds[k, None] * noise
+        return torch.addcmul(centres.index_select(0, k), stds.index_select(0, k).unsqueeze(1), noise)
 
     def window(self, margin: float = 0.5) -> tuple[float, float, float, float]:
         """A square plot window (xmin, xmax, ymin, ymax) around all modes, the same for every frame."""

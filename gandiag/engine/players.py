@@ -64,6 +64,7 @@ class Player:
         # the same count on the players' device, where Adam's fused kernel and the unrolled D read it; float32
         # whatever the parameters' dtype, as torch keeps it for fused Adam (the CUDA kernel reads a float)
         self.t_tensor = torch.tensor(float(self.t), dtype=torch.float32, device=self.flat.like.device)
+        self._one = torch.ones_like(self.t_tensor)   # added per step: a Python 1 would be converted each time
 
     def _views(self, flat: Tensor, i: int) -> list[Tensor]:
         return self.layout(self.flat.split(flat), i)
@@ -103,7 +104,7 @@ class Player:
     def step_(self) -> None:
         """One optimiser step on the gradient buffer: device work only (a CUDA graph can replay it);
         `count` advances the host's step counters."""
-        self.t_tensor.add_(1)
+        self.t_tensor.add_(self._one)
         adam.step_(self.theta, self.m, self.v, self.grad, self.t_tensor, self.hyper)
 
     def count(self, n: int) -> None:

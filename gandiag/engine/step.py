@@ -6,7 +6,6 @@ that seed would make. No .item() and no host sync: statistics come back as (S,) 
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable
 
 import torch
@@ -14,7 +13,7 @@ from torch import Tensor, nn
 
 from .. import losses
 from . import adam, fused, objectives, unroll
-from .closed_form import augment, critic_grad, critic_pass, mlp_backward, mlp_forward
+from .closed_form import critic_grad, critic_pass, critic_views, layers, mlp_backward, mlp_forward
 from .players import Player, critic_layout, same_layout
 
 #: one seed's (sample_real, sample_z)
@@ -54,14 +53,23 @@ class FastStep:
         # D's parameters, gradient and moments as (S, d + 3, H) views of its flat buffers
         self.theta_d, self.grad_d, self.m_d, self.v_d = (self.d.flat.split(b)[0] for b in
                                                           (self.d.theta, self.d.grad, self.d.m, self.d.v))
+        # the views every step reads, taken once (closed_form says why)
+        self.g_layers, self.g_grads = layers(self.g.params), layers(self.g.grads)
+        self.d_views, self.d_grad_views = critic_views(self.theta_d), critic_views(self.grad_d)
         self.device = self.d.flat.like.device
         self.g_unit = unit(players[0].G)
-        self.d_loss = objectives.DLoss(cfg.loss, cfg.batch, cfg.label_smoothing, self.d.theta)
-        self.critic = unroll.Critic(unit(players[0].D)[1], self.d_loss.derivatives,
-                                    partial(objectives.g_value_and_derivative, cfg.loss))
+        S, n, like = len(players), cfg.batch, self.theta_d
+        # D's inputs XtT = [scale * x^T ; 1]: reals then fakes (D's step and the unrolled G step), and G's
+        # fakes alone (the plain G step). Their rows of ones are written here once; each step writes the
+        # x rows in place, so building them costs no concatenation.
+        self.XtT, self.XfT = like.new_ones(S, d + 1, 2 * n), like.new_ones(S, d + 1, n)
+        self.x_real, self.x_fake, self.x_fake_alone = self.XtT[:, :-1, :n], self.XtT[:, :-1, n:], self.XfT[:, :-1]
+        self.scale = torch.full((), cfg.d_input_scale, dtype=like.dtype, device=like.device)
+        self.d_loss = objectives.DLoss(cfg.loss, n, cfg.label_smoothing, like)
+        self.critic = unroll.Critic(unit(players[0].D)[1], self.d_loss.derivatives, objectives.GLoss(cfg.loss, n, like))
         self._mask_memory: Tensor | None = None
         # (theta, m, v, coefficients, XtT) -> (G's loss, its gradient w.r.t. the fakes) through the unroll
-        self._unroll_settings = (self.critic, self.d.hyper, cfg.batch, not cfg.unrolled_first_order)
+        self._unroll_settings = (self.critic, self.d.hyper, n, not cfg.unrolled_first_order)
         self._unroll = (fused.compiled(fused.g_loss_through_unroll, *self._unroll_settings) if cfg.compile
                         else self._eager_unroll)
 
@@ -89,10 +97,6 @@ class FastStep:
             self._mask_memory = XtT.new_empty(shape)
         return self._mask_memory
 
-    def _g_layers(self) -> list[tuple[Tensor, Tensor]]:
-        p = self.g.params
-        return list(zip(p[0::2], p[1::2]))
-
     def __call__(self, samplers: list[Samplers]) -> dict[str, Tensor]:
         """One training iteration of every seed: its statistics as (S,) tensors."""
         stats = self.compute(samplers)
@@ -111,7 +115,7 @@ class FastStep:
         self.d.restore(state[0])
         self.g.restore(state[1])
 
-    @torch.no_grad()
+    @torch.inference_mode()   # not no_grad: it also skips autograd's version counters and view records
     def compute(self, samplers: list[Samplers]) -> dict[str, Tensor]:
         """An iteration's device work (no host sync, nothing on the host changes: a CUDA graph can
         capture it, gandiag.engine.graphed)."""
@@ -120,30 +124,29 @@ class FastStep:
         z = lambda: _stacked([sample_z(n) for _, sample_z in samplers])  # noqa: E731
 
         for _ in range(cfg.d_steps):
-            x_real = real().transpose(1, 2)
-            fake, _ = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=False)
-            XtT = augment(torch.cat([x_real, fake], 2), scale)
-            cp = critic_pass(self.theta_d, XtT, self.critic.slope)
-            critic_grad(cp, self.theta_d, XtT, self.d_loss.derivatives(cp.logits)[0], self.grad_d)
+            torch.mul(real().transpose(1, 2), self.scale, out=self.x_real)
+            mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake, scale=scale)
+            cp = critic_pass(self.d_views, self.XtT, self.critic.slope)
+            critic_grad(cp, self.d_views, self.XtT, self.d_loss.gradient(cp.logits), self.d_grad_views)
             d_loss, d_logits, d_norm = self.d_loss.value(cp.logits), cp.logits, self.d.flat.norms(self.d.grad)
             self.d.step_()
 
         for _ in range(cfg.g_steps):
-            fake, inputs = mlp_forward(self._g_layers(), z(), *self.g_unit, keep=True)
             if cfg.unrolled:
-                XtT = augment(torch.cat([real().transpose(1, 2), fake], 2), scale)
+                inputs = mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake, scale=scale)
+                torch.mul(real().transpose(1, 2), self.scale, out=self.x_real)
                 coefficients = adam.unrolled_coefficients(self.d.t_tensor, cfg.unrolled, self.d.hyper,
                                                           self.theta_d.dtype)
-                g_loss, bar_fakes = self._unroll(self.theta_d, self.m_d, self.v_d, coefficients, XtT)
+                g_loss, bar_fakes = self._unroll(self.theta_d, self.m_d, self.v_d, coefficients, self.XtT)
             else:
-                cp = critic_pass(self.theta_d, augment(fake, scale), self.critic.slope)
+                inputs = mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake_alone, scale=scale)
+                cp = critic_pass(self.d_views, self.XfT, self.critic.slope)
                 g_loss, bar_a = self.critic.g_loss(cp.logits)
                 bar_fakes = cp.jacT * bar_a.unsqueeze(1)
-            mlp_backward(self._g_layers(), inputs, bar_fakes[:, :-1] * scale,
-                         list(zip(self.g.grads[0::2], self.g.grads[1::2])), *self.g_unit)
+            mlp_backward(self.g_layers, inputs, torch.mul(bar_fakes[:, :-1], self.scale), self.g_grads, *self.g_unit)
             g_norm = self.g.flat.norms(self.g.grad)
             self.g.step_()
 
-        d_real, d_fake = losses.d_output(cfg.loss, d_logits).unflatten(1, (2, n)).mean(2).unbind(1)
+        d_real, d_fake = self.d_loss.side_means(losses.d_output(cfg.loss, d_logits)).unbind(1)
         return {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
                 "d_grad_norm": d_norm, "g_grad_norm": g_norm}

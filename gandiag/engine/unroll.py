@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import adam
-from .closed_form import CriticPass, critic_grad, critic_grad_reverse, critic_pass
+from .closed_form import CriticPass, CriticViews, critic_grad, critic_grad_reverse, critic_pass, critic_views
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Critic:
 
 @dataclass
 class _Record:
-    theta: Tensor
+    theta: CriticViews
     cp: CriticPass
     delta: Tensor
     curv: Tensor
@@ -47,23 +47,24 @@ def g_loss_through_unroll(critic: Critic, h: adam.Hyper, n_real: int, second_ord
     tiny = torch.full((), adam.SQRT_TINY, dtype=v.dtype, device=v.device)
     records, u = [], v + tiny
     for i in range(len(coefficients)):
-        cp = critic_pass(theta, XtT, critic.slope, None if masks is None else masks[i])
+        views = critic_views(theta)
+        cp = critic_pass(views, XtT, critic.slope, None if masks is None else masks[i])
         delta, curv = critic.derivatives(cp.logits)
         g = torch.zeros_like(theta)
-        G0T = critic_grad(cp, theta, XtT, delta, g)
+        G0T = critic_grad(cp, views, XtT, delta, critic_views(g))
         after, m, u, tape = adam.unrolled_step(theta, m, u, g, coefficients[i], h, tiny)
-        records.append(_Record(theta, cp, delta, curv, G0T, tape))
+        records.append(_Record(views, cp, delta, curv, G0T, tape))
         theta = after
 
-    fakes = XtT[..., n_real:]
-    cp = critic_pass(theta, fakes, critic.slope)
+    fakes, views = XtT[..., n_real:], critic_views(theta)
+    cp = critic_pass(views, fakes, critic.slope)
     loss, bar_a = critic.g_loss(cp.logits)
     bar_fakes = cp.jacT * bar_a.unsqueeze(1)
     if not (second_order and records):
         return loss, bar_fakes
 
     bar_theta = torch.zeros_like(theta)
-    critic_grad(cp, theta, fakes, bar_a, bar_theta)
+    critic_grad(cp, views, fakes, bar_a, critic_views(bar_theta))
     bar_m, bar_v = torch.zeros_like(theta), torch.zeros_like(theta)
     cols = slice(n_real, None)
     for r in reversed(records):

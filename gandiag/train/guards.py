@@ -25,6 +25,8 @@ class DivergenceWatch:
     def __init__(self, device: torch.device, start: int = 0, seeds: int | None = None):
         shape = () if seeds is None else (seeds,)
         self.seen = torch.full((), start, dtype=torch.long, device=device)   # the last step observed
+        # constants of the per-step work as tensors: a Python number would be converted on every call
+        self.one, self.inf = torch.ones_like(self.seen), torch.tensor(math.inf, device=device)
         self.step = torch.zeros(shape, dtype=torch.long, device=device)     # 0: every step finite so far
         self.values = torch.zeros(*shape, len(self.KEYS), device=device)   # the statistics at that step
 
@@ -32,11 +34,12 @@ class DivergenceWatch:
     def observe(self, stats: dict) -> None:
         """Count a step whose statistics are `stats` (per seed when watching several); in place, so a
         captured graph keeps writing where the watch reads."""
-        self.seen.add_(1)
-        values = torch.stack([stats[k].float() for k in self.KEYS], -1)
-        first = torch.isfinite(values).all(-1).logical_not_().logical_and_(self.step == 0)
-        self.step.copy_(torch.where(first, self.seen, self.step))
-        self.values.copy_(torch.where(first.unsqueeze(-1), values, self.values))
+        self.seen.add_(self.one)
+        values = torch.stack([stats[k] for k in self.KEYS], -1).float()
+        # |x| < inf is isfinite (NaN compares false) in two operations, where isfinite itself takes five
+        first = torch.lt(values.abs(), self.inf).all(-1).logical_not_().logical_and_(self.step.logical_not())
+        torch.where(first, self.seen, self.step, out=self.step)
+        torch.where(first.unsqueeze(-1), values, self.values, out=self.values)
 
     @torch.no_grad()
     def first_bad(self, step: int, players: Players, seed: int | None = None) -> tuple[int, dict, str] | None:
