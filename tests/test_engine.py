@@ -2,6 +2,7 @@
 training runs against gandiag.train.step (float64, a few hundred steps, unrolled D included), each seed
 of a stacked pass against its own run, the dispatch that picks an engine and says which ran, and (on a
 GPU) the replayed CUDA graph against eager iterations."""
+import copy
 import io
 import json
 
@@ -193,6 +194,19 @@ def test_compile_runs_the_unroll_as_one_graph_traced_once_and_trains_as_the_eage
     assert compile_counter.frame_count == traced
     assert max(len(g.graph.nodes) for g in compile_counter.graphs) > 400   # K steps and their reverse
     assert_close(trained_state(compiled), trained_state(plain))
+
+
+def test_a_run_compiles_the_unroll_before_its_first_iteration_and_not_again_in_it(compile_counter):
+    """So the run's clock (Progress.begin, status.json seconds) starts after the compilation."""
+    s = session(unrolled=2, compile=True)
+    engine = bound_engine(s)
+    before = copy.deepcopy(trained_state(s))
+    run = iteration(engine, [samplers(s)], [s.gen])
+    compiled = compile_counter.frame_count
+    assert compiled > 0
+    assert_close(trained_state(s), before, rtol=0, atol=0)   # compiling trained nothing
+    run()
+    assert compile_counter.frame_count == compiled
 
 
 @pytest.mark.slow

@@ -109,3 +109,17 @@ def test_the_progress_rate_counts_from_the_first_training_step_not_from_the_setu
     line.begin()
     line.update(50, {})
     assert "  50 it/s  " in out.getvalue()
+
+
+@pytest.mark.parametrize("flags, compiles", [(["--unrolled", "1", "--compile"], True),
+                                             (["--engine", "reference", "--compile"], True),
+                                             (["--compile"], False),          # vanilla fast engine: nothing to compile
+                                             (["--unrolled", "1"], False)])
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")   # dynamo tracing the probe
+def test_a_run_that_compiles_says_so_before_its_first_step(compile_counter, tmp_path, flags, compiles):
+    result = CliRunner().invoke(main, ["run", "ring8", *TINY, *flags, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert (progress.COMPILING in result.output) == compiles
+    if compiles:
+        assert result.output.index(progress.COMPILING) < result.output.index("6/6")
+        assert compile_counter.frame_count > 0

@@ -37,7 +37,8 @@ def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch
     elsewhere. `generators` are the ones the samplers draw from."""
     # a torch without graph-safe custom generators cannot replay the draws: it runs eagerly
     if engine.device.type == "cuda" and hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
-        return Graphed(engine, samplers, generators, then, pick)
+        return Graphed(engine, samplers, generators, then, pick)   # its warm-up compiles
+    engine.compile_now()
 
     def eager() -> Stats:
         stats = pick(engine(samplers))

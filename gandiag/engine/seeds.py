@@ -21,7 +21,8 @@ from ..record import RunError
 from ..train.guards import DeferInterrupt, DivergenceWatch
 from ..train.loop import (RunResult, Session, _diverged, _snapshot, default_out, due, record_step, resolve_device,
                           run, run_record)
-from ..train.progress import Progress
+from ..train.device import compiles
+from ..train.progress import COMPILING, Progress
 from .graphed import iteration
 from .step import FastStep
 from .support import choose
@@ -111,6 +112,8 @@ def _steps(engine: FastStep, seeds: list[_Seed], progress: Progress) -> None:
     """The loop of gandiag.train.loop for all seeds in lockstep: a seed that diverges stops recording
     (its slice of the pass goes on, isolated from the others); Ctrl-C checkpoints every seed."""
     cfg = seeds[0].session.cfg
+    if compiles(cfg):
+        progress.note(COMPILING)
     watch = DivergenceWatch(engine.device, seeds=len(seeds))
     train = iteration(engine, [(x.session.sample_real, x.session.sample_z) for x in seeds],
                       [x.session.gen for x in seeds], watch.observe)

@@ -83,6 +83,19 @@ class FastStep:
         self.g.export(i, players.G, players.opt_g)
         self.d.export(i, players.D, players.opt_d)
 
+    def _unrolled_g_loss(self) -> tuple[Tensor, Tensor]:
+        """G's loss through the unroll on the current XtT, and its gradient w.r.t. the fakes (pure: D's
+        buffers are read, not changed)."""
+        coefficients = adam.unrolled_coefficients(self.d.t_tensor, self.cfg.unrolled, self.d.hyper, self.theta_d.dtype)
+        return self._unroll(self.theta_d, self.m_d, self.v_d, coefficients, self.XtT)
+
+    @torch.inference_mode()   # as in compute: the compiled code is specialised to the mode it is called in
+    def compile_now(self) -> None:
+        """Compile the unrolled D (config compile) before the first iteration rather than in it, so a run's
+        clock starts after the compilation: the unroll is pure, so calling it trains nothing."""
+        if self.cfg.compile and self.cfg.unrolled:
+            self._unrolled_g_loss()
+
     def _eager_unroll(self, theta: Tensor, m: Tensor, v: Tensor, coefficients: Tensor,
                       XtT: Tensor) -> tuple[Tensor, Tensor]:
         return unroll.g_loss_through_unroll(*self._unroll_settings, theta, m, v, coefficients, XtT,
@@ -135,9 +148,7 @@ class FastStep:
             if cfg.unrolled:
                 inputs = mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake, scale=scale)
                 torch.mul(real().transpose(1, 2), self.scale, out=self.x_real)
-                coefficients = adam.unrolled_coefficients(self.d.t_tensor, cfg.unrolled, self.d.hyper,
-                                                          self.theta_d.dtype)
-                g_loss, bar_fakes = self._unroll(self.theta_d, self.m_d, self.v_d, coefficients, self.XtT)
+                g_loss, bar_fakes = self._unrolled_g_loss()
             else:
                 inputs = mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake_alone, scale=scale)
                 cp = critic_pass(self.d_views, self.XfT, self.critic.slope)

@@ -49,6 +49,12 @@ def prepare(net: nn.Module, cfg, device: torch.device) -> nn.Module:
     return net
 
 
+def compiles(cfg) -> bool:
+    """Whether a run of cfg compiles anything: its players on the reference engine, the unrolled D on the
+    fast one (a vanilla run on the fast engine has nothing to compile)."""
+    return cfg.compile and (choose(cfg).name == "reference" or cfg.unrolled > 0)
+
+
 def _in_bf16(method, device_type: str):
     @functools.wraps(method)
     def in_bf16(*args, **kwargs):

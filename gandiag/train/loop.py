@@ -30,11 +30,11 @@ from ..stabilizers import build_stabilizers
 from . import ddp
 from .checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .classes import uses_labels
-from .device import batch_format, prepare
+from .device import batch_format, compiles, prepare
 from .guards import DeferInterrupt, DivergenceWatch
 from .images import ImageRecorder
 from .probes import generate, mode_metrics, toy_snapshot
-from .progress import Progress
+from .progress import COMPILING, Progress
 from .step import Players, train_step
 
 #: exit codes of `gandiag run` / `gandiag resume` besides 0 (finished) and 1 (a one-line error)
@@ -238,6 +238,8 @@ def _reference_step(s: Session, step: int) -> dict:
 def _loop(s: Session, writer: R.RunWriter, start: int, progress: Progress, on_row=None) -> RunResult:
     cfg, root, last = s.cfg, writer.root, {}
     watch = DivergenceWatch(s.device, start)
+    if compiles(cfg):   # on the first call of a compiled player (step 0's snapshot) or engine
+        progress.note(COMPILING)
     with DeferInterrupt() as interrupt:
         writer.write_status(R.RUNNING, step=start)
         if start == 0:

@@ -5,6 +5,11 @@ import sys
 import time
 
 
+#: said before the first step of a run that compiles, which is silent otherwise for up to a minute
+COMPILING = ("compiling (torch.compile): up to a minute the first time, seconds once inductor has cached it; "
+             "the progress line follows")
+
+
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
@@ -20,6 +25,12 @@ class Progress:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.t0 = time.perf_counter()
         self._next_plain = start
+
+    def note(self, text: str) -> None:
+        """A line of its own, before the progress line starts."""
+        if not self.quiet:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def begin(self) -> None:
         """Start the clock at the first training step, so the rate leaves out the setup (a compilation)."""
