@@ -64,6 +64,7 @@ class FastStep:
         # x rows in place, so building them costs no concatenation.
         self.XtT, self.XfT = like.new_ones(S, d + 1, 2 * n), like.new_ones(S, d + 1, n)
         self.x_real, self.x_fake, self.x_fake_alone = self.XtT[:, :-1, :n], self.XtT[:, :-1, n:], self.XfT[:, :-1]
+        # d_input_scale as a tensor for the multiplications (G's last product takes it as a number, its factor)
         self.scale = torch.full((), cfg.d_input_scale, dtype=like.dtype, device=like.device)
         self.d_loss = objectives.DLoss(cfg.loss, n, cfg.label_smoothing, like)
         self.critic = unroll.Critic(unit(players[0].D)[1], self.d_loss.derivatives, objectives.GLoss(cfg.loss, n, like))
@@ -82,6 +83,10 @@ class FastStep:
         """A multi-seed run: copy seed i into its players before they are recorded or saved."""
         self.g.export(i, players.G, players.opt_g)
         self.d.export(i, players.D, players.opt_d)
+
+    def _write_reals(self, reals: Tensor) -> None:
+        """XtT's first n columns: scale * reals^T, for reals (S, n, d)."""
+        torch.mul(reals.transpose(1, 2), self.scale, out=self.x_real)
 
     def _unrolled_g_loss(self) -> tuple[Tensor, Tensor]:
         """G's loss through the unroll on the current XtT, and its gradient w.r.t. the fakes (pure: D's
@@ -137,7 +142,7 @@ class FastStep:
         z = lambda: _stacked([sample_z(n) for _, sample_z in samplers])  # noqa: E731
 
         for _ in range(cfg.d_steps):
-            torch.mul(real().transpose(1, 2), self.scale, out=self.x_real)
+            self._write_reals(real())
             mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake, scale=scale)
             cp = critic_pass(self.d_views, self.XtT, self.critic.slope)
             critic_grad(cp, self.d_views, self.XtT, self.d_loss.gradient(cp.logits), self.d_grad_views)
@@ -147,7 +152,7 @@ class FastStep:
         for _ in range(cfg.g_steps):
             if cfg.unrolled:
                 inputs = mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake, scale=scale)
-                torch.mul(real().transpose(1, 2), self.scale, out=self.x_real)
+                self._write_reals(real())
                 g_loss, bar_fakes = self._unrolled_g_loss()
             else:
                 inputs = mlp_forward(self.g_layers, z(), *self.g_unit, out=self.x_fake_alone, scale=scale)
