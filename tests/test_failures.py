@@ -106,6 +106,14 @@ def test_a_loss_going_nan_mid_run_stops_there_and_keeps_everything_before(tmp_pa
     assert R.RunReader(tmp_path / "run").checkpoint_steps() == [10]
 
 
+def test_a_resumed_run_that_diverges_names_its_step_counted_from_the_start_of_the_run(tmp_path, monkeypatch):
+    run = run_tiny(tmp_path / "run", *REFERENCE, "--steps", 20)   # the later --steps wins
+    patch_step(monkeypatch, 3, lambda stats, players: {**stats, R.G_LOSS: stats[R.G_LOSS] * math.nan})
+    result = cli("resume", run, "--steps", 40)
+    assert result.exit_code == EXIT_DIVERGED and "non-finite g_loss at step 23" in result.output
+    assert R.RunReader(run).status["step"] == 23
+
+
 def _inf_weight(stats, players):
     with torch.no_grad():
         next(players.G.parameters())[0, 0] = math.inf

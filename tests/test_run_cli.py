@@ -123,3 +123,9 @@ def test_a_run_that_compiles_says_so_before_its_first_step(compile_counter, tmp_
     if compiles:
         assert result.output.index(progress.COMPILING) < result.output.index("6/6")
         assert compile_counter.frame_count > 0
+
+
+def test_a_quiet_run_prints_no_note():
+    out = io.StringIO()
+    Progress(10, stream=out, quiet=True).note(progress.COMPILING)
+    assert out.getvalue() == ""

@@ -59,11 +59,11 @@ class Player:
         self.flat = Flat(shapes, len(nets), next(nets[0].parameters()))
         self.theta, self.grad, self.m, self.v = (self.flat.zeros() for _ in range(4))
         self.params, self.grads = self.flat.split(self.theta), self.flat.split(self.grad)
-        self.steps: Tensor | None = None   # the bound optimiser's step counters (a single run)
-        self.t = self._load(nets, opts)
-        # the same count on the players' device, where Adam's fused kernel and the unrolled D read it; float32
-        # whatever the parameters' dtype, as torch keeps it for fused Adam (the CUDA kernel reads a float)
-        self.t_tensor = torch.tensor(float(self.t), dtype=torch.float32, device=self.flat.like.device)
+        self.steps: Tensor | None = None   # the bound optimiser's step counters, on the host (a single run)
+        # the optimisers' step count on the players' device, where Adam's fused kernel and the unrolled D read
+        # it; float32 whatever the parameters' dtype, as torch keeps it for fused Adam (the CUDA kernel reads
+        # a float; exact to 2^24 steps)
+        self.t_tensor = torch.tensor(float(self._load(nets, opts)), dtype=torch.float32, device=self.flat.like.device)
         self._one = torch.ones_like(self.t_tensor)   # added per step: a Python 1 would be converted each time
 
     def _views(self, flat: Tensor, i: int) -> list[Tensor]:
@@ -89,7 +89,7 @@ class Player:
         """Make seed 0's module parameters and Adam state views of the buffers (a single run)."""
         qs = list(net.parameters())
         # one counter per parameter, as torch keeps them; views of one vector, so one add_ per step
-        self.steps = torch.full((len(qs),), float(self.t))
+        self.steps = torch.full((len(qs),), float(self.t_tensor))
         for j, (q, p, m, v) in enumerate(zip(qs, *(self._views(b, 0) for b in (self.theta, self.m, self.v)))):
             q.data = p
             opt.state[q] = {"step": self.steps[j], "exp_avg": m, "exp_avg_sq": v}
@@ -99,7 +99,7 @@ class Player:
         """Copy seed i into its module and optimiser (a multi-seed run, before it records)."""
         for q, p, m, v in zip(net.parameters(), *(self._views(b, i) for b in (self.theta, self.m, self.v))):
             q.copy_(p)
-            opt.state[q] = {"step": torch.tensor(float(self.t)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
+            opt.state[q] = {"step": self.t_tensor.to("cpu", copy=True), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
 
     def step_(self) -> None:
         """One optimiser step on the gradient buffer: device work only (a CUDA graph can replay it);
@@ -108,8 +108,7 @@ class Player:
         adam.step_(self.theta, self.m, self.v, self.grad, self.t_tensor, self.hyper)
 
     def count(self, n: int) -> None:
-        """Advance the host's step counters by the n steps the device took."""
-        self.t += n
+        """Advance the bound optimiser's step counters by the n steps the device took."""
         if self.steps is not None:
             self.steps.add_(n)
 
