@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from numpy.testing import assert_allclose
 from tiny_runs import run_tiny
 
-from cli import main
+from gandiag.cli import main
 from gandiag import record as R
 from gandiag.analyze import score_samples
 from gandiag.config import make_config

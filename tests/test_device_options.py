@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from torch import nn
 from torch.testing import assert_close
 
-from cli import main
+from gandiag.cli import main
 from gandiag import record as R
 from gandiag.config import ConfigError, load_config, make_config
 from gandiag.engine import choose

@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 from torch.testing import assert_close
 
-from cli import main
+from gandiag.cli import main
 from gandiag import losses, record as R
 from gandiag.config import ConfigError, make_config
 from gandiag.engine import FastStep, adam, choose, fused, objectives, unroll

@@ -4,7 +4,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from cli import main
+from gandiag.cli import main
 from gandiag.data.mnist import idx_bytes, load_digits
 from gandiag.metrics import classifier as C
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from numpy.testing import assert_array_equal
 
-from cli import main
+from gandiag.cli import main
 from gandiag.config import ConfigError
 from gandiag.data import fetch
 from gandiag.data.mnist import load_digits

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from gandiag.cli import main
 from gandiag import record as R
 from gandiag.metrics import classifier as C
 from mnist_cache import cache  # noqa: F401  (a fixture)

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 import broken_losses
-from cli import main
+from gandiag.cli import main
 from gandiag import losses
 from gandiag.config import LOSSES
 from gandiag.nets.layers import MinibatchDiscrimination

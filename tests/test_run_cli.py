@@ -7,7 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli import main
+from gandiag.cli import main
 from gandiag import record as R
 from gandiag.config import scenario_names
 from gandiag.train import progress

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from numpy.testing import assert_array_equal
 from PIL import Image
 
-from cli import main
+from gandiag.cli import main
 from gandiag import record as R
 from gandiag.viz.animate import animate_run
 from gandiag.viz.figures import parse_steps, strip_figure, write_figure

