@@ -9,16 +9,16 @@ see the same modules as without it:
 - channels_last: the conv weights, and the image batches D sees (`batch_format`), are NHWC in memory,
   the layout cuDNN's and oneDNN's fast conv kernels work in.
 - compile: nn.Module.compile compiles the module's call in place (torch.compile would wrap it in a new
-  module whose state_dict keys carry an `_orig_mod.` prefix). It turns off AOTAutograd's donated buffers
-  for the whole process. On the fast engine (toy runs) the modules only record; the engine compiles
-  its unrolled D instead (gandiag.engine.fused).
+  module whose state_dict keys carry an `_orig_mod.` prefix), with torch's own settings: no config flag
+  of torch is changed (the saturation probe differentiates each graph once, as a compiled backward that
+  donates its buffers requires). On the fast engine (toy runs) the modules only record; the engine
+  compiles its unrolled D instead (gandiag.engine.fused).
 """
 from __future__ import annotations
 
 import functools
 
 import torch
-import torch._functorch.config
 from torch import nn
 
 from ..engine.support import choose
@@ -42,9 +42,6 @@ def prepare(net: nn.Module, cfg, device: torch.device) -> nn.Module:
                 # an instance attribute, so nn.Module.__call__ and functional_call both find it
                 setattr(net, name, _in_bf16(getattr(net, name), device.type))
     if cfg.compile and choose(cfg).name == "reference":
-        # The saturation probe (gandiag.train.probes) differentiates one graph twice (retain_graph), which
-        # a compiled backward that donates its saved buffers to its own outputs refuses.
-        torch._functorch.config.donated_buffer = False
         net.compile()
     return net
 
