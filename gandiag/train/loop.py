@@ -30,7 +30,7 @@ from ..stabilizers import build_stabilizers
 from . import ddp
 from .checkpoints import load_checkpoint, save_checkpoint
 from .classes import uses_labels
-from .device import batch_format, compiles, prepare
+from .device import batch_format, compiles, prepare, threads
 from .guards import DeferInterrupt, DivergenceWatch
 from .images import ImageRecorder
 from .probes import generate, mode_metrics, toy_snapshot
@@ -289,7 +289,8 @@ def _train(s: Session, root: Path, record: dict, start: int, quiet: bool, on_row
     writer = R.RunWriter(root)
     try:
         writer.write_config({**record, "engine": choose_engine(s.cfg).record()})  # engine dispatch
-        return _loop(s, writer, start, Progress(s.cfg.steps, start=start, quiet=quiet), on_row)
+        with threads(s.cfg):
+            return _loop(s, writer, start, Progress(s.cfg.steps, start=start, quiet=quiet), on_row)
     except Exception as e:
         writer.write_status(R.FAILED, detail=f"{type(e).__name__}: {e}")
         raise
@@ -316,8 +317,9 @@ def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) 
 def _follow(s: Session, root: Path) -> RunResult:
     """A DDP rank other than 0: train in step with rank 0 (the gradient averaging syncs), write nothing."""
     cfg = s.cfg
-    for step in range(1, cfg.steps + 1):
-        _reference_step(s, step)
+    with threads(cfg):
+        for step in range(1, cfg.steps + 1):
+            _reference_step(s, step)
     return RunResult(root, R.FINISHED, cfg.steps, {})
 
 
