@@ -22,11 +22,12 @@ import torch._inductor.config
 import gandiag
 from gandiag import record as R
 from gandiag.analyze import analyze_run, probe_saturation
+from gandiag.config import load_config
 from gandiag.data.mnist import load_digits
 from gandiag.engine.seeds import run_seeds
 from gandiag.metrics.classifier import train_classifier
 from gandiag.train import run as train
-from gandiag.train.device import TOY_THREADS
+from gandiag.train.device import TOY_THREADS, run_threads
 from tiny_run import tiny_config
 
 TESTS = Path(__file__).resolve().parent
@@ -96,7 +97,7 @@ def metrics(path: Path) -> str:
 # --- training --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])
-def test_a_run_leaves_the_process_as_it_found_it(unchanged, three_threads, tmp_path, engine):
+def test_a_run_leaves_the_process_as_it_found_it(three_threads, unchanged, tmp_path, engine):
     result = gandiag.run(tiny_config(engine=engine, **({} if engine == "fast" else DRAWING)), tmp_path / "run")
     assert result.status == R.FINISHED
 
@@ -138,6 +139,11 @@ def test_threads_holds_while_the_run_trains_and_is_put_back_after(three_threads,
                    on_row=lambda row: seen.append(torch.get_num_threads()) or [])
     assert result.status == R.FINISHED and set(seen) == {expected}
     assert torch.get_num_threads() == 3
+
+
+def test_auto_threads_leave_image_runs_on_torchs_own_count():
+    assert run_threads(load_config("mnist")) == 0    # 0: the count is left as the process has it
+    assert run_threads(load_config("mnist", threads=2)) == 2
 
 
 # --- probes, analysis and pictures ---------------------------------------------------------------
