@@ -3,15 +3,18 @@
     python -m benchmarks                      # everything, torch's default threads
     python -m benchmarks --threads 1 --quick  # a busy machine: one thread each, fewer repetitions
     python -m benchmarks --suites step --json bench.json
+    python -m benchmarks --suites threads      # alone on the machine: it starts its own busy process
 
 Suites (each interleaves its loops in one process, figures are medians, ratios are medians of
 neighbouring blocks; see each module's docstring):
-  step   ms per iteration of the plain loop (../shared/bench/naive_ring8.py), gandiag's fast and reference
+  step   ms per iteration of the plain loop (benchmarks/naive_ring8.py), gandiag's fast and reference
          engines (unrolled: also compiled) and the floor of the work, vanilla and unrolled-10
                                                                        (benchmarks.bench_step)
   run    recording overhead of `gandiag run` at default settings       (benchmarks.bench_run)
   seeds  16 seeds in one pass against one seed, vanilla and unrolled   (benchmarks.bench_seeds)
   cuda   the fast and reference engines on CUDA, when a GPU is present; the plain loop is CPU-only
+  threads  a 600-step `gandiag run ring8` at 1 and 2 threads (config `threads`), idle and beside a
+         busy process; not in the default set                   (benchmarks.bench_threads)
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import torch
 from .bench_run import run_suite
 from .bench_seeds import seeds_suite, stacked
 from .bench_step import compiled, fast, interleave, ratio, reference, step_suite
+from .bench_threads import threads_suite, threads_table
 
 K = 10                  # the unrolled setting of the targets
 HERO_STEPS = 25_000     # the hero command's length (the CUDA target)
@@ -122,11 +126,13 @@ def cuda_table(reps: int, n: int, report: dict) -> list[str]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suites", default="step,run,seeds,cuda", help="comma-separated: step, run, seeds, cuda")
-    ap.add_argument("--reps", type=int, default=0, help="repetitions per suite (0: 11 step, 3 run, 3 seeds)")
+    ap.add_argument("--suites", default="step,run,seeds,cuda", help="comma-separated: step, run, seeds, cuda, threads")
+    ap.add_argument("--reps", type=int, default=0,
+                    help="repetitions per suite (0: 11 step, 3 run, 3 seeds, 11 cuda, 5 threads)")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and shorter runs")
     ap.add_argument("--threads", type=int, default=0, help="torch threads for every loop (0: torch's default)")
     ap.add_argument("--seeds", type=int, default=16)
+    ap.add_argument("--thread-counts", default="1,2", help="the threads suite's thread counts, comma-separated")
     ap.add_argument("--json", default=None, help="also write every block time here")
     args = ap.parse_args(argv)
     if args.threads:
@@ -143,6 +149,12 @@ def main(argv=None) -> None:
         lines += [f"## {args.seeds} seeds in one vectorised pass", "", *seeds_table(reps(3, 2), args.seeds, report), ""]
     if "cuda" in suites:
         lines += ["## CUDA", "", *cuda_table(reps(11, 5), args.seeds, report), ""]
+    if "threads" in suites:
+        counts = [int(n) for n in args.thread_counts.split(",")]
+        steps = 100 if args.quick else 600
+        report["threads_it_per_s"] = threads_suite(counts, steps, reps(5, 2))
+        lines += [f"## Threads: {steps}-step `gandiag run ring8`, iterations per second", "",
+                  *threads_table(report["threads_it_per_s"], counts), ""]
     lines.append(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("\n".join(lines))
     if args.json:

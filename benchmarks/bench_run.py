@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 
 from gandiag import record as R
 from gandiag.analyze import live_warnings
@@ -39,8 +40,9 @@ def bare(steps: int, unrolled: int) -> float:
 
 
 def recorded(steps: int, unrolled: int, out: Path) -> float:
-    """Seconds per iteration of `gandiag run ring8` with default recording (engine auto: the fast path)."""
-    cfg = load_config("ring8", steps=steps, unrolled=unrolled, device="cpu")
+    """Seconds per iteration of `gandiag run ring8` with default recording (engine auto: the fast path),
+    on as many threads as the bare steps."""
+    cfg = load_config("ring8", steps=steps, unrolled=unrolled, device="cpu", threads=torch.get_num_threads())
     with contextlib.redirect_stderr(io.StringIO()):   # the progress line is written, not shown
         run(cfg, out, on_row=live_warnings(cfg.loss))
     return R.RunReader(out).status["seconds"] / steps

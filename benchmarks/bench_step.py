@@ -11,10 +11,8 @@ matrix products (forward on both batches, backward on one); D is too small to co
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,15 +22,12 @@ from gandiag.engine import fast_step
 from gandiag.train.loop import Session
 from gandiag.train.step import train_step
 
-NAIVE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "naive_ring8.py"
+from .naive_ring8 import Trainer
 
 
-def naive_trainer(unrolled: int, path: Path = NAIVE):
-    """The plain loop's Trainer (its --arch paper default: the ring8 setting)."""
-    spec = importlib.util.spec_from_file_location("naive_ring8", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Trainer(unrolled=unrolled)
+def naive_trainer(unrolled: int) -> Trainer:
+    """The plain loop's Trainer (benchmarks/naive_ring8.py; its --arch paper default: the ring8 setting)."""
+    return Trainer(unrolled=unrolled)
 
 
 def session(unrolled: int = 0, device: str = "cpu", **overrides) -> Session:

@@ -98,6 +98,8 @@ class Config:
     precision: str = _f("fp32", "Players' forward passes: fp32, or bf16 autocast (losses stay float32).",
                         choices=("fp32", "bf16"))
     channels_last: bool = _f(False, "Image nets and batches in channels_last memory format (image data).")
+    threads: int = _f(0, "torch's threads within an operation while the run trains, put back after (docs/threads.md); "
+                         "0: auto (1 for the toy scenarios, torch's own count for image data).", lo=0)
     compile: bool = _f(False, "torch.compile where it pays: image players in place (not with wgan-gp or r1: "
                               "no double backward); on the fast engine, the unrolled D as one graph (a minute "
                               "to compile on 2 CPU cores).")

@@ -5,7 +5,6 @@ import os
 
 import pytest
 import torch
-import torch._functorch.config
 from hypothesis import settings
 from torch._dynamo.testing import CompileCounterWithBackend
 
@@ -16,11 +15,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture
-def fresh_compile(monkeypatch):
-    """No compiled code cached from earlier tests, and torch's default for what a compiled session
-    switches off for the whole process (gandiag.train.device), restored afterwards."""
+def fresh_compile():
+    """No compiled code cached from earlier tests (a test that counts what is traced starts from none)."""
     torch._dynamo.reset()
-    monkeypatch.setattr(torch._functorch.config, "donated_buffer", True)
     yield
     torch._dynamo.reset()
 

@@ -21,7 +21,7 @@ from ..record import RunError
 from ..train.guards import DeferInterrupt, DivergenceWatch
 from ..train.loop import (RunResult, Session, _diverged, _snapshot, default_out, due, record_step, resolve_device,
                           run, run_record)
-from ..train.device import compiles
+from ..train.device import compiles, threads
 from ..train.progress import COMPILING, Progress
 from .graphed import iteration
 from .step import FastStep
@@ -97,7 +97,8 @@ def _vectorised(cfgs: list[Config], root: Path, quiet: bool) -> list[RunResult]:
             x.writer.write_status(R.RUNNING, step=0)
             x.last = {R.STEP: 0, **x.session.eval_metrics(), **_snapshot(x.writer, x.session, 0)}
             x.writer.append_metrics(x.last)
-        _steps(engine, seeds, Progress(cfgs[0].steps, quiet=quiet))
+        with threads(cfgs[0]):
+            _steps(engine, seeds, Progress(cfgs[0].steps, quiet=quiet))
     except Exception as e:
         for x in seeds:
             x.writer.write_status(R.FAILED, detail=f"{type(e).__name__}: {e}")

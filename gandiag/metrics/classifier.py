@@ -27,6 +27,7 @@ from .. import record as R
 from ..cache import cache_dir
 from ..config import ConfigError
 from ..data.mnist import Digits, encode_digits, load_digits, to_unit
+from ..rng import seeded
 from .coverage import modes_captured, reverse_kl
 
 ARCH = "cnn3x3-16-32-128"          # changes when the network below changes: old cached weights then refuse to load
@@ -77,8 +78,7 @@ def train_classifier(digits: Digits, epochs: int | None = None, lr: float = 1e-3
     """Adam on the training digits for `epochs` passes (default: default_epochs); returns the model and
     its held-out accuracy."""
     epochs = epochs or default_epochs(len(digits.train_labels))
-    with torch.random.fork_rng(devices=[]):  # the init must repeat, and must not move the caller's RNG
-        torch.manual_seed(seed)
+    with seeded(seed):  # the init must repeat, and must not move the caller's RNG
         model = DigitClassifier()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)

@@ -4,16 +4,24 @@ from __future__ import annotations
 from torch import nn
 
 from ..config import IMAGE_DATA
+from ..rng import seeded
 from .dcgan import build_dcgan
 from .mlp import Discriminator, Generator, apply_spectral_norm, initialise
 
 
 def build_nets(cfg) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for a config, initialised; call after seeding torch so the init repeats.
+    """(G, D) for a config, on the CPU, initialised from cfg.seed; the caller's random streams are
+    left as they were (gandiag.rng.seeded: torch's layers draw their initial weights from its global
+    generator).
 
     D's virtual-batch-norm reference batch (cfg.batch packed inputs) starts at zero: the trainer
     fills it with reals (gandiag.stabilizers.build_stabilizers).
     """
+    with seeded(cfg.seed):
+        return _build(cfg)
+
+
+def _build(cfg) -> tuple[nn.Module, nn.Module]:
     if cfg.data in IMAGE_DATA:  # DCGAN for the image scenarios (gandiag.nets.dcgan)
         G, D = build_dcgan(cfg)
     else:

@@ -1,4 +1,4 @@
-"""How the players run on the device: config `precision`, `channels_last` and `compile`.
+"""How a run uses its device: config `precision`, `channels_last`, `compile` and `threads`.
 
 `prepare` is applied once to each player, on its device, before its optimiser is built. Nothing it does
 renames a parameter or buffer, so checkpoints, resume and the unrolled D (torch.func.functional_call)
@@ -9,19 +9,29 @@ see the same modules as without it:
 - channels_last: the conv weights, and the image batches D sees (`batch_format`), are NHWC in memory,
   the layout cuDNN's and oneDNN's fast conv kernels work in.
 - compile: nn.Module.compile compiles the module's call in place (torch.compile would wrap it in a new
-  module whose state_dict keys carry an `_orig_mod.` prefix). It turns off AOTAutograd's donated buffers
-  for the whole process. On the fast engine (toy runs) the modules only record; the engine compiles
-  its unrolled D instead (gandiag.engine.fused).
+  module whose state_dict keys carry an `_orig_mod.` prefix), with torch's own settings: no config flag
+  of torch is changed (the saturation probe differentiates each graph once, as a compiled backward that
+  donates its buffers requires). On the fast engine (toy runs) the modules only record; the engine
+  compiles its unrolled D instead (gandiag.engine.fused).
+
+`threads` (docs/threads.md) is the one process-wide setting a run changes, because the config asks
+for it: torch's intra-op thread count, set while the run trains and put back after.
 """
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
-import torch._functorch.config
 from torch import nn
 
+from ..config import IMAGE_DATA
 from ..engine.support import choose
+
+#: the toy scenarios' threads under threads = 0 (auto): their matrix products are small, and with more
+#: threads on a shared machine they spend their time waiting on each other (benchmarks/bench_threads.py)
+TOY_THREADS = 1
 
 #: the methods of a player that compute from its inputs (class_logits: an AC-GAN D's class head)
 _FORWARDS = ("forward", "class_logits")
@@ -42,9 +52,6 @@ def prepare(net: nn.Module, cfg, device: torch.device) -> nn.Module:
                 # an instance attribute, so nn.Module.__call__ and functional_call both find it
                 setattr(net, name, _in_bf16(getattr(net, name), device.type))
     if cfg.compile and choose(cfg).name == "reference":
-        # The saturation probe (gandiag.train.probes) differentiates one graph twice (retain_graph), which
-        # a compiled backward that donates its saved buffers to its own outputs refuses.
-        torch._functorch.config.donated_buffer = False
         net.compile()
     return net
 
@@ -62,3 +69,19 @@ def _in_bf16(method, device_type: str):
             out = method(*args, **kwargs)
         return out.float()
     return in_bf16
+
+
+def run_threads(cfg) -> int:
+    """The intra-op threads a run of cfg trains with; 0: torch's count, left as it is."""
+    return cfg.threads or (0 if cfg.data in IMAGE_DATA else TOY_THREADS)
+
+
+@contextmanager
+def threads(cfg) -> Iterator[None]:
+    """torch's intra-op thread count as config `threads` asks, inside; as it was before, after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(run_threads(cfg) or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,8 +1,9 @@
 """The training loop: set up from a config, step, record, checkpoint; resume from a checkpoint.
 
 What it promises (README.md):
-- A checkpoint holds everything the next step reads: players, optimisers, stabilizer state and every
-  random stream. On CPU a resumed run repeats the uninterrupted one bit for bit, metrics.jsonl included.
+- A checkpoint holds everything the next step reads: players, optimisers, stabilizer state and the
+  run's random stream (a generator it owns: the global ones of Python, numpy and torch are never read).
+  On CPU a resumed run repeats the uninterrupted one bit for bit, metrics.jsonl included.
 - Every step is checked for non-finite values on the device without a host sync; the flag is read only
   when the loop is about to record or checkpoint, so nothing from the first bad step on is ever written.
 - Ctrl-C finishes the current step, checkpoints it and ends the run as INTERRUPTED.
@@ -10,7 +11,6 @@ What it promises (README.md):
 from __future__ import annotations
 
 import platform
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +28,9 @@ from ..nets import build_nets
 from ..record import RunError
 from ..stabilizers import build_stabilizers
 from . import ddp
-from .checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoints import load_checkpoint, save_checkpoint
 from .classes import uses_labels
-from .device import batch_format, compiles, prepare
+from .device import batch_format, compiles, prepare, threads
 from .guards import DeferInterrupt, DivergenceWatch
 from .images import ImageRecorder
 from .probes import generate, mode_metrics, toy_snapshot
@@ -86,10 +86,9 @@ class Session:
 
     def __init__(self, cfg: Config, device: torch.device):
         self.cfg, self.device = cfg, device
-        # python and numpy are seeded too, so a stabilizer that draws from them still repeats
-        random.seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        torch.manual_seed(cfg.seed)  # network init
+        # Every draw of the run comes from generators it owns (the init from cfg.seed, gandiag.nets), never
+        # from the global ones of Python, numpy or torch: a run repeats whatever the caller's process did
+        # before, and leaves those streams as it found them.
         G, D = (prepare(net.to(device), cfg, device) for net in build_nets(cfg))
         self.batch_format = batch_format(cfg)   # of the real batches D sees
         self.players = Players(G, D, _optimizer(cfg.g_opt, G, cfg.g_lr, cfg.g_beta1, cfg.g_beta2, cfg.eps),
@@ -142,7 +141,7 @@ class Session:
                 "G": p.G.state_dict(), "D": p.D.state_dict(),
                 "opt_g": p.opt_g.state_dict(), "opt_d": p.opt_d.state_dict(),
                 "stabilizers": {name: obj.state_dict() for name, obj in self.stateful.items()},
-                "rng": rng_state(self.gen, self.device)}
+                "rng": {"gen": self.gen.get_state()}}
 
     def load_state(self, ckpt: dict) -> int:
         p = self.players
@@ -152,7 +151,9 @@ class Session:
         p.opt_d.load_state_dict(ckpt["opt_d"])
         for name, obj in self.stateful.items():
             obj.load_state_dict(ckpt["stabilizers"][name])
-        set_rng_state(ckpt["rng"], self.gen, self.device)
+        # older checkpoints also hold the global streams of Python, numpy and torch: no draw reads them, and
+        # restoring them would reseed the caller's process
+        self.gen.set_state(ckpt["rng"]["gen"])
         return int(ckpt["step"])
 
 
@@ -288,7 +289,8 @@ def _train(s: Session, root: Path, record: dict, start: int, quiet: bool, on_row
     writer = R.RunWriter(root)
     try:
         writer.write_config({**record, "engine": choose_engine(s.cfg).record()})  # engine dispatch
-        return _loop(s, writer, start, Progress(s.cfg.steps, start=start, quiet=quiet), on_row)
+        with threads(s.cfg):
+            return _loop(s, writer, start, Progress(s.cfg.steps, start=start, quiet=quiet), on_row)
     except Exception as e:
         writer.write_status(R.FAILED, detail=f"{type(e).__name__}: {e}")
         raise
@@ -315,8 +317,9 @@ def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) 
 def _follow(s: Session, root: Path) -> RunResult:
     """A DDP rank other than 0: train in step with rank 0 (the gradient averaging syncs), write nothing."""
     cfg = s.cfg
-    for step in range(1, cfg.steps + 1):
-        _reference_step(s, step)
+    with threads(cfg):
+        for step in range(1, cfg.steps + 1):
+            _reference_step(s, step)
     return RunResult(root, R.FINISHED, cfg.steps, {})
 
 

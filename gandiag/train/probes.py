@@ -46,7 +46,7 @@ def generate(G, z: torch.Tensor, chunk: int = 4096) -> np.ndarray:
 
 
 def _params_grad_norm(loss, params) -> float:
-    grads = torch.autograd.grad(loss, params, retain_graph=True)
+    grads = torch.autograd.grad(loss, params)
     return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
 
 
@@ -55,6 +55,8 @@ def saturation(G, D, z: torch.Tensor) -> tuple[dict, np.ndarray, np.ndarray]:
 
     With a = D's logit on a fake, d/da log(1 - sigmoid(a)) = -D(G(z)) (vanishes as D(G(z)) -> 0) and
     d/da -log sigmoid(a) = -(1 - D(G(z))); G's gradient norm under both tells how much signal G gets.
+    Each loss is differentiated through its own forward pass: a compiled player's backward may donate its
+    saved buffers (torch's default), and then refuses to run twice over one graph (retain_graph).
     """
     with eval_mode(G, D):
         fake = G(z)
@@ -65,7 +67,7 @@ def saturation(G, D, z: torch.Tensor) -> tuple[dict, np.ndarray, np.ndarray]:
                R.SAT_DLOGIT_MINIMAX: float(prob.mean()),
                R.SAT_DLOGIT_NONSAT: float((1 - prob).mean()),
                R.SAT_GNORM_MINIMAX: _params_grad_norm(losses.g_loss("minimax", logits), params),
-               R.SAT_GNORM_NONSAT: _params_grad_norm(losses.g_loss("nonsaturating", logits), params)}
+               R.SAT_GNORM_NONSAT: _params_grad_norm(losses.g_loss("nonsaturating", D(G(z))), params)}
     return row, fake.detach(), logits.detach()
 
 

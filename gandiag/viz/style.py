@@ -3,20 +3,19 @@
 Colours are Okabe & Ito's palette (distinguishable under the common colour-vision deficiencies); D's
 heatmap is ColorBrewer's PuOr, also colour-blind safe, lightened so dots, arrows and contours stay
 readable on top of it, and cut into bands so frames compress well as GIFs.
+
+Pictures are drawn on Figure objects with their own Agg canvas, never through pyplot: matplotlib's
+backend is the user's (a notebook's inline plots keep working after gandiag draws).
 """
 from __future__ import annotations
 
 import functools
 
 import matplotlib
-
-matplotlib.use("Agg")  # offline rendering only: no display, no GUI toolkit
-
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
 
 # Okabe-Ito
 BLACK, ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
@@ -56,7 +55,7 @@ RC = {
 
 def heatmap_cmap(bands: int = HEATMAP_BANDS) -> ListedColormap:
     """PuOr banded and mixed with white: purple where D says fake, orange where it says real."""
-    base = plt.get_cmap("PuOr_r")(np.linspace(0.0, 1.0, bands))[:, :3]
+    base = matplotlib.colormaps["PuOr_r"](np.linspace(0.0, 1.0, bands))[:, :3]
     return ListedColormap(0.45 * base + 0.55, name="gandiag_d")
 
 
@@ -66,7 +65,7 @@ def styled(fn):
     settings are left as they were."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with plt.rc_context(RC):
+        with matplotlib.rc_context(RC):
             return fn(*args, **kwargs)
     return wrapper
 
