@@ -94,7 +94,7 @@ def plot_metrics(slot, views: list[RunView], labels: list[str | None], width_in:
         ax.set_title(title, loc="left")
         ax.set_xlabel("step")
         ax.xaxis.set_major_formatter(FuncFormatter(_kilo))
-        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
         ax.tick_params(length=2, pad=1)
         if len(keys) > 1:  # which line is which series (several runs: by line style, in grey)
             styles = [Line2D([], [], color=style.GREY if len(views) > 1 else style.RUN_COLOURS[j],
@@ -115,8 +115,9 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
     chosen = parse_layers(layers if layers is not None else (None if view.is_image else STRIP_LAYERS), available)
     width, height = size
     n = len(wanted)
-    per_row = max(1, min(n, int((width - 0.7) // MIN_PANEL_IN)))  # 0.7 in: the y labels and colour bar
-    strip_rows = math.ceil(n / per_row)
+    most = max(1, min(n, int((width - 0.7) // MIN_PANEL_IN)))  # 0.7 in: the y labels and colour bar
+    strip_rows = math.ceil(n / most)
+    per_row = math.ceil(n / strip_rows)  # rows as even as they go: 4 panels as 2 + 2, not 3 + 1
     panel_in = (width - 0.7) / per_row
     n_metrics = len(_metric_groups([view]))
     curve_rows = math.ceil(n_metrics / max(1, min(n_metrics, int(width // MIN_CURVE_IN)))) if n_metrics else 0

@@ -82,7 +82,7 @@
   const lutRgb = data.lut.map(h => [1, 3, 5].map(i => parseInt(h.slice(i, i + 2), 16)));
 
   function heatmap(run, k, n) {  // D's grid, bilinearly interpolated in value (like matplotlib), then coloured
-    const [gx0, gx1, nx, gy0, gy1, ny] = run.grid;
+    const nx = run.grid[2], ny = run.grid[5];
     if (!run.heatCanvas || run.heatCanvas.width !== n) {
       run.heatCanvas = document.createElement("canvas"); run.heatCanvas.width = run.heatCanvas.height = n;
     }
