@@ -207,6 +207,7 @@ def test_report_of_several_runs_shares_one_slider_and_one_colour_scale(tmp_path)
     (["animate", "{run}", "--layers", "arows"], "unknown layer 'arows'"),
     (["animate", "{run}", "--size", "big"], "size 'big' is not WIDTHxHEIGHT"),
     (["animate", "{tmp}"], "is not a gandiag run folder"),
+    (["report", "{tmp}/nowhere"], "is not a gandiag run folder"),
     (["figure", "{run}", "--steps", "x"], "steps 'x' is not a comma-separated list"),
     (["compare", "{run}", "--out", "{tmp}"], "compare needs at least two run folders"),
     (["compare", "{run}", "{run}", "--out", "{tmp}", "--labels", "a,b,c"], "3 labels for 2 runs"),

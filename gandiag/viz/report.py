@@ -51,6 +51,8 @@ def write_report(run_dirs, out=None, labels: list[str] | None = None) -> Path:
     run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
     if not run_dirs:
         raise VizError("report needs at least one run folder")
+    for d in run_dirs:  # a wrong folder is named as such before anything else is checked
+        R.RunReader(d)
     if out is None:
         out = Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else \
             Path("report-" + "-vs-".join(Path(d).resolve().name for d in run_dirs)[:120] + ".html")
