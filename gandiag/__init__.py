@@ -8,6 +8,7 @@ The Python API mirrors the CLI:
     run = gandiag.load_run(result.path)       # RunReader: config, metrics rows, snapshots
     analysis, verdicts = gandiag.analyze(result.path)
     gif = gandiag.animate(result.path)
+    gandiag.show(result.path)                 # in a notebook: the report viewer inline
 """
 __version__ = "0.1.0"
 
@@ -39,4 +40,11 @@ def animate(path, **options):
     return animate_run(path, **options)
 
 
-__all__ = ["analyze", "animate", "Config", "ConfigError", "load_config", "make_config", "load_run", "run", "resume", "__version__"]
+def show(runs, what: str = "viewer", **options):
+    """In a notebook, show a run (or a list of runs side by side) inline: the report viewer, or with
+    what="animation" the GIF. Outside IPython it returns an object whose .html is the page."""
+    from .viz.notebook import show as _show
+    return _show(runs, what, **options)
+
+
+__all__ = ["analyze", "animate", "Config", "ConfigError", "load_config", "make_config", "load_run", "run", "resume", "show", "__version__"]

@@ -141,8 +141,9 @@ def scenarios():
 def _picture_options(command):
     """The options animate and compare share (defaults from gandiag.viz, which imports no plotting)."""
     for opt in reversed([
-        click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default="gif", show_default=True,
-                     help="GIF, or MP4 (needs ffmpeg on PATH)."),
+        click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default=None,
+                     help="GIF, or MP4 (H.264 through the ffmpeg imageio-ffmpeg ships).  [default: --out's "
+                          "suffix, else gif]"),
         click.option("--fps", type=click.IntRange(min=1), default=viz.DEFAULT_FPS, show_default=True,
                      help="Frames per second."),
         click.option("--dpi", type=click.IntRange(min=20), default=viz.DEFAULT_DPI, show_default=True,
@@ -166,23 +167,36 @@ def _wrote(paths) -> None:
 
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="File to write (.gif or .mp4).  [default: RUN/animation.gif]")
 @_picture_options
-def animate(run_dir, fmt, fps, dpi, size, layers, max_frames):
-    """Render RUN's snapshots into RUN/animation.gif (or .mp4)."""
+def animate(run_dir, out, fmt, fps, dpi, size, layers, max_frames):
+    """Render RUN's snapshots into an animation (RUN/animation.gif unless --out says otherwise)."""
     from gandiag.viz.animate import animate_run
     from gandiag.viz.frames import parse_size
-    _wrote([animate_run(run_dir, fmt, fps, dpi, parse_size(size), layers, max_frames)])
+    _wrote([animate_run(run_dir, fmt, fps, dpi, parse_size(size), layers, max_frames, out)])
+
+
+def _labels(text):
+    return [s.strip() for s in text.split(",")] if text else None
+
+
+_LABELS = click.option("--labels", default=None,
+                       help='Names of the runs, comma-separated, e.g. "vanilla,unrolled K=10".  '
+                            "[default: what differs between them]")
 
 
 @main.command()
 @click.argument("run_dirs", metavar="RUN_A RUN_B [RUN ...]", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the comparison files.")
+@_LABELS
 @_picture_options
-def compare(run_dirs, out, fmt, fps, dpi, size, layers, max_frames):
+def compare(run_dirs, out, labels, fmt, fps, dpi, size, layers, max_frames):
     """Runs side by side: a synchronized animation, overlaid metric curves and a metrics table."""
     from gandiag.viz.compare import compare_runs
     from gandiag.viz.frames import parse_size
-    _wrote(compare_runs(run_dirs, out, fmt, fps, dpi, parse_size(size), layers, max_frames))
+    _wrote(compare_runs(run_dirs, out, fmt or "gif", fps, dpi, parse_size(size), layers, max_frames,
+                        _labels(labels)))
 
 
 @main.command()
@@ -191,20 +205,30 @@ def compare(run_dirs, out, fmt, fps, dpi, size, layers, max_frames):
               "or before it).  [default: 6 evenly spaced snapshots]")
 @click.option("--layers", default=None, help="Layers of each panel, as for animate.  "
               f"[default: {viz.STRIP_LAYERS}]")
+@click.option("--size", default="page", show_default=True,
+              help="Print size: column (3.5 in wide), page (7 in) or WIDTHxHEIGHT in inches, e.g. 7x4. "
+                   "Text is >= 7 pt at that size.")
 @click.option("--dpi", type=click.IntRange(min=20), default=viz.FIGURE_DPI, show_default=True,
               help="Resolution of the PNG (PDF and SVG are vector).")
-def figure(run_dir, steps, layers, dpi):
-    """A strip of snapshots over the metric curves: RUN/figure.png, .pdf and .svg."""
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="FILE.png, .pdf or .svg writes that file; a path without a suffix writes all three.  "
+                   "[default: RUN/figure.png, .pdf, .svg]")
+def figure(run_dir, steps, layers, size, dpi, out):
+    """A strip of snapshots over the metric curves, for papers and slides."""
     from gandiag.viz.figures import parse_steps, write_figure
-    _wrote(write_figure(run_dir, parse_steps(steps), layers, dpi))
+    _wrote(write_figure(run_dir, parse_steps(steps), layers, dpi, size, out))
 
 
 @main.command()
-@click.argument("run_dir", metavar="RUN", type=click.Path())
-def report(run_dir):
-    """One self-contained RUN/report.html: animation, figures, metrics table, diagnosis, config."""
+@click.argument("run_dirs", metavar="RUN [RUN ...]", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="HTML file to write.  [default: RUN/report.html; several runs: ./report-A-vs-B.html]")
+@_LABELS
+def report(run_dirs, out, labels):
+    """An interactive viewer in one offline HTML file: scrub through training, toggle layers, read the
+    verdicts and the command that made the run. Several runs: side by side on one slider."""
     from gandiag.viz.report import write_report
-    _wrote([write_report(run_dir)])
+    _wrote([write_report(run_dirs, out, _labels(labels))])
 
 
 @main.group()

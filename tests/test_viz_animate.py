@@ -1,5 +1,7 @@
-"""Animations and comparisons: frame counts, sizes, step alignment across runs, MP4 through ffmpeg."""
+"""Animations and comparisons: frame counts, sizes, step alignment across runs, one colour scale,
+MP4 through imageio-ffmpeg."""
 import shutil
+import subprocess
 import sys
 import textwrap
 
@@ -9,8 +11,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image, ImageSequence
 
 from gandiag import record as R
-from gandiag.viz import style
+from gandiag.viz import animate, style
 from gandiag.viz.animate import HOLD_LAST_S, Timeline, animate_run
+from gandiag.viz.frames import FrameRenderer
 from gandiag.viz.compare import compare_runs
 from gandiag.viz.source import RunView, VizError, at_or_before, timeline
 from viz_synth import RING, metric_rows, rotating_run, toy_snapshot, write_run
@@ -112,28 +115,79 @@ def test_a_run_without_snapshots_is_a_clear_error(tmp_path):
         animate_run(run)
 
 
-def test_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch):
-    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+def test_mp4_needs_no_system_ffmpeg_and_holds_its_last_frame(tmp_path, monkeypatch):
+    """imageio-ffmpeg's own binary encodes it with nothing on PATH; decoding it back gives every frame,
+    the last one repeated for HOLD_LAST_S."""
+    import imageio_ffmpeg
+    run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=16)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(VizError, match="MP4 needs ffmpeg"):
+    out = animate_run(run, size=SIZE, fps=4, out=tmp_path / "clip.mp4")
+    assert out == tmp_path / "clip.mp4" and out.read_bytes()[4:8] == b"ftyp"
+    decoded = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(out), "-f", "rawvideo",
+                              "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    frames = np.frombuffer(decoded, dtype=np.uint8).reshape(-1, SIZE[1], SIZE[0], 3)
+    assert len(frames) == 3 + round(HOLD_LAST_S * 4) - 1
+    assert_allclose(frames[-1].astype(float).mean(), frames[2].astype(float).mean(), atol=1)  # the last one, held
+
+
+def test_mp4_without_any_ffmpeg_is_a_clear_error(tmp_path, monkeypatch):
+    import imageio_ffmpeg
+
+    def no_ffmpeg():
+        raise RuntimeError("No ffmpeg exe could be found")
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", no_ffmpeg)
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    with pytest.raises(VizError, match="MP4 needs ffmpeg: pip install imageio-ffmpeg"):
         animate_run(run, fmt="mp4", size=SIZE)
+    assert not (run / "animation.mp4").exists()
 
 
 def test_mp4_pipes_every_frame_to_ffmpeg(tmp_path, monkeypatch):
     """A stand-in ffmpeg records the frame size it was told and the bytes it received."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "ffmpeg"
+    fake = tmp_path / "ffmpeg"
     fake.write_text(textwrap.dedent(f"""\
         #!{sys.executable}
         import sys
         data = sys.stdin.buffer.read()
         size = sys.argv[sys.argv.index("-s") + 1]
-        open(sys.argv[-1], "w").write(f"{{size}} {{len(data)}}")
+        open(sys.argv[-1], "w").write(f"{{size}} {{len(data)}}")  # the temporary file, renamed after
         """))
     fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(animate, "ffmpeg", lambda: str(fake))
     run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=16)
-    out = animate_run(run, fmt="mp4", size=SIZE)
+    out = animate_run(run, fmt="mp4", size=SIZE, fps=2)
     assert out == run / "animation.mp4"
-    assert_array_equal(out.read_text().split(), [f"{SIZE[0]}x{SIZE[1]}", str(3 * SIZE[0] * SIZE[1] * 3)])
+    frames = 3 + round(HOLD_LAST_S * 2) - 1  # the last one held
+    assert_array_equal(out.read_text().split(), [f"{SIZE[0]}x{SIZE[1]}", str(frames * SIZE[0] * SIZE[1] * 3)])
+
+
+def test_out_names_the_file_and_its_suffix_the_format(tmp_path):
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    out = animate_run(run, size=SIZE, out=tmp_path / "talk.gif")
+    assert out == tmp_path / "talk.gif" and len(gif_frames(out)) == 2
+    assert not (run / "animation.gif").exists()  # the run's own animation (the one run wrote) is left alone
+    with pytest.raises(VizError, match="ends in .gif but the format is mp4"):
+        animate_run(run, fmt="mp4", out=tmp_path / "talk.gif")
+    with pytest.raises(VizError, match="does not exist"):
+        animate_run(run, out=tmp_path / "nowhere" / "a.gif")
+
+
+@style.styled
+def test_compared_panels_share_one_colour_scale(tmp_path):
+    """Run A's D barely leaves 0.5 while run B's is sure (0.05 / 0.95): side by side, both use B's wider
+    range, so the same D value has the same colour in both panels."""
+    def run(name, low, high):
+        snap = toy_snapshot(np.zeros((8, 2)), np.zeros((8, 2)), lambda x, y: np.where(x > 0, high, low))
+        return RunView(write_run(tmp_path / name, {0: snap}, metric_rows(100, 50)))
+    a, b = run("a", 0.48, 0.52), run("b", 0.05, 0.95)
+    tl = Timeline([a, b], 10)
+    renderers = tl.renderers("heatmap", SIZE, 100)
+    assert_allclose([(r.main.heat.norm.vmin, r.main.heat.norm.vmax) for r in renderers], [(0.05, 0.95)] * 2, rtol=1e-6)
+    frame = tl.frame(renderers, 0)
+    x, y = renderers[0].fig.axes[0].transData.transform((1.5, 0.5))  # where A's D is 0.52
+    row, col = int(SIZE[1] - y), int(x)
+    cmap = style.heatmap_cmap()
+    expected = np.array(cmap(renderers[0].main.heat.norm(0.52))[:3]) * 255
+    assert_allclose(frame[row - 1: row + 2, col - 1: col + 2].reshape(-1, 3).mean(0), expected, atol=2)
+    alone = FrameRenderer(a, [a.snapshot(0)], "heatmap", SIZE)  # on its own, A spans its own range
+    assert alone.main.heat.norm.vmax < 0.6

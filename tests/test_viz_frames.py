@@ -217,3 +217,24 @@ def test_dpi_grows_text_and_margins_within_the_same_frame_size(tmp_path):
 def test_too_narrow_a_frame_is_a_clear_error(tmp_path):
     with pytest.raises(VizError, match="no room for the side panels"):
         render(scene(tmp_path), size=(300, 300))
+
+
+def test_fakes_off_the_window_are_marked_on_its_edge_with_their_count(tmp_path):
+    """Every fake far to the right (x = 10, y = 0.5): a mark where the ray from the centre leaves the
+    window (x = edge, y = 0.5 * edge / 10), the count in a note, and no blue pixel anywhere else."""
+    fakes = np.tile([10.0, 0.5], (64, 1))
+    snap = toy_snapshot(fakes, np.zeros_like(fakes), lambda x, y: 0.5 + 0 * x)
+    view = RunView(write_run(tmp_path / "run", {0: snap}))
+    r, frame = render(view, "fakes")
+    edge = RING.window()[1]
+    assert r.main.note.get_text() == "off-window: 64 of 64 fakes, farthest 10 away"
+    blue = np.abs(frame.astype(int) - [int(style.FAKE_COLOUR[i:i + 2], 16) for i in (1, 3, 5)]).max(-1) <= 40
+    near = np.zeros_like(blue)
+    near[pixel_box(r, edge - 0.25, edge, 0.5 * edge / 10 - 0.12, 0.5 * edge / 10 + 0.12)] = True
+    assert blue[near].sum() > 10
+    assert_array_equal(blue[~near], False)
+
+
+def test_no_note_when_every_fake_is_inside(tmp_path):
+    r, _ = render(scene(tmp_path), "fakes")
+    assert r.main.note.get_text() == ""

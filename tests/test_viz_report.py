@@ -1,14 +1,15 @@
 """The animate, compare, figure and report commands end to end (each run once: drawing is the slow
 part), the report's self-containment, and the figure's step mapping."""
 import base64
+import csv
 import io
-import os
+import json
 import re
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose
 from PIL import Image
 
 from gandiag.cli import main
@@ -17,7 +18,6 @@ from gandiag.viz.animate import animate_run
 from gandiag.viz.figures import parse_steps, strip_figure, write_figure
 from gandiag.viz.report import write_report
 from gandiag.viz.source import RunView, VizError
-from gandiag.viz.table import metrics_table
 from viz_synth import rotating_run, write_run
 
 SMALL = ["--size", "480x270", "--fps", "4"]
@@ -66,9 +66,22 @@ def test_figure_command_writes_png_pdf_and_svg(run):
     paths = [run / f"figure.{e}" for e in ("png", "pdf", "svg")]
     assert invoke("figure", run, "--steps", "0,200", "--dpi", "40") == wrote(*paths)
     with Image.open(paths[0]) as png:
-        assert png.size == (7 * 40, round(4.2 * 40))  # 2 panels: the 7 x 4.2 in minimum, at --dpi 40
+        assert png.size[0] == 7 * 40  # a page wide by default, at --dpi 40
     assert paths[1].read_bytes()[:5] == b"%PDF-"
     assert "<svg" in paths[2].read_text()
+
+
+def test_figure_out_and_size_write_one_file_at_that_print_size(run, tmp_path):
+    out = tmp_path / "fig1.pdf"
+    assert invoke("figure", run, "--size", "column", "--out", out) == wrote(out)
+    assert not (tmp_path / "fig1.png").exists()
+    pdf = out.read_bytes()
+    width_pt = float(re.search(rb"/MediaBox \[ *0 0 ([0-9.]+) ", pdf)[1])
+    assert_allclose(width_pt, 3.5 * 72)
+    png = tmp_path / "slide.png"
+    assert invoke("figure", run, "--size", "6x3", "--dpi", "50", "--out", png) == wrote(png)
+    with Image.open(png) as im:
+        assert im.size == (300, 150)
 
 
 def test_figure_panels_show_the_snapshot_at_or_before_each_step(run):
@@ -85,46 +98,122 @@ def test_parse_steps_reads_a_comma_list():
             parse_steps(bad)
 
 
-def embedded(html: str, mime: str) -> bytes:
-    (data,) = re.findall(rf'src="data:{mime};base64,([^"]+)"', html)
-    return base64.b64decode(data)
+def page_data(html: str) -> dict:
+    (blob,) = re.findall(r"<script type=application/json id=gd-data>(.*?)</script>", html, re.S)
+    return json.loads(blob.replace("<\\/", "</"))
 
 
-def test_report_holds_everything_inline_and_names_no_external_resource(run):
-    R.atomic_write_json(run / R.DIAGNOSIS_FILE, {R.VERDICTS: [
-        {R.V_RULE: "oscillation", R.V_TITLE: "rotating through the modes", R.V_REMEDIES: ["unroll D <10 steps>"]}]})
+def test_report_is_one_file_that_names_no_external_resource(run):
     gif_written = (run / "animation.gif").stat().st_mtime_ns
     assert invoke("report", run) == wrote(run / "report.html")
     html = (run / "report.html").read_text()
-    assert re.findall(r"src=\"?([a-z]+):", html) == ["data", "data"]
-    without_data = re.sub(r'"data:[^"]*"', '""', html)
-    assert not re.search(r"https?:|//|url\(|@import|<link|<script", without_data)
-    with Image.open(io.BytesIO(embedded(html, "image/gif"))) as gif:
-        assert (gif.n_frames, gif.size) == (4, (480, 270))  # the up-to-date animation, reused
-    assert_array_equal((run / "animation.gif").stat().st_mtime_ns, gif_written)
-    with Image.open(io.BytesIO(embedded(html, "image/png"))) as png:
+    assert set(re.findall(r"src=[\"']?([a-z]+):", html)) == {"data"}  # the print fallback's PNG
+    assert "<script src" not in html and "<link" not in html
+    # the SVG namespace is a name, not an address the browser fetches
+    without_data = re.sub(r"data:[^\"']*", "", html).replace('"http://www.w3.org/2000/svg"', "")
+    assert not re.search(r"https?:|url\(|@import", without_data)
+    assert (run / "animation.gif").stat().st_mtime_ns == gif_written  # the report renders no animation
+    with Image.open(io.BytesIO(base64.b64decode(re.search(r"data:image/png;base64,([^'\"]+)", html)[1]))) as png:
         assert png.format == "PNG"
-    assert "rotating through the modes" in html and "unroll D &lt;10 steps&gt;" in html
-    view = RunView(run)
-    assert html.count("<tr>") == (1 + len(metrics_table([view], ["run"])[1])) + (1 + len(view.config))
 
 
-def test_report_renews_an_animation_older_than_the_newest_snapshot(tmp_path):
-    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=32)
-    animate_run(run, size=(480, 270))
-    newest = (run / R.SNAPSHOT_DIR / R.snapshot_name(RunView(run).steps[-1])).stat().st_mtime
-    os.utime(run / "animation.gif", (newest - 10, newest - 10))  # written before the last snapshot
+def test_report_headline_states_results_verdict_method_and_command(tmp_path):
+    run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=32)
+    R.atomic_write_json(run / R.DIAGNOSIS_FILE, {R.VERDICTS: [
+        {R.V_RULE: "mode_hopping", R.V_TITLE: "Mode hopping: the generator rotates", R.V_SEVERITY: "warning",
+         R.V_MESSAGE: "it <hops>", R.V_EVIDENCE: {R.EV_STEPS: [100, 200], "max_index": 0.61},
+         R.V_REMEDIES: ["unroll D <10 steps>"]}]})
     html = write_report(run).read_text()
-    with Image.open(io.BytesIO(embedded(html, "image/gif"))) as gif:
-        assert gif.size == (800, 450)  # rendered again, at the default size
+    head = html[html.index("<header>"): html.index("</header>")]
+    assert "modes 1 / 8 (strict 1) · high quality 90.0 % · reverse KL 0.100</b> at step 200" in head
+    assert "verdict: Mode hopping: the generator rotates" in head
+    assert "method: <b>vanilla</b>" in head
+    assert "<code>gandiag run ring8 --snapshot-every 100</code>" in head
+    assert "Mode hopping: the generator rotates, from step 100 to 200." in html
+    assert "it &lt;hops&gt;" in html and "unroll D &lt;10 steps&gt;" in html
+    assert "max index: 0.61" in html  # evidence in words, folded away
+    assert page_data(html)["runs"][0]["verdicts"][0]["steps"] == [100, 200]  # shaded on the curves
+
+
+def test_report_runs_the_analyzer_when_the_diagnosis_is_missing(tmp_path):
+    run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=32)
+    html = write_report(run).read_text()
+    assert (run / R.DIAGNOSIS_FILE).is_file() and (run / R.ANALYSIS_FILE).is_file()
+    assert "verdict: not analysed" not in html
+
+
+def test_report_lists_the_settings_that_differ_and_folds_the_rest(tmp_path):
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=32)
+    config = json.loads((run / R.CONFIG_FILE).read_text())
+    config["config"].update(unrolled=10, d_lr=0.0005)
+    (run / R.CONFIG_FILE).write_text(json.dumps(config))
+    html = write_report(run).read_text()
+    settings = html[html.index("<h2>Settings</h2>"):]
+    differ = settings[: settings.index("<details>")]
+    assert re.findall(r"<tr><td>([a-z_]+)</td>", differ) == ["unrolled", "snapshot_every", "d_lr"]
+    assert "<td>unrolled</td><td>10</td><td>0</td><td>command line</td>" in differ
+    assert "gandiag run ring8 --unrolled 10 --snapshot-every 100 --d-lr 0.0005" in html
+    assert "<summary>Full configuration (5 settings)</summary>" in settings
+
+
+def test_report_embeds_every_metrics_row_as_csv(run):
+    data = page_data(write_report(run, tmp := run / "full.html").read_text())
+    tmp.unlink()
+    table = list(csv.DictReader(io.StringIO(data["runs"][0]["csv"])))
+    rows = RunView(run).rows
+    assert len(table) == len(rows) == 16  # every 20 steps to 300: none thinned out
+    assert [int(r["step"]) for r in table] == [r[R.STEP] for r in rows]
+    assert_allclose([float(r["d_loss"]) for r in table], [r[R.D_LOSS] for r in rows], rtol=1e-6)
+
+
+def test_image_run_report_shows_classifier_metrics_in_image_words(tmp_path):
+    images = np.tanh(np.random.default_rng(0).standard_normal((3, 16, 1, 8, 8)))
+    rows = [{R.STEP: s, R.D_LOSS: 1.0, R.G_LOSS: 0.7, R.MODES: 9, R.MODES_STRICT: 8, R.REVERSE_KL: 0.2,
+             R.CLASSIFIER_SCORE: 7.5 + s / 100, R.FRECHET_DISTANCE: 30.0 - s / 10,
+             R.MODE_COUNTS: [5] * 9 + [0]} for s in range(0, 201, 50)]
+    run = write_run(tmp_path / "img", {s * 100: {R.SNAP_IMAGES: images[s]} for s in range(3)}, rows,
+                    mixture=None, scenario="mnist")
+    html = write_report(run).read_text()
+    data = page_data(html)
+    assert "classes 9 / 10 (strict 8) · classifier score 9.50 · Frechet distance 10.0" in html
+    assert [g[0] for g in data["groups"]] == ["losses", "classes generated", "classifier score",
+                                              "Frechet distance", "reverse KL (nats)"]
+    assert [k for k, _ in data["metrics"]][2:4] == [R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE]
+    assert "HQ" not in json.dumps(data["groups"]) + json.dumps(data["metrics"])
+    assert len(data["runs"][0]["images"]) == 3 and data["runs"][0]["images"][0].startswith("data:image/png")
+
+
+def test_report_of_several_runs_shares_one_slider_and_one_colour_scale(tmp_path):
+    a = rotating_run(tmp_path / "a", 3, res=8, n_fakes=32)
+    b = rotating_run(tmp_path / "b", 2, every=150, res=8, n_fakes=32, seed=1)
+    with np.load(b / R.SNAPSHOT_DIR / R.snapshot_name(150)) as z:  # b's D far more decided than a's
+        snap = {k: z[k] for k in z.files if k != R.SNAP_STEP}
+    snap[R.SNAP_D_GRID] = np.where(snap[R.SNAP_D_GRID] > 0.5, 0.99, 0.01).astype(np.float32)
+    writer = R.RunWriter(b)
+    writer.write_snapshot(150, snap)
+    writer.close()
+    out = tmp_path / "ab.html"
+    assert invoke("report", a, b, "--out", out, "--labels", "vanilla,unrolled K=10") == wrote(out)
+    data = page_data(out.read_text())
+    assert data["steps"] == [0, 100, 150, 200]
+    assert [r["label"] for r in data["runs"]] == ["vanilla", "unrolled K=10"]
+    assert data["runs"][0]["d_range"] == data["runs"][1]["d_range"]
+    assert_allclose(data["runs"][0]["d_range"], [0.01, 0.99], atol=0.005)
+    result = CliRunner().invoke(main, ["report", str(a), str(b), "--labels", "one"])
+    assert result.exit_code == 1 and "1 labels for 2 runs" in result.output
 
 
 @pytest.mark.parametrize("args, message", [
     (["animate", "{run}", "--layers", "arows"], "unknown layer 'arows'"),
     (["animate", "{run}", "--size", "big"], "size 'big' is not WIDTHxHEIGHT"),
     (["animate", "{tmp}"], "is not a gandiag run folder"),
+    (["report", "{tmp}/nowhere"], "is not a gandiag run folder"),
     (["figure", "{run}", "--steps", "x"], "steps 'x' is not a comma-separated list"),
     (["compare", "{run}", "--out", "{tmp}"], "compare needs at least two run folders"),
+    (["compare", "{run}", "{run}", "--out", "{tmp}", "--labels", "a,b,c"], "3 labels for 2 runs"),
+    (["figure", "{run}", "--size", "huge"], "size 'huge' is not column, page or WIDTHxHEIGHT"),
+    (["figure", "{run}", "--out", "{tmp}/f.jpg"], "a figure is written as .png, .pdf or .svg"),
+    (["animate", "{run}", "--out", "{tmp}/a.gif", "--format", "mp4"], "ends in .gif but the format is mp4"),
 ])
 def test_cli_user_errors_are_one_line(run, tmp_path, args, message):
     result = CliRunner().invoke(main, [a.format(run=run, tmp=tmp_path) for a in args])

@@ -1,12 +1,14 @@
 """Pictures of a run folder, read through gandiag.record only (never from training code):
 
-    source   the run as pictures see it (RunView), frame steps, step alignment
-    panels   D heatmap + contours + fakes + arrows + manifold, histograms, metric curves
-    frames   one frame -> RGB array (figure built once, artists updated per frame)
-    animate  animate_run: RUN/animation.gif or .mp4
-    compare  compare_runs: side-by-side GIF, overlaid curves, metrics table
-    figures  write_figure: snapshot strip + curves as PNG, PDF, SVG
-    report   write_report: one self-contained RUN/report.html
+    source    the run as pictures see it (RunView), frame steps, step alignment
+    describe  the run in words: command line, settings vs defaults, labels, verdict sentences
+    panels    D heatmap + contours + fakes (off-window ones marked) + arrows + manifold, histograms, curves
+    frames    one frame -> RGB array (figure built once, artists updated per frame)
+    animate   animate_run: RUN/animation.gif or .mp4 (imageio-ffmpeg's ffmpeg)
+    compare   compare_runs: side-by-side GIF, overlaid curves, metrics table
+    figures   write_figure: snapshot strip + curves at a print size, as PNG, PDF, SVG
+    report    write_report: the interactive viewer in one offline HTML file (viewer.js, viewer.css)
+    notebook  show: the viewer or the animation inline in a notebook
 
 The defaults below live here so the CLI can show them without importing matplotlib.
 """

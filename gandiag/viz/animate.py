@@ -1,4 +1,5 @@
-"""Animations of a run (or of several runs side by side) as GIF, or MP4 when ffmpeg is installed.
+"""Animations of a run (or of several runs side by side) as GIF, or MP4 through the ffmpeg that the
+imageio-ffmpeg package ships (a system ffmpeg is not needed).
 
 Frames are rendered one at a time and turned into palette images at once, so memory holds one byte per
 pixel per frame, never the RGB stream. The GIF palette is shared by all frames (taken from the first,
@@ -7,7 +8,6 @@ middle and last frame), which lets the GIF encoder store each frame as its chang
 from __future__ import annotations
 
 import itertools
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +17,7 @@ from PIL import Image
 
 from . import DEFAULT_DPI, DEFAULT_FPS, DEFAULT_MAX_FRAMES, DEFAULT_SIZE, style
 from .frames import FrameRenderer
+from .panels import ranges
 from .source import RunView, VizError, at_or_before, timeline
 
 FORMATS = ("gif", "mp4")
@@ -35,10 +36,12 @@ class Timeline:
         self.snaps = [{s: v.snapshot(s) for s in sorted(set(shown))} for v, shown in zip(views, self.shown)]
 
     def renderers(self, layers, size, dpi, labels=None) -> list[FrameRenderer]:
+        """One renderer per run: one step axis and one colour scale for all of them."""
         labels = labels or [None] * len(self.views)
         last = max(v.last_step for v in self.views)
-        return [FrameRenderer(v, list(snaps.values()), layers, size, dpi, label, last)
-                for v, snaps, label in zip(self.views, self.snaps, labels)]
+        snap_lists = [list(snaps.values()) for snaps in self.snaps]
+        return [FrameRenderer(v, snaps, layers, size, dpi, label, last, rng)
+                for v, snaps, label, rng in zip(self.views, snap_lists, labels, ranges(self.views, snap_lists))]
 
     def frame(self, renderers: list[FrameRenderer], k: int) -> np.ndarray:
         """Frame k: every run's panel at step steps[k], side by side."""
@@ -51,27 +54,49 @@ class Timeline:
 
 
 @style.styled
-def animate_run(run_dir, fmt: str = "gif", fps: int = DEFAULT_FPS, dpi: int = DEFAULT_DPI,
+def animate_run(run_dir, fmt: str | None = None, fps: int = DEFAULT_FPS, dpi: int = DEFAULT_DPI,
                 size: tuple[int, int] = DEFAULT_SIZE, layers: str | None = None,
-                max_frames: int = DEFAULT_MAX_FRAMES) -> Path:
-    """Render a run's snapshots into RUN/animation.gif (or .mp4) and return its path."""
-    check_output(fmt, fps)
+                max_frames: int = DEFAULT_MAX_FRAMES, out=None) -> Path:
+    """Render a run's snapshots into `out` (default RUN/animation.gif, or .mp4) and return its path.
+    The format is `fmt`, else out's suffix, else GIF."""
+    fmt = output_format(fmt, out)
+    check_output(fmt, fps, out)
     view = RunView(run_dir)
-    out = view.root / f"animation.{fmt}"
+    out = Path(out) if out is not None else view.root / f"animation.{fmt}"
     tl = Timeline([view], max_frames)
     write_animation(tl, tl.renderers(layers, size, dpi), out, fmt, fps)
     return out
 
 
-def check_output(fmt: str, fps: int) -> None:
+def output_format(fmt: str | None, out) -> str:
+    """The animation format: as asked, else the suffix of `out`, else GIF; a conflict is an error."""
+    suffix = Path(out).suffix.lower().lstrip(".") if out is not None else ""
+    if fmt and suffix and suffix != fmt:
+        raise VizError(f"--out {out} ends in .{suffix} but the format is {fmt}: make them agree")
+    return fmt or suffix or "gif"
+
+
+def check_output(fmt: str, fps: int, out=None) -> None:
     """Refuse an animation that cannot be written before spending time on rendering it."""
     if fmt not in FORMATS:
         raise VizError(f"format {fmt!r} is not supported: choose one of {', '.join(FORMATS)}")
     if fps < 1:
         raise VizError(f"fps = {fps} is not allowed: give a positive number of frames per second")
-    if fmt == "mp4" and shutil.which("ffmpeg") is None:
-        raise VizError("MP4 needs ffmpeg, which is not on PATH: install it (e.g. apt install ffmpeg) "
-                       "or use --format gif")
+    if out is not None and not Path(out).parent.is_dir():
+        raise VizError(f"cannot write {out}: the folder {Path(out).parent} does not exist")
+    if fmt == "mp4":
+        ffmpeg()
+
+
+def ffmpeg() -> str:
+    """The ffmpeg binary: imageio-ffmpeg's own (it ships one in its wheel), or the one its
+    IMAGEIO_FFMPEG_EXE variable or the PATH names where no wheel fits the platform."""
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        raise VizError("MP4 needs ffmpeg: pip install imageio-ffmpeg (it ships one), or install ffmpeg, "
+                       "or use --format gif") from None
 
 
 def write_animation(tl: Timeline, renderers: list[FrameRenderer], out: Path, fmt: str, fps: int) -> None:
@@ -106,22 +131,35 @@ def write_gif(frames: Iterator[Image.Image], out: Path, fps: int) -> None:
     tmp.replace(out)  # a reader (the report, a browser) never sees half a GIF
 
 
+def _hold_last(frames: Iterator[np.ndarray], extra: int) -> Iterator[np.ndarray]:
+    last = None
+    for last in frames:
+        yield last
+    if last is not None:
+        yield from itertools.repeat(last, extra)
+
+
 def write_mp4(frames: Iterator[np.ndarray], out: Path, fps: int) -> None:
-    """Pipe raw RGB frames into ffmpeg (H.264, yuv420p so every player opens it)."""
+    """Pipe raw RGB frames into ffmpeg (H.264, yuv420p so every player opens it); the last frame is
+    repeated for HOLD_LAST_S, as the GIF holds it, since players stop or loop at the end."""
     first = next(frames)
+    frames = _hold_last(itertools.chain([first], frames), max(round(HOLD_LAST_S * fps) - 1, 0))
     h, w, _ = first.shape
-    cmd = [shutil.which("ffmpeg"), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+    tmp = out.with_name(f".{out.name}.tmp")
+    cmd = [ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
            "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
-           "-pix_fmt", "yuv420p", str(out)]
+           "-pix_fmt", "yuv420p", "-f", "mp4", str(tmp)]
     # unbuffered stdin: closing it after ffmpeg quit early must not raise while flushing
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0) as proc:
         try:
-            for frame in itertools.chain([first], frames):
+            for frame in frames:
                 proc.stdin.write(frame.tobytes())
         except BrokenPipeError:
             pass  # ffmpeg quit early: its exit code and message below say why
         proc.stdin.close()
         err = proc.stderr.read().decode(errors="replace").strip()
     if proc.returncode:
+        tmp.unlink(missing_ok=True)
         raise VizError(f"ffmpeg failed ({err.splitlines()[-1] if err else f'exit {proc.returncode}'}): "
                        "use --format gif")
+    tmp.replace(out)  # a player never opens half a video

@@ -1,31 +1,39 @@
 """Static figures for papers: a strip of snapshots at chosen steps over the run's metric curves (like
 Figure 1 of the Unrolled GAN paper), and metric curves of several runs overlaid. Saved as PNG for
 slides and as PDF and SVG (vector) for papers.
+
+A figure is laid out for its print size (`--size column|page|WxH`, in inches): text is set in points,
+so at that size no text is smaller than 7 pt, and panels and curves wrap into rows rather than shrink.
 """
 from __future__ import annotations
 
 import io
+import math
+import textwrap
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .. import record as R
 from . import FIGURE_DPI, STRIP_LAYERS, style
+from .describe import curve_groups
 from .frames import IMAGE_LAYERS, TOY_LAYERS, parse_layers
 from .panels import ImagePanel, ToyPanel, ranges
 from .source import RunView, VizError, at_or_before, timeline
 
 FORMATS = ("png", "pdf", "svg")
-#: (title, ((key, line label), ...)) per metric axes
-FIGURE_METRICS = (
-    ("loss", ((R.D_LOSS, "D"), (R.G_LOSS, "G"))),
-    ("modes captured", ((R.MODES, None),)),
-    ("high-quality share", ((R.HQ, None),)),
-    ("reverse KL (nats)", ((R.REVERSE_KL, None),)),
-    ("saturated share", ((R.SAT_SHARE, None),)),
-)
+#: print widths in inches: a journal column and a full page (two-column journals: ~3.3-3.5 and ~7)
+SIZES = {"column": 3.5, "page": 7.0}
+DEFAULT_SIZE = "page"
 DEFAULT_STRIP = 6
-PANEL_IN = 2.0  # inches per strip panel
+MIN_PANEL_IN = 0.9    # a snapshot panel is never narrower: more panels wrap into another row
+MIN_CURVE_IN = 1.3    # nor is a metric's axes
+CURVE_IN = 1.25       # height of a row of metric curves
+#: the groups a figure draws (of describe.curve_groups), in this order
+FIGURE_METRICS = ("losses", "modes captured", "high-quality share", "reverse KL (nats)", "saturated share",
+                  "classes generated", "classifier score", "Frechet distance")
 
 
 def parse_steps(text: str | None) -> list[int] | None:
@@ -41,83 +49,170 @@ def parse_steps(text: str | None) -> list[int] | None:
     return steps
 
 
-def plot_metrics(slot, views: list[RunView], labels: list[str | None], marks=()) -> list:
-    """One small axes per metric that some run logged, side by side in `slot` (a gridspec cell), each
-    run a colour; dotted lines at `marks` (the strip's steps)."""
-    present = [(title, keys) for title, keys in FIGURE_METRICS
-               if any(len(v.series(key)[0]) for v in views for key, _ in keys)]
+def parse_figure_size(text: str | None) -> tuple[float, float | None]:
+    """'column' -> (3.5, None), 'page' -> (7.0, None), '7x4.5' -> (7.0, 4.5): width and height in inches
+    (None: as tall as the content needs)."""
+    text = (text or DEFAULT_SIZE).strip().lower()
+    if text in SIZES:
+        return SIZES[text], None
+    try:
+        w, h = (float(v) for v in text.split("x"))
+    except ValueError:
+        raise VizError(f"size {text!r} is not column, page or WIDTHxHEIGHT in inches, e.g. 7x4") from None
+    if not (2.0 <= w <= 40 and 1.5 <= h <= 40):
+        raise VizError(f"size {text!r} is not allowed: give a width of 2-40 and a height of 1.5-40 inches")
+    return w, h
+
+
+def _metric_groups(views: list[RunView]) -> list:
+    groups = {title: keys for title, keys in curve_groups(views[0].is_image)}
+    return [(t, groups[t]) for t in FIGURE_METRICS
+            if t in groups and any(len(v.series(k)[0]) for v in views for k, _ in groups[t])]
+
+
+def plot_metrics(slot, views: list[RunView], labels: list[str | None], width_in: float, marks=()) -> list:
+    """One small axes per metric that some run logged, wrapped into rows of axes at least MIN_CURVE_IN
+    wide, in `slot` (a gridspec cell); each run a colour; dotted lines at `marks` (the strip's steps)."""
+    present = _metric_groups(views)
     if not present:
         return []
-    axes = slot.subgridspec(1, len(present), wspace=0.45).subplots(squeeze=False)[0]
-    for ax, (title, keys) in zip(axes, present):
-        for i, (view, label) in enumerate(zip(views, labels)):
+    per_row = max(1, min(len(present), int(width_in // MIN_CURVE_IN)))
+    rows = math.ceil(len(present) / per_row)
+    grid = slot.subgridspec(rows, per_row)
+    axes = []
+    for i, (title, keys) in enumerate(present):
+        ax = slot.get_gridspec().figure.add_subplot(grid[i // per_row, i % per_row])
+        for r, (view, label) in enumerate(zip(views, labels)):
             for j, (key, part) in enumerate(keys):
-                # runs differ by colour, D and G by line style (and by colour too when there is one run)
-                colour = style.RUN_COLOURS[i if len(views) > 1 else j]
-                name = " ".join(p for p in (label, part) if p) or None
+                # runs differ by colour, series by line style (and by colour too when there is one run)
+                colour = style.RUN_COLOURS[r if len(views) > 1 else j]
+                name = part if len(views) == 1 else label if j == 0 else None
                 ax.plot(*view.series(key), color=colour, linestyle=("-", "--")[j % 2], linewidth=1.0,
-                        label=name)
+                        label=name or "_")
         for step in marks:
             ax.axvline(step, color=style.GREY, linewidth=0.6, linestyle=":")
         ax.set_title(title, loc="left")
         ax.set_xlabel("step")
-        if any(line.get_label() and not line.get_label().startswith("_") for line in ax.get_lines()):
-            ax.legend(loc="best")
-    return list(axes)
+        ax.xaxis.set_major_formatter(FuncFormatter(_kilo))
+        ax.xaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
+        ax.tick_params(length=2, pad=1)
+        if len(keys) > 1:  # which line is which series (several runs: by line style, in grey)
+            styles = [Line2D([], [], color=style.GREY if len(views) > 1 else style.RUN_COLOURS[j],
+                             linestyle=("-", "--")[j % 2], linewidth=1.0) for j in range(len(keys))]
+            ax.legend(styles, [part for _, part in keys], loc="best", handlelength=1.5)
+        axes.append(ax)
+    return axes
 
 
-def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | None = None) -> Figure:
-    """Snapshots at `steps` (each the last snapshot at or before it) in a row, the metric curves below."""
+def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | None = None,
+                 size: tuple[float, float | None] = (SIZES[DEFAULT_SIZE], None)) -> Figure:
+    """Snapshots at `steps` (each the last snapshot at or before it) in rows, the metric curves below,
+    laid out for a print size of `size` inches (height None: as much as the content needs)."""
     wanted = steps if steps is not None else timeline([view], DEFAULT_STRIP)
     shown = [at_or_before(view.steps, s) for s in wanted]
     snaps = {s: view.snapshot(s) for s in sorted(set(shown))}
     available = IMAGE_LAYERS if view.is_image else TOY_LAYERS
     chosen = parse_layers(layers if layers is not None else (None if view.is_image else STRIP_LAYERS), available)
+    width, height = size
     n = len(wanted)
-    fig = Figure(figsize=(max(PANEL_IN * n, 7.0), PANEL_IN + 2.2), layout="constrained")
-    grid = fig.add_gridspec(2, 1, height_ratios=[PANEL_IN, 1.6])
-    rng = ranges(view, list(snaps.values()))
-    row = grid[0].subgridspec(1, n).subplots(squeeze=False)[0]
-    for k, (ax, step, at) in enumerate(zip(row, wanted, shown)):
+    most = max(1, min(n, int((width - 0.7) // MIN_PANEL_IN)))  # 0.7 in: the y labels and colour bar
+    strip_rows = math.ceil(n / most)
+    per_row = math.ceil(n / strip_rows)  # rows as even as they go: 4 panels as 2 + 2, not 3 + 1
+    panel_in = (width - 0.7) / per_row
+    n_metrics = len(_metric_groups([view]))
+    curve_rows = math.ceil(n_metrics / max(1, min(n_metrics, int(width // MIN_CURVE_IN)))) if n_metrics else 0
+    title = _wrap(view.title() + "".join(f"  ·  {t}" for t, _ in view.verdicts()), width)
+    head_in = 0.2 + 0.14 * title.count("\n")
+    strip_h, curves_h = strip_rows * (panel_in + 0.3), curve_rows * CURVE_IN
+    fig = Figure(figsize=(width, height or head_in + strip_h + curves_h + 0.1), layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.04, hspace=0.04)
+    grid = fig.add_gridspec(2 if curve_rows else 1, 1, height_ratios=[strip_h, curves_h] if curve_rows else None)
+    rng = ranges([view], [list(snaps.values())])[0]
+    cells = grid[0].subgridspec(strip_rows, per_row)
+    row_axes, panel = [], None
+    two_line = panel_in < 1.6  # "step 12,000 (snapshot 11,500)" does not fit on one line of a narrow panel
+    for k, (step, at) in enumerate(zip(wanted, shown)):
+        ax = fig.add_subplot(cells[k // per_row, k % per_row])
         if view.is_image:
             ImagePanel(ax, snaps[at])
         else:
-            panel = ToyPanel(ax, view, chosen, snaps[at], rng)
-            ax.tick_params(labelleft=k == 0)  # one y-axis for the row: the window is the same in all
-        ax.set_title(f"step {step:,}" + (f" (snapshot {at:,})" if at != step else ""))
-    if not view.is_image and panel.heat is not None:  # one colour bar: all panels share the range
-        fig.colorbar(panel.heat, ax=list(row), shrink=0.8, aspect=15, pad=0.01,
-                     label="D(x)" if view.probabilistic else "critic score")
-    plot_metrics(grid[1], [view], [None], marks=wanted)
-    verdicts = [title for title, _ in view.verdicts()]
-    fig.suptitle(view.title() + (f"  ·  {'; '.join(verdicts)}" if verdicts else ""), x=0.01, ha="left")
+            panel = ToyPanel(ax, view, chosen, snaps[at], rng, short_note=True)
+            ax.tick_params(labelleft=k % per_row == 0, labelbottom=k >= n - per_row)
+            for axis in (ax.xaxis, ax.yaxis):  # -2, 0, 2: labels of neighbouring panels must not touch
+                axis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
+        ax.set_title(f"step {step:,}" + (("\n" if two_line else " ") + f"(snapshot {at:,})" if at != step else ""))
+        row_axes.append(ax)
+    if panel is not None and panel.heat is not None:  # one colour bar: all panels share the range
+        fig.colorbar(panel.heat, ax=row_axes, shrink=0.8, aspect=15, pad=0.01, fraction=0.04,
+                     label="D(x)" if view.probabilistic else "critic")
+    if curve_rows:
+        plot_metrics(grid[1], [view], [None], width, marks=wanted)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=8)
     return fig
 
 
-def compare_figure(views: list[RunView], labels: list[str]) -> Figure:
-    """The runs' metric curves overlaid, one colour per run."""
-    fig = Figure(figsize=(11.0, 3.0), layout="constrained")
-    if not plot_metrics(fig.add_gridspec(1, 1)[0], views, labels):
+def _kilo(x, _pos=None) -> str:
+    """Step ticks: 0, 500, 10k, 25k (fewer, shorter labels than 25000 or a x10^4 offset)."""
+    return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
+
+
+def _wrap(text: str, width_in: float, pt: float = 8.0) -> str:
+    """Text wrapped to a width in inches at a font size (DejaVu Sans: about 0.55 em per character)."""
+    return "\n".join(textwrap.wrap(text, max(20, int(width_in * 72 / (0.58 * pt)))))
+
+
+def compare_figure(views: list[RunView], labels: list[str],
+                   size: tuple[float, float | None] = (SIZES[DEFAULT_SIZE], None)) -> Figure:
+    """The runs' metric curves overlaid, one colour per run, named in one legend above them."""
+    width, height = size
+    n_metrics = len(_metric_groups(views))
+    if not n_metrics:
         raise VizError("none of the runs has logged metrics yet: nothing to compare over time")
-    fig.suptitle("  vs  ".join(labels), x=0.01, ha="left")
+    rows = math.ceil(n_metrics / max(1, min(n_metrics, int(width // MIN_CURVE_IN))))
+    fig = Figure(figsize=(width, height or rows * CURVE_IN + 0.35), layout="constrained")
+    axes = plot_metrics(fig.add_gridspec(1, 1)[0], views, labels, width)
+    handles = [line for line in axes[0].get_lines() if not line.get_label().startswith("_")]
+    names = [_wrap(h.get_label(), width - 0.5, 7.0) for h in handles]
+    # side by side when the names fit on one line (about 0.58 em a character, 3 em of line and gaps each)
+    one_line = sum(len(n) * 0.58 * 7 / 72 + 3 * 7 / 72 for n in names) <= 0.95 * width
+    fig.legend(handles, names, loc="outside upper left", ncols=len(names) if one_line else 1, handlelength=1.5)
     return fig
 
 
-def save_figure(fig: Figure, stem: Path, dpi: int = FIGURE_DPI) -> list[Path]:
-    """stem.png, stem.pdf and stem.svg."""
-    paths = [stem.with_suffix(f".{ext}") for ext in FORMATS]
+def save_figure(fig: Figure, stem: Path, dpi: int = FIGURE_DPI, formats=FORMATS) -> list[Path]:
+    """stem.png, stem.pdf and stem.svg (or those of `formats`)."""
+    paths = [stem.with_suffix(f".{ext}") for ext in formats]
     freeze_layout(fig)
     for path in paths:
         fig.savefig(path, dpi=dpi)
     return paths
 
 
+def figure_targets(out, default_stem: Path) -> tuple[Path, tuple[str, ...]]:
+    """(stem, formats) to write: `out` with a .png/.pdf/.svg suffix is that one file, without one it is
+    a stem for all three; None: default_stem."""
+    if out is None:
+        return default_stem, FORMATS
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise VizError(f"cannot write {out}: the folder {out.parent} does not exist")
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return out.with_suffix(""), (suffix,)
+    if suffix:
+        raise VizError(f"--out {out}: a figure is written as .png, .pdf or .svg (or give no suffix for all three)")
+    return out, FORMATS
+
+
 @style.styled
 def write_figure(run_dir, steps: list[int] | None = None, layers: str | None = None,
-                 dpi: int = FIGURE_DPI) -> list[Path]:
-    """RUN/figure.png, .pdf and .svg: the snapshot strip and the metric curves."""
+                 dpi: int = FIGURE_DPI, size: str | tuple = DEFAULT_SIZE, out=None) -> list[Path]:
+    """The snapshot strip and the metric curves as RUN/figure.png, .pdf and .svg, or to `out` (a
+    file with one of those suffixes, or a stem for all three). `size`: column, page, 'WxH' inches."""
     view = RunView(run_dir)
-    return save_figure(strip_figure(view, steps, layers), view.root / "figure", dpi)
+    stem, formats = figure_targets(out, view.root / "figure")
+    size = parse_figure_size(size) if isinstance(size, str) else size
+    return save_figure(strip_figure(view, steps, layers, size), stem, dpi, formats)
 
 
 def freeze_layout(fig: Figure) -> None:
@@ -130,5 +225,6 @@ def freeze_layout(fig: Figure) -> None:
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (for pages that embed it)."""
     buf = io.BytesIO()
+    freeze_layout(fig)
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()

@@ -13,11 +13,14 @@ import numpy as np
 
 from .. import record as R
 from . import DEFAULT_DPI, DEFAULT_SIZE, style
-from .panels import BarsPanel, CurvesPanel, ImagePanel, ToyPanel, mode_share, ranges
+from .describe import curve_groups
+from .panels import BarsPanel, CurvesPanel, ImagePanel, Ranges, ToyPanel, mode_share, ranges
 from .source import RunView, VizError
 
 TOY_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold", "bars", "curves", "title")
 IMAGE_LAYERS = ("samples", "classes", "curves", "title")
+#: the metric groups (of describe.curve_groups) a frame has room for
+FRAME_CURVES = ("losses", "modes captured", "saturated share", "classes generated", "classifier score")
 
 # frame margins in pixels at DEFAULT_DPI (they grow with dpi, as the text in them does)
 _TOP_TITLE, _TOP_BARE, _BOTTOM, _LEFT, _RIGHT, _GAP, _VGAP = 46, 10, 30, 34, 20, 80, 24
@@ -51,22 +54,24 @@ def parse_size(text: str) -> tuple[int, int]:
 
 class FrameRenderer:
     """Renders one run's frames at a fixed size. `snaps` are the snapshots that will be drawn: they fix
-    colour and bar ranges for the whole animation. `last_step` ends the curves' step axis (runs shown
-    side by side share it, so their cursors line up); default: the run's last step."""
+    colour and bar ranges for the whole animation unless `rng` is given (runs side by side share one).
+    `last_step` ends the curves' step axis (runs shown side by side share it, so their cursors line
+    up); default: the run's last step."""
 
     def __init__(self, view: RunView, snaps: list[dict], layers: str | frozenset | None = None,
                  size: tuple[int, int] = DEFAULT_SIZE, dpi: int = DEFAULT_DPI, label: str | None = None,
-                 last_step: int | None = None):
+                 last_step: int | None = None, rng: Ranges | None = None):
         available = IMAGE_LAYERS if view.is_image else TOY_LAYERS
         self.layers = layers if isinstance(layers, frozenset) else parse_layers(layers, available)
         self.view, self.label, self.size = view, label, size
         self.verdicts = view.verdicts()
         self.fig = style.figure(*size, dpi)
-        curve_groups = CurvesPanel.groups(view) if "curves" in self.layers else []
-        rng = ranges(view, snaps)
+        groups = [g for g in curve_groups(view.is_image) if g[0] in FRAME_CURVES]
+        curve_series = CurvesPanel.groups(view, groups) if "curves" in self.layers else []
+        rng = rng or ranges([view], [snaps])[0]
         bars = self._bars_spec(rng)
         main, bar_rect, curve_rects = _layout(size, dpi / DEFAULT_DPI, "title" in self.layers, bars is not None,
-                                              len(curve_groups))
+                                              len(curve_series))
         ax = self.fig.add_axes(main)
         if view.is_image:
             ax.set_axis_off()
@@ -78,9 +83,9 @@ class FrameRenderer:
                 if "heatmap" in self.layers else None
             self.main = ToyPanel(ax, view, self.layers, snaps[0], rng, cbar)
         self.bars = BarsPanel(self.fig.add_axes(bar_rect), *bars) if bars else None
-        self.curves = CurvesPanel([self.fig.add_axes(r) for r in curve_rects], view, curve_groups,
+        self.curves = CurvesPanel([self.fig.add_axes(r) for r in curve_rects], view, curve_series,
                                   last_step or view.last_step) \
-            if curve_groups else None
+            if curve_series else None
         self.title = None if "title" not in self.layers else \
             self.fig.text(main[0], 1 - 6 * dpi / DEFAULT_DPI / size[1], "", va="top", ha="left", fontsize=9)
         self.animated = [a for panel in (self.main, self.bars, self.curves) if panel for a in panel.artists] \
@@ -115,7 +120,7 @@ class FrameRenderer:
         if self.curves:
             self.curves.update(step)
         if self.title is not None:
-            self.title.set_text(self._title(step, shown))
+            fit_text(self.title, self._title(step, shown), self.size[0] - self.title.get_position()[0] * self.size[0])
         canvas = self.fig.canvas
         canvas.restore_region(self.background)
         for artist in self.animated:
@@ -138,6 +143,24 @@ class FrameRenderer:
         at = f"step {step:,}" + (f" (snapshot {shown:,})" if shown != step else "")
         found = [title for title, since in self.verdicts if since <= step]  # once the evidence begins
         return f"{head}\n{at}" + (f"   ·   {'; '.join(found)}" if found else "")
+
+
+def fit_text(text, content: str, width_px: float) -> None:
+    """Set text's content, cutting each line that would run past width_px with an ellipsis (a long label
+    must not run into the next panel or off the frame)."""
+    lines = content.split("\n")
+    renderer = text.figure.canvas.get_renderer()
+    for i, line in enumerate(lines):
+        text.set_text("\n".join(lines[:i] + [line]))
+        if text.get_window_extent(renderer).width <= width_px:
+            continue
+        lo, hi = 0, len(line)  # the longest prefix that fits, by bisection
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            text.set_text("\n".join(lines[:i] + [line[:mid].rstrip() + "..."]))
+            lo, hi = (mid, hi) if text.get_window_extent(renderer).width <= width_px else (lo, mid - 1)
+        lines[i] = line[:lo].rstrip() + "..."
+    text.set_text("\n".join(lines))
 
 
 def _layout(size, scale: float, title: bool, bars: bool, n_curves: int):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 
 from .. import record as R
 from ..metrics.coverage import HQ_RADIUS, mode_counts
@@ -19,6 +19,9 @@ ARROWS_SHOWN = 128
 #: an arrow of typical size (the 90th percentile of the frame's gradient norms) spans this share of the
 #: window; only directions and relative sizes within a frame carry meaning
 ARROW_LENGTH = 0.07
+#: a fake outside the window is marked by a triangle on the window's edge pointing at it, this share of
+#: the window long
+EDGE_MARK = 0.035
 #: the classes or modes beyond which a histogram gets no per-bin tick labels
 MAX_TICKED_BINS = 12
 
@@ -31,24 +34,71 @@ class Ranges:
     share_hi: float
 
 
-def ranges(view, snaps: list[dict]) -> Ranges:
-    """Ranges over the snapshots that will be drawn. Probabilities span 0.5 +- the largest departure
-    from 0.5 (at least 0.05), so an undecided D is white and the weak preferences of early training
-    still show; critic scores span their 2nd-98th percentile (one outlier frame must not wash out the
-    others)."""
-    d_lo, d_hi, share_hi = 0.0, 1.0, 1.0
-    if not view.is_image:
-        values = np.concatenate([s[R.SNAP_D_GRID].ravel() for s in snaps])
-        values = values[np.isfinite(values)]
-        if view.probabilistic:
-            reach = max(0.05, float(np.percentile(np.abs(values - 0.5), 98))) if len(values) else 0.5
-            d_lo, d_hi = 0.5 - reach, 0.5 + reach
-        else:
-            d_lo, d_hi = np.percentile(values, [2, 98]) if len(values) else (0.0, 1.0)
-            d_hi = d_hi if d_hi > d_lo else d_lo + 1.0
-        shares = [mode_share(view.mixture, s[R.SNAP_FAKES]).max() for s in snaps]
-        share_hi = min(1.0, 1.15 * max(shares + [2.0 / view.mixture.n_modes]))
-    return Ranges(float(d_lo), float(d_hi), float(share_hi))
+def ranges(views: list, snap_lists: list[list[dict]]) -> list[Ranges]:
+    """One Ranges per run over the snapshots that will be drawn, shared by runs whose D speaks the same
+    units (probabilities, or critic scores), so one colour means one D value in every panel side by
+    side. Probabilities span 0.5 +- the largest departure from 0.5 (at least 0.05), so an undecided D
+    is white and the weak preferences of early training still show; critic scores span their 2nd-98th
+    percentile (one outlier frame must not wash out the others). Bar heights share one top."""
+    toy = [(v, s) for v, s in zip(views, snap_lists) if not v.is_image]
+    if not toy:
+        return [Ranges(0.0, 1.0, 1.0) for _ in views]
+    shares = [mode_share(v.mixture, snap[R.SNAP_FAKES]).max() for v, snaps in toy for snap in snaps]
+    share_hi = min(1.0, 1.15 * max(shares + [2.0 / v.mixture.n_modes for v, _ in toy]))
+    by_kind = {}
+    for probabilistic in {v.probabilistic for v, _ in toy}:
+        values = np.concatenate([snap[R.SNAP_D_GRID].ravel() for v, snaps in toy for snap in snaps
+                                 if v.probabilistic == probabilistic])
+        by_kind[probabilistic] = _d_range(values[np.isfinite(values)], probabilistic)
+    return [Ranges(*by_kind[v.probabilistic], share_hi) if not v.is_image else Ranges(0.0, 1.0, 1.0)
+            for v in views]
+
+
+def _d_range(values: np.ndarray, probabilistic: bool) -> tuple[float, float]:
+    if probabilistic:
+        reach = max(0.05, float(np.percentile(np.abs(values - 0.5), 98))) if len(values) else 0.5
+        return 0.5 - reach, 0.5 + reach
+    lo, hi = np.percentile(values, [2, 98]) if len(values) else (0.0, 1.0)
+    return float(lo), float(hi if hi > lo else lo + 1.0)
+
+
+def off_window(fakes: np.ndarray, window) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of the finite fakes outside the window, where each of them leaves it): the point on the
+    window's edge on the ray from the window's centre to the fake, so a mark there points at it."""
+    x0, x1, y0, y1 = window
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    half = np.array([(x1 - x0) / 2, (y1 - y0) / 2])
+    fakes = np.asarray(fakes, dtype=np.float64)
+    d = fakes - centre
+    finite = np.all(np.isfinite(d), axis=1)
+    outside = finite & np.any(np.abs(np.where(finite[:, None], d, 0.0)) > half, axis=1)
+    d = d[outside]
+    t = np.min(half / np.maximum(np.abs(d), 1e-300), axis=1)  # < 1 for a point outside
+    return outside, centre + d * t[:, None]
+
+
+def edge_marks(fakes: np.ndarray, window, length: float) -> list[np.ndarray]:
+    """One triangle per fake outside the window: its tip on the edge where the fake left, pointing out."""
+    outside, exits = off_window(fakes, window)
+    x0, x1, y0, y1 = window
+    out = np.asarray(fakes, dtype=np.float64)[outside] - [(x0 + x1) / 2, (y0 + y1) / 2]
+    u = out / np.linalg.norm(out, axis=1, keepdims=True)
+    n = np.stack([-u[:, 1], u[:, 0]], axis=1)
+    base = exits - length * u
+    return list(np.stack([exits, base + 0.4 * length * n, base - 0.4 * length * n], axis=1))
+
+
+def off_window_note(fakes: np.ndarray, window, short: bool = False) -> str:
+    """'off-window: 498 of 512 fakes, farthest 9.3 away' (from the window's centre), or for a small
+    panel '498/512 off-window'; empty when no fake is off the window."""
+    outside, _ = off_window(fakes, window)
+    n = int(outside.sum())
+    if not n or short:
+        return f"{n}/{len(fakes)}\noff-window" if n else ""
+    x0, x1, y0, y1 = window
+    far = float(np.max(np.linalg.norm(np.asarray(fakes, dtype=np.float64)[outside]
+                                      - [(x0 + x1) / 2, (y0 + y1) / 2], axis=1)))
+    return f"off-window: {n} of {len(fakes)} fakes, farthest {far:.3g} away"
 
 
 def mode_share(mixture, fakes: np.ndarray) -> np.ndarray:
@@ -82,7 +132,8 @@ def nearest_mode_distance(mixture, xs: np.ndarray, ys: np.ndarray) -> np.ndarray
 class ToyPanel:
     """The 2D plane: D's heatmap, the target's contours, the fakes, the push arrows, G's manifold."""
 
-    def __init__(self, ax, view, layers: frozenset, first: dict, rng: Ranges, colorbar_ax=None):
+    def __init__(self, ax, view, layers: frozenset, first: dict, rng: Ranges, colorbar_ax=None,
+                 short_note: bool = False):
         self.artists = []
         self.heat = self.manifold = self.fakes = self.quiver = None  # the layers that change per frame
         x0, x1, y0, y1 = view.window()
@@ -115,7 +166,15 @@ class ToyPanel:
             self.artists.append(ax.add_collection(self.manifold))
         if "fakes" in layers:
             self.fakes = ax.scatter(*first[R.SNAP_FAKES].T, s=3, c=style.FAKE_COLOUR, linewidths=0, zorder=3)
-            self.artists.append(self.fakes)
+            # fakes that left the window would vanish: a mark on the edge says where they went, a note how many
+            self.window, self.mark_len, self.short = (x0, x1, y0, y1), EDGE_MARK * (x1 - x0), short_note
+            self.edge = PolyCollection(edge_marks(first[R.SNAP_FAKES], self.window, self.mark_len),
+                                       facecolors=style.FAKE_COLOUR, edgecolors="white", linewidths=0.3, zorder=5)
+            self.note = ax.text(0.015, 0.015, off_window_note(first[R.SNAP_FAKES], self.window, self.short),
+                                transform=ax.transAxes, ha="left", va="bottom", fontsize=7, zorder=6,
+                                bbox=dict(boxstyle="square,pad=0.2", facecolor="white", alpha=0.75, linewidth=0))
+            self.note.set_in_layout(False)  # drawn inside the plane: it must not push the layout about
+            self.artists += [self.fakes, ax.add_collection(self.edge)]
         if "arrows" in layers:
             self.idx = np.unique(np.linspace(0, len(first[R.SNAP_FAKES]) - 1, ARROWS_SHOWN).astype(int))
             u, v = push_vectors(first[R.SNAP_ARROWS][self.idx], self.arrow_len).T
@@ -124,6 +183,8 @@ class ToyPanel:
                                     headlength=4.5, headaxislength=4, minlength=0, zorder=4)
             self.artists.append(self.quiver)
         self.artists += list(ax.spines.values())  # the frame line, over the heatmap's edge
+        if self.fakes is not None:
+            self.artists.append(self.note)  # over everything
 
     def update(self, snap: dict) -> None:
         if self.heat is not None:
@@ -132,6 +193,8 @@ class ToyPanel:
             self.manifold.set_segments(_grid_lines(snap[R.SNAP_MANIFOLD]))
         if self.fakes is not None:
             self.fakes.set_offsets(snap[R.SNAP_FAKES])
+            self.edge.set_verts(edge_marks(snap[R.SNAP_FAKES], self.window, self.mark_len))
+            self.note.set_text(off_window_note(snap[R.SNAP_FAKES], self.window, self.short))
         if self.quiver is not None:
             self.quiver.set_offsets(snap[R.SNAP_FAKES][self.idx])
             self.quiver.set_UVC(*push_vectors(snap[R.SNAP_ARROWS][self.idx], self.arrow_len).T)
@@ -204,17 +267,12 @@ class CurvesPanel:
     """Metric curves on stacked axes sharing the step axis: the whole run faint, the part up to the
     frame's step solid, and a cursor at that step."""
 
-    GROUPS = (
-        ("losses", ((R.D_LOSS, "D"), (R.G_LOSS, "G"))),
-        ("modes captured", ((R.MODES, ">= 1 HQ"), (R.MODES_STRICT, ">= 1 %"))),
-        ("saturated share", ((R.SAT_SHARE, "D(G(z)) < 1e-3"),)),
-    )
-
-    @classmethod
-    def groups(cls, view) -> list:
-        """The groups this run has data for, each with its (key, label, steps, values) series."""
+    @staticmethod
+    def groups(view, groups) -> list:
+        """The groups (describe.curve_groups entries) this run has data for, each with its (key, label,
+        steps, values) series."""
         out = []
-        for title, keys in cls.GROUPS:
+        for title, keys in groups:
             series = [(k, label, *view.series(k)) for k, label in keys]
             series = [s for s in series if len(s[2])]
             if series:
@@ -227,14 +285,14 @@ class CurvesPanel:
             for i, (key, label, steps, values) in enumerate(series):
                 colour = style.RUN_COLOURS[i]
                 ax.plot(steps, values, color=colour, linewidth=0.8, alpha=0.25)
-                (line,) = ax.plot([], [], color=colour, linewidth=1.0, label=label)
+                (line,) = ax.plot([], [], color=colour, linewidth=1.0, label=label or "_")
                 self.solid.append((line, steps, values))
                 self.artists.append(line)
             self.cursors.append(ax.axvline(0, color=style.CURSOR_COLOUR, linewidth=0.8))
             self.artists.append(self.cursors[-1])
             ax.set_xlim(0, max(last_step, 1))
-            ax.set_ylim(*_limits(np.concatenate([s[3] for s in series]),
-                                 modes=view.mixture.n_modes if title == "modes captured" and view.mixture else None))
+            ax.set_ylim(*_limits(np.concatenate([s[3] for s in series]), modes=_n_modes(view) if key == R.MODES_STRICT
+                                 or key == R.MODES else None))
             ax.set_title(title, loc="left")
             ax.tick_params(length=2, pad=1)
             if len(series) > 1:  # above the axes, level with the title, clear of the curves
@@ -250,6 +308,14 @@ class CurvesPanel:
             line.set_data(steps[:k], values[:k])
         for cursor in self.cursors:
             cursor.set_xdata([step, step])
+
+
+def _n_modes(view) -> int | None:
+    """Modes of the target, or classes of an image run (from its logged class counts)."""
+    if view.mixture is not None:
+        return view.mixture.n_modes
+    counts = [r[R.MODE_COUNTS] for r in view.rows if isinstance(r.get(R.MODE_COUNTS), list)]
+    return len(counts[-1]) if counts else None
 
 
 def _limits(values: np.ndarray, modes: int | None) -> tuple[float, float]:

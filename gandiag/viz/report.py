@@ -1,98 +1,350 @@
-"""One self-contained report.html per run: the animation, the figure, the metric table, the diagnosis
-and the configuration. Pictures are inline data: URIs and the style sheet is inline, so the page
-opens in any browser with no network and can be mailed as one file."""
+"""The report: one self-contained HTML file that is an interactive viewer of one run, or of several side
+by side. Everything is inside the file (style sheet, script, data, a static figure for printing): it
+opens offline in any browser and can be mailed as one file.
+
+Python writes the words (headline, command line, verdicts as sentences, settings) as plain HTML, and the
+arrays as one JSON block (float16 / uint8, base64); viewer.js draws the frames from those arrays on
+canvases, so layers toggle and the step slider scrubs without re-rendering anything here.
+
+    headline        per run: final modes and quality, verdict, method, the command that made it
+    viewer          step slider + play, layer toggles, the planes (or sample grids), mode bars,
+                    metric curves with a cursor and the verdicts' step ranges shaded, metrics at the step
+    diagnosis       each verdict as a sentence with its step range, message and what to try
+    settings        the settings that differ from the defaults; the full configuration folded away
+    print fallback  a static figure per run, shown only when printing
+"""
 from __future__ import annotations
 
 import base64
+import io
+import json
+import math
 from html import escape
+from importlib import resources
 from pathlib import Path
 
-from .. import record as R
+import numpy as np
+
+from .. import config as C, record as R
 from . import style
-from .animate import animate_run
+from .describe import (command_line, curve_groups, method, settings_table, short_labels, verdict_items,
+                       verdict_sentence)
 from .figures import png_bytes, strip_figure
-from .source import RunView, read_diagnosis
-from .table import fmt, metrics_table
+from .panels import ARROWS_SHOWN, ARROW_LENGTH, mode_share, push_vectors, ranges, tile
+from .source import RunView, VizError, read_diagnosis, timeline
 
-CSS = """
-body { font-family: "DejaVu Sans", Verdana, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.8em; border-bottom: 1px solid #ccc; }
-img { max-width: 100%; } table { border-collapse: collapse; font-size: 0.85em; }
-td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
-td:first-child, th:first-child { text-align: left; }
-th { background: #f2f2f2; } dt { font-weight: bold; } dd { margin: 0 0 0.4em 1.5em; }
-h3 { font-size: 1em; margin-bottom: 0.2em; }
-.muted { color: #666; }
-"""
+#: metrics shown in the "at this step" table, with the words for them (toy, image)
+TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRICT, "modes with ≥ 1 % of the samples"),
+               (R.HQ, "high-quality share"), (R.REVERSE_KL, "reverse KL (nats)"), (R.D_LOSS, "D loss"),
+               (R.G_LOSS, "G loss"), (R.SAT_SHARE, "saturated share, D(G(z)) < 1e-3"))
+IMAGE_METRICS = ((R.MODES, "classes with ≥ 1 sample"), (R.MODES_STRICT, "classes with ≥ 10 % of a fair share"),
+                 (R.CLASSIFIER_SCORE, "classifier score"), (R.FRECHET_DISTANCE, "Frechet distance"),
+                 (R.REVERSE_KL, "reverse KL (nats)"), (R.D_LOSS, "D loss"), (R.G_LOSS, "G loss"))
+#: colours of D's heatmap, over the colour bar's range
+LUT_LEVELS = 255
+FALLBACK_DPI = 90
 
 
-@style.styled
-def write_report(run_dir) -> Path:
-    """RUN/report.html; renders RUN/animation.gif first unless an up-to-date one is there."""
-    view = RunView(run_dir)
-    gif = view.root / "animation.gif"
-    if not _up_to_date(gif, view):
-        gif = animate_run(view.root)
-    header, rows = metrics_table([view], [view.root.name])
-    status = view.reader.status.get("status", "unknown")
-    sections = [
-        f"<h1>{escape(view.title())}</h1>",
-        f"<p class=muted>run folder {escape(view.root.name)} · status {escape(str(status))} · "
-        f"last step {view.last_step:,} · {len(view.steps)} snapshots</p>",
-        "<h2>Diagnosis</h2>", _diagnosis(read_diagnosis(view.root)),
-        "<h2>Animation</h2>", _img("image/gif", gif.read_bytes(), "training animation"),
-        "<h2>Snapshots and metrics</h2>", _img("image/png", png_bytes(strip_figure(view)), "snapshot strip"),
-        "<h2>Metrics over time</h2>", _table(header[:1] + header[2:], [r[:1] + r[2:] for r in rows]),
-        "<h2>Configuration</h2>", _table(["setting", "value"], sorted(view.config.items())),
-    ]
-    page = ("<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-            f"<title>gandiag report: {escape(view.root.name)}</title><style>{CSS}</style></head>\n<body>\n"
-            + "\n".join(sections) + "\n</body></html>\n")
-    out = view.root / "report.html"
-    R.atomic_write_bytes(out, page.encode("utf-8"))
+def write_report(run_dirs, out=None, labels: list[str] | None = None) -> Path:
+    """Write the viewer of one run (default RUN/report.html) or of several side by side (default
+    ./report-A-vs-B.html) and return its path."""
+    run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    if not run_dirs:
+        raise VizError("report needs at least one run folder")
+    for d in run_dirs:  # a wrong folder is named as such before anything else is checked
+        R.RunReader(d)
+    if out is None:
+        out = Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else \
+            Path("report-" + "-vs-".join(Path(d).resolve().name for d in run_dirs)[:120] + ".html")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise VizError(f"cannot write {out}: the folder {out.parent} does not exist")
+    R.atomic_write_bytes(out, report_html(run_dirs, labels).encode("utf-8"))
     return out
 
 
-def _up_to_date(gif: Path, view: RunView) -> bool:
-    """An animation written after the newest snapshot shows everything there is."""
-    newest = view.root / R.SNAPSHOT_DIR / R.snapshot_name(view.steps[-1])
-    return gif.is_file() and gif.stat().st_mtime >= newest.stat().st_mtime
+@style.styled
+def report_html(run_dirs, labels: list[str] | None = None) -> str:
+    """The viewer as one HTML page (what write_report writes and gandiag.show displays)."""
+    views = [RunView(d) for d in run_dirs]
+    if len({v.is_image for v in views}) > 1:
+        raise VizError("a report shows runs of one kind side by side: all 2D toy runs or all image runs")
+    if labels is not None and len(labels) != len(views):
+        raise VizError(f"{len(labels)} labels for {len(views)} runs: give one label per run")
+    for view in views:
+        ensure_diagnosis(view)
+    labels = labels or (short_labels([v.config for v in views], [v.root.name for v in views])
+                        if len(views) > 1 else [view_title(views[0])])
+    steps = timeline(views, 10 ** 9)
+    snaps = [[v.snapshot(s) for s in v.steps] for v in views]
+    rngs = ranges(views, snaps)
+    runs = [_run_payload(v, label, s, rng, i) for i, (v, label, s, rng) in enumerate(zip(views, labels, snaps, rngs))]
+    data = {"steps": steps, "last_step": max(v.last_step for v in views), "runs": runs,
+            "image": views[0].is_image, "colours": list(style.RUN_COLOURS),
+            "fake_colour": style.FAKE_COLOUR, "arrow_colour": style.ARROW_COLOUR,
+            "target_colour": style.DENSITY_COLOUR, "manifold_colour": style.MANIFOLD_COLOUR,
+            "lut": _lut(), "groups": [[t, [[k, lbl] for k, lbl in keys]] for t, keys in curve_groups(views[0].is_image)],
+            "metrics": [list(m) for m in (IMAGE_METRICS if views[0].is_image else TOY_METRICS)],
+            # one CSV of every run's rows, with a run column, for the download (one run: its own CSV)
+            "csv": metrics_csv([row for v, label in zip(views, labels) for row in _labelled(v.rows, label)])
+            if len(views) > 1 else None}
+    title = " vs ".join(labels) if len(views) > 1 else labels[0]
+    body = "\n".join([
+        f"<header><h1>{escape(title)}</h1>", *(_headline(v, run, len(views) > 1) for v, run in zip(views, runs)), "</header>",
+        _viewer(views, runs),
+        "<section><h2>Diagnosis</h2>", *(_diagnosis(v, run, len(views) > 1) for v, run in zip(views, runs)),
+        "</section>",
+        "<section><h2>Settings</h2>", *(_settings(v, run, len(views) > 1) for v, run in zip(views, runs)),
+        "</section>",
+        _print_fallback(views, labels),
+    ])
+    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return ("<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+            "<meta name=viewport content='width=device-width, initial-scale=1'>"
+            f"<title>gandiag: {escape(title)}</title><style>{_asset('viewer.css')}</style></head>\n"
+            f"<body class={'several' if len(views) > 1 else 'one'}>\n"
+            f"{body}\n<script type=application/json id=gd-data>{blob}</script>\n"
+            f"<script>{_asset('viewer.js')}</script>\n</body></html>\n")
 
 
-def _img(mime: str, data: bytes, alt: str) -> str:
-    return f'<img alt="{alt}" src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}">'
+def view_title(view: RunView) -> str:
+    return f"{view.title()} ({view.root.name})"
 
 
-def _table(header: list[str], rows) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(fmt(v) if not isinstance(v, (list, tuple, dict)) else str(v))}</td>"
-                                    for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def ensure_diagnosis(view: RunView) -> None:
+    """Run the analyzer (it reads the folder, it never trains) when diagnosis.json is missing or older
+    than the metrics, so the report always states a verdict. A folder that cannot be written (a
+    copied, read-only run) is shown without one."""
+    diagnosis, metrics = view.root / R.DIAGNOSIS_FILE, view.root / R.METRICS_FILE
+    if diagnosis.is_file() and (not metrics.is_file() or diagnosis.stat().st_mtime >= metrics.stat().st_mtime):
+        return
+    from ..analyze import analyze_run
+    try:
+        analyze_run(view.root)
+    except OSError:
+        pass
 
 
-def _diagnosis(doc) -> str:
-    """The analyzer's verdicts, each with its message, evidence and remedies."""
-    if not isinstance(doc, dict):
-        return "<p class=muted>No diagnosis yet: run <code>gandiag analyze RUN</code>, then this report again.</p>"
-    verdicts = [v for v in doc.get(R.VERDICTS) or [] if isinstance(v, dict)]
-    parts = [] if verdicts else ["<p>No failure found.</p>"]
-    for v in verdicts:
-        parts += [f"<h3>{escape(str(v.get(R.V_TITLE) or v.get(R.V_RULE)))} "
-                  f"<span class=muted>({escape(str(v.get(R.V_SEVERITY, '')))})</span></h3>",
-                  f"<p>{escape(str(v.get(R.V_MESSAGE, '')))}</p>",
-                  "<p>Evidence:</p>" + _json_html(v.get(R.V_EVIDENCE) or {}),
-                  "<p>What to try:</p>" + _json_html(list(v.get(R.V_REMEDIES) or []))]
-    checked = doc.get(R.RULES_CHECKED)
-    if isinstance(checked, list):
-        parts.append(f"<p class=muted>Rules checked: {escape(', '.join(map(str, checked)))}.</p>")
+def _asset(name: str) -> str:
+    return (resources.files("gandiag.viz") / name).read_text(encoding="utf-8")
+
+
+def _lut() -> list[str]:
+    rgb = style.heatmap_cmap()(np.linspace(0.0, 1.0, LUT_LEVELS))[:, :3]
+    return ["#%02x%02x%02x" % tuple(int(round(255 * c)) for c in row) for row in rgb]
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def _f16(a) -> str:
+    """float16 little-endian, clipped to its range (a fake far off the window stays far, not inf)."""
+    a = np.asarray(a, dtype=np.float64)
+    return _b64(np.clip(a, -6e4, 6e4).astype("<f2"))
+
+
+def _run_payload(view: RunView, label: str, snaps: list[dict], rng, index: int) -> dict:
+    """Everything viewer.js needs to draw one run: its steps, arrays, curves (as CSV) and verdicts."""
+    last = view.rows[-1] if view.rows else {}
+    run = {"label": label, "folder": view.root.name, "steps": view.steps, "last_step": view.last_step,
+           "csv": metrics_csv(view.rows), "colour": style.RUN_COLOURS[index % len(style.RUN_COLOURS)],
+           "verdicts": [{**v, "sentence": verdict_sentence(v)} for v in verdict_items(read_diagnosis(view.root))],
+           "final": {k: last.get(k) for k in (R.STEP, R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL,
+                                              R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE)}}
+    if view.is_image:
+        counts = [r[R.MODE_COUNTS] for r in view.rows if isinstance(r.get(R.MODE_COUNTS), list)]
+        run["n_classes"] = len(counts[-1]) if counts else None
+        run["images"] = ["data:image/png;base64," + base64.b64encode(_png(tile(s[R.SNAP_IMAGES]))).decode("ascii")
+                         for s in snaps]
+        return run
+    fakes = np.stack([s[R.SNAP_FAKES] for s in snaps])
+    x0, x1, y0, y1 = view.window()
+    idx = np.unique(np.linspace(0, fakes.shape[1] - 1, ARROWS_SHOWN).astype(int))
+    d_levels, d_scale = _levels(np.stack([s[R.SNAP_D_GRID] for s in snaps]))
+    gx, gy = snaps[0][R.SNAP_GRID_X], snaps[0][R.SNAP_GRID_Y]
+    run.update({
+        "window": [x0, x1, y0, y1], "n_fakes": int(fakes.shape[1]),
+        "centres": view.mixture.centres.tolist(), "stds": view.mixture.stds.tolist(),
+        "d_range": [rng.d_lo, rng.d_hi], "d_label": "D(x)" if view.probabilistic else "critic score",
+        "share_hi": rng.share_hi,
+        "grid": [float(gx[0]), float(gx[-1]), len(gx), float(gy[0]), float(gy[-1]), len(gy)],
+        "fakes": _f16(fakes), "d": _b64(d_levels), "d_scale": d_scale, "arrow_index": idx.tolist(),
+        "arrows": _f16(np.stack([push_vectors(s[R.SNAP_ARROWS][idx], ARROW_LENGTH * (x1 - x0)) for s in snaps])),
+        "share": _f16(np.stack([mode_share(view.mixture, s[R.SNAP_FAKES]) for s in snaps])),
+    })
+    if all(R.SNAP_MANIFOLD in s for s in snaps):
+        manifold = np.stack([s[R.SNAP_MANIFOLD] for s in snaps])
+        run.update({"manifold": _f16(manifold), "manifold_side": int(manifold.shape[1])})
+    return run
+
+
+def _levels(d: np.ndarray) -> tuple[np.ndarray, list[list[float]]]:
+    """D's grids as uint8 levels, each snapshot over its own [min, max] (so a D that varies little in
+    one frame still shades smoothly), 255 marking a missing value; and those ranges."""
+    d = np.asarray(d, dtype=np.float64)
+    levels, scale = np.full(d.shape, 255, dtype=np.uint8), []
+    for k, grid in enumerate(d):
+        finite = np.isfinite(grid)
+        lo, hi = (float(grid[finite].min()), float(grid[finite].max())) if finite.any() else (0.0, 0.0)
+        span = hi - lo if hi > lo else 1.0
+        levels[k][finite] = np.round((grid[finite] - lo) / span * 254).astype(np.uint8)
+        scale.append([lo, span])
+    return levels, scale
+
+
+def _png(picture: np.ndarray) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.round(255 * picture).astype(np.uint8)).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _labelled(rows: list[dict], label: str) -> list[dict]:
+    return [{"run": label, **r} for r in rows]
+
+
+def metrics_csv(rows: list[dict]) -> str:
+    """Every metrics row, every key (step first, then in the order they first appear); lists (class
+    counts) as space-separated numbers in one cell; floats to 7 significant digits (float32's)."""
+    first = ["run", R.STEP] if rows and "run" in rows[0] else [R.STEP]
+    keys = first + [k for k in dict.fromkeys(k for r in rows for k in r) if k not in first]
+
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return "" if v is None else str(v).lower()
+        if isinstance(v, list):
+            return " ".join(cell(x) for x in v)
+        if isinstance(v, float):
+            return format(v, ".7g")
+        return '"' + v.replace('"', '""') + '"' if isinstance(v, str) and any(c in v for c in ',"\n') else str(v)
+    lines = [",".join(keys)] + [",".join(cell(r.get(k)) for k in keys) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+# --- the HTML parts ------------------------------------------------------------------------------
+
+def _fmt(v, spec: str) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def _final_words(view: RunView, run: dict) -> str:
+    f = run["final"]
+    if f.get(R.STEP) is None:
+        return "no metrics logged yet"
+    if view.is_image:
+        n = run.get("n_classes") or "?"
+        return (f"classes {_fmt(f[R.MODES], 'd')} / {n} (strict {_fmt(f[R.MODES_STRICT], 'd')}) · classifier score "
+                f"{_fmt(f[R.CLASSIFIER_SCORE], '.2f')} · Frechet distance {_fmt(f[R.FRECHET_DISTANCE], '.1f')}")
+    return (f"modes {_fmt(f[R.MODES], 'd')} / {view.mixture.n_modes} (strict {_fmt(f[R.MODES_STRICT], 'd')}) · "
+            f"high quality {_fmt(None if f[R.HQ] is None else 100 * f[R.HQ], '.1f')} % · reverse KL "
+            f"{_fmt(f[R.REVERSE_KL], '.3f')}")
+
+
+def _headline(view: RunView, run: dict, several: bool) -> str:
+    verdicts = run["verdicts"]
+    diagnosed = isinstance(read_diagnosis(view.root), dict)
+    verdict = "; ".join(escape(v["title"]) for v in verdicts) if verdicts else \
+        ("no failure found" if diagnosed else "not analysed (the folder could not be written)")
+    status = view.reader.status.get("status", "unknown")
+    command, unsaid = command_line(view.config)
+    unsaid_note = f" <span class=muted>(and {escape(', '.join(unsaid))}: see the settings)</span>" if unsaid else ""
+    severity = "error" if any(v["severity"] == "error" for v in verdicts) else "warning" if verdicts else "ok"
+    return (f"<div class=headline style='border-color:{run['colour']}'>"
+            + (f"<div class=label style='color:{run['colour']}'>{escape(run['label'])}</div>" if several else "")
+            + f"<div class=final><b>{escape(_final_words(view, run))}</b> at step "
+            f"{_fmt(run['final'].get(R.STEP), ',')} <span class=muted>(run {escape(str(status))}, "
+            f"{len(view.steps)} snapshots, folder {escape(view.root.name)})</span></div>"
+            f"<div class='verdict {severity}'>verdict: {verdict}</div>"
+            f"<div>method: <b>{escape(method(view.record))}</b> · {escape(str(view.config.get('loss', '?')))} loss"
+            f" · {escape(str(view.config.get('scenario', '?')))}</div>"
+            f"<div class=command>made by <code>{escape(command)}</code>{unsaid_note}</div></div>")
+
+
+def _viewer(views: list[RunView], runs: list[dict]) -> str:
+    toy_layers = [("heatmap", "D's output"), ("fakes", "the fixed-z fakes; those off the window as marks on its edge"),
+                  ("arrows", "where G is pushed (-dL_G/dx)"), ("manifold", "a z-grid pushed through G (z of 2 dims)"),
+                  ("target", "the target's modes: 1, 2, 3 standard deviations")]
+    has_manifold = any("manifold" in r for r in runs)
+    toggles = "" if views[0].is_image else "<fieldset class=layers><legend>layers</legend>" + "".join(
+        f"<label title='{escape(tip)}'><input type=checkbox data-layer={name} checked"
+        f"{'' if name != 'manifold' or has_manifold else ' disabled'}> {name}</label>"
+        for name, tip in toy_layers) + "</fieldset>"
+    panels = "".join(
+        f"<figure class=panel data-run={i}>"
+        + (f"<figcaption style='color:{r['colour']}'>{escape(r['label'])}</figcaption>" if len(views) > 1 else "")
+        + "<div class=plane-box>"
+        + ("<img class=samples alt='generated samples'>" if v.is_image else
+           "<canvas class=plane width=440 height=440></canvas><canvas class=cbar width=64 height=440></canvas>")
+        + "</div><div class=note></div><canvas class=bars width=440 height=110></canvas></figure>"
+        for i, (v, r) in enumerate(zip(views, runs)))
+    return ("<section id=viewer><div class=controls>"
+            "<button id=play type=button title='play / pause (space)'>▶ play</button>"
+            "<input id=slider type=range min=0 value=0 step=1 aria-label='training step'>"
+            f"<output id=step-label>step 0</output></div>{toggles}"
+            f"<div class=stage><div class=panels>{panels}</div><div id=curves class=curves></div></div>"
+            "<div class=tables><table id=at-step></table>"
+            "<p><a id=csv-link download>Download the metrics (CSV, every logged row)</a></p></div>"
+            "<noscript><p>The interactive viewer needs JavaScript; the figure below shows the run.</p></noscript>"
+            "</section>")
+
+
+def _diagnosis(view: RunView, run: dict, several: bool) -> str:
+    head = f"<h3 style='color:{run['colour']}'>{escape(run['label'])}</h3>" if several else ""
+    if not run["verdicts"]:
+        diagnosed = isinstance(read_diagnosis(view.root), dict)
+        return head + ("<p>No failure found by the analyzer's rules.</p>" if diagnosed else
+                       "<p class=muted>No diagnosis: run <code>gandiag analyze RUN</code>.</p>")
+    parts = [head]
+    for v in run["verdicts"]:
+        evidence = "".join(f"<li>{escape(str(k).replace('_', ' '))}: {escape(_evidence_value(e))}</li>"
+                           for k, e in v["evidence"].items())
+        parts.append(
+            f"<div class='finding {escape(v['severity'])}'><p class=sentence><b>{escape(v['sentence'])}</b></p>"
+            f"<p>{escape(v['message'])}</p>"
+            + (f"<p>What to try: {'; '.join(escape(r) for r in v['remedies'])}.</p>" if v["remedies"] else "")
+            + (f"<details><summary>evidence</summary><ul>{evidence}</ul></details>" if evidence else "")
+            + "</div>")
     return "\n".join(parts)
 
 
-def _json_html(value) -> str:
-    """JSON as nested lists, whatever its shape (evidence differs from rule to rule)."""
-    if isinstance(value, dict):
-        items = "".join(f"<dt>{escape(str(k))}</dt><dd>{_json_html(v)}</dd>" for k, v in value.items())
-        return f"<dl>{items}</dl>"
-    if isinstance(value, list):
-        return "<ul>" + "".join(f"<li>{_json_html(v)}</li>" for v in value) + "</ul>"
-    return escape(fmt(value) if isinstance(value, float) else str(value))
+def _evidence_value(v) -> str:
+    if isinstance(v, float):
+        return format(v, ".4g")
+    if isinstance(v, list):
+        return ", ".join(_evidence_value(x) for x in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k} {_evidence_value(x)}" for k, x in v.items())
+    return str(v)
+
+
+def _value(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return ",".join(_value(x) for x in v) if not any(isinstance(x, (list, tuple)) for x in v) else json.dumps(v)
+    if isinstance(v, float):
+        return format(v, "g")
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _settings(view: RunView, run: dict, several: bool) -> str:
+    head = f"<h3 style='color:{run['colour']}'>{escape(run['label'])}</h3>" if several else ""
+    rows = settings_table(view.config)
+    table = ("<table class=settings><tr><th>setting</th><th>this run</th><th>default</th><th>set by</th></tr>"
+             + "".join(f"<tr><td>{escape(k)}</td><td>{escape(_value(v))}</td>"
+                       f"<td>{escape(_value(d)) if d is not None else '—'}</td><td>{escape(src)}</td></tr>"
+                       for k, v, d, src in rows) + "</table>") if rows else "<p>Every setting is at its default.</p>"
+    full = "".join(f"<tr><td>{escape(k)}</td><td>{escape(_value(v))}</td>"
+                   f"<td class=muted>{escape(C.FIELDS[k].metadata['help']) if k in C.FIELDS else ''}</td></tr>"
+                   for k, v in sorted(view.config.items()))
+    return (f"{head}<p>Settings that differ from gandiag's defaults:</p>{table}"
+            f"<details><summary>Full configuration ({len(view.config)} settings)</summary>"
+            f"<table class=settings>{full}</table></details>")
+
+
+def _print_fallback(views: list[RunView], labels: list[str]) -> str:
+    """A static figure per run (snapshots over the curves): what a printout or a reader without
+    JavaScript sees."""
+    imgs = "".join(f"<img alt='{escape(label)}: snapshots and metric curves' src='data:image/png;base64,"
+                   f"{base64.b64encode(png_bytes(strip_figure(v), dpi=FALLBACK_DPI)).decode('ascii')}'>"
+                   for v, label in zip(views, labels))
+    return f"<section class=fallback><h2>Snapshots and curves</h2>{imgs}</section>"

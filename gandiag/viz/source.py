@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import record as R
 from ..losses import PROBABILISTIC
+from .describe import short_labels, verdict_items
 
 
 class VizError(R.RunError):
@@ -85,18 +86,8 @@ class RunView:
     def verdicts(self) -> list[tuple[str, int]]:
         """(short title, first step of its evidence) per verdict in diagnosis.json; [] when the analyzer
         has not run or wrote something unreadable (a picture never fails over a diagnosis)."""
-        doc = read_diagnosis(self.root)
-        items = doc.get(R.VERDICTS) if isinstance(doc, dict) else None
-        out = []
-        for v in items if isinstance(items, list) else []:
-            title = (v.get(R.V_TITLE) or v.get(R.V_RULE)) if isinstance(v, dict) else None
-            if not isinstance(title, str):
-                continue
-            evidence = v.get(R.V_EVIDENCE)
-            steps = evidence.get(R.EV_STEPS) if isinstance(evidence, dict) else None
-            since = steps[0] if isinstance(steps, list) and steps and isinstance(steps[0], int) else 0
-            out.append((title.split(":")[0], since))
-        return out
+        return [(v["title"].split(":")[0], v["steps"][0] if v["steps"] else 0)
+                for v in verdict_items(read_diagnosis(self.root))]
 
 
 def read_diagnosis(root: Path):
@@ -123,10 +114,10 @@ def timeline(views: list[RunView], max_frames: int) -> list[int]:
     return [steps[i] for i in keep]
 
 
-def differing_config(views: list[RunView]) -> list[str]:
-    """Per run, the config values that differ between the runs ("unrolled=10, seed=1"): the labels of
-    a comparison. Falls back to the folder name when the configs agree."""
-    keys = sorted(set().union(*(v.config for v in views)))
-    differ = [k for k in keys if len({json.dumps(v.config.get(k), sort_keys=True) for v in views}) > 1
-              and k != "description"]
-    return [", ".join(f"{k}={v.config.get(k)}" for k in differ) or v.root.name for v in views]
+def labels_for(views: list[RunView], labels: list[str] | None) -> list[str]:
+    """The labels of runs side by side: as given (one per run), else as short as tells them apart."""
+    if labels is None:
+        return short_labels([v.config for v in views], [v.root.name for v in views])
+    if len(labels) != len(views):
+        raise VizError(f"{len(labels)} labels for {len(views)} runs: give one label per run, comma-separated")
+    return list(labels)

@@ -1,0 +1,179 @@
+"""A run in words, read from its folder alone: the command that made it, the settings that differ from
+the defaults, its headline numbers, its verdicts as sentences, and short labels for runs shown side by
+side. The report viewer, the figures and the frame titles all take their words from here, so a run made
+from Python reads the same as one made on the command line.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+
+from .. import config as C, record as R
+
+#: settings that say what a run is rather than how it trains: never flags, never labels
+_NOT_SETTINGS = ("scenario", "description")
+#: per metrics group: (title, ((key, line label), ...)). A toy run's modes count high-quality (HQ)
+#: samples; an image run's classes are its classifier's, strict meaning >= 10 % of a uniform share
+TOY_CURVES = (
+    ("losses", ((R.D_LOSS, "D"), (R.G_LOSS, "G"))),
+    ("modes captured", ((R.MODES, "≥ 1 HQ"), (R.MODES_STRICT, "≥ 1 %"))),
+    ("high-quality share", ((R.HQ, None),)),
+    ("reverse KL (nats)", ((R.REVERSE_KL, None),)),
+    ("saturated share", ((R.SAT_SHARE, "D(G(z)) < 1e-3"),)),
+)
+IMAGE_CURVES = (
+    ("losses", ((R.D_LOSS, "D"), (R.G_LOSS, "G"))),
+    ("classes generated", ((R.MODES, "≥ 1 sample"), (R.MODES_STRICT, "≥ 10 % of fair"))),
+    ("classifier score", ((R.CLASSIFIER_SCORE, None),)),
+    ("Frechet distance", ((R.FRECHET_DISTANCE, None),)),
+    ("reverse KL (nats)", ((R.REVERSE_KL, None),)),
+)
+
+
+def curve_groups(is_image: bool) -> tuple:
+    return IMAGE_CURVES if is_image else TOY_CURVES
+
+
+def _same(a, b) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def scenario_base(config: dict) -> tuple[dict, bool]:
+    """(the settings the run's scenario gives, whether that scenario was found): a shipped scenario's
+    values, or the defaults for a scenario file that is not shipped."""
+    name = str(config.get("scenario", ""))
+    if name in C.scenario_names():
+        return C.to_dict(C.load_config(name)), True
+    return C.to_dict(C.make_config()), False
+
+
+def _flag(name: str, value) -> str:
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{name.replace('_', '-')}"
+    if isinstance(value, (list, tuple)):
+        return f"{flag} {','.join(map(str, value))}"
+    return f"{flag} {shlex.quote(str(value))}"
+
+
+def command_line(config: dict) -> tuple[str, list[str]]:
+    """(a `gandiag run` command that makes this run again, the settings it cannot express): the flags
+    are the settings that differ from the run's scenario. Settings with no flag (a custom mixture's
+    centres) are named instead."""
+    base, shipped = scenario_base(config)
+    name = str(config.get("scenario", "custom"))
+    flags, unsaid = [], []
+    for key, value in config.items():
+        if key in _NOT_SETTINGS or key not in C.FIELDS or _same(value, base.get(key)):
+            continue
+        if C.FIELDS[key].metadata["cli"]:
+            flags.append(_flag(key, value))
+        else:
+            unsaid.append(key)
+    head = f"gandiag run {name}" if shipped else f"gandiag run {shlex.quote(name + '.toml')}"
+    return " ".join([head, *flags]), unsaid
+
+
+def settings_table(config: dict) -> list[tuple[str, object, object, str]]:
+    """(setting, value, default, where it came from) for each setting that differs from the defaults;
+    'from' is the scenario or 'command line' (a setting that differs from the scenario too)."""
+    base, _ = scenario_base(config)
+    defaults = C.to_dict(C.make_config())
+    scenario = str(config.get("scenario", "custom"))
+    rows = []
+    for key, value in config.items():
+        default = defaults.get(key)
+        if key in _NOT_SETTINGS or (key in defaults and _same(value, default)):
+            continue
+        source = "command line" if key not in base or not _same(value, base[key]) else f"scenario {scenario}"
+        rows.append((key, value, default, source))
+    return rows
+
+
+def method(record: dict) -> str:
+    """What differs from a vanilla GAN ('vanilla', 'unrolled10-pack2'), as the trainer named it."""
+    return str(record.get("method") or "vanilla")
+
+
+def verdict_items(doc) -> list[dict]:
+    """diagnosis.json's verdicts read generically: title, severity, message, remedies, the [first, last]
+    step range of the evidence (None when it has none) and the rest of the evidence. Malformed entries
+    are skipped: a picture never fails over a diagnosis."""
+    items = doc.get(R.VERDICTS) if isinstance(doc, dict) else None
+    out = []
+    for v in items if isinstance(items, list) else []:
+        if not isinstance(v, dict):
+            continue
+        title = v.get(R.V_TITLE) or v.get(R.V_RULE)
+        if not isinstance(title, str):
+            continue
+        evidence = v.get(R.V_EVIDENCE) if isinstance(v.get(R.V_EVIDENCE), dict) else {}
+        steps = evidence.get(R.EV_STEPS)
+        span = [int(s) for s in steps[:2]] if isinstance(steps, list) and len(steps) >= 1 and \
+            all(isinstance(s, (int, float)) for s in steps[:2]) else None
+        if span and len(span) == 1:
+            span = span * 2
+        remedies = v.get(R.V_REMEDIES)
+        out.append({"title": title, "severity": str(v.get(R.V_SEVERITY) or ""),
+                    "message": str(v.get(R.V_MESSAGE) or ""),
+                    "remedies": [str(r) for r in remedies] if isinstance(remedies, list) else [],
+                    "steps": span,
+                    "evidence": {k: e for k, e in evidence.items() if k != R.EV_STEPS}})
+    return out
+
+
+def verdict_sentence(item: dict) -> str:
+    """'Mode hopping: the generator rotates through the modes, from step 12,000 to 25,000.'"""
+    title = item["title"].rstrip(". ")
+    span = item["steps"]
+    if span is None:
+        return f"{title}."
+    if span[0] == span[1]:
+        return f"{title}, at step {span[0]:,}."
+    return f"{title}, from step {span[0]:,} to {span[1]:,}."
+
+
+def short_labels(configs: list[dict], folders: list[str]) -> list[str]:
+    """Labels for runs shown side by side, as short as tells them apart: the scenario when scenarios
+    differ, the method when methods differ, then other settings that differ (at most three), and the
+    folder name when nothing else does."""
+    def differing(keys):
+        return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+
+    parts: list[list[str]] = [[] for _ in configs]
+    if differing(["scenario"]):
+        for p, c in zip(parts, configs):
+            p.append(str(c.get("scenario")))
+    methods = [_method_words(c) for c in configs]
+    if len(set(methods)) > 1:
+        for p, m in zip(parts, methods):
+            p.append(m)
+    labels = [", ".join(p) for p in parts]
+    if len(set(labels)) < len(labels):
+        scenario_keys = {"data", "modes", "radius", "spacing", "std", "centres", "stds", "weights"}
+        keys = [k for k in differing(sorted(set().union(*configs)))
+                if k not in _NOT_SETTINGS and k not in scenario_keys and k not in _METHOD_KEYS][:3]
+        labels = [", ".join(p + [f"{k}={c.get(k)}" for k in keys]) for p, c in zip(parts, configs)]
+    if len(set(labels)) < len(labels) or not all(labels):
+        labels = list(folders)
+    return labels
+
+
+#: the settings a method name is made of (the trainer's method_name reads the same ones)
+_METHOD_KEYS = ("loss", "unrolled", "unrolled_first_order", "minibatch_disc", "spectral_norm", "noisy_labels",
+                "conditional", "aux_classifier", "hist_avg", "label_flip", "instance_noise", "replay_size",
+                "swap_every", "g_dropout", "r1", "label_smoothing", "pack")
+
+
+def _method_words(c: dict) -> str:
+    """'vanilla', 'unrolled K=10', 'pack 2, minibatch disc.', with the loss when it is not the default."""
+    words = []
+    if c.get("unrolled"):
+        words.append(f"unrolled K={c['unrolled']}" + (" first order" if c.get("unrolled_first_order") else ""))
+    for key in _METHOD_KEYS[3:]:
+        value = c.get(key, C.DEFAULTS.get(key))
+        if key in C.DEFAULTS and not _same(value, C.DEFAULTS[key]):
+            words.append(key.replace("_", " ") if isinstance(value, bool) else f"{key.replace('_', ' ')} {value:g}")
+    if c.get("loss", C.DEFAULTS["loss"]) != C.DEFAULTS["loss"]:
+        words.insert(0, f"{c['loss']} loss")
+    return ", ".join(words) or "vanilla"

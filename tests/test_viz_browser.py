@@ -1,0 +1,94 @@
+"""The report viewer in a real browser: Debian's headless Chromium driven by Playwright (tests/viz_browser.py).
+Skipped only when no Chromium (or no Playwright) is installed, with the reason in the skip message."""
+import numpy as np
+import pytest
+
+from gandiag import record as R
+from gandiag.viz import style
+from gandiag.viz.report import write_report
+from viz_browser import browser_page, missing
+from viz_synth import rotating_run
+
+pytestmark = pytest.mark.skipif(missing() is not None, reason=f"browser test skipped: {missing()}")
+
+FAKE_RGB = [int(style.FAKE_COLOUR[i:i + 2], 16) for i in (1, 3, 5)]
+COUNT_PIXELS = """(canvas, rgb) => {
+    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4)
+        if (Math.abs(d[i] - rgb[0]) + Math.abs(d[i + 1] - rgb[1]) + Math.abs(d[i + 2] - rgb[2]) < 12) n++;
+    return n; }"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    run = rotating_run(tmp_path_factory.mktemp("browser") / "run", 5, res=16, n_fakes=64, z2=True)
+    R.atomic_write_json(run / R.DIAGNOSIS_FILE, {R.VERDICTS: [
+        {R.V_RULE: "mode_hopping", R.V_TITLE: "Mode hopping: the generator rotates through the modes",
+         R.V_SEVERITY: "warning", R.V_MESSAGE: "the dominant mode changed 4 times",
+         R.V_EVIDENCE: {R.EV_STEPS: [100, 300], "windows": 2}, R.V_REMEDIES: ["unrolled D: --unrolled 10"]}],
+        R.RULES_CHECKED: ["mode_hopping"]})
+    return write_report(run)
+
+
+def open_report(page, path):
+    """Load the page, recording console errors, page errors and every request it makes."""
+    errors, requests = [], []
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(path.as_uri())
+    page.wait_for_selector("#curves svg")
+    return errors, requests
+
+
+def test_report_loads_offline_and_the_slider_and_layers_work(report, tmp_path):
+    with browser_page() as page:
+        errors, requests = open_report(page, report)
+        assert errors == []
+        assert requests == [report.as_uri()]  # the page itself, nothing else: no network, no CDN
+
+        label = page.locator("#step-label")
+        cursor = page.locator("#curves .cursor").first
+        assert label.get_attribute("data-step") == "400"  # opens at the last snapshot
+        at_end = cursor.get_attribute("x1")
+        page.focus("#slider")
+        page.keyboard.press("Home")
+        assert label.get_attribute("data-step") == "0"
+        assert page.locator("canvas.plane").get_attribute("data-step") == "0"
+        assert float(cursor.get_attribute("x1")) < float(at_end)
+        page.keyboard.press("ArrowRight")
+        assert label.get_attribute("data-step") == "100"
+        assert "step 100 of 400" in label.inner_text()
+
+        plane = page.locator("canvas.plane")
+
+        def count(rgb):
+            return plane.evaluate(COUNT_PIXELS, rgb)
+        arrows = count([0, 0, 0])
+        page.locator("[data-layer=arrows]").uncheck()
+        assert arrows > 20 and count([0, 0, 0]) < arrows / 10  # (the frame line stays)
+        with_fakes = count(FAKE_RGB)
+        page.locator("[data-layer=fakes]").uncheck()
+        assert with_fakes > 20 and count(FAKE_RGB) == 0
+        page.locator("[data-layer=fakes]").check()
+        assert count(FAKE_RGB) == with_fakes
+
+        spans = page.locator("#curves .verdict-span title")
+        assert "Mode hopping" in spans.first.text_content() and "from step 100 to 300" in spans.first.text_content()
+        assert page.locator("#csv-link").get_attribute("href").startswith("blob:")
+        shot = tmp_path / "viewer.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the viewer: {shot}")
+        assert errors == [] and requests == [report.as_uri()]
+
+
+def test_playing_moves_through_every_snapshot_and_stops_at_the_end(report):
+    with browser_page() as page:
+        errors, _ = open_report(page, report)
+        page.focus("#slider")
+        page.keyboard.press("Home")
+        page.click("#play")
+        page.wait_for_function("document.getElementById('step-label').dataset.step === '400'", timeout=5000)
+        page.wait_for_function("document.getElementById('play').textContent.includes('play')", timeout=5000)
+        assert errors == []

@@ -1,0 +1,39 @@
+"""gandiag.show: the viewer (or the animation) inline in a notebook, and no IPython needed elsewhere."""
+import html
+import subprocess
+import sys
+import types
+
+import gandiag
+from viz_synth import rotating_run
+
+
+def test_show_outside_ipython_returns_the_viewer_in_an_iframe(tmp_path):
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    inline = gandiag.show(run)
+    assert inline._repr_html_() == inline.html
+    assert inline.html.startswith('<iframe srcdoc="') and 'sandbox="allow-scripts allow-downloads"' in inline.html
+    page = html.unescape(inline.html.split('srcdoc="')[1].split('" style=')[0])
+    assert page.startswith("<!doctype html>") and "id=gd-data" in page
+    assert not (run / "report.html").exists()  # shown, not written
+
+
+def test_show_in_ipython_displays_it_at_once(tmp_path, monkeypatch):
+    shown = []
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: object()  # a running shell
+    display = types.ModuleType("IPython.display")
+    display.HTML = lambda text: ("HTML", text)
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    assert gandiag.show(run, what="animation", size=(480, 270)) is None
+    (kind, text), = shown
+    assert kind == "HTML" and text.startswith('<img alt="training animation" src="data:image/gif;base64,')
+    assert not (run / "animation.gif").exists()
+
+
+def test_importing_gandiag_needs_no_ipython():
+    code = "import sys, gandiag, gandiag.viz.notebook; assert 'IPython' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
