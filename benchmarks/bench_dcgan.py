@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from gandiag.config import load_config
 from gandiag.data.mnist import load_digits, to_unit
 from gandiag.nets import build_nets
-from gandiag.train.loop import Session
-from gandiag.train.step import train_step
+from gandiag.engine.reference import train_step
+from gandiag.train.session import Session
 
 
 def sync(device: torch.device) -> None:
@@ -39,7 +39,7 @@ def sync(device: torch.device) -> None:
 
 
 def gandiag_loop(cfg, device):
-    s, count = Session(cfg, device), [0]
+    s, count = Session.for_config(cfg, device), [0]
 
     def step():
         count[0] += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 
-from gandiag.engine import FastStep
+from gandiag.engine.fast import FastStep
 from gandiag.engine.graphed import iteration
 
 from .bench_step import interleave, parse, ratio, session, suite_parser

@@ -18,9 +18,9 @@ from typing import Callable
 import torch
 
 from gandiag.config import load_config
-from gandiag.engine import fast_step
-from gandiag.train.loop import Session
-from gandiag.train.step import train_step
+from gandiag.engine import build, choose
+from gandiag.engine.reference import train_step
+from gandiag.train.session import Session
 
 from .naive_ring8 import Trainer
 
@@ -31,13 +31,15 @@ def naive_trainer(unrolled: int) -> Trainer:
 
 
 def session(unrolled: int = 0, device: str = "cpu", **overrides) -> Session:
-    return Session(load_config("ring8", unrolled=unrolled, device=device, **overrides), torch.device(device))
+    return Session.for_config(load_config("ring8", unrolled=unrolled, device=device, **overrides), device)
 
 
 def fast(unrolled: int, device: str = "cpu", **overrides) -> Callable[[], object]:
     """The fast engine's step exactly as `gandiag run` calls it."""
-    step = fast_step(session(unrolled, device, **overrides))
-    return lambda: step(0)
+    s = session(unrolled, device, **overrides)
+    engine = build(choose(s.cfg), s.cfg, [s], 0, lambda stats: None)
+    assert engine.name == "fast"
+    return engine.step
 
 
 def compiled(unrolled: int, device: str = "cpu") -> tuple[Callable[[], object], float]:

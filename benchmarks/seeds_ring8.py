@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runs_kit import summarise  # noqa: E402
 
 from gandiag.config import load_config  # noqa: E402
-from gandiag.engine.seeds import SUMMARY_FILE, run_seeds, seed_folder  # noqa: E402
+from gandiag.train.seeds import SUMMARY_FILE, run_seeds, seed_folder  # noqa: E402
 
 
 def ensure_seeds(job: tuple) -> Path:

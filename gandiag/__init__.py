@@ -4,6 +4,8 @@ The Python API mirrors the CLI:
 
     import gandiag
     cfg = gandiag.load_config("ring8", unrolled=10, steps=5000)
+    # or record your own training loop into a run folder (docs/own-loop.md):
+    # with gandiag.Recorder("runs/mine", target=gandiag.target("ring8")) as rec: rec.log(step, d_loss=...)
     result = gandiag.run(cfg, "runs/ring8-unrolled10")
     run = gandiag.load_run(result.path)       # RunReader: config, metrics rows, snapshots
     analysis, verdicts = gandiag.analyze(result.path)
@@ -28,6 +30,21 @@ def resume(path, steps: int | None = None, quiet: bool = True):
     return _resume(path, steps, quiet=quiet)
 
 
+def target(spec, modes: int | None = None, **options):
+    """A target to train and measure against: a scenario name or TOML path, an (N, 2) array of your own
+    points, or a .npy / .csv file of them (modes=K: K modes fitted by k-means)."""
+    from .targets import target as _target
+    return _target(spec, modes, **options)
+
+
+def __getattr__(name):
+    # the Recorder needs torch: imported when asked for, so `import gandiag` stays light
+    if name == "Recorder":
+        from .record.recorder import Recorder
+        return Recorder
+    raise AttributeError(f"module 'gandiag' has no attribute {name!r}")
+
+
 def analyze(path):
     """(analysis dict, verdicts) of a run folder; also writes analysis.json and diagnosis.json."""
     from .analyze import analyze_run
@@ -47,4 +64,5 @@ def show(runs, what: str = "viewer", **options):
     return _show(runs, what, **options)
 
 
-__all__ = ["analyze", "animate", "Config", "ConfigError", "load_config", "make_config", "load_run", "run", "resume", "show", "__version__"]
+__all__ = ["analyze", "animate", "Config", "ConfigError", "load_config", "make_config", "load_run", "Recorder", "run",
+           "resume", "show", "target", "__version__"]

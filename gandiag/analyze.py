@@ -234,7 +234,8 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
     gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX.json and .png;
     returns the rows and the two paths."""
     from .config import from_dict
-    from .train.loop import Session, load_checkpoint, resolve_device
+    from .train.checkpoints import load_checkpoint
+    from .train.session import Session
     from .train.probes import saturation as measure_saturation
 
     reader = R.RunReader(path)
@@ -247,7 +248,7 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
         raise R.RunError(f"{reader.root} has no checkpoint at step {step}: choose one of {steps}")
     ckpt = load_checkpoint(reader.root / R.CHECKPOINT_DIR / R.checkpoint_name(step))
     cfg = from_dict(ckpt["config"])
-    s = Session(cfg, resolve_device(cfg.device))   # D as the run began: a fresh one
+    s = Session.for_config(cfg)   # D as the run began: a fresh one
     s.players.G.load_state_dict(ckpt["G"])
     for group in s.players.opt_d.param_groups:
         group["lr"] = d_lr or cfg.d_lr

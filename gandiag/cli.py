@@ -77,8 +77,8 @@ def run(scenario, out, quiet, animate, seeds, **params):
     from gandiag.train import run as train
     from gandiag.train.ddp import is_main
     cfg = C.load_config(scenario, **overrides(params))
-    if seeds > 1:  # --seeds (gandiag.engine.seeds, README.md)
-        from gandiag.engine.seeds import exit_code, format_summary, run_seeds
+    if seeds > 1:  # --seeds (gandiag.train.seeds)
+        from gandiag.train.seeds import exit_code, format_summary, run_seeds
         summary = run_seeds(cfg, seeds, out, quiet=quiet)
         click.echo(format_summary(summary))
         sys.exit(exit_code(summary))
@@ -94,10 +94,22 @@ def run(scenario, out, quiet, animate, seeds, **params):
 @click.option("--animate/--no-animate", "animate", default=True, show_default=True,
               help="Render animation.gif when the run ends.")
 def resume(run_dir, steps, quiet, animate):
-    """Continue RUN from its newest checkpoint up to --steps in total."""
-    from gandiag.train import resume as resume_run
-    loss = R.RunReader(run_dir).config["loss"]
-    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(loss)), quiet, animate)
+    """Continue RUN from its newest checkpoint up to --steps in total (a --seeds pass: all its seeds)."""
+    from gandiag.train import is_pass, resume as resume_run, resume_seeds
+    if is_pass(run_dir):
+        from gandiag.train.seeds import exit_code, format_summary
+        summary = resume_seeds(run_dir, steps, quiet=quiet)
+        click.echo(format_summary(summary))
+        sys.exit(exit_code(summary))
+    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(_loss_of(run_dir))), quiet, animate)
+
+
+def _loss_of(run_dir) -> str | None:
+    """The loss a run trains with, for its live warnings (None when config.json cannot say)."""
+    try:
+        return R.RunReader(run_dir).config.get("loss")
+    except R.RunError:   # a damaged config.json: resume rebuilds it from the checkpoint
+        return None
 
 
 def finish(result, quiet: bool, animate: bool) -> None:
@@ -244,7 +256,7 @@ def classifier():
               help="Passes over the training digits.  [default: about 1,500 optimizer steps' worth]")
 def classifier_train(data_dir, epochs):
     """Train the classifier and cache its weights with a sha256 checksum and its held-out accuracy."""
-    from gandiag.metrics.classifier import train_and_save
+    from gandiag.train.classifier import train_and_save
     info = train_and_save(data_dir or "", epochs, log=click.echo)
     subset = " (a subset of MNIST)" if info["data"]["subset"] else ""
     click.echo(f"held-out accuracy {100 * info['accuracy']:.2f} % on {info['n_test']:,} digits{subset}")

@@ -1,7 +1,7 @@
 """Synthetic metrics rows and run folders with known failures, for the analyzer's tests.
 
 Rows carry what the trainer writes (losses, gradient norms, PacGAN coverage of 2,500 samples, the
-saturation probe every PROBE_EVERY rows); run folders are written through RunWriter as the trainer
+saturation probe every PROBE_EVERY rows); run folders are written through the Recorder as the trainer
 writes them."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import torch
 from gandiag import record as R
 from gandiag.config import make_config, to_dict
 from gandiag.data.toy import ring
+from synth_folder import write_folder
 from gandiag.metrics import coverage
 
 RING = ring(8, 2.0, 0.02)
@@ -91,13 +92,6 @@ def fixed_z_fakes(kind: str, t: int, n: int = 256) -> np.ndarray:
 def write_run(root: Path, rows: list[dict], snapshots: dict[int, np.ndarray], loss: str = "nonsaturating",
               status: str = R.FINISHED, mixture=RING) -> Path:
     """A run folder as the trainer leaves it (mixture None: an image run without modes)."""
-    w = R.RunWriter(root)
-    w.write_config({"config": to_dict(make_config(loss=loss)),
-                    "modes": mixture.to_dict() if mixture is not None else None, "seed": 0})
-    for row in rows:
-        w.append_metrics(row)
-    for step, fakes in snapshots.items():
-        w.write_snapshot(step, {R.SNAP_FAKES: np.asarray(fakes, dtype=np.float32)})
-    w.write_status(status, step=rows[-1][R.STEP] if rows else 0)
-    w.close()
-    return Path(root)
+    return write_folder(root, to_dict(make_config(loss=loss)), rows,
+                        {step: {R.SNAP_FAKES: np.asarray(fakes, dtype=np.float32)} for step, fakes in snapshots.items()},
+                        mixture, status, seed=0)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gandiag.data.mnist import idx_bytes, load_digits
-from gandiag.metrics import classifier as C
+from gandiag.train import classifier as T
 
 
 @pytest.fixture(scope="module")
@@ -16,5 +16,5 @@ def cache(tmp_path_factory):
         idx = tmp_path_factory.mktemp("idx")
         (idx / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(digits.train_images[::13][:300]))
         (idx / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(digits.train_labels[::13][:300].astype(np.uint8)))
-        C.train_and_save(str(idx), epochs=1)
+        T.train_and_save(str(idx), epochs=1)
     return root

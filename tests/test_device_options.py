@@ -15,8 +15,8 @@ from gandiag.config import ConfigError, load_config, make_config
 from gandiag.engine import choose
 from gandiag.train import resume, run
 from gandiag.train.checkpoints import load_checkpoint
-from gandiag.train.loop import Session
-from gandiag.train.step import train_step
+from gandiag.engine.reference import train_step
+from gandiag.train.session import Session
 from mnist_cache import cache  # noqa: F401  (a fixture)
 from tiny_run import TINY, run_steps, tiny_config, tiny_session
 
@@ -38,7 +38,7 @@ def env(cache, monkeypatch):  # noqa: F811
 
 
 def image_session(data: str = "mnist", **overrides) -> Session:
-    return Session(load_config(data, **IMAGE, **overrides), torch.device("cpu"))
+    return Session.for_config(load_config(data, **IMAGE, **overrides), "cpu")
 
 
 def image_steps(s: Session, steps: int = 2) -> dict:

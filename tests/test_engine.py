@@ -1,5 +1,5 @@
 """The fast engine computes what the reference step computes: its closed forms against autograd, whole
-training runs against gandiag.train.step (float64, a few hundred steps, unrolled D included), each seed
+training runs against gandiag.engine.reference (float64, a few hundred steps, unrolled D included), each seed
 of a stacked pass against its own run, the dispatch that picks an engine and says which ran, and (on a
 GPU) the replayed CUDA graph against eager iterations."""
 import copy
@@ -15,15 +15,17 @@ from torch.testing import assert_close
 from gandiag.cli import main
 from gandiag import losses, record as R
 from gandiag.config import ConfigError, make_config
-from gandiag.engine import FastStep, adam, choose, fused, objectives, unroll
+from gandiag.engine import adam, choose, fused, objectives, unroll
+from gandiag.engine.fast import FastStep
 from gandiag.engine.closed_form import (critic_grad, critic_grad_reverse, critic_pass, critic_views, layers,
                                         mlp_backward, mlp_forward)
 from gandiag.engine.graphed import Graphed, iteration
-from gandiag.engine.seeds import summarize
-from gandiag.train import loop
+from gandiag.engine.reference import train_step
+from gandiag.train import run as train_run
 from gandiag.train.guards import DivergenceWatch
-from gandiag.train.loop import RunResult, Session
-from gandiag.train.step import train_step
+from gandiag.train.loop import RunResult
+from gandiag.train.seeds import summarize
+from gandiag.train.session import Session
 
 F64 = {"dtype": torch.float64}
 SMALL = {"data": "ring", "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (16,), "batch": 32, "d_lr": 1e-3,
@@ -185,8 +187,8 @@ def test_the_compiler_form_of_the_unroll_equals_the_closed_form(slope, kind, sec
 
 def test_compile_runs_the_unroll_as_one_graph_traced_once_and_trains_as_the_eager_engine(compile_counter):
     plain, compiled = session(unrolled=3), session(unrolled=3, compile=True)
-    fast_steps(bound_engine(plain), [plain], 20)
-    engine = bound_engine(compiled)
+    fast_steps(fast_engine(plain), [plain], 20)
+    engine = fast_engine(compiled)
     fast_steps(engine, [compiled], 1)
     traced = compile_counter.frame_count
     fast_steps(engine, [compiled], 19)
@@ -199,7 +201,7 @@ def test_compile_runs_the_unroll_as_one_graph_traced_once_and_trains_as_the_eage
 def test_a_run_compiles_the_unroll_before_its_first_iteration_and_not_again_in_it(compile_counter):
     """So the run's clock (Progress.begin, status.json seconds) starts after the compilation."""
     s = session(unrolled=2, compile=True)
-    engine = bound_engine(s)
+    engine = fast_engine(s)
     before = copy.deepcopy(trained_state(s))
     run = iteration(engine, [samplers(s)], [s.gen])
     compiled = compile_counter.frame_count
@@ -213,11 +215,12 @@ def test_a_run_compiles_the_unroll_before_its_first_iteration_and_not_again_in_i
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated")   # inductor's import of mkldnn
 def test_compile_with_inductor_trains_as_the_eager_engine_in_float32():
     torch._dynamo.reset()
-    plain, compiled = (Session(make_config(SMALL, unrolled=2, compile=c), torch.device("cpu")) for c in (False, True))
+    plain, compiled = (Session.for_config(make_config(SMALL, unrolled=2, compile=c), "cpu") for c in (False, True))
     for s in (plain, compiled):
-        engine = bound_engine(s)
+        engine = fast_engine(s)
         for _ in range(10):
-            engine([(s.sample_real, s.sample_z)])
+            engine.compute([(s.sample_real, s.sample_z)])
+        engine.export(0, s.players)
     assert_close(trained_state(compiled), trained_state(plain), rtol=1e-4, atol=1e-5)
     torch._dynamo.reset()
 
@@ -226,7 +229,7 @@ def test_compile_with_inductor_trains_as_the_eager_engine_in_float32():
 
 def session(**overrides) -> Session:
     """A float64 session on SMALL (the draws come in float32 and are widened, for both paths alike)."""
-    s = Session(make_config(SMALL, **overrides), torch.device(overrides.get("device", "cpu")))
+    s = Session.for_config(make_config(SMALL, **overrides), overrides.get("device", "cpu"))
     s.players.G.double()
     s.players.D.double()
     return s
@@ -244,15 +247,17 @@ def reference_steps(s: Session, first: int, last: int) -> dict:
 
 
 def fast_steps(engine: FastStep, sessions: list[Session], n: int) -> dict:
+    """n iterations of the engine; then each seed exported into its session's players (as the loop does
+    before it records)."""
     for _ in range(n):
-        stats = engine([samplers(s) for s in sessions])
+        stats = engine.compute([samplers(s) for s in sessions])
+    for i, s in enumerate(sessions):
+        engine.export(i, s.players)
     return stats
 
 
-def bound_engine(s: Session) -> FastStep:
-    engine = FastStep(s.cfg, [s.players])
-    engine.bind(s.players)
-    return engine
+def fast_engine(s: Session) -> FastStep:
+    return FastStep(s.cfg, [s.players])
 
 
 def trained_state(s: Session) -> dict:
@@ -279,7 +284,7 @@ def test_fast_path_trains_exactly_what_the_reference_step_trains(case):
     overrides, steps = CASES[case]
     ref, fast = session(**overrides), session(**overrides)
     ref_stats = reference_steps(ref, 1, steps)
-    fast_stats = fast_steps(bound_engine(fast), [fast], steps)
+    fast_stats = fast_steps(fast_engine(fast), [fast], steps)
     assert choose(ref.cfg).name == "fast"
     assert_close(trained_state(fast), trained_state(ref))
     assert_close({k: v[0] for k, v in fast_stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
@@ -287,26 +292,37 @@ def test_fast_path_trains_exactly_what_the_reference_step_trains(case):
 
 def test_each_seed_of_a_stacked_pass_trains_its_own_single_run():
     stacked = [session(seed=s, unrolled=2) for s in (5, 6, 7)]
-    engine = FastStep(stacked[0].cfg, [s.players for s in stacked])
-    fast_steps(engine, stacked, 60)
-    engine.export(1, stacked[1].players)
+    fast_steps(FastStep(stacked[0].cfg, [s.players for s in stacked]), stacked, 60)
     single = session(seed=6, unrolled=2)
     reference_steps(single, 1, 60)
     assert_close(trained_state(stacked[1]), trained_state(single))
 
 
+@pytest.mark.parametrize("overrides", [{}, {"unrolled": 2}, {"g_act": "tanh", "loss": "least-squares"}],
+                         ids=["vanilla", "unrolled", "tanh G, least squares"])
+def test_a_seed_of_a_stacked_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides):
+    """Not merely close: the stacked products, sums and norms round as the single ones do (no
+    matrix-vector BLAS call, no product written into memory strided across seeds)."""
+    stacked = [session(seed=s, **overrides) for s in (5, 6, 7)]
+    fast_steps(FastStep(stacked[0].cfg, [s.players for s in stacked]), stacked, 40)
+    alone = session(seed=6, **overrides)
+    fast_steps(fast_engine(alone), [alone], 40)
+    assert_close(trained_state(stacked[1]), trained_state(alone), rtol=0, atol=0)
+
+
 def test_a_fast_path_checkpoint_continues_on_the_reference_path():
-    """The bound optimisers hold the fast path's moments and step counts in torch's own format."""
+    """The exported optimisers hold the fast path's moments and step counts in torch's own format."""
     s = session(unrolled=2)
-    fast_steps(bound_engine(s), [s], 30)
+    engine = fast_engine(s)
+    fast_steps(engine, [s], 30)
     buf = io.BytesIO()
-    torch.save(s.state(30), buf)   # as a run writes it: the bound tensors are views of the engine's buffers
+    torch.save(s.state(30), buf)   # as a run writes it, from the exported players
     buf.seek(0)
     ckpt = torch.load(buf, weights_only=True)
     on_reference = session(unrolled=2)
     on_reference.load_state(ckpt)
     reference_steps(on_reference, 31, 60)
-    fast_steps(bound_engine(s), [s], 30)
+    fast_steps(engine, [s], 30)
     assert_close(trained_state(s), trained_state(on_reference))
 
 
@@ -381,8 +397,9 @@ def test_seeds_trains_each_seed_into_its_own_run_folder_with_a_summary(tmp_path)
     stacked_rows = R.RunReader(tmp_path / "m" / "seed_5").metrics()
     single_rows = R.RunReader(tmp_path / "one").metrics()
     assert [r[R.STEP] for r in stacked_rows] == [r[R.STEP] for r in single_rows] == [0, 4, 8]
+    assert (tmp_path / "m" / "seed_5" / R.METRICS_FILE).read_bytes() == (tmp_path / "one" / R.METRICS_FILE).read_bytes()
     assert_close([[r.get(k, 0.0) for k in keys] for r in stacked_rows],
-                 [[r.get(k, 0.0) for k in keys] for r in single_rows], rtol=1e-4, atol=1e-6)
+                 [[r.get(k, 0.0) for k in keys] for r in single_rows], rtol=0, atol=0)
     assert R.RunReader(tmp_path / "m" / "seed_5").record["config"]["seed"] == 5
 
 
@@ -390,7 +407,7 @@ def test_summary_has_the_mean_and_standard_error_over_seeds():
     cfgs = [make_config(SMALL, seed=s) for s in range(3)]
     results = [RunResult(f"r{i}", R.FINISHED, 10, {R.MODES: m, R.MODES_STRICT: m - 1, R.HQ: 0.5, R.REVERSE_KL: None})
                for i, m in enumerate((6, 7, 8))]
-    stats = summarize(cfgs, results)["summary"]
+    stats = summarize(cfgs, results, {"name": "fast"})["summary"]
     np.testing.assert_allclose([stats[R.MODES]["mean"], stats[R.MODES]["sem"]], [7.0, 1 / np.sqrt(3)])
     np.testing.assert_allclose([stats[R.MODES_STRICT]["mean"], stats[R.HQ]["sem"]], [6.0, 0.0])
     assert stats[R.REVERSE_KL] == {"mean": None, "sem": None, "n": 0}
@@ -406,14 +423,14 @@ CLI_CUDA = [a if a != "cpu" else "cuda" for a in CLI_TINY]
 @pytest.mark.parametrize("overrides", [{}, {"unrolled": 3}], ids=["vanilla", "unrolled"])
 def test_a_replayed_cuda_graph_trains_bit_for_bit_what_eager_iterations_train(overrides):
     eager, replayed = (session(device="cuda", **overrides) for _ in range(2))
-    engine = bound_engine(eager)
-    for _ in range(40):
-        eager_stats = engine([samplers(eager)])
-    graphed = iteration(bound_engine(replayed), [samplers(replayed)], [replayed.gen])
+    eager_stats = fast_steps(fast_engine(eager), [eager], 40)
+    engine = fast_engine(replayed)
+    graphed = iteration(engine, [samplers(replayed)], [replayed.gen])
     assert isinstance(graphed, Graphed)
     for _ in range(40):
         stats = graphed()
-    # the optimisers' step counts too: the host's counters advance with each replay
+    engine.export(0, replayed.players)
+    # the optimisers' step counts too: they live on the device and advance with each replay
     assert_close(trained_state(replayed), trained_state(eager), rtol=0, atol=0)
     assert_close(stats, eager_stats, rtol=0, atol=0)
     assert torch.equal(replayed.gen.get_state(), eager.gen.get_state())
@@ -423,9 +440,11 @@ def test_a_replayed_cuda_graph_trains_bit_for_bit_what_eager_iterations_train(ov
 def test_the_graphed_fast_engine_on_cuda_trains_exactly_what_the_reference_step_trains():
     ref, fast = session(device="cuda", unrolled=3), session(device="cuda", unrolled=3)
     reference_steps(ref, 1, 100)
-    train = iteration(bound_engine(fast), [samplers(fast)], [fast.gen])
+    engine = fast_engine(fast)
+    train = iteration(engine, [samplers(fast)], [fast.gen])
     for _ in range(100):
         train()
+    engine.export(0, fast.players)
     assert_close(trained_state(fast), trained_state(ref))
 
 
@@ -434,11 +453,11 @@ def test_the_graphed_fast_engine_on_cuda_trains_exactly_what_the_reference_step_
 @pytest.mark.filterwarnings("ignore:Synchronization debug mode is a prototype feature")
 def test_an_iteration_on_cuda_never_waits_for_the_host(overrides):
     s = session(device="cuda", **overrides)
-    engine = bound_engine(s)
-    engine([samplers(s)])   # the first iteration allocates the unrolled steps' memory
+    engine = fast_engine(s)
+    engine.compute([samplers(s)])   # the first iteration allocates the unrolled steps' memory
     try:
         torch.cuda.set_sync_debug_mode("error")
-        engine([samplers(s)])
+        engine.compute([samplers(s)])
     finally:
         torch.cuda.set_sync_debug_mode("default")
 
@@ -446,11 +465,11 @@ def test_an_iteration_on_cuda_never_waits_for_the_host(overrides):
 @cuda
 def test_on_cuda_the_divergence_watch_replays_with_the_step_and_stops_the_run_at_the_first_non_finite_one(tmp_path):
     cfg = make_config(SMALL, device="cuda", d_lr=1e30, g_lr=1e30, steps=20, log_every=5)
-    result = loop.run(cfg, tmp_path / "run", quiet=True)
-    eager = Session(cfg, torch.device("cuda"))
-    engine = bound_engine(eager)
+    result = train_run(cfg, tmp_path / "run", quiet=True)
+    eager = Session.for_config(cfg, "cuda")
+    engine = fast_engine(eager)
     bad = next(step for step in range(1, 21) if not all(
-        torch.isfinite(v).all() for k, v in engine([(eager.sample_real, eager.sample_z)]).items()
+        torch.isfinite(v).all() for k, v in engine.compute([(eager.sample_real, eager.sample_z)]).items()
         if k in DivergenceWatch.KEYS))
     assert (result.status, result.step) == (R.DIVERGED, bad)
 

@@ -9,16 +9,18 @@ import pytest
 import torch
 
 from gandiag import record as R
+from gandiag.record import folder
 from gandiag.config import load_config
-from gandiag.engine import fast_step
-from gandiag.train import EXIT_DIVERGED, EXIT_INTERRUPTED, loop
-from gandiag.train.step import train_step
+from gandiag.engine import build, choose, reference
+from gandiag.engine.reference import train_step
+from gandiag.train import EXIT_DIVERGED, EXIT_INTERRUPTED
+from gandiag.train.session import Session
 from tiny_runs import TINY, assert_same_run, cli, run_tiny, start, wait_for_row, with_steps
 
 WATCHED = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
 
 
-#: tests that reach into the reference step (gandiag.train.step) run on it; the fast engine bypasses it
+#: tests that reach into the reference step (gandiag.engine.reference) run on it; the fast engine bypasses it
 REFERENCE = ["--engine", "reference"]
 
 
@@ -44,12 +46,11 @@ def first_non_finite_step(engine: str = "reference", **overrides) -> tuple[int, 
     a step before the reference's logits do."""
     cfg = load_config("ring8", steps=60, batch=32, z_dim=8, g_hidden="16,16", d_hidden="16", device="cpu",
                       engine=engine, **overrides)
-    s = loop.Session(cfg, torch.device("cpu"))
-    fast = fast_step(s)
+    s = Session.for_config(cfg, "cpu")
+    engine = build(choose(cfg), cfg, [s], 0, lambda stats: None)
     for step in range(1, cfg.steps + 1):
-        stats = fast(step) if fast else train_step(s.players, s.stabilizers, cfg, s.sample_real, s.sample_z, s.gen,
-                                                   step)
-        bad = [k for k in WATCHED if not math.isfinite(float(stats[k]))]
+        stats = engine.step()
+        bad = [k for k in WATCHED if not math.isfinite(float(stats[k][0]))]
         if bad:
             return step, bad
     raise AssertionError("the run never diverged")
@@ -91,7 +92,7 @@ def patch_step(monkeypatch, at: int, change) -> None:
     def step(players, *args, **kwargs):
         stats = train_step(players, *args, **kwargs)
         return change(stats, players) if next(calls) == at else stats
-    monkeypatch.setattr(loop, "train_step", step)
+    monkeypatch.setattr(reference, "train_step", step)
 
 
 def test_a_loss_going_nan_mid_run_stops_there_and_keeps_everything_before(tmp_path, monkeypatch, finished):
@@ -136,7 +137,7 @@ def test_an_unexpected_error_is_noted_in_the_status_and_raised(tmp_path, monkeyp
     patch_step(monkeypatch, 3, _out_of_memory)
     result = cli("run", "ring8", "--out", tmp_path / "run", *TINY, *REFERENCE)
     assert isinstance(result.exception, RuntimeError)  # a bug or a crash is not a user error: full traceback
-    assert R.RunReader(tmp_path / "run").status == {"status": R.FAILED, "detail": "RuntimeError: out of memory"}
+    assert R.RunReader(tmp_path / "run").status == {"status": R.FAILED, "step": 0, "detail": "RuntimeError: out of memory"}
 
 
 # --- Ctrl-C --------------------------------------------------------------------------------------
@@ -266,9 +267,20 @@ def test_a_text_file_named_like_a_checkpoint_is_a_one_line_error(copy):
     assert_one_line_error(cli("resume", copy, "--steps", 80), "step_00000070.pt cannot be read")
 
 
-def test_a_damaged_config_json_is_a_one_line_error(copy):
+def test_a_damaged_config_json_is_a_one_line_error_without_a_checkpoint(copy):
+    for ckpt in (copy / R.CHECKPOINT_DIR).iterdir():
+        ckpt.unlink()
     (copy / R.CONFIG_FILE).write_text('{"config": {"steps": ')
     assert_one_line_error(cli("resume", copy, "--steps", 80), "config.json is damaged (JSONDecodeError)")
+
+
+def test_resume_rebuilds_a_damaged_config_json_from_the_checkpoint_which_holds_the_whole_config(copy, finished):
+    record = json.loads((finished / R.CONFIG_FILE).read_text())
+    (copy / R.CONFIG_FILE).write_text('{"config": {"steps": ')
+    result = cli("resume", copy, "--steps", 80, "--no-animate")
+    assert result.exit_code == 0 and "config.json was damaged: rebuilt from checkpoint step_00000060.pt" in result.output
+    rebuilt = R.RunReader(copy).record
+    assert rebuilt["config"] == {**record["config"], "steps": 80} and rebuilt[R.RUN_ID] == record[R.RUN_ID]
 
 
 def test_debug_shows_the_traceback_of_a_user_error():
@@ -280,11 +292,12 @@ def test_debug_shows_the_traceback_of_a_user_error():
 
 def test_every_file_of_a_run_folder_is_written_atomically_except_the_appended_metrics(tmp_path, monkeypatch):
     renamed, replace = set(), os.replace
-    monkeypatch.setattr(R.os, "replace", lambda src, dst: (renamed.add(str(dst)), replace(src, dst)))
+    monkeypatch.setattr(folder.os, "replace", lambda src, dst: (renamed.add(str(dst)), replace(src, dst)))
     run = run_tiny(tmp_path / "run", "--keep-checkpoints", 0)
     files = {str(p) for p in run.rglob("*") if p.is_file()}
-    assert files - renamed == {str(run / R.METRICS_FILE)}
-    assert not [p for p in run.rglob(".*")]  # no temp file left behind
+    # the lock file is never written: it only carries the writer's lock
+    assert files - renamed == {str(run / R.METRICS_FILE), str(run / R.LOCK_FILE)}
+    assert [p.name for p in run.rglob(".*")] == [R.LOCK_FILE]  # no temp file left behind
 
 
 def test_readers_skip_a_truncated_last_line_and_garbled_lines(copy, finished):

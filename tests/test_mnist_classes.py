@@ -11,7 +11,7 @@ from gandiag import losses
 from gandiag.config import ConfigError, load_config
 from gandiag.nets import build_nets
 from gandiag.stabilizers import build_stabilizers
-from gandiag.train.step import Players, train_step
+from gandiag.engine.reference import Players, train_step
 
 N, Z = 8, 6
 

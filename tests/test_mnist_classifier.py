@@ -10,6 +10,7 @@ from gandiag import record as R
 from gandiag.config import ConfigError
 from gandiag.data.mnist import idx_bytes, load_digits, to_unit
 from gandiag.metrics import classifier as C
+from gandiag.train import classifier as T
 
 
 @pytest.fixture(autouse=True)
@@ -113,24 +114,24 @@ def tiny_idx_dir(tmp_path):
 
 def test_classifier_trains_caches_and_reloads_with_its_recorded_accuracy(tiny_idx_dir, tmp_path):
     folder = tmp_path / "clf"
-    info = C.train_and_save(str(tiny_idx_dir), epochs=2, folder=folder)
+    info = T.train_and_save(str(tiny_idx_dir), epochs=2, folder=folder)
     model, loaded = C.load_classifier(folder)
     digits = load_digits(str(tiny_idx_dir))
-    assert_allclose(loaded["accuracy"], C.accuracy(model, digits.test_images, digits.test_labels))
+    assert_allclose(loaded["accuracy"], T.accuracy(model, digits.test_images, digits.test_labels))
     assert (loaded["n_test"], loaded["epochs"], loaded["data"]["subset"]) == (60, 2, True)
     assert loaded["sha256"] == info["sha256"] and len(info["sha256"]) == 64
 
 
 def test_training_repeats_exactly_for_a_seed(tiny_idx_dir):
     digits = load_digits(str(tiny_idx_dir))
-    (a, _), (b, _) = C.train_classifier(digits, epochs=1), C.train_classifier(digits, epochs=1)
+    (a, _), (b, _) = T.train_classifier(digits, epochs=1), T.train_classifier(digits, epochs=1)
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
 
 
 def test_altered_weights_fail_the_checksum(tiny_idx_dir, tmp_path):
     folder = tmp_path / "clf"
-    C.train_and_save(str(tiny_idx_dir), epochs=1, folder=folder)
+    T.train_and_save(str(tiny_idx_dir), epochs=1, folder=folder)
     weights = folder / C.WEIGHTS_FILE
     data = bytearray(weights.read_bytes())
     data[-100] ^= 0xFF
@@ -144,12 +145,12 @@ def test_a_missing_classifier_is_trained_once_then_reused(tiny_idx_dir, tmp_path
     with pytest.raises(ConfigError, match="run `gandiag classifier train`"):
         C.load_classifier(folder)
     notes = []
-    _, first = C.load_or_train(str(tiny_idx_dir), folder, epochs=1, log=notes.append)
-    _, second = C.load_or_train(str(tiny_idx_dir), folder, epochs=1, log=notes.append)
+    _, first = T.load_or_train(str(tiny_idx_dir), folder, epochs=1, log=notes.append)
+    _, second = T.load_or_train(str(tiny_idx_dir), folder, epochs=1, log=notes.append)
     assert first == second
     assert sum("training one" in n for n in notes) == 1
 
 
 def test_default_epochs_give_the_shipped_subset_as_many_steps_as_the_full_set():
     # 24 passes over 4,000 digits and 2 over 60,000: about 1,500 steps of 64 either way, never fewer than 2 passes
-    assert [C.default_epochs(n) for n in (4000, 60_000, 10**7)] == [24, 2, 2]
+    assert [T.default_epochs(n) for n in (4000, 60_000, 10**7)] == [24, 2, 2]

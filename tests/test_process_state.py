@@ -24,8 +24,8 @@ from gandiag import record as R
 from gandiag.analyze import analyze_run, probe_saturation
 from gandiag.config import load_config
 from gandiag.data.mnist import load_digits
-from gandiag.engine.seeds import run_seeds
-from gandiag.metrics.classifier import train_classifier
+from gandiag.train.seeds import run_seeds
+from gandiag.train.classifier import train_classifier
 from gandiag.train import run as train
 from gandiag.train.device import TOY_THREADS, run_threads
 from tiny_run import tiny_config

@@ -97,7 +97,7 @@ def test_a_run_reads_as_running_while_its_process_lives_and_resume_refuses_it(tm
         wait_for_row(proc, run, 5)
         assert R.RunReader(run).status["status"] == R.RUNNING
         result = cli("resume", run, "--quiet")
-        assert result.exit_code == 1 and "still being trained by process" in result.output
+        assert result.exit_code == 1 and f"is being written by another process (pid {proc.pid} on" in result.output
         assert "Traceback" not in result.output
     finally:
         proc.send_signal(signal.SIGKILL)

@@ -15,7 +15,7 @@ from gandiag.stabilizers.packing import pack
 from gandiag.stabilizers.penalties import r1_penalty
 from gandiag.stabilizers.replay import ReplayBuffer
 from gandiag.stabilizers.swaps import Swaps
-from gandiag.train import step as S
+from gandiag.engine import reference as S
 
 from tiny_run import run_steps, scores_depend_on_batch, tiny_config, tiny_session
 
@@ -28,7 +28,7 @@ def d_inputs(s) -> list:
 
 
 def fixed_reals(s, n: int) -> torch.Tensor:
-    reals = s.mixture.sample(n, torch.Generator().manual_seed(99))
+    reals = s.target.sample(n, torch.Generator().manual_seed(99))
     s.sample_real = lambda k: reals[:k]
     return reals
 
@@ -207,7 +207,7 @@ def test_instance_norm_normalises_each_sample_over_its_features():
 
 def test_virtual_batch_norm_reference_is_the_first_real_batch_and_stays_fixed():
     s = tiny_session(d_norm="virtual-batch")
-    D, first = s.players.D, s.mixture.sample(32, torch.Generator().manual_seed(s.cfg.seed))
+    D, first = s.players.D, s.target.sample(32, torch.Generator().manual_seed(s.cfg.seed))
     assert_close(D.reference, first, rtol=0, atol=0)
     x = torch.randn(4, 2)
     before = D(x)

@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose
 from gandiag.config import load_config
 from gandiag.data.toy import mixture_from_config, ring
 from gandiag.metrics import coverage
-from gandiag.train.probes import mode_metrics
+from gandiag.targets import mode_metrics
 
 
 def test_ring8_has_eight_distinct_evenly_spaced_centres():

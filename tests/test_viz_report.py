@@ -16,6 +16,7 @@ from gandiag.cli import main
 from gandiag import record as R
 from gandiag.viz.animate import animate_run
 from gandiag.viz.figures import parse_steps, strip_figure, write_figure
+from gandiag.record.folder import snapshot_bytes
 from gandiag.viz.report import write_report
 from gandiag.viz.source import RunView, VizError
 from viz_synth import rotating_run, write_run
@@ -189,9 +190,7 @@ def test_report_of_several_runs_shares_one_slider_and_one_colour_scale(tmp_path)
     with np.load(b / R.SNAPSHOT_DIR / R.snapshot_name(150)) as z:  # b's D far more decided than a's
         snap = {k: z[k] for k in z.files if k != R.SNAP_STEP}
     snap[R.SNAP_D_GRID] = np.where(snap[R.SNAP_D_GRID] > 0.5, 0.99, 0.01).astype(np.float32)
-    writer = R.RunWriter(b)
-    writer.write_snapshot(150, snap)
-    writer.close()
+    R.atomic_write_bytes(b / R.SNAPSHOT_DIR / R.snapshot_name(150), snapshot_bytes(150, snap))
     out = tmp_path / "ab.html"
     assert invoke("report", a, b, "--out", out, "--labels", "vanilla,unrolled K=10") == wrote(out)
     data = page_data(out.read_text())

@@ -2,8 +2,8 @@
 import torch
 
 from gandiag.config import make_config
-from gandiag.train.loop import Session
-from gandiag.train.step import train_step
+from gandiag.engine.reference import train_step
+from gandiag.train.session import Session
 
 TINY = {"data": "ring", "modes": 8, "radius": 2.0, "std": 0.02, "z_dim": 4, "g_hidden": (16,),
         "d_hidden": (16,), "batch": 32, "steps": 10, "eval_samples": 64, "snapshot_samples": 16,
@@ -15,7 +15,7 @@ def tiny_config(**overrides):
 
 
 def tiny_session(**overrides) -> Session:
-    return Session(tiny_config(**overrides), torch.device("cpu"))
+    return Session.for_config(tiny_config(**overrides), "cpu")
 
 
 def run_steps(s: Session, first: int, last: int) -> dict:

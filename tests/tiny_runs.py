@@ -57,7 +57,9 @@ def assert_same_run(a: Path, b: Path, step: int) -> None:
     """Byte-identical metrics.jsonl and bit-identical state (players, optimisers, stabilizers, RNG) at `step`."""
     assert (a / R.METRICS_FILE).read_bytes() == (b / R.METRICS_FILE).read_bytes()
     ca, cb = checkpoint(a, step), checkpoint(b, step)
-    ca.pop("config"), cb.pop("config")  # the total step count may differ; everything trained must not
+    # the total step count may differ, and each run has its own id; everything trained must not
+    for key in ("config", R.RUN_ID):
+        ca.pop(key), cb.pop(key)
     la, lb = dict(_leaves(ca)), dict(_leaves(cb))
     assert la.keys() == lb.keys()
     for key, value in la.items():

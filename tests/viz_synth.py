@@ -1,4 +1,4 @@
-"""Synthetic run folders with known content, written through RunWriter exactly as the trainer writes
+"""Synthetic run folders with known content, written through the Recorder exactly as the trainer writes
 them: the viz tests (and benchmarks/bench_render.py) draw these, so every expected pixel is known."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 from gandiag import record as R
 from gandiag.data.toy import ring
+from synth_folder import write_folder
 
 RING = ring(8, 2.0, 0.02)
 
@@ -28,16 +29,8 @@ def toy_snapshot(fakes, arrows, d_fn, window=RING.window(), res: int = 32, manif
 
 def write_run(root: Path, snapshots: dict[int, dict], rows: list[dict] = (), mixture=RING, **config) -> Path:
     """A run folder holding the given snapshots and metrics rows (mixture None: an image run)."""
-    w = R.RunWriter(root)
-    w.write_config({"config": {"scenario": "ring8", "loss": "nonsaturating", "unrolled": 0,
-                               "snapshot_every": 100, **config},
-                    "modes": mixture.to_dict() if mixture is not None else None})
-    for step, snap in snapshots.items():
-        w.write_snapshot(step, snap)
-    for row in rows:
-        w.append_metrics(row)
-    w.close()
-    return Path(root)
+    return write_folder(root, {"scenario": "ring8", "loss": "nonsaturating", "unrolled": 0, "snapshot_every": 100,
+                               **config}, rows, snapshots, mixture)
 
 
 def metric_rows(last: int, every: int, modes=lambda s: 8) -> list[dict]:

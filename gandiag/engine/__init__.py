@@ -1,34 +1,59 @@
-"""The fast engine: the toy scenarios' training step in closed form, stacked over seeds.
+"""Training engines: what computes an iteration of S seed slots, behind one interface.
 
-For an MLP G and a one-hidden-layer ReLU (or leaky ReLU) D it computes what gandiag.train.step does,
-with hand-written forward and backward passes (unrolled D included, second order through Adam),
-manual Adam on flat buffers, batched matrix products over seeds and no host sync per step; on CUDA
-each iteration is one replayed CUDA graph (gandiag.engine.graphed).
-`engine = auto` takes it where it applies (gandiag.engine.support) and the reference path otherwise.
-README.md has the measurements; tests/test_engine.py compares both paths.
+    choice = choose(cfg)                          # once per run: Choice(name, requested, reason)
+    engine = build(choice, cfg, slots, start, then)
+    stats = engine.step()                         # one iteration of every slot: {key: (S,) tensor}
+    engine.export(i)                              # slot i's modules and optimisers hold its state
+
+- reference (gandiag.engine.reference): autograd, any config; it trains the slots' modules themselves.
+- fast (gandiag.engine.fast): the toy MLPs in closed form (unrolled D included, second order), stacked
+  over seeds, one replayed CUDA graph per iteration on CUDA; exact against the reference
+  (tests/test_engine.py, docs/engine.md).
+A slot is anything with the attributes of `Slot` (the trainer's gandiag.train.session.Session is one).
+`then(stats)` runs as part of each iteration (on CUDA captured with it): the trainer's divergence watch.
+Nothing here imports the trainer.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
+import torch
 from torch import Tensor
 
-from .graphed import iteration
-from .step import FastStep
+from .reference import Players, ReferenceEngine
 from .support import Choice, choose, unsupported
 
-__all__ = ["FastStep", "Choice", "choose", "unsupported", "fast_step"]
+Stats = dict[str, Tensor]
 
 
-def fast_step(session, then: Callable[[dict[str, Tensor]], None] = lambda stats: None
-              ) -> Callable[[int], dict[str, Tensor]] | None:
-    """A training session's step function on the fast path (its players become views of the engine's
-    buffers), or None when the config runs on the reference path. `then` takes each step's statistics
-    as part of the step (on CUDA it is captured with it)."""
-    if choose(session.cfg).name != "fast":
-        return None
-    engine = FastStep(session.cfg, [session.players])
-    engine.bind(session.players)
-    run = iteration(engine, [(session.sample_real, session.sample_z)], [session.gen], then,
-                    pick=lambda stats: {k: v[0] for k, v in stats.items()})
-    return lambda _iteration: run()   # the fast path's step does not depend on the step number
+class Slot(Protocol):
+    """One seed slot as an engine sees it: its players, stabilizer state, samplers and training generator."""
+
+    players: Players
+    stabilizers: object
+    gen: torch.Generator
+
+    def sample_real(self, n: int) -> Tensor: ...
+
+    def sample_z(self, n: int) -> Tensor: ...
+
+    def sample_labeled(self, n: int) -> tuple[Tensor, Tensor]: ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def step(self) -> Stats: ...
+
+    def export(self, i: int) -> None: ...
+
+
+def build(choice: Choice, cfg, slots: list[Slot], start: int, then: Callable[[Stats], None]) -> Engine:
+    """The engine `choice` names, over `slots`, counting iterations from `start`."""
+    if choice.name == "fast":
+        from .fast import FastEngine
+        return FastEngine(cfg, slots, start, then)
+    return ReferenceEngine(cfg, slots, start, then)
+
+
+__all__ = ["Choice", "Engine", "Players", "Slot", "Stats", "build", "choose", "unsupported"]

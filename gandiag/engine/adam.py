@@ -37,12 +37,15 @@ def plain_adam(opt: torch.optim.Optimizer) -> bool:
             and not group["amsgrad"] and not group["maximize"])
 
 
-def step_(theta: Tensor, m: Tensor, v: Tensor, g: Tensor, t: Tensor, h: Hyper) -> None:
-    """Step number t (a 0-d float tensor, 1-based, already counted) in place: torch.optim.Adam's fused
-    kernel (what Adam(fused=True) runs), one pass where the single-tensor path makes seven (a third of
-    the time on G's buffer, measured in README's Speed section); it rounds as that path does to 1e-17
-    in float64 (tests/test_engine.py)."""
-    torch._fused_adam_([theta], [g], [m], [v], [], [t], lr=h.lr, beta1=h.b1, beta2=h.b2, weight_decay=0.0,
+def step_(theta: list[Tensor], m: list[Tensor], v: list[Tensor], g: list[Tensor], t: Tensor, h: Hyper) -> None:
+    """Step number t (a 0-d float tensor, 1-based, already counted) in place on lists of tensors:
+    torch.optim.Adam's fused kernel (what Adam(fused=True) runs), one pass where the single-tensor path
+    makes seven; it rounds as that path does to 1e-17 in float64 (tests/test_engine.py).
+
+    The caller passes each seed's parameters as tensors of their own: the kernel's vectorised body and
+    its scalar tail round differently, and which elements fall in the tail depends on a tensor's size,
+    so a stacked seed would otherwise train differently from the seed alone."""
+    torch._fused_adam_(theta, g, m, v, [], [t] * len(theta), lr=h.lr, beta1=h.b1, beta2=h.b2, weight_decay=0.0,
                        eps=h.eps, amsgrad=False, maximize=False)
 
 

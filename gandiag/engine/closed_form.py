@@ -69,7 +69,8 @@ def mlp_forward(layers: list[Layer], z: Tensor, act: str, slope: float, out: Ten
     for layer in layers[:-1]:
         inputs.append(activate(torch.baddbmm(layer.b_row, inputs[-1], layer.WT), act, slope))
     last = layers[-1]
-    torch.baddbmm(last.b_col, last.W, inputs[-1].transpose(1, 2), beta=scale, alpha=scale, out=out)
+    # computed, then copied into `out` (a view strided across seeds): mlp_backward says why
+    out.copy_(torch.baddbmm(last.b_col, last.W, inputs[-1].transpose(1, 2), beta=scale, alpha=scale))
     return inputs
 
 
@@ -79,7 +80,9 @@ def mlp_backward(layers: list[Layer], inputs: list[Tensor], grad_out: Tensor, gr
     given d loss / d output (S, out, R)."""
     gT = grad_out
     for i in reversed(range(len(layers))):
-        torch.bmm(gT, inputs[i], out=grads[i].W)
+        # not bmm(out=): a product written into a view strided across seeds (of the (S, P) buffer) rounds
+        # differently than into its own memory, and a stacked seed must train exactly as it does alone
+        grads[i].W.copy_(torch.bmm(gT, inputs[i]))
         torch.sum(gT, 2, out=grads[i].b)
         if i:
             gT = unit_backward(torch.bmm(gT.transpose(1, 2), layers[i].W), inputs[i], act, slope).transpose(1, 2)

@@ -7,7 +7,6 @@ The replay computes what the eager iteration computes because
   players' fixed buffers (their step counts too, as device tensors);
 - every random draw comes from the runs' own generators, registered with the graph, so each replay
   advances them as an eager iteration would (the draws of replay i are those of eager iteration i);
-- the host's step counters are advanced after each replay (FastStep.count).
 Capturing needs warm-up iterations first (cuBLAS's handles, a compiled unroll's compilation), and
 warm-up iterations train; they are undone, so the run's first iteration is the first replay.
 tests/test_engine.py compares replays with eager iterations on a GPU (its "on CUDA" tests).
@@ -19,7 +18,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .step import FastStep, Samplers
+from .fast import FastStep, Samplers
 
 #: iterations run before the capture (then undone): PyTorch's CUDA graph notes use three
 WARMUP = 3
@@ -29,19 +28,17 @@ Stats = dict[str, Tensor]
 
 
 def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator],
-              then: Callable[[Stats], None] = lambda stats: None,
-              pick: Callable[[Stats], Stats] = lambda stats: stats) -> Callable[[], Stats]:
-    """The engine's iteration on these samplers: its statistics, `pick`ed (views, e.g. one seed's), and
-    `then` on those (device work only, such as gandiag.train.guards.DivergenceWatch.observe). One
-    replayed CUDA graph where the engine runs on CUDA, whose views are taken once; eager calls
-    elsewhere. `generators` are the ones the samplers draw from."""
+              then: Callable[[Stats], None] = lambda stats: None) -> Callable[[], Stats]:
+    """The engine's iteration on these samplers: its statistics (S,), and `then` on them (device work
+    only, such as gandiag.train.guards.DivergenceWatch.observe). One replayed CUDA graph where the
+    engine runs on CUDA; eager calls elsewhere. `generators` are the ones the samplers draw from."""
     # a torch without graph-safe custom generators cannot replay the draws: it runs eagerly
     if engine.device.type == "cuda" and hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
-        return Graphed(engine, samplers, generators, then, pick)   # its warm-up compiles
+        return Graphed(engine, samplers, generators, then)   # its warm-up compiles
     engine.compile_now()
 
     def eager() -> Stats:
-        stats = pick(engine(samplers))
+        stats = engine.compute(samplers)
         then(stats)
         return stats
     return eager
@@ -49,10 +46,10 @@ def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch
 
 class Graphed:
     """engine.compute(samplers) and `then` captured as one CUDA graph; calling it replays the graph and
-    returns the picked statistics (the same tensors each time, overwritten by the next call)."""
+    returns the statistics (the same tensors each time, overwritten by the next call)."""
 
     def __init__(self, engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator],
-                 then: Callable[[Stats], None], pick: Callable[[Stats], Stats]):
+                 then: Callable[[Stats], None]):
         # the graph reads memory that these own (the samplers' sessions hold the data's tensors, the
         # generators their states): it must not be freed and reused while the graph may replay
         self.engine, self.samplers, self.generators = engine, samplers, generators
@@ -70,10 +67,9 @@ class Graphed:
         for g in generators:
             self.graph.register_generator_state(g)
         with torch.cuda.graph(self.graph):   # `then` is not warmed up: it would have to be undone too
-            self.stats = pick(engine.compute(samplers))
+            self.stats = engine.compute(samplers)
             then(self.stats)
 
     def __call__(self) -> Stats:
         self.graph.replay()
-        self.engine.count()
         return self.stats

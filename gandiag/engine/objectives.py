@@ -3,7 +3,9 @@
 Logits are (S, N). D's N logits are the reals first, then the fakes, n of each. A loss is a mean over
 n inputs per side, so each logit's derivative carries 1 / n. The constants are tensors made once: an
 operation given a Python number converts it to a tensor on every call, which costs as much as the
-operation itself on these sizes. tests/test_engine.py checks values and derivatives against
+operation itself on these sizes. The per-seed sums are vecdot products, not torch.mv: BLAS's matrix-vector
+product rounds a row differently with other rows beside it, and seed s of a stacked pass must train
+exactly what the seed trains alone. tests/test_engine.py checks values and derivatives against
 gandiag.losses and autograd.
 """
 from __future__ import annotations
@@ -30,9 +32,9 @@ class DLoss:
         self.inv_n, self.zero, self.one = (torch.full((), c, **opts) for c in (1 / n, 0.0, 1.0))
         # a product with it sums a per-logit loss into D's (a mean over each side, the sides added)
         self.weights = torch.full((2 * n,), (0.5 if kind == "least-squares" else 1.0) / n, **opts)
-        # (2n, 2): a product with it is (mean over the reals, mean over the fakes)
-        self.sides = torch.zeros(2 * n, 2, **opts)
-        self.sides[:n, 0] = self.sides[n:, 1] = 1 / n
+        # (2, 2n): a product with it is (mean over the reals, mean over the fakes)
+        self.sides = torch.zeros(2, 2 * n, **opts)
+        self.sides[0, :n] = self.sides[1, n:] = 1 / n
 
     def value(self, logits: Tensor) -> Tensor:
         """The loss per seed (S,)."""
@@ -42,11 +44,11 @@ class DLoss:
             per_logit = F.relu(torch.addcmul(self.one, self.targets, logits))
         else:   # cross-entropy with logits
             per_logit = torch.addcmul(F.softplus(logits), self.targets, logits, value=-1)
-        return torch.mv(per_logit, self.weights)
+        return torch.linalg.vecdot(per_logit, self.weights)
 
     def side_means(self, values: Tensor) -> Tensor:
         """(S, 2): the means of per-logit values (S, 2n) over the reals and over the fakes."""
-        return torch.mm(values, self.sides)
+        return torch.linalg.vecdot(values.unsqueeze(1), self.sides)
 
     def gradient(self, logits: Tensor) -> Tensor:
         """d loss / d logit (S, 2n): all D's own step needs."""
@@ -82,11 +84,11 @@ class GLoss:
     def __call__(self, logits: Tensor) -> tuple[Tensor, Tensor]:
         """(G's loss per seed (S,), d loss / d logit (S, n))."""
         if self.kind == "minimax":        # log(1 - D(G(z))) = -softplus(a)
-            return -torch.mv(F.softplus(logits), self.mean), torch.mul(torch.sigmoid(logits), self.neg_inv_n)
+            return -torch.linalg.vecdot(F.softplus(logits), self.mean), torch.mul(torch.sigmoid(logits), self.neg_inv_n)
         if self.kind == "nonsaturating":  # -log D(G(z)) = softplus(-a)
-            return (torch.mv(F.softplus(logits.neg()), self.mean),
+            return (torch.linalg.vecdot(F.softplus(logits.neg()), self.mean),
                     torch.add(self.neg_inv_n, torch.sigmoid(logits), alpha=1 / self.n))
         if self.kind == "least-squares":
-            return (0.5 * torch.mv((logits - 1).square_(), self.mean),
+            return (0.5 * torch.linalg.vecdot((logits - 1).square_(), self.mean),
                     torch.add(self.neg_inv_n, logits, alpha=1 / self.n))
-        return -torch.mv(logits, self.mean), self.neg_inv_n.expand_as(logits)   # hinge
+        return -torch.linalg.vecdot(logits, self.mean), self.neg_inv_n.expand_as(logits)   # hinge

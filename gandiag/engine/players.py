@@ -2,9 +2,9 @@
 seeds' own nn.Modules and optimisers so probes, snapshots and checkpoints work unchanged.
 
 A buffer is (S, P): each seed's parameters side by side in its row, so one seed's parameter is a
-contiguous view and Adam runs on the whole buffer in a handful of operations. A single run binds its
-modules to the buffers (their parameters and Adam state become views: nothing to copy, ever); a
-multi-seed run copies a seed out when it records, so each seed's checkpoint holds its own data only.
+contiguous view and Adam runs on the whole buffer in a handful of operations. The buffers are the
+state while the engine trains; a seed is copied out into its modules and optimiser when it records or
+saves (`export`), so every probe, snapshot and checkpoint sees ordinary modules.
 """
 from __future__ import annotations
 
@@ -32,34 +32,47 @@ def critic_layout(views: list[Tensor], i: int) -> list[Tensor]:
 
 
 class Flat:
-    """The shapes of one player's parameters, stacked over S seeds in one (S, P) buffer: a seed's
-    parameters lie side by side in its row, so per-seed norms are one reduction."""
+    """The shapes of one player's parameters, stacked over S seeds in one flat buffer, parameter by
+    parameter: each parameter is one contiguous (S, *shape) block. (Seeds side by side within each
+    parameter, not parameters side by side within each seed: a matrix product that reads a weight
+    strided across seeds takes another kernel path and rounds differently, and seed s of a stacked
+    pass must train exactly what the seed trains alone.) Adam updates the whole buffer at once."""
 
     def __init__(self, shapes: list[tuple[int, ...]], S: int, like: Tensor):
         self.shapes, self.S, self.like = [tuple(s) for s in shapes], S, like
-        self.sizes = [math.prod(s) for s in self.shapes]
+        self.sizes = [S * math.prod(s) for s in self.shapes]
 
     def zeros(self) -> Tensor:
-        return torch.zeros(self.S, sum(self.sizes), dtype=self.like.dtype, device=self.like.device)
+        return torch.zeros(sum(self.sizes), dtype=self.like.dtype, device=self.like.device)
 
     def split(self, flat: Tensor) -> list[Tensor]:
-        return [c.view(self.S, *s) for c, s in zip(flat.split(self.sizes, 1), self.shapes)]
+        return [c.view(self.S, *s) for c, s in zip(flat.split(self.sizes), self.shapes)]
 
     def norms(self, flat: Tensor) -> Tensor:
-        """Per-seed L2 norm (S,) of a buffer, e.g. a gradient."""
-        return torch.linalg.vector_norm(flat, dim=1)
+        """Per-seed L2 norm (S,) of a buffer, e.g. a gradient: the norm of the per-parameter norms, as
+        the reference engine takes it (gandiag.engine.reference.grad_norm)."""
+        per_param = [torch.linalg.vector_norm(c.view(self.S, -1), dim=1) for c in self.split(flat)]
+        return per_param[0] if len(per_param) == 1 else torch.linalg.vector_norm(torch.stack(per_param, 1), dim=1)
 
 
 class Player:
     """One player of S seeds: parameters, gradient and Adam moments (flat), and the optimiser step."""
 
     def __init__(self, shapes: list[tuple[int, ...]], layout: ModuleViews, nets: list[nn.Module],
-                 opts: list[torch.optim.Optimizer]):
+                 opts: list[torch.optim.Optimizer], module_shapes: list[tuple[int, ...]] | None = None):
+        expected = [tuple(s) for s in (module_shapes or shapes)]
+        for net in nets:
+            found = [tuple(q.shape) for q in net.parameters()]
+            if found != expected:
+                raise ValueError(f"{type(net).__name__} has parameters {found}, the engine computes {expected}: "
+                                 "gandiag.engine.support must not admit this config")
         self.layout, self.hyper = layout, adam.hyper(opts[0])
         self.flat = Flat(shapes, len(nets), next(nets[0].parameters()))
         self.theta, self.grad, self.m, self.v = (self.flat.zeros() for _ in range(4))
         self.params, self.grads = self.flat.split(self.theta), self.flat.split(self.grad)
-        self.steps: Tensor | None = None   # the bound optimiser's step counters, on the host (a single run)
+        # every seed's every parameter as a tensor of its own, for Adam (adam.step_ says why)
+        self._per_seed = [[block[i] for block in self.flat.split(b) for i in range(len(nets))]
+                          for b in (self.theta, self.m, self.v, self.grad)]
         # the optimisers' step count on the players' device, where Adam's fused kernel and the unrolled D read
         # it; float32 whatever the parameters' dtype, as torch keeps it for fused Adam (the CUDA kernel reads
         # a float; exact to 2^24 steps)
@@ -85,15 +98,6 @@ class Player:
             raise ValueError(f"the stacked optimisers disagree on their step count ({sorted(counts)})")
         return counts.pop()
 
-    def bind(self, net: nn.Module, opt: torch.optim.Optimizer) -> None:
-        """Make seed 0's module parameters and Adam state views of the buffers (a single run)."""
-        qs = list(net.parameters())
-        # one counter per parameter, as torch keeps them; views of one vector, so one add_ per step
-        self.steps = torch.full((len(qs),), float(self.t_tensor))
-        for j, (q, p, m, v) in enumerate(zip(qs, *(self._views(b, 0) for b in (self.theta, self.m, self.v)))):
-            q.data = p
-            opt.state[q] = {"step": self.steps[j], "exp_avg": m, "exp_avg_sq": v}
-
     @torch.no_grad()
     def export(self, i: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
         """Copy seed i into its module and optimiser (a multi-seed run, before it records)."""
@@ -102,15 +106,9 @@ class Player:
             opt.state[q] = {"step": self.t_tensor.to("cpu", copy=True), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
 
     def step_(self) -> None:
-        """One optimiser step on the gradient buffer: device work only (a CUDA graph can replay it);
-        `count` advances the host's step counters."""
+        """One optimiser step on the gradient buffer: device work only (a CUDA graph can replay it)."""
         self.t_tensor.add_(self._one)
-        adam.step_(self.theta, self.m, self.v, self.grad, self.t_tensor, self.hyper)
-
-    def count(self, n: int) -> None:
-        """Advance the bound optimiser's step counters by the n steps the device took."""
-        if self.steps is not None:
-            self.steps.add_(n)
+        adam.step_(*self._per_seed, self.t_tensor, self.hyper)
 
     def device_state(self) -> list[Tensor]:
         """Copies of everything step_ changes, for restore."""

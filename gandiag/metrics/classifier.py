@@ -8,15 +8,14 @@ The classifier score is the Inception-score formula exp(E_x KL(p(y|x) || p(y))) 
 the Frechet distance compares Gaussians fitted to its penultimate features of fakes and reals.
 
 The weights live in the user cache (gandiag.cache), beside a JSON record of their sha256, the held-out
-accuracy and the digits they were trained on; loading checks the checksum.
+accuracy and the digits they were trained on; loading checks the checksum. Training it is the
+trainer's business (gandiag.train.classifier): nothing here trains.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +25,12 @@ from torch import nn
 from .. import record as R
 from ..cache import cache_dir
 from ..config import ConfigError
-from ..data.mnist import Digits, encode_digits, load_digits, to_unit
-from ..rng import seeded
+from ..data.mnist import encode_digits
 from .coverage import modes_captured, reverse_kl
 
 ARCH = "cnn3x3-16-32-128"          # changes when the network below changes: old cached weights then refuse to load
 N_FEATURES = 128
 WEIGHTS_FILE, INFO_FILE = "mnist-classifier.pt", "mnist-classifier.json"
-#: default training length in optimizer steps, whatever the data size: about 1.6 passes over the full
-#: 60,000 digits, or many passes over the 4,000 of the shipped subset
-DEFAULT_STEPS = 1500
-BATCH = 64
 #: the stricter mode count: a class needs this fraction of its fair share 1/M of the samples
 #: (0.1 of 1/10 = 1 % for MNIST, the toy scenarios' MIN_MODE_SHARE; 0.01 % for Stacked MNIST's 1000)
 STRICT_FAIR_SHARE = 0.1
@@ -57,61 +51,10 @@ class DigitClassifier(nn.Module):
         return self.head(self.features(x))
 
 
-# --- training ---------------------------------------------------------------------------------
-
-def accuracy(model: DigitClassifier, images: np.ndarray, labels: np.ndarray, chunk: int = 2048) -> float:
-    """Share of digits (uint8 images) whose argmax class is the label."""
-    model.eval()
-    with torch.no_grad():
-        hits = sum(int((model(to_unit(torch.from_numpy(images[i:i + chunk])[:, None])).argmax(1)
-                        == torch.from_numpy(labels[i:i + chunk])).sum()) for i in range(0, len(images), chunk))
-    return hits / len(images)
-
-
-def default_epochs(n_train: int) -> int:
-    """Passes over n_train digits that make about DEFAULT_STEPS optimizer steps (at least 2)."""
-    return max(2, math.ceil(DEFAULT_STEPS * BATCH / n_train))
-
-
-def train_classifier(digits: Digits, epochs: int | None = None, lr: float = 1e-3, seed: int = 0,
-                     log=None) -> tuple[DigitClassifier, float]:
-    """Adam on the training digits for `epochs` passes (default: default_epochs); returns the model and
-    its held-out accuracy."""
-    epochs = epochs or default_epochs(len(digits.train_labels))
-    with seeded(seed):  # the init must repeat, and must not move the caller's RNG
-        model = DigitClassifier()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    x = to_unit(torch.from_numpy(digits.train_images)[:, None])
-    y = torch.from_numpy(digits.train_labels)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        for idx in torch.randperm(len(x), generator=gen).split(BATCH):
-            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        if log:
-            log(f"epoch {epoch}/{epochs}: held-out accuracy "
-                f"{accuracy(model, digits.test_images, digits.test_labels):.4f}")
-    return model, accuracy(model, digits.test_images, digits.test_labels)
-
-
 # --- the cached weights -----------------------------------------------------------------------
 
 def classifier_dir() -> Path:
     return cache_dir() / "classifier"
-
-
-def save_classifier(model: DigitClassifier, info: dict, folder: Path | None = None) -> Path:
-    """Weights and their record (sha256 of the weight file, arch, plus `info`); returns the weight file."""
-    folder = Path(folder) if folder else classifier_dir()
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    data = buf.getvalue()
-    R.atomic_write_bytes(folder / WEIGHTS_FILE, data)
-    R.atomic_write_json(folder / INFO_FILE, {"arch": ARCH, "sha256": hashlib.sha256(data).hexdigest(), **info})
-    return folder / WEIGHTS_FILE
 
 
 def load_classifier(folder: Path | None = None) -> tuple[DigitClassifier, dict]:
@@ -132,33 +75,6 @@ def load_classifier(folder: Path | None = None) -> tuple[DigitClassifier, dict]:
     model = DigitClassifier()
     model.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     return model.eval(), info
-
-
-def train_and_save(data_dir: str = "", epochs: int | None = None, seed: int = 0, folder: Path | None = None,
-                   log=None) -> dict:
-    """`gandiag classifier train`: train on the offline digits, cache the weights; returns the record."""
-    digits = load_digits(data_dir)
-    if log:
-        log(digits.source.describe())
-    t0 = time.perf_counter()
-    epochs = epochs or default_epochs(digits.source.n_train)
-    model, acc = train_classifier(digits, epochs=epochs, seed=seed, log=log)
-    info = {"accuracy": acc, "n_test": digits.source.n_test, "epochs": epochs, "seed": seed,
-            "train_seconds": round(time.perf_counter() - t0, 1), "data": digits.source.to_dict(),
-            "torch": torch.__version__}
-    path = save_classifier(model, info, folder)
-    return {**json.loads((path.parent / INFO_FILE).read_text()), "path": str(path)}
-
-
-def load_or_train(data_dir: str = "", folder: Path | None = None, epochs: int | None = None,
-                  log=None) -> tuple[DigitClassifier, dict]:
-    """The cached classifier, trained first when there is none yet."""
-    folder = Path(folder) if folder else classifier_dir()
-    if not (folder / WEIGHTS_FILE).is_file():
-        if log:
-            log(f"no MNIST classifier cached yet: training one into {folder} (once)")
-        train_and_save(data_dir, epochs, folder=folder, log=log)
-    return load_classifier(folder)
 
 
 # --- metrics ----------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Training: the step, the loop, probes and progress."""
-from .loop import EXIT_DIVERGED, EXIT_INTERRUPTED, RunError, RunResult, resume, run
+"""Training: sessions, the one loop over seed slots, run / resume / many seeds, and what trains besides
+GANs (the MNIST classifier, the frozen-G saturation probe)."""
+from .loop import EXIT_DIVERGED, EXIT_INTERRUPTED, RunResult
+from .runs import resume, run
+from .seeds import is_pass, resume_seeds, run_seeds
 
-__all__ = ["run", "resume", "RunResult", "RunError", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
+__all__ = ["run", "resume", "run_seeds", "resume_seeds", "is_pass", "RunResult", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]

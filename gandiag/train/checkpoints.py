@@ -1,13 +1,12 @@
-"""Checkpoints: what one holds, how it is written and kept, and how it is read back safely.
+"""Reading checkpoints back safely (the Recorder writes them: gandiag.record.Recorder.checkpoint).
 
 A checkpoint is Session.state(step): players, optimisers, stabilizer state, the run's random stream
-(`rng`: its training generator), the step, the config and the device. It is written atomically and
+(`rng`: its training generator), the step, the config and the device, tagged with the run's id. It is
 read with torch.load(weights_only=True), so a foreign file cannot run code; every way a file can be
 wrong becomes a one-line RunError.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import torch
@@ -19,18 +18,8 @@ from ..record import RunError
 CHECKPOINT_KEYS = {"step", "config", "device", "G", "D", "opt_g", "opt_d", "stabilizers", "rng"}
 
 
-def save_checkpoint(root: Path, state: dict, step: int, keep: int) -> None:
-    """Write RUN/checkpoints/step_XXXXXXXX.pt; then keep only the newest `keep` (0: all)."""
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    R.atomic_write_bytes(root / R.CHECKPOINT_DIR / R.checkpoint_name(step), buf.getvalue())
-    if keep:  # only files named like ours, oldest first; the new one is written before any is removed
-        for old in R.RunReader(root).checkpoint_steps()[:-keep]:
-            (root / R.CHECKPOINT_DIR / R.checkpoint_name(old)).unlink(missing_ok=True)
-
-
 def load_checkpoint(path: Path) -> dict:
-    """A checkpoint as written by the loop, or a one-line RunError for a truncated or foreign file."""
+    """A checkpoint as the trainer writes it, or a one-line RunError for a truncated or foreign file."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad files; all mean "not a usable checkpoint"
@@ -40,3 +29,11 @@ def load_checkpoint(path: Path) -> dict:
             or not isinstance(ckpt["config"], dict) or not isinstance(ckpt["step"], int):
         raise RunError(f"checkpoint {path} is not a gandiag checkpoint: delete it to resume from an earlier one")
     return ckpt
+
+
+def check_belongs(ckpt: dict, record: dict, path: Path) -> None:
+    """A checkpoint continues only the run that wrote it: its run id must be the folder's."""
+    mine, theirs = record.get(R.RUN_ID), ckpt.get(R.RUN_ID)
+    if mine != theirs:
+        raise RunError(f"checkpoint {path} belongs to another run (id {theirs or 'none'}, this folder's is "
+                       f"{mine or 'none'}): remove it, or resume the run it came from")

@@ -27,7 +27,6 @@ import torch
 from torch import nn
 
 from ..config import IMAGE_DATA
-from ..engine.support import choose
 
 #: the toy scenarios' threads under threads = 0 (auto): their matrix products are small, and with more
 #: threads on a shared machine they spend their time waiting on each other (benchmarks/bench_threads.py)
@@ -42,8 +41,10 @@ def batch_format(cfg) -> torch.memory_format:
     return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
 
-def prepare(net: nn.Module, cfg, device: torch.device) -> nn.Module:
-    """`net` (already on `device`) set up as the config asks; compile comes last so it traces the others."""
+def prepare(net: nn.Module, cfg, choice) -> nn.Module:
+    """`net` (already on its device) set up as the config asks, for the engine `choice` names; compile
+    comes last so it traces the others."""
+    device = next(net.parameters()).device
     if cfg.channels_last:
         net.to(memory_format=torch.channels_last)
     if cfg.precision == "bf16":
@@ -51,15 +52,15 @@ def prepare(net: nn.Module, cfg, device: torch.device) -> nn.Module:
             if callable(getattr(net, name, None)):
                 # an instance attribute, so nn.Module.__call__ and functional_call both find it
                 setattr(net, name, _in_bf16(getattr(net, name), device.type))
-    if cfg.compile and choose(cfg).name == "reference":
+    if cfg.compile and choice.name == "reference":
         net.compile()
     return net
 
 
-def compiles(cfg) -> bool:
+def compiles(cfg, choice) -> bool:
     """Whether a run of cfg compiles anything: its players on the reference engine, the unrolled D on the
     fast one (a vanilla run on the fast engine has nothing to compile)."""
-    return cfg.compile and (choose(cfg).name == "reference" or cfg.unrolled > 0)
+    return cfg.compile and (choice.name == "reference" or cfg.unrolled > 0)
 
 
 def _in_bf16(method, device_type: str):

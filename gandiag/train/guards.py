@@ -8,13 +8,13 @@ import threading
 import torch
 
 from .. import record as R
-from .step import Players
+from ..engine import Players
 
 
 class DivergenceWatch:
     """The first step with a non-finite loss or gradient norm, kept on the device: observing a step is
     device work only (no host sync, nothing changes on the host), so a CUDA graph can capture it with
-    the step (gandiag.engine.graphed). Watches one run, or `seeds` runs trained in one pass.
+    the step (gandiag.engine.graphed). Watches the `seeds` slots of one pass (a single run is one).
 
     A non-finite parameter shows in the next step's losses; parameters are also checked whenever the
     flag is read, so the step about to be recorded or checkpointed is never a bad one.
@@ -22,8 +22,8 @@ class DivergenceWatch:
 
     KEYS = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
 
-    def __init__(self, device: torch.device, start: int = 0, seeds: int | None = None):
-        shape = () if seeds is None else (seeds,)
+    def __init__(self, device: torch.device, start: int = 0, seeds: int = 1):
+        shape = (seeds,)
         self.seen = torch.full((), start, dtype=torch.long, device=device)   # the last step observed
         # constants of the per-step work as tensors: a Python number would be converted on every call
         self.one, self.inf = torch.ones_like(self.seen), torch.tensor(math.inf, device=device)
@@ -32,8 +32,8 @@ class DivergenceWatch:
 
     @torch.no_grad()
     def observe(self, stats: dict) -> None:
-        """Count a step whose statistics are `stats` (per seed when watching several); in place, so a
-        captured graph keeps writing where the watch reads."""
+        """Count a step whose statistics are `stats` ((S,) per key); in place, so a captured graph keeps
+        writing where the watch reads."""
         self.seen.add_(self.one)
         values = torch.stack([stats[k] for k in self.KEYS], -1).float()
         # |x| < inf is isfinite (NaN compares false) in two operations, where isfinite itself takes five
@@ -42,13 +42,12 @@ class DivergenceWatch:
         torch.where(first.unsqueeze(-1), values, self.values, out=self.values)
 
     @torch.no_grad()
-    def first_bad(self, step: int, players: Players, seed: int | None = None) -> tuple[int, dict, str] | None:
-        """(step, its statistics, what was non-finite) or None for the run (or seed `seed`) whose
-        players are `players`; `step` is the step just trained. Syncs."""
-        at = () if seed is None else seed
-        bad = int(self.step[at])
+    def first_bad(self, step: int, players: Players, slot: int = 0) -> tuple[int, dict, str] | None:
+        """(step, its statistics, what was non-finite) or None for slot `slot`, whose players are
+        `players`; `step` is the step just trained. Syncs."""
+        bad = int(self.step[slot])
         if bad:
-            row = dict(zip(self.KEYS, self.values[at].tolist()))
+            row = dict(zip(self.KEYS, self.values[slot].tolist()))
             return bad, row, ", ".join(k for k, v in row.items() if not math.isfinite(v))
         params = [q for net in (players.G, players.D) for q in net.parameters()]
         if not torch.stack([torch.isfinite(q).all() for q in params]).all():   # one sync

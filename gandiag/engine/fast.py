@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import losses
 from . import adam, fused, objectives, unroll
@@ -20,20 +20,15 @@ from .players import Player, critic_layout, same_layout
 Samplers = tuple[Callable[[int], Tensor], Callable[[int], Tensor]]
 
 
-def unit(net: nn.Module) -> tuple[str, float]:
-    """(kind, negative slope) of the hidden unit a network uses."""
-    for m in net.modules():
-        if isinstance(m, nn.ReLU):
-            return "relu", 0.0
-        if isinstance(m, nn.LeakyReLU):
-            return "leaky_relu", float(m.negative_slope)
-        if isinstance(m, nn.Tanh):
-            return "tanh", 0.0
-    raise ValueError(f"no supported hidden unit in {type(net).__name__}")
+def unit(act: str, slope: float) -> tuple[str, float]:
+    """(kind, negative slope) of a hidden unit as the closed-form passes take it."""
+    return act, slope if act == "leaky_relu" else 0.0
 
 
-def linears(net: nn.Module) -> list[nn.Linear]:
-    return [m for m in net.modules() if isinstance(m, nn.Linear)]
+def mlp_shapes(n_in: int, hidden, n_out: int) -> list[tuple[int, ...]]:
+    """The parameter shapes of an MLP n_in -> hidden... -> n_out, in module.parameters() order."""
+    widths = [n_in, *hidden, n_out]
+    return [shape for a, b in zip(widths, widths[1:]) for shape in ((b, a), (b,))]
 
 
 def _stacked(tensors: list[Tensor]) -> Tensor:
@@ -45,11 +40,13 @@ class FastStep:
 
     def __init__(self, cfg, players: list):
         self.cfg = cfg
-        G_layers, (d_first, _) = linears(players[0].G), linears(players[0].D)
-        self.g = Player([s for lin in G_layers for s in (lin.weight.shape, lin.bias.shape)], same_layout,
-                        [p.G for p in players], [p.opt_g for p in players])
-        H, d = d_first.weight.shape
-        self.d = Player([(d + 3, H)], critic_layout, [p.D for p in players], [p.opt_d for p in players])
+        # the architecture comes from the config (gandiag.engine.support admits only the MLPs it computes);
+        # Player checks that the modules' parameters have these shapes
+        (H,), d = cfg.d_hidden, 2
+        self.g = Player(mlp_shapes(cfg.z_dim, cfg.g_hidden, d), same_layout, [p.G for p in players],
+                        [p.opt_g for p in players])
+        self.d = Player([(d + 3, H)], critic_layout, [p.D for p in players], [p.opt_d for p in players],
+                        module_shapes=mlp_shapes(d, cfg.d_hidden, 1))
         # D's parameters, gradient and moments as (S, d + 3, H) views of its flat buffers
         self.theta_d, self.grad_d, self.m_d, self.v_d = (self.d.flat.split(b)[0] for b in
                                                           (self.d.theta, self.d.grad, self.d.m, self.d.v))
@@ -57,7 +54,7 @@ class FastStep:
         self.g_layers, self.g_grads = layers(self.g.params), layers(self.g.grads)
         self.d_views, self.d_grad_views = critic_views(self.theta_d), critic_views(self.grad_d)
         self.device = self.d.flat.like.device
-        self.g_unit = unit(players[0].G)
+        self.g_unit = unit(cfg.g_act, cfg.leaky_slope)
         S, n, like = len(players), cfg.batch, self.theta_d
         # D's inputs XtT = [scale * x^T ; 1]: reals then fakes (D's step and the unrolled G step), and G's
         # fakes alone (the plain G step). Their rows of ones are written here once; each step writes the
@@ -67,20 +64,16 @@ class FastStep:
         # d_input_scale as a tensor for the multiplications (G's last product takes it as a number, its factor)
         self.scale = torch.full((), cfg.d_input_scale, dtype=like.dtype, device=like.device)
         self.d_loss = objectives.DLoss(cfg.loss, n, cfg.label_smoothing, like)
-        self.critic = unroll.Critic(unit(players[0].D)[1], self.d_loss.derivatives, objectives.GLoss(cfg.loss, n, like))
+        self.critic = unroll.Critic(unit(cfg.d_act, cfg.leaky_slope)[1], self.d_loss.derivatives,
+                                    objectives.GLoss(cfg.loss, n, like))
         self._mask_memory: Tensor | None = None
         # (theta, m, v, coefficients, XtT) -> (G's loss, its gradient w.r.t. the fakes) through the unroll
         self._unroll_settings = (self.critic, self.d.hyper, n, not cfg.unrolled_first_order)
         self._unroll = (fused.compiled(fused.g_loss_through_unroll, *self._unroll_settings) if cfg.compile
                         else self._eager_unroll)
 
-    def bind(self, players) -> None:
-        """A single run: seed 0's modules and optimisers become views of the engine's buffers."""
-        self.g.bind(players.G, players.opt_g)
-        self.d.bind(players.D, players.opt_d)
-
     def export(self, i: int, players) -> None:
-        """A multi-seed run: copy seed i into its players before they are recorded or saved."""
+        """Copy seed i into its players (modules and optimisers) before they are recorded or saved."""
         self.g.export(i, players.G, players.opt_g)
         self.d.export(i, players.D, players.opt_d)
 
@@ -114,17 +107,6 @@ class FastStep:
         if self._mask_memory is None or self._mask_memory.shape != shape:
             self._mask_memory = XtT.new_empty(shape)
         return self._mask_memory
-
-    def __call__(self, samplers: list[Samplers]) -> dict[str, Tensor]:
-        """One training iteration of every seed: its statistics as (S,) tensors."""
-        stats = self.compute(samplers)
-        self.count()
-        return stats
-
-    def count(self) -> None:
-        """The host's share of an iteration: the players' step counters."""
-        self.d.count(self.cfg.d_steps)
-        self.g.count(self.cfg.g_steps)
 
     def device_state(self) -> list[list[Tensor]]:
         return [self.d.device_state(), self.g.device_state()]
@@ -166,3 +148,24 @@ class FastStep:
         d_real, d_fake = self.d_loss.side_means(losses.d_output(cfg.loss, d_logits)).unbind(1)
         return {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake,
                 "d_grad_norm": d_norm, "g_grad_norm": g_norm}
+
+
+class FastEngine:
+    """The fast path behind the engines' interface (gandiag.engine.Engine): FastStep over S slots, one
+    replayed CUDA graph per iteration on CUDA (gandiag.engine.graphed). The engine's buffers are the
+    state; export copies a slot's share into its modules and optimisers for recording and checkpoints."""
+
+    name = "fast"
+
+    def __init__(self, cfg, slots: list, start: int, then: Callable[[dict[str, Tensor]], None]):
+        from .graphed import iteration
+        self.slots = slots
+        self.core = FastStep(cfg, [s.players for s in slots])
+        self._iteration = iteration(self.core, [(s.sample_real, s.sample_z) for s in slots], [s.gen for s in slots],
+                                    then)
+
+    def step(self) -> dict[str, Tensor]:
+        return self._iteration()
+
+    def export(self, i: int) -> None:
+        self.core.export(i, self.slots[i].players)

@@ -1,4 +1,9 @@
-"""One training iteration: k D-steps, then k G-steps. Everything it uses is passed in."""
+"""The reference engine: one training iteration with autograd (k D-steps, then k G-steps), for any config.
+
+`train_step` is the iteration, written as the papers define it; everything it uses is passed in. The
+fast engine (gandiag.engine.fast) is proven against it. `ReferenceEngine` steps S seed slots one after
+the other through it, behind the engines' common interface (gandiag.engine.Engine).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +19,7 @@ from ..stabilizers.noise import add_noise, noise_std
 from ..stabilizers.packing import pack
 from ..stabilizers.penalties import gradient_penalty, r1_penalty
 from ..stabilizers.unrolled import unroll
-from .classes import class_loss, draw_labeled, for_classes, generate
+from .classes import class_loss, draw_labeled, for_classes, generate, uses_labels
 
 
 @dataclass
@@ -52,7 +57,7 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
     """Iteration `step` (1-based); returns the last D and G step's statistics as tensors (the caller
     decides when to sync). With pack = m each side draws batch * m samples: D sees batch inputs.
     A run with class labels passes sample_labeled (reals and their classes) and G draws its fakes for
-    those classes (gandiag.train.classes); with aux_classifier D's class cross-entropy on reals and
+    those classes (gandiag.engine.classes); with aux_classifier D's class cross-entropy on reals and
     fakes joins D's loss and the one on G's fakes joins G's."""
     if stab.swaps is not None:
         stab.swaps.before_step(step, p)
@@ -113,3 +118,24 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
             "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),
             "d_fake": losses.d_output(cfg.loss, fake_logits.detach()).mean(),
             "d_grad_norm": d_norm, "g_grad_norm": g_norm}
+
+
+class ReferenceEngine:
+    """train_step for each of S slots in turn; the slots' own modules are the state, so export is free."""
+
+    name = "reference"
+
+    def __init__(self, cfg, slots: list, start: int, then: Callable[[dict[str, Tensor]], None]):
+        self.cfg, self.slots, self.then = cfg, slots, then
+        self.iteration = start
+
+    def step(self) -> dict[str, Tensor]:
+        self.iteration += 1
+        per_slot = [train_step(s.players, s.stabilizers, self.cfg, s.sample_real, s.sample_z, s.gen, self.iteration,
+                               s.sample_labeled if uses_labels(self.cfg) else None) for s in self.slots]
+        stats = {k: torch.stack([row[k] for row in per_slot]) for k in per_slot[0]}
+        self.then(stats)
+        return stats
+
+    def export(self, i: int) -> None:
+        """Nothing to copy: the reference engine trains the slots' modules themselves."""

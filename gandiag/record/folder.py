@@ -1,0 +1,293 @@
+"""The run folder on disk: atomic writes, the one-writer lock, and the reader.
+
+    RUN/.lock                  held (flock) by the one process writing the folder, for its whole life
+    RUN/config.json            the run's record: its config, target, id, versions          (atomic write)
+    RUN/metrics.jsonl          one JSON object per logged step                               (append + flush)
+    RUN/snapshots/step_XXXXXXXX.npz   fixed-z fakes, D grid, arrows, probes                  (atomic write)
+    RUN/checkpoints/step_XXXXXXXX.pt  players, optimisers, RNG and stabilizer state          (atomic write)
+    RUN/status.json            running, finished, diverged, interrupted or failed            (atomic write)
+
+Readers take what is there: they work on a run that crashed or is still running, and skip a truncated
+last metrics line. Writing goes through gandiag.record.Recorder, which holds the lock.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import io
+import json
+import math
+import os
+import re
+import secrets
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .keys import (CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, METRICS_FILE, RUNNING, SNAP_STEP, SNAPSHOT_DIR,
+                   STATUS_FILE, STEP, STOPPED)
+
+
+class RunError(ValueError):
+    """A user-facing, one-line error about a run folder or one of its files (the CLI prints it as is)."""
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder and rename, so a reader never sees half a file.
+
+    A writer killed before the rename leaves only `.<name>.<pid>.<random>.tmp`, which
+    discard_partial_writes removes; the file under its real name is the old one or the new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # os.open with 0o666 lets the umask decide the mode, as for any other file the user writes
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def discard_partial_writes(root: Path) -> list[Path]:
+    """Delete the temp files a killed writer left in a run folder; returns what it deleted.
+
+    Only the recorder's own files are touched (config, status, snapshots, checkpoints), so another
+    tool writing its results into the folder at the same time keeps its temp file.
+    """
+    root = Path(root)
+    stale = [*root.glob(f".{CONFIG_FILE}.*.tmp"), *root.glob(f".{STATUS_FILE}.*.tmp"),
+             *(root / SNAPSHOT_DIR).glob(".step_*.tmp"), *(root / CHECKPOINT_DIR).glob(".step_*.tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def jsonable(v):
+    """A value as JSON can hold it: numpy scalars and arrays as Python numbers and lists, and the
+    non-finite floats JSON has no word for as null (so every reader, pandas included, parses it)."""
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.ndarray):
+        return jsonable(v.tolist())
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    return v
+
+
+def json_text(obj, indent: int | None = 2) -> str:
+    """JSON of obj via `jsonable` (never NaN or Infinity, which are not JSON)."""
+    return json.dumps(jsonable(obj), indent=indent, allow_nan=False)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json_text(obj) + "\n").encode())
+
+
+def snapshot_name(step: int) -> str:
+    return f"step_{step:08d}.npz"
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:08d}.pt"
+
+
+def snapshot_bytes(step: int, arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **{SNAP_STEP: np.asarray(step)}, **arrays)
+    return buf.getvalue()
+
+
+# --- one writer per folder -------------------------------------------------------------------
+
+#: how long a writer waits for a reader's brief shared lock (RunReader.status) before it gives up
+LOCK_PATIENCE_S = 1.0
+
+
+class FolderLock:
+    """An exclusive flock on RUN/.lock, held for the life of the one process that writes the folder.
+
+    The operating system releases it when that process ends, however it ends (kill -9 included), so a
+    stale "running" status never blocks a resume, on this host or another one sharing the disk, and a
+    reused pid never passes for a live writer. The file stays empty (taking the lock changes nothing in
+    the folder); the writer's status.json names it, for the refusal."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.path = self.root / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> "FolderLock":
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        deadline = time.monotonic() + LOCK_PATIENCE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:   # perhaps a reader's probe: it lets go at once
+                    time.sleep(0.02)
+                    continue
+                holder = _holder(self.root)
+                os.close(fd)
+                raise RunError(f"{self.root} is being written by another process ({holder}): wait until it "
+                               "ends, or stop it (Ctrl-C saves a checkpoint), then try again") from None
+            except OSError as e:
+                os.close(fd)
+                raise RunError(f"{self.root} cannot be locked for writing ({e.strerror}): use a folder on "
+                               "a local disk") from None
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)   # closing the descriptor drops the lock
+            self._fd = None
+
+
+def _holder(root: Path) -> str:
+    """Who holds the folder, as its status.json says (the writer writes it when it starts)."""
+    try:
+        status = json.loads((root / STATUS_FILE).read_text(encoding="utf-8"))
+        return f"pid {status['pid']} on {status['host']} since {status['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its status is not written yet"
+
+
+def writer_alive(root: Path) -> bool:
+    """Whether some process holds RUN's writer lock now (it is training or recording into it)."""
+    try:
+        fd = os.open(Path(root) / LOCK_FILE, os.O_RDONLY)
+    except OSError:   # no lock file: no writer ever took it
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError as e:   # a file system without locks cannot tell: trust status.json
+        return e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL)
+    finally:
+        os.close(fd)
+    return False
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+class RunReader:
+    """Reads whatever a run folder holds; never imports training code."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        if not (self.root / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"{self.root} is not a gandiag run folder (no {CONFIG_FILE}): "
+                                    "give the folder that `gandiag run` printed")
+
+    @property
+    def record(self) -> dict:
+        """config.json, checked for the structure every reader relies on."""
+        path = self.root / CONFIG_FILE
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            repair = " (`gandiag resume RUN` rebuilds it from the newest checkpoint)" if self.checkpoint_steps() else ""
+            raise RunError(f"{path} is damaged ({type(e).__name__}){repair}: restore it or start a new run") from None
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            raise RunError(f"{path} is not a gandiag run record (no config table): give the folder that "
+                           "`gandiag run` printed")
+        return record
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+    @property
+    def status(self) -> dict:
+        """How the run ended; "unknown" when status.json is missing or unreadable (a status never blocks
+        reading). A "running" status whose writer no longer holds the folder reads as STOPPED."""
+        try:
+            status = json.loads((self.root / STATUS_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return {"status": "unknown"}
+        if not (isinstance(status, dict) and "status" in status):
+            return {"status": "unknown"}
+        if status["status"] == RUNNING and not writer_alive(self.root):
+            return {**status, "status": STOPPED,
+                    "detail": "status.json says running, but no process holds the folder (killed?): "
+                              "gandiag resume RUN continues from the last checkpoint"}
+        return status
+
+    def metrics(self) -> list[dict]:
+        """All complete metrics rows; a truncated or garbled line (a killed writer) is skipped."""
+        return [row for _, row in metrics_lines(self.root / METRICS_FILE)]
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of one metrics key over the rows that have it (null -> NaN)."""
+        pairs = [(r[STEP], np.nan if r[key] is None else r[key]) for r in self.metrics() if key in r]
+        if not pairs:
+            return np.zeros(0, dtype=int), np.zeros(0)
+        steps, values = zip(*pairs)
+        return np.asarray(steps), np.asarray(values, dtype=np.float64)
+
+    def snapshot_steps(self) -> list[int]:
+        return _steps(self.root / SNAPSHOT_DIR, ".npz")
+
+    def snapshot(self, step: int) -> dict:
+        path = self.root / SNAPSHOT_DIR / snapshot_name(step)
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise RunError(f"snapshot {path} cannot be read ({type(e).__name__}): delete it and try again") from None
+
+    def checkpoint_steps(self) -> list[int]:
+        return _steps(self.root / CHECKPOINT_DIR, ".pt")
+
+    def mixture(self):
+        """The target's modes as recorded (toy scenarios), or None for image scenarios."""
+        from ..data.toy import Mixture
+        modes = self.record.get("modes")
+        if not modes:
+            return None
+        try:
+            return Mixture.from_dict(modes)
+        except (KeyError, TypeError, ValueError):
+            raise RunError(f"{self.root / CONFIG_FILE} has a damaged modes table: restore it from a copy, "
+                           "or rerun the scenario") from None
+
+
+def metrics_lines(path: Path) -> list[tuple[bytes, dict]]:
+    """(line as written, parsed row) for each complete metrics row in order; a truncated or garbled line
+    (a writer killed mid-line, a stray edit) is skipped, so a crashed run reads like a shorter one."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    pairs = []
+    for line in path.read_bytes().splitlines(keepends=True):
+        try:
+            row = json.loads(line)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            continue
+        if line.endswith(b"\n") and isinstance(row, dict) and isinstance(row.get(STEP), int):
+            pairs.append((line, row))
+    return pairs
+
+
+def _steps(folder: Path, suffix: str) -> list[int]:
+    """Steps of the step_XXXXXXXX<suffix> files in folder; other names (a user's copy, a temp file) are not ours."""
+    pattern = re.compile(r"step_(\d+)" + re.escape(suffix))
+    matches = (pattern.fullmatch(p.name) for p in folder.glob("step_*" + suffix))
+    return sorted(int(m.group(1)) for m in matches if m)

@@ -1,0 +1,128 @@
+"""Every name of the run folder: file names, metrics.jsonl keys, snapshot keys, statuses and the keys of
+the analyzer's files. Writers and readers use these constants, so a key is spelled once; the tables of
+docs/reference/keys.md are generated from the descriptions below.
+"""
+from __future__ import annotations
+
+# --- file names ------------------------------------------------------------------------------
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+STATUS_FILE = "status.json"
+LOCK_FILE = ".lock"
+SNAPSHOT_DIR = "snapshots"
+CHECKPOINT_DIR = "checkpoints"
+ANALYSIS_FILE = "analysis.json"
+DIAGNOSIS_FILE = "diagnosis.json"
+TARGET_FILE = "target.npy"           # a user's own 2D points, when they are the target
+
+# --- config.json entries (besides the config itself) ------------------------------------------
+RUN_ID = "run_id"                    # written in config.json and in every checkpoint: a checkpoint belongs to its run
+
+# --- metrics.jsonl keys ----------------------------------------------------------------------
+STEP = "step"
+D_LOSS = "d_loss"
+G_LOSS = "g_loss"
+D_REAL = "d_real"
+D_FAKE = "d_fake"
+D_GRAD_NORM = "d_grad_norm"
+G_GRAD_NORM = "g_grad_norm"
+MODES = "modes"
+MODES_STRICT = "modes_strict"
+HQ = "hq"
+REVERSE_KL = "reverse_kl"
+MODE_COUNTS = "mode_counts"
+CLASSIFIER_SCORE = "classifier_score"
+FRECHET_DISTANCE = "frechet_distance"
+SAT_SHARE = "sat_share"
+SAT_DLOGIT_MINIMAX = "sat_dlogit_minimax"
+SAT_DLOGIT_NONSAT = "sat_dlogit_nonsat"
+SAT_GNORM_MINIMAX = "sat_g_grad_norm_minimax"
+SAT_GNORM_NONSAT = "sat_g_grad_norm_nonsat"
+
+#: the metrics rows' keys, as docs/reference/keys.md lists them
+METRIC_KEYS = {
+    STEP: "the training step the row describes (0: before the first step)",
+    D_LOSS: "D's loss at that step",
+    G_LOSS: "G's loss at that step",
+    D_REAL: "mean D output on the reals (a probability for the cross-entropy losses, else the critic score)",
+    D_FAKE: "mean D output on the fakes",
+    D_GRAD_NORM: "L2 norm of D's gradient",
+    G_GRAD_NORM: "L2 norm of G's gradient",
+    MODES: "modes with at least one high-quality sample (PacGAN, VEEGAN); image runs: classes hit",
+    MODES_STRICT: "modes holding at least a tenth of their fair share of the samples",
+    HQ: "share of the samples within 3 standard deviations of some mode (toy targets)",
+    REVERSE_KL: "KL(generated || target) over the modes, in nats",
+    MODE_COUNTS: "high-quality samples per mode; image runs: samples per classifier class",
+    CLASSIFIER_SCORE: "image runs: the Inception-score formula with gandiag's MNIST classifier",
+    FRECHET_DISTANCE: "image runs: Frechet distance in that classifier's feature space",
+    SAT_SHARE: "snapshot rows: share of the fixed-z fakes with D(G(z)) below the saturation threshold",
+    SAT_DLOGIT_MINIMAX: "snapshot rows: mean |dL_G/dlogit| under the saturating loss log(1 - D(G(z)))",
+    SAT_DLOGIT_NONSAT: "snapshot rows: mean |dL_G/dlogit| under the non-saturating loss -log D(G(z))",
+    SAT_GNORM_MINIMAX: "snapshot rows: G's gradient norm under the saturating loss",
+    SAT_GNORM_NONSAT: "snapshot rows: G's gradient norm under the non-saturating loss",
+}
+
+#: share of D(G(z)) below which a fake counts as saturated (the saturation probe)
+SATURATED_BELOW = 1e-3
+
+#: the stricter coverage count: a mode needs this share of all evaluation samples (toy targets)
+MIN_MODE_SHARE = 0.01
+
+# --- snapshot keys ---------------------------------------------------------------------------
+SNAP_STEP = "step"
+SNAP_FAKES = "fakes"
+SNAP_ARROWS = "arrows"
+SNAP_FAKE_LOGITS = "fake_logits"
+SNAP_GRID_X = "grid_x"
+SNAP_GRID_Y = "grid_y"
+SNAP_D_GRID = "d_grid"
+SNAP_MANIFOLD = "manifold"
+SNAP_IMAGES = "images"
+
+#: a snapshot's arrays, as docs/reference/keys.md lists them
+SNAPSHOT_KEYS = {
+    SNAP_STEP: "the step of the snapshot",
+    SNAP_FAKES: "(S, 2) G(z) for the fixed z batch, the same z in every snapshot (toy targets)",
+    SNAP_ARROWS: "(S, 2) -dL_G/dx at each fake: where G's loss pushes it",
+    SNAP_FAKE_LOGITS: "(S,) D's logits on the fakes",
+    SNAP_GRID_X: "(R,) x coordinates of D's grid",
+    SNAP_GRID_Y: "(R,) y coordinates of D's grid",
+    SNAP_D_GRID: "(R, R) D's output on the grid: row i is y = grid_y[i], column j is x = grid_x[j]",
+    SNAP_MANIFOLD: "(Q, Q, 2) a grid of z pushed through G (only when G's input is 2D)",
+    SNAP_IMAGES: "(S, C, H, W) G(z) for the fixed z batch (image targets)",
+}
+
+# --- status ----------------------------------------------------------------------------------
+RUNNING, FINISHED, DIVERGED, INTERRUPTED = "running", "finished", "diverged", "interrupted"
+FAILED = "failed"                    # an unexpected error (a bug, out of memory); status.json names it
+STOPPED = "stopped"                  # read only: status.json says running, but no process holds the folder
+
+# --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analyze; definitions: docs/analyzer.md)
+# a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS (above) and these:
+N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
+LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"
+KNN_PRECISION, KNN_RECALL, KNN_DENSITY, KNN_COVERAGE = "knn_precision", "knn_recall", "knn_density", "knn_coverage"
+# analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
+A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
+A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
+SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
+# oscillation section
+OSC_INDEX, OSC_MODE_INDEX, OSC_LOSS_INDEX = "index", "mode_index", "loss_index"
+OSC_SOURCE, OSC_STEPS, OSC_DOMINANT = "source", "steps", "dominant_modes"
+OSC_SWITCH_RATE, OSC_DOMINANT_SHARE = "switch_rate", "dominant_share"
+OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"  # window: {steps, visited, covered, index}
+OSC_DRIFT, OSC_D_CYCLE, OSC_G_CYCLE = "angular_drift", "d_loss_cycle", "g_loss_cycle"
+DRIFT_PER_SNAPSHOT, DRIFT_MEAN, DRIFT_TURNS = "per_snapshot", "mean", "turns"
+CYCLE_PERIOD, CYCLE_AMPLITUDE, CYCLE_PEAK_SHARE = "period_steps", "amplitude", "peak_share"
+CYCLE_PERSISTENCE, CYCLE_STRENGTH = "persistence", "strength"
+# saturation section: SAT_* and D_GRAD_NORM series under SERIES, plus
+SAT_MAX_SHARE, SAT_LAST, SAT_GNORM_RATIO = "max_sat_share", "last", "g_grad_norm_ratio"
+# diagnosis.json: {VERDICTS: [{RULE, TITLE, SEVERITY, MESSAGE, EVIDENCE, REMEDIES}], RULES_CHECKED: [...]}
+VERDICTS, RULES_CHECKED = "verdicts", "rules_checked"
+V_RULE, V_TITLE, V_SEVERITY, V_MESSAGE, V_EVIDENCE, V_REMEDIES = (
+    "rule", "title", "severity", "message", "evidence", "remedies")
+EV_STEPS = "steps"                   # every verdict's evidence: [first, last] step it rests on
+# `gandiag probe saturation`: RUN/<SATURATION_PROBE>_step_XXXXXXXX.json and .png
+SATURATION_PROBE = "saturation_probe"
+PROBE_D_STEP = "d_step"               # rows also hold D_LOSS and the SAT_* keys at that D step
+PROBE_D_LR = "d_lr"                   # the fresh D's learning rate (the file: {STEP, PROBE_D_LR, SERIES: rows})

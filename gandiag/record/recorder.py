@@ -1,0 +1,317 @@
+"""The Recorder: the one way anything writes a run folder, gandiag's own trainer and a user's loop alike.
+
+    import gandiag
+    target = gandiag.target("ring8")              # a scenario, or an (N, 2) array of your own data
+    with gandiag.Recorder("runs/mine", target=target, config={"lr": 2e-4}) as rec:
+        for step in range(n_steps):
+            ...                                   # your own D and G updates
+            rec.log(step, d_loss=d_loss, g_loss=g_loss)      # floats or 0-d tensors; extra keys are kept
+            if step % 100 == 0:
+                rec.snapshot(step, generator=G, discriminator=D, z=z_fixed)
+
+What it assumes of your players (docs/own-loop.md): G maps a batch of z (N, z_dim) to samples (N, 2) or
+images (N, C, 28, 28); D maps a batch of samples to one logit per sample, shape (N,) or (N, 1). A D that
+returns a probability is declared once: Recorder(..., discriminator_output="probability").
+Snapshots never change training: they run the players in eval mode under no new .grad, with the
+global random streams forked and put back, and every mode (train/eval) restored.
+
+The recorder holds the folder's lock (record.folder.FolderLock) from the moment it opens until it
+closes, so one folder has one writer. A metrics row is written when the next step's values arrive,
+at flush(), before a checkpoint and at close: a loop that crashes keeps every row but the one in hand.
+"""
+from __future__ import annotations
+
+import io
+import os
+import platform
+import socket
+import uuid
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .folder import (FolderLock, RunError, atomic_write_bytes, atomic_write_json, checkpoint_name,
+                     discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name, _steps)
+from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, INTERRUPTED, LOCK_FILE, METRICS_FILE, MODES,
+                   RUN_ID, RUNNING, SNAP_FAKES, SNAP_IMAGES, SNAPSHOT_DIR, STATUS_FILE, STEP, TARGET_FILE)
+
+#: D's output kinds a recorder accepts
+D_OUTPUTS = ("logit", "probability")
+#: the generator-manifold view of a 2D latent space: a SIDE x SIDE grid of z over [-REACH, REACH]^2
+MANIFOLD_SIDE, MANIFOLD_REACH = 24, 2.0
+DEFAULT_GRID_RES = 64
+
+
+class Recorder:
+    """Writes one run folder (see the module's docstring); a context manager that ends the run's status
+    as finished, interrupted (Ctrl-C) or failed (an exception)."""
+
+    def __init__(self, root, target=None, config: dict | None = None, *, loss: str = "nonsaturating",
+                 discriminator_output: str = "logit", grid_res: int = DEFAULT_GRID_RES, grid_chunk: int | None = None,
+                 keep_checkpoints: int = 0, record: dict | None = None, lock: FolderLock | None = None):
+        if discriminator_output not in D_OUTPUTS:
+            raise RunError(f"discriminator_output = {discriminator_output!r} is not allowed: expected one of "
+                           + ", ".join(D_OUTPUTS))
+        self.root = Path(root)
+        if not str(root).strip():
+            raise RunError("the run folder's name is empty: give a path, e.g. runs/mine")
+        self.target, self.loss, self.d_output = target, loss, discriminator_output
+        self.grid_res, self.grid_chunk, self.keep_checkpoints = grid_res, grid_chunk, keep_checkpoints
+        self._lock = lock or FolderLock(self.root).acquire()
+        try:
+            refuse_a_used_folder(self.root)
+            self.run_id = uuid.uuid4().hex
+            self.record = {RUN_ID: self.run_id, "config": dict(config or {}),
+                           **(target.record() if target is not None else {}),
+                           "recorder": {"loss": loss if isinstance(loss, str) else getattr(loss, "__name__", "custom"),
+                                        "discriminator_output": discriminator_output},
+                           "versions": versions(), "created": datetime.now().isoformat(timespec="seconds"),
+                           **(record or {})}
+            if getattr(target, "points", None) is not None:
+                buf = io.BytesIO()
+                np.save(buf, target.points)
+                atomic_write_bytes(self.root / TARGET_FILE, buf.getvalue())
+            self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    @classmethod
+    def reopen(cls, root, record: dict, target=None, *, loss: str = "nonsaturating", grid_res: int = DEFAULT_GRID_RES,
+               grid_chunk: int | None = None, keep_checkpoints: int = 0, lock: FolderLock | None = None) -> "Recorder":
+        """Continue writing a folder (a resumed run): the lock first (or the caller's, already held),
+        then `record` as its config.json. The caller has checked that the folder's run and its
+        checkpoint belong together."""
+        self = cls.__new__(cls)
+        self.root, self.target, self.loss, self.d_output = Path(root), target, loss, "logit"
+        self.grid_res, self.grid_chunk, self.keep_checkpoints = grid_res, grid_chunk, keep_checkpoints
+        self._lock = lock or FolderLock(self.root).acquire()
+        try:
+            self.run_id, self.record = record.get(RUN_ID), record
+            discard_partial_writes(self.root)
+            self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def _start(self) -> None:
+        (self.root / SNAPSHOT_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.root / CONFIG_FILE, self.record)
+        self._metrics = open(self.root / METRICS_FILE, "a", encoding="utf-8")
+        self._row: dict | None = None
+        self._last_step = max([row[STEP] for _, row in metrics_lines(self.root / METRICS_FILE)], default=-1)
+        self.ended: str | None = None
+        self._since = datetime.now().isoformat(timespec="seconds")
+        self.write_status(RUNNING, step=max(self._last_step, 0))
+
+    # --- a metrics row per step ----------------------------------------------------------------
+    def log(self, step: int, **values) -> None:
+        """Add values to the row of `step`: numbers, 0-d tensors, numpy scalars, lists of numbers (any
+        other JSON value is kept as it is). Steps must not go back."""
+        self._merge(step, {k: _value(k, v) for k, v in values.items()})
+
+    def evaluate(self, step: int, generator, z: torch.Tensor) -> dict:
+        """The target's metrics of G(z) (modes, high quality, reverse KL, ...; image targets: classifier
+        metrics) into the row of `step`; returns them."""
+        self._need_target("evaluate")
+        with untouched(generator):
+            fakes = generate(generator, z)
+        entries = self.target.metrics(fakes)
+        self._merge(step, entries)
+        return entries
+
+    def snapshot(self, step: int, generator=None, discriminator=None, z: torch.Tensor | None = None, *,
+                 eval_z: torch.Tensor | None = None, **arrays) -> None:
+        """Write RUN/snapshots/step_XXXXXXXX.npz. Given the players and a fixed z batch it holds what
+        gandiag's own snapshots hold: the fakes G(z), D on a grid over the target's window with the
+        gradient arrows of G's loss at each fake (2D targets), the samples (image targets), the
+        generator manifold (a 2D z), and the saturation probe, whose entries join the row of `step`
+        together with the target's metrics of G(eval_z or z) (unless evaluate() gave them already).
+        Arrays you computed yourself (e.g. fakes=..., from any framework) are written as given."""
+        from .snapshot import image_snapshot, toy_snapshot
+        entries = {}
+        if generator is not None:
+            if z is None:
+                raise RunError("snapshot needs z, a fixed batch of G's inputs, with the generator")
+            self._need_target("snapshot")
+            D = as_logits(discriminator, self.d_output) if discriminator is not None else None
+            with untouched(generator, discriminator):
+                if self.target.kind == "image":
+                    computed, entries = image_snapshot(generator, D, z)
+                else:
+                    computed, entries = toy_snapshot(generator, D, z, loss=self.loss, window=self.target.window(),
+                                                     grid_res=self.grid_res, manifold_z=_manifold_z(z),
+                                                     grid_chunk=self.grid_chunk)
+            arrays = {**computed, **arrays}
+            if MODES not in (self._row or {}) or self._row[STEP] != step:
+                fakes = generate(generator, eval_z) if eval_z is not None else torch.as_tensor(
+                    arrays[SNAP_IMAGES if self.target.kind == "image" else SNAP_FAKES])
+                entries = {**entries, **self.target.metrics(fakes)}
+        elif arrays and self.target is not None and SNAP_FAKES in arrays:
+            entries = self.target.metrics(np.asarray(arrays[SNAP_FAKES]))
+        arrays = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in arrays.items()}
+        atomic_write_bytes(self.root / SNAPSHOT_DIR / snapshot_name(step), snapshot_bytes(step, arrays))
+        self._merge(step, entries)
+
+    def _merge(self, step: int, entries: dict) -> None:
+        step = _step(step)
+        if self._row is not None and self._row[STEP] != step:
+            self.flush()
+        if step <= self._last_step and self._row is None:
+            raise RunError(f"step {step} comes after step {self._last_step}: record steps in increasing order")
+        if self._row is None:
+            self._row = {STEP: step}
+        self._row.update(entries)
+
+    def flush(self) -> dict | None:
+        """Write the row in hand (if any) and return it."""
+        row, self._row = self._row, None
+        if row is not None:
+            self._metrics.write(json_text(row, indent=None) + "\n")
+            self._metrics.flush()
+            self._last_step = row[STEP]
+        return row
+
+    def _need_target(self, what: str) -> None:
+        if self.target is None:
+            raise RunError(f"{what} needs a target: Recorder(..., target=gandiag.target('ring8') or your points)")
+
+    # --- checkpoints and status ----------------------------------------------------------------
+    def checkpoint(self, step: int, state: dict) -> Path:
+        """Write RUN/checkpoints/step_XXXXXXXX.pt (state, tagged with this run's id; rows up to `step`
+        are written first), then keep only the newest keep_checkpoints (0: all)."""
+        self.flush()
+        buf = io.BytesIO()
+        torch.save({**state, RUN_ID: self.run_id}, buf)
+        path = self.root / CHECKPOINT_DIR / checkpoint_name(step)
+        atomic_write_bytes(path, buf.getvalue())
+        if self.keep_checkpoints:   # only files named like ours, oldest first; the new one is written first
+            for old in _steps(self.root / CHECKPOINT_DIR, ".pt")[:-self.keep_checkpoints]:
+                (self.root / CHECKPOINT_DIR / checkpoint_name(old)).unlink(missing_ok=True)
+        return path
+
+    def write_status(self, status: str, **details) -> None:
+        # a running status names its process: who holds the folder, for a second writer's refusal
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": self._since} if status == RUNNING else {}
+        atomic_write_json(self.root / STATUS_FILE, {"status": status, **details, **owner})
+
+    def end(self, status: str, **details) -> None:
+        """The run's final status (finished, diverged, interrupted, failed), after the last row."""
+        self.flush()
+        self.write_status(status, **details)
+        self.ended = status
+
+    def close(self) -> None:
+        """Write the row in hand and let go of the folder (its status stays as it is)."""
+        if self._lock is None:
+            return
+        try:
+            self.flush()
+            self._metrics.close()
+        finally:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        try:
+            if self.ended is None:
+                last = (self._row or {}).get(STEP, self._last_step)
+                if kind is None:
+                    self.end(FINISHED, step=max(last, 0))
+                elif issubclass(kind, KeyboardInterrupt):
+                    self.end(INTERRUPTED, step=max(last, 0))
+                else:
+                    self.end(FAILED, step=max(last, 0), detail=f"{kind.__name__}: {error}")
+        finally:
+            self.close()
+
+
+def refuse_a_used_folder(root: Path) -> None:
+    """A new run starts in a new or empty folder: appending to another run's files would mix them."""
+    used = sorted(p.name for p in root.iterdir() if p.name != LOCK_FILE)
+    if (root / CONFIG_FILE).exists():
+        raise RunError(f"{root} already holds a run: choose another folder (`gandiag resume {root}` continues it)")
+    if used:
+        raise RunError(f"{root} is not empty ({', '.join(used[:3])}{', ...' if len(used) > 3 else ''}): "
+                       "choose a new or empty folder for the run")
+
+
+def versions() -> dict:
+    return {"gandiag": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _step(step) -> int:
+    if isinstance(step, torch.Tensor):
+        step = step.item()
+    if isinstance(step, bool) or not float(step).is_integer() or step < 0:
+        raise RunError(f"step {step!r} is not allowed: expected a whole number >= 0")
+    return int(step)
+
+
+def _value(key: str, v):
+    """A metrics value as JSON holds it (a 0-d tensor or numpy scalar as a number)."""
+    if isinstance(v, torch.Tensor):
+        if v.numel() != 1:
+            raise RunError(f"{key} is a tensor of shape {tuple(v.shape)}: log one number per key")
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v.item() if isinstance(v, np.generic) else v
+
+
+@contextmanager
+def untouched(*modules):
+    """The players exactly as they were after the block: each module's train/eval mode, and the global
+    random streams (CPU and the modules' CUDA device), which a user's dropout or noise might draw from."""
+    nets = [m for m in modules if isinstance(m, torch.nn.Module)]
+    modes = [[(sub, sub.training) for sub in m.modules()] for m in nets]
+    devices = sorted({p.device.index or 0 for m in nets for p in m.parameters() if p.is_cuda})
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        for pairs in modes:
+            for sub, was in pairs:
+                sub.train(was)
+
+
+@torch.no_grad()
+def generate(G, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """G(z) in eval mode, in chunks, as float32 on the CPU."""
+    if isinstance(G, torch.nn.Module):
+        G.eval()
+    return torch.cat([G(z[i:i + chunk]).float().cpu() for i in range(0, len(z), chunk)])
+
+
+def as_logits(D, output: str) -> Callable:
+    """D as x -> one logit per sample, whatever it returns: (N,) from (N, 1), the logit of a probability."""
+    def logits(x):
+        out = D(x)
+        out = out.reshape(len(x)) if out.dim() > 1 and out.shape[-1] == 1 else out
+        if output == "probability":
+            eps = torch.finfo(out.dtype).eps
+            out = torch.logit(out.clamp(eps, 1 - eps))
+        return out
+    if isinstance(D, torch.nn.Module):
+        logits.module = D      # snapshots set its mode (eval) through this
+    return logits
+
+
+def _manifold_z(z: torch.Tensor) -> torch.Tensor | None:
+    """A MANIFOLD_SIDE^2 grid of 2D z on z's device, when G's input is 2D."""
+    if z.dim() != 2 or z.shape[1] != 2:
+        return None
+    axis = torch.linspace(-MANIFOLD_REACH, MANIFOLD_REACH, MANIFOLD_SIDE, device=z.device, dtype=z.dtype)
+    zy, zx = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([zx.ravel(), zy.ravel()], 1)

@@ -1,0 +1,206 @@
+"""Starting and continuing a run: `run` (a fresh run folder) and `resume` (from its newest checkpoint).
+
+Both take the folder's writer lock before anything is written and hold it to the end, so one folder
+has one writer; a second `run` or `resume` of the folder is refused in one line.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from .. import record as R, targets
+from ..config import DEFAULTS, Config, from_dict, to_dict
+from ..engine import Choice, choose
+from ..record.recorder import Recorder, refuse_a_used_folder, versions
+from . import ddp
+from .checkpoints import check_belongs, load_checkpoint
+from .classifier import load_or_train
+from .device import threads
+from .loop import RunResult, RunSlot, train
+from .progress import Progress
+from .session import Session, resolve_device
+
+
+def method_name(cfg: Config) -> str:
+    """A short name of what differs from a vanilla GAN, for folder names and figure labels."""
+    parts = []
+    if cfg.unrolled:
+        parts.append(f"unrolled{cfg.unrolled}" + ("-first-order" if cfg.unrolled_first_order else ""))
+    for name in ("minibatch_disc", "spectral_norm", "noisy_labels", "conditional", "aux_classifier"):
+        if getattr(cfg, name):
+            parts.append(name.replace("_", "-"))
+    for name in ("hist_avg", "label_flip", "instance_noise", "replay_size", "swap_every", "g_dropout", "r1"):
+        if getattr(cfg, name) != DEFAULTS[name]:
+            parts.append(f"{name.replace('_', '-')}{getattr(cfg, name):g}")
+    if cfg.label_smoothing != 1.0:
+        parts.append(f"smooth{cfg.label_smoothing:g}")
+    if cfg.pack > 1:
+        parts.append(f"pack{cfg.pack}")
+    return "-".join(parts) or "vanilla"
+
+
+def default_out(cfg: Config) -> Path:
+    return Path("runs") / f"{cfg.scenario}-{method_name(cfg)}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def run_target(cfg: Config, device: torch.device):
+    """The target a run of cfg trains against (image runs: the cached classifier, trained once if missing)."""
+    with ddp.main_first():   # rank 0 may train and cache the classifier that the others then load
+        return targets.from_config(cfg, device, load_classifier=lambda: load_or_train(cfg.data_dir))
+
+
+def recorder_for(cfg: Config, root: Path, target, record: dict, lock: R.FolderLock,
+                 reopen: bool = False) -> Recorder:
+    """The Recorder of a trainer's run folder (the lock already held)."""
+    options = dict(loss=cfg.loss, grid_res=cfg.grid_res, grid_chunk=cfg.batch, keep_checkpoints=cfg.keep_checkpoints,
+                   lock=lock)
+    if reopen:
+        return Recorder.reopen(root, record, target, **options)
+    return Recorder(root, target, to_dict(cfg), record=record, **options)
+
+
+def run_record(cfg: Config, device: torch.device, choice: Choice) -> dict:
+    """config.json entries of a trainer's run besides the config and target: enough to understand and
+    rerun it without the scenario file."""
+    return {"seed": cfg.seed, "method": method_name(cfg), "device": str(device), "engine": choice.record(),
+            "trainer": "gandiag", **ddp.describe()}
+
+
+@contextmanager
+def locked(root: Path):
+    """The folder's writer lock for the block; the Recorder made inside takes it over (and releases it)."""
+    lock = R.FolderLock(root).acquire()
+    try:
+        yield lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) -> RunResult:
+    """Train a fresh run into `out` (default runs/<scenario>-<method>-<time>), a new or empty folder;
+    under torchrun, data-parallel over its processes (gandiag.train.ddp)."""
+    with ddp.process_group(resolve_device(cfg.device)) as device:
+        choice = choose(cfg)   # a config the requested engine cannot run fails before any write
+        root = ddp.from_main(Path(out) if out is not None else default_out(cfg))
+        if not ddp.is_main():
+            return _follow(cfg, device, choice, root)
+        with locked(root) as lock:
+            refuse_a_used_folder(root)
+            target = run_target(cfg, device)
+            session = Session(cfg, device, target, choice)
+            ddp.join(session.players, session.gen, cfg.seed)
+            with recorder_for(cfg, root, target, run_record(cfg, device, choice), lock) as rec, threads(cfg):
+                return train([RunSlot(session, rec, root)], choice, 0,
+                             Progress(cfg.steps, quiet=quiet), on_row)[0]
+
+
+def _follow(cfg: Config, device: torch.device, choice: Choice, root: Path) -> RunResult:
+    """A DDP rank other than 0: train in step with rank 0 (the gradient averaging syncs), write nothing."""
+    session = Session(cfg, device, run_target(cfg, device), choice)
+    ddp.join(session.players, session.gen, cfg.seed)
+    with threads(cfg):
+        return train([RunSlot(session, None, root)], choice, 0, Progress(cfg.steps, quiet=True))[0]
+
+
+def resume(root: Path, steps: int | None = None, quiet: bool = False, on_row=None) -> RunResult:
+    """Continue a run from its newest checkpoint up to `steps` in total (not extra).
+
+    A run killed before its first checkpoint starts again from step 0: a Session built from the
+    recorded config is exactly the state the run began in. Nothing in the folder changes until the
+    lock is held and the checkpoint, config and device have all been checked."""
+    root = Path(root)
+    R.RunReader(root)   # a folder that is no run folder says so first
+    with locked(root) as lock:
+        progress = Progress(0, quiet=quiet)
+        start = prepare_resume(root, steps, progress)
+        cfg, session, record = start.cfg, start.session, start.record
+        with recorder_for(cfg, root, session.target, record, lock, reopen=True) as rec, threads(cfg):
+            return train([RunSlot(session, rec, root)], start.choice, start.step,
+                         Progress(cfg.steps, start=start.step, quiet=quiet), on_row)[0]
+
+
+class Start:
+    """What resuming one folder needs, checked: its config, session (state restored), record and step."""
+
+    def __init__(self, cfg: Config, choice: Choice, session: Session, record: dict, step: int):
+        self.cfg, self.choice, self.session, self.record, self.step = cfg, choice, session, record, step
+
+
+def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done: bool = False) -> Start:
+    """Check and load a folder for resuming (the caller holds its lock): the newest checkpoint, which must
+    belong to the folder's run; the config it holds with `steps` as the new total; a session restored
+    from it; metrics.jsonl cut back to the checkpoint. A damaged config.json is rebuilt from the
+    checkpoint, which holds the whole config. allow_done: a run already at `steps` is returned as it is
+    (a multi-seed pass resumes its unfinished seeds only)."""
+    reader = R.RunReader(root)
+    ckpts = reader.checkpoint_steps()
+    path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
+    ckpt = load_checkpoint(path) if path else None
+    try:
+        record = reader.record
+    except R.RunError:
+        if ckpt is None:
+            raise
+        record = {R.RUN_ID: ckpt.get(R.RUN_ID), "config": ckpt["config"], "repaired": "from " + path.name}
+        progress.note(f"{root / R.CONFIG_FILE} was damaged: rebuilt from checkpoint {path.name}")
+    if ckpt is not None:
+        check_belongs(ckpt, record, path)
+    done = ckpt["step"] if ckpt else 0
+    cfg = from_dict({**(ckpt["config"] if ckpt else record["config"]), **({"steps": steps} if steps is not None else {})})
+    if cfg.steps <= done and not allow_done:
+        if reader.status.get("status") == R.INTERRUPTED and done == cfg.steps:
+            R.atomic_write_json(root / R.STATUS_FILE, {**reader.status, "status": R.FINISHED})
+            raise R.RunError(f"{root} had trained all its {done} steps when it was interrupted: it is finished "
+                             "(status.json now says so); pass a larger --steps to train on")
+        raise R.RunError(f"{root} is already at step {done}: pass --steps larger than that (a total, not extra)")
+    device = _resume_device(cfg, ckpt, path)
+    choice = choose(cfg)
+    target = run_target(cfg, device)
+    session = Session(cfg, device, target, choice)
+    if ckpt:
+        _restore(session, ckpt, path)
+    _cut_metrics(root, done if ckpt else -1, progress)
+    record = {**record, "config": to_dict(cfg), **target.record(), "versions": versions(),
+              "resumed_from": [*record.get("resumed_from", []), done]}
+    return Start(cfg, choice, session, record, done)
+
+
+def _resume_device(cfg: Config, ckpt: dict | None, path: Path | None) -> torch.device:
+    """The device the checkpoint was written on: random streams differ between devices."""
+    if ckpt is None:
+        return resolve_device(cfg.device)
+    if ckpt["device"] == "cuda" and not torch.cuda.is_available():
+        raise R.RunError(f"checkpoint {path} was written on CUDA and this machine has none: "
+                         "resume it on a machine with CUDA")
+    return torch.device(ckpt["device"])
+
+
+def _restore(s: Session, ckpt: dict, path: Path) -> None:
+    try:
+        s.load_state(ckpt)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise R.RunError(f"checkpoint {path} does not fit its own config ({type(e).__name__}): it is damaged "
+                         "or foreign; delete it to resume from an earlier one") from None
+
+
+def _cut_metrics(root: Path, step: int, progress: Progress) -> None:
+    """Keep the rows up to the checkpoint byte for byte and drop the rest (a killed run wrote them, the
+    last maybe half; the resumed run writes them again), saying what was dropped or is missing."""
+    path = root / R.METRICS_FILE
+    lines = R.metrics_lines(path)
+    kept = [line for line, row in lines if row[R.STEP] <= step]
+    raw = path.read_bytes().count(b"\n") + (0 if path.read_bytes().endswith(b"\n") else 1) if path.is_file() else 0
+    garbled, dropped = raw - len(lines), len(lines) - len(kept)
+    if dropped:
+        progress.note(f"resume: {dropped} metrics rows after the checkpoint (step {step}) are trained again")
+    if garbled and path.stat().st_size:
+        progress.note(f"resume: {garbled} damaged line(s) of {path.name} (a killed write) left out")
+    last = max([row[R.STEP] for _, row in lines if row[R.STEP] <= step], default=None)
+    if step > 0 and last is not None and last < step:
+        progress.note(f"resume: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
+                      "the rows between are lost (the run itself continues exactly)")
+    R.atomic_write_bytes(path, b"".join(kept))

@@ -1,0 +1,206 @@
+"""Many seeds of one config (`gandiag run --seeds N`): one pass of the training loop over N seed slots.
+
+    OUT/seeds.json          the pass: its config, seeds and engine (what `gandiag resume OUT` reads)
+    OUT/seed_<s>/           an ordinary run folder per seed: analyze, report, resume work on it alone
+    OUT/summary.json        each seed's final mode metrics with their mean and standard error
+
+On the fast engine the seeds are stacked and trained together; on the reference engine the loop steps
+them one after another. Either way seed s of the pass trains exactly what `gandiag run --seed s` does
+(tests/test_seeds.py). `gandiag resume OUT` continues every unfinished seed from their newest common
+checkpoint, in one pass again, and then writes summary.json.
+"""
+from __future__ import annotations
+
+import json
+import math
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+from .. import record as R
+from ..config import Config, from_dict, to_dict
+from ..engine import choose
+from ..record.recorder import refuse_a_used_folder
+from .device import threads
+from .loop import EXIT_DIVERGED, EXIT_INTERRUPTED, RunResult, RunSlot, train
+from .progress import Progress
+from .runs import default_out, locked, prepare_resume, recorder_for, run_record, run_target
+from .session import Session, resolve_device
+
+SEEDS_FILE = "seeds.json"
+SUMMARY_FILE = "summary.json"
+#: final-row metrics summarised over seeds
+SUMMARY_KEYS = (R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL)
+
+
+def seed_folder(root: Path, seed: int) -> Path:
+    return Path(root) / f"seed_{seed}"
+
+
+def seed_configs(cfg: Config, n: int) -> list[Config]:
+    """Seeds cfg.seed, cfg.seed + 1, ..., cfg.seed + n - 1 of one config."""
+    return [from_dict({**to_dict(cfg), "seed": cfg.seed + i}) for i in range(n)]
+
+
+def is_pass(root: Path) -> bool:
+    return (Path(root) / SEEDS_FILE).is_file()
+
+
+def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False) -> dict:
+    """Train n seeds of cfg into `out` (default runs/<scenario>-<method>-seeds<n>-<time>), a new or empty
+    folder; returns the summary."""
+    if n < 1:
+        raise R.RunError(f"--seeds {n} is not allowed: give a number of seeds >= 1")
+    root = Path(out) if out is not None else Path(f"{default_out(cfg)}-seeds{n}")
+    cfgs, choice = seed_configs(cfg, n), choose(cfg)
+    device = resolve_device(cfg.device)
+    with locked(root) as lock:
+        try:
+            refuse_a_used_folder(root)
+            R.atomic_write_json(root / SEEDS_FILE, {"config": to_dict(cfg), "seeds": [c.seed for c in cfgs],
+                                                    "engine": choice.record()})
+            with ExitStack() as stack:
+                slots = []
+                for c in cfgs:
+                    folder, target = seed_folder(root, c.seed), run_target(c, device)
+                    session = Session(c, device, target, choice)
+                    extra = {**run_record(c, device, choice), "pass": {"folder": "..", "seeds": [x.seed for x in cfgs]}}
+                    rec = stack.enter_context(recorder_for(c, folder, target, extra, R.FolderLock(folder).acquire()))
+                    slots.append(RunSlot(session, rec, folder))
+                with threads(cfg):
+                    results = train(slots, choice, 0, Progress(cfg.steps, quiet=quiet))
+            return write_summary(root, cfgs, results)
+        finally:
+            lock.release()
+
+
+def resume_seeds(root: Path, steps: int | None = None, quiet: bool = False) -> dict:
+    """Continue a multi-seed pass: every seed that has not finished or diverged resumes from the newest
+    checkpoint all of them hold, in one pass; then summary.json is written (again)."""
+    root = Path(root)
+    with locked(root) as lock:
+        try:
+            spec = _read_pass(root)
+            cfgs = [from_dict({**spec["config"], "seed": s}) for s in spec["seeds"]]
+            progress = Progress(0, quiet=quiet)
+            with ExitStack() as stack:
+                folder_locks = {c.seed: stack.enter_context(_held(seed_folder(root, c.seed))) for c in cfgs}
+                todo, results = _unfinished(root, cfgs, steps)
+                slots = []
+                if todo:
+                    common = _common_checkpoint([seed_folder(root, c.seed) for c in todo])
+                    for c in todo:
+                        folder = seed_folder(root, c.seed)
+                        _keep_checkpoints_up_to(folder, common)
+                        start = prepare_resume(folder, steps, progress)
+                        rec = stack.enter_context(recorder_for(start.cfg, folder, start.session.target, start.record,
+                                                               folder_locks[c.seed], reopen=True))
+                        slots.append((c.seed, RunSlot(start.session, rec, folder), start))
+                    first = slots[0][2]
+                    with threads(first.cfg):
+                        trained = train([x for _, x, _ in slots], first.choice, first.step,
+                                        Progress(first.cfg.steps, start=first.step, quiet=quiet))
+                    results.update({seed: r for (seed, _, _), r in zip(slots, trained)})
+            return write_summary(root, cfgs, [results[c.seed] for c in cfgs])
+        finally:
+            lock.release()
+
+
+class _held:
+    """A seed folder's writer lock as a context manager (the Recorder that reopens it takes it over)."""
+
+    def __init__(self, folder: Path):
+        self.lock = R.FolderLock(folder)
+
+    def __enter__(self) -> R.FolderLock:
+        return self.lock.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+
+
+def _read_pass(root: Path) -> dict:
+    try:
+        spec = json.loads((root / SEEDS_FILE).read_text(encoding="utf-8"))
+        from_dict(spec["config"])
+        assert isinstance(spec["seeds"], list) and spec["seeds"] and all(isinstance(s, int) for s in spec["seeds"])
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+        raise R.RunError(f"{root / SEEDS_FILE} is damaged: resume the seeds one by one (gandiag resume "
+                         f"{root}/seed_<s>)") from None
+    return spec
+
+
+def _unfinished(root: Path, cfgs: list[Config], steps: int | None) -> tuple[list[Config], dict[int, RunResult]]:
+    """(the seeds to train on, the results of those that are done: finished at the total, or diverged)."""
+    todo, done = [], {}
+    for c in cfgs:
+        folder = seed_folder(root, c.seed)
+        total = steps if steps is not None else c.steps
+        status = R.RunReader(folder).status if (folder / R.CONFIG_FILE).is_file() else {"status": "unknown"}
+        reader = R.RunReader(folder) if (folder / R.CONFIG_FILE).is_file() else None
+        last = reader.metrics()[-1] if reader and reader.metrics() else {}
+        at = status.get("step", 0)
+        if status["status"] == R.DIVERGED:
+            done[c.seed] = RunResult(folder, R.DIVERGED, at, last, status.get("detail", ""))
+        elif status["status"] in (R.FINISHED, R.INTERRUPTED) and at >= total:   # Ctrl-C in its last step
+            done[c.seed] = RunResult(folder, R.FINISHED, at, last)
+        else:
+            todo.append(c)
+    return todo, done
+
+
+def _common_checkpoint(folders: list[Path]) -> int | None:
+    """The newest checkpoint step every folder holds (the stacked engine needs one step count), or None."""
+    common = set.intersection(*(set(R.RunReader(f).checkpoint_steps()) for f in folders))
+    return max(common) if common else None
+
+
+def _keep_checkpoints_up_to(folder: Path, step: int | None) -> None:
+    """Set aside a seed's checkpoints newer than the pass's common one (a kill can land between two
+    seeds' writes), so it resumes from the common step; with none in common, from the start."""
+    for s in R.RunReader(folder).checkpoint_steps():
+        if step is None or s > step:
+            (folder / R.CHECKPOINT_DIR / R.checkpoint_name(s)).unlink()
+
+
+def write_summary(root: Path, cfgs: list[Config], results: list[RunResult]) -> dict:
+    summary = summarize(cfgs, results, choose(cfgs[0]).record())
+    R.atomic_write_json(Path(root) / SUMMARY_FILE, summary)
+    return summary
+
+
+def summarize(cfgs: list[Config], results: list[RunResult], engine: dict) -> dict:
+    """Each seed's status and final metrics, and per metric the mean and standard error over the seeds
+    that have it (standard deviation with n - 1, over sqrt(n); null for a single seed)."""
+    runs = [{"seed": c.seed, "folder": str(r.path), "status": r.status, "step": r.step,
+             **{k: r.last.get(k) for k in SUMMARY_KEYS}} for c, r in zip(cfgs, results)]
+    stats = {}
+    for key in SUMMARY_KEYS:
+        values = np.asarray([row[key] for row in runs if row[key] is not None], dtype=np.float64)
+        sem = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
+        stats[key] = {"mean": float(values.mean()) if len(values) else None, "sem": sem, "n": len(values)}
+    return {"config": to_dict(cfgs[0]), "seeds": [c.seed for c in cfgs], "engine": engine, "runs": runs,
+            "summary": stats}
+
+
+def format_summary(summary: dict) -> str:
+    """A plain-text table: one row per seed, then the mean and the standard error over the seeds."""
+    cols = ((R.MODES, "modes", 1), (R.MODES_STRICT, "strict", 1), (R.HQ, "HQ %", 100), (R.REVERSE_KL, "reverse KL", 1))
+    cell = lambda v, scale, digits: f"{'-' if v is None else f'{v * scale:.{digits}f}':>12}"  # noqa: E731
+    lines = [f"{'seed':>6}  {'status':<12}" + "".join(f"{title:>12}" for _, title, _ in cols)]
+    for row in summary["runs"]:
+        lines.append(f"{row['seed']:>6}  {row['status']:<12}" + "".join(
+            cell(row[k], scale, 3 if k == R.REVERSE_KL else 1 if k == R.HQ else 0) for k, _, scale in cols))
+    for stat in ("mean", "sem"):
+        lines.append(f"{'s.e.' if stat == 'sem' else stat:>6}  {'':<12}" + "".join(
+            cell(summary["summary"][k][stat], scale, 3 if k == R.REVERSE_KL else 2) for k, _, scale in cols))
+    root = Path(summary["runs"][0]["folder"]).parent
+    lines.append(f"run folders: {root}/seed_<seed>   summary: {root / SUMMARY_FILE}")
+    return "\n".join(lines)
+
+
+def exit_code(summary: dict) -> int:
+    """gandiag run's exit code for a multi-seed run: as a single run's, from the worst seed."""
+    statuses = {row["status"] for row in summary["runs"]}
+    return EXIT_DIVERGED if R.DIVERGED in statuses else EXIT_INTERRUPTED if R.INTERRUPTED in statuses else 0
