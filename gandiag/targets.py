@@ -93,12 +93,8 @@ class PointsTarget:
         points = self._torch[key]
         return points[torch.randint(len(points), (n,), generator=generator, device=device)]
 
-    def window(self, margin: float = 0.1) -> tuple[float, float, float, float]:
-        """A square around the points (their 0.1-99.9 % range, so a stray point does not shrink the view)."""
-        lo, hi = np.percentile(self.points, [0.1, 99.9], axis=0)
-        half = float(np.max(hi - lo)) / 2 * (1 + margin) or 1.0
-        cx, cy = (lo + hi) / 2
-        return (cx - half, cx + half, cy - half, cy + half)
+    def window(self) -> tuple[float, float, float, float]:
+        return points_window(self.points)
 
     def record(self) -> dict:
         entry = {"kind": "points", "name": self.name, "file": R.TARGET_FILE, "n_points": len(self.points),
@@ -112,6 +108,14 @@ class PointsTarget:
         if len(finite) > KNN_K:
             out.update(prdc(self._reference, finite))
         return out
+
+
+def points_window(points: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
+    """A square around points (their 0.1-99.9 % range, so a stray point does not widen the view)."""
+    lo, hi = np.percentile(points, [0.1, 99.9], axis=0)
+    half = float(np.max(hi - lo)) / 2 * (1 + margin) or 1.0
+    cx, cy = (lo + hi) / 2
+    return (float(cx - half), float(cx + half), float(cy - half), float(cy + half))
 
 
 def fit_modes(points: np.ndarray, k: int, seed: int = 0) -> Mixture:

@@ -37,11 +37,11 @@ def grad_norm(module: nn.Module) -> Tensor:
 
 
 def d_objective(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: Tensor, fake: Tensor,
-                targets: tuple, stab: Stabilizers, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+                targets: tuple, stab: Stabilizers, gen: torch.Generator, objective: losses.Objective) -> tuple[Tensor, Tensor, Tensor]:
     """(D's loss, logits on reals, logits on fakes) for D's inputs; the same objective drives the real D
     and its unrolled copy. Reals and fakes go through D as separate batches (batch norm needs that)."""
     real_logits, fake_logits = D(real), D(fake)
-    loss = losses.d_loss(cfg.loss, real_logits, fake_logits, *targets)
+    loss = objective.d(real_logits, fake_logits, *targets)
     if cfg.loss == "wgan-gp":
         loss = loss + cfg.gp_weight * gradient_penalty(D, real, fake, gen)
     if cfg.r1:
@@ -53,12 +53,14 @@ def d_objective(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: 
 
 def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], Tensor],
                sample_z: Callable[[int], Tensor], gen: torch.Generator, step: int,
-               sample_labeled: Callable[[int], tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
+               sample_labeled: Callable[[int], tuple[Tensor, Tensor]] | None = None,
+               objective: losses.Objective | None = None) -> dict[str, Tensor]:
     """Iteration `step` (1-based); returns the last D and G step's statistics as tensors (the caller
     decides when to sync). With pack = m each side draws batch * m samples: D sees batch inputs.
     A run with class labels passes sample_labeled (reals and their classes) and G draws its fakes for
     those classes (gandiag.engine.classes); with aux_classifier D's class cross-entropy on reals and
     fakes joins D's loss and the one on G's fakes joins G's."""
+    objective = objective or losses.builtin(cfg.loss)
     if stab.swaps is not None:
         stab.swaps.before_step(step, p)
     n, sigma = cfg.batch * cfg.pack, noise_std(cfg.instance_noise, cfg.instance_noise_decay, step)
@@ -76,7 +78,7 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
         targets = d_targets(cfg, cfg.batch, gen, real.device)
         real_in, fake_in = d_input(real), d_input(fake)
         loss_d, real_logits, fake_logits = d_objective(cfg, for_classes(p.D, labels), d_params, real_in, fake_in,
-                                                       targets, stab, gen)
+                                                       targets, stab, gen, objective)
         if cfg.aux_classifier:
             loss_d = loss_d + class_loss(p.D, real_in, labels) + class_loss(p.D, fake_in, labels)
         p.opt_d.zero_grad(set_to_none=True)
@@ -98,11 +100,11 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
             real, targets = d_input(sample_real(n)), d_targets(cfg, cfg.batch, gen, fake.device)
 
             def unrolled_d_loss(D_k, params):  # D's objective on one fixed real batch and these fakes
-                return d_objective(cfg, D_k, params, real, fake, targets, stab, gen)[0]
+                return d_objective(cfg, D_k, params, real, fake, targets, stab, gen, objective)[0]
 
             D = unroll(p.D, p.opt_d, unrolled_d_loss, cfg.unrolled, cfg.unrolled_first_order,
                        cfg.clip if cfg.loss == "wgan" else None)
-        loss_g = losses.g_loss(cfg.loss, for_classes(D, labels)(fake))
+        loss_g = objective.g(for_classes(D, labels)(fake))
         if cfg.aux_classifier:
             loss_g = loss_g + class_loss(p.D, fake, labels)
         if stab.g_average is not None:
@@ -132,7 +134,7 @@ class ReferenceEngine:
     def step(self) -> dict[str, Tensor]:
         self.iteration += 1
         per_slot = [train_step(s.players, s.stabilizers, self.cfg, s.sample_real, s.sample_z, s.gen, self.iteration,
-                               s.sample_labeled if uses_labels(self.cfg) else None) for s in self.slots]
+                               s.sample_labeled if uses_labels(self.cfg) else None, s.objective) for s in self.slots]
         stats = {k: torch.stack([row[k] for row in per_slot]) for k in per_slot[0]}
         self.then(stats)
         return stats

@@ -16,9 +16,10 @@ from .objectives import SUPPORTED as LOSSES
 #: fields that do not change what the fast path computes, or that it implements for any value
 ANY_VALUE = frozenset({
     "scenario", "description", "modes", "radius", "spacing", "std", "centres", "stds", "weights", "data_dir",
-    "z_dim", "z_dist", "g_hidden", "init", "init_gain", "init_std", "d_input_scale",
+    "z_dim", "z_dist", "g_hidden", "init", "init_gain", "init_std", "d_input_scale", "leaky_slope",
+    "data_file", "target_modes",
     "steps", "batch", "d_steps", "g_steps", "d_lr", "g_lr", "d_beta1", "d_beta2", "g_beta1", "g_beta2", "eps",
-    "seed", "device", "engine", "compile", "unrolled", "unrolled_first_order", "label_smoothing",
+    "seed", "device", "threads", "engine", "compile", "unrolled", "unrolled_first_order", "label_smoothing",
     # parameters of options that are off unless their switch (checked at its default) is on
     "maxout_pieces", "mbd_kernels", "mbd_dim", "clip", "gp_weight", "instance_noise_decay", "replay_share",
     "swap_for",
@@ -29,7 +30,7 @@ ANY_VALUE = frozenset({
 
 #: fields the fast path implements for some values only
 SOME_VALUES = {
-    "data": ("ring", "grid", "mixture"),
+    "data": ("ring", "grid", "mixture", "points"),
     "g_act": ("relu", "leaky_relu", "tanh"),
     "d_act": ("relu", "leaky_relu"),          # piecewise linear: exact second-order unrolling
     "loss": LOSSES,

@@ -25,10 +25,10 @@ def _build(cfg) -> tuple[nn.Module, nn.Module]:
     if cfg.data in IMAGE_DATA:  # DCGAN for the image scenarios (gandiag.nets.dcgan)
         G, D = build_dcgan(cfg)
     else:
-        G = Generator(cfg.z_dim, cfg.g_hidden, cfg.g_act, cfg.g_norm, cfg.g_dropout)
+        G = Generator(cfg.z_dim, cfg.g_hidden, cfg.g_act, cfg.g_norm, cfg.g_dropout, slope=cfg.leaky_slope)
         D = Discriminator(2, cfg.d_hidden, cfg.d_act, cfg.d_norm, cfg.maxout_pieces, cfg.d_input_scale,
                           pack=cfg.pack, minibatch=(cfg.mbd_kernels, cfg.mbd_dim) if cfg.minibatch_disc else None,
-                          reference_size=cfg.batch)
+                          reference_size=cfg.batch, slope=cfg.leaky_slope)
     initialise(G, cfg.init, cfg.init_gain, cfg.init_std)
     initialise(D, cfg.init, cfg.init_gain, cfg.init_std)
     if cfg.spectral_norm:

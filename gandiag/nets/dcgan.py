@@ -42,20 +42,16 @@ def norm2d(kind: str, channels: int) -> nn.Module:
     return nn.Identity()
 
 
-def d_activation(name: str, slope: float) -> nn.Module:
-    return nn.LeakyReLU(slope) if name == "leaky_relu" else activation(name)
-
-
 class DCGANGenerator(nn.Module):
     def __init__(self, z_dim: int, channels: int, width: int, norm: str = "batch", act: str = "relu",
-                 dropout: float = 0.0, n_classes: int = 0):
+                 dropout: float = 0.0, n_classes: int = 0, slope: float = 0.2):
         super().__init__()
         self.width, self.n_classes = width, n_classes
         self.embed = nn.Embedding(n_classes, CLASS_EMBED) if n_classes else None
         self.project = nn.Linear(z_dim + (CLASS_EMBED if n_classes else 0), 4 * 4 * 4 * width)
 
         def block(c: int) -> list[nn.Module]:
-            return [norm2d(norm, c), activation(act)] + ([AlwaysDropout(dropout)] if dropout > 0 else [])
+            return [norm2d(norm, c), activation(act, slope)] + ([AlwaysDropout(dropout)] if dropout > 0 else [])
 
         self.body = nn.Sequential(
             *block(4 * width), nn.ConvTranspose2d(4 * width, 2 * width, 3, stride=2, padding=1),   # 4 -> 7
@@ -79,11 +75,11 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(
             Scale(input_scale),
             nn.Conv2d(channels * pack, width, 4, stride=2, padding=1),               # 28 -> 14
-            d_activation(act, slope),
+            activation(act, slope),
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),                     # 14 -> 7
-            norm2d(norm, 2 * width), d_activation(act, slope),
+            norm2d(norm, 2 * width), activation(act, slope),
             nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),                 # 7 -> 4
-            norm2d(norm, 4 * width), d_activation(act, slope),
+            norm2d(norm, 4 * width), activation(act, slope),
             nn.Flatten())
         n_features = 4 * 4 * 4 * width
         self.extra = MinibatchDiscrimination(n_features, *minibatch) if minibatch else nn.Identity()
@@ -125,7 +121,7 @@ def build_dcgan(cfg) -> tuple[DCGANGenerator, DCGANDiscriminator]:
                           "drop one of them")
     channels, classes = stack_for(cfg.data), classes_for(cfg.data)
     G = DCGANGenerator(cfg.z_dim, channels, cfg.g_width, cfg.g_norm, cfg.g_act, cfg.g_dropout,
-                       classes if labeled else 0)
+                       classes if labeled else 0, cfg.leaky_slope)
     D = DCGANDiscriminator(channels, cfg.d_width, cfg.d_norm, cfg.d_act, cfg.leaky_slope, cfg.d_input_scale,
                            cfg.pack, (cfg.mbd_kernels, cfg.mbd_dim) if cfg.minibatch_disc else None,
                            classes if cfg.conditional else 0, classes if cfg.aux_classifier else 0)

@@ -30,8 +30,8 @@ class Maxout(nn.Module):
         return self.linear(x).view(*x.shape[:-1], self.units, self.pieces).amax(-1)
 
 
-def activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.2)}[name]()
+def activation(name: str, slope: float) -> nn.Module:
+    return {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(slope)}[name]()
 
 
 def norm_layer(norm: str, width: int, reference_size: int) -> nn.Module:
@@ -47,13 +47,13 @@ def norm_layer(norm: str, width: int, reference_size: int) -> nn.Module:
 
 
 def hidden_block(n_in: int, width: int, act: str, norm: str, pieces: int, dropout: float,
-                 reference_size: int = 0) -> list[nn.Module]:
+                 reference_size: int = 0, slope: float = 0.2) -> list[nn.Module]:
     """One hidden layer: affine (or maxout), normalisation, activation, dropout."""
     layers: list[nn.Module] = [Maxout(n_in, width, pieces) if act == "maxout" else nn.Linear(n_in, width)]
     if norm != "none":
         layers.append(norm_layer(norm, width, reference_size))
     if act != "maxout":
-        layers.append(activation(act))
+        layers.append(activation(act, slope))
     if dropout > 0:
         layers.append(AlwaysDropout(dropout))
     return layers
@@ -79,11 +79,11 @@ def apply_spectral_norm(module: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    def __init__(self, z_dim: int, hidden, act: str, norm: str, dropout: float, out_dim: int = 2):
+    def __init__(self, z_dim: int, hidden, act: str, norm: str, dropout: float, out_dim: int = 2, slope: float = 0.2):
         super().__init__()
         layers, n_in = [], z_dim
         for width in hidden:
-            layers += hidden_block(n_in, width, act, norm, 0, dropout)
+            layers += hidden_block(n_in, width, act, norm, 0, dropout, slope=slope)
             n_in = width
         self.net = nn.Sequential(*layers, nn.Linear(n_in, out_dim))
 
@@ -102,12 +102,13 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, point_dim: int, hidden, act: str, norm: str, pieces: int, input_scale: float,
-                 pack: int = 1, minibatch: tuple[int, int] | None = None, reference_size: int = 0):
+                 pack: int = 1, minibatch: tuple[int, int] | None = None, reference_size: int = 0,
+                 slope: float = 0.2):
         super().__init__()
         self.point_dim, self.pack = point_dim, pack
         layers, n_in = [Scale(input_scale)], point_dim * pack
         for width in hidden:
-            layers += hidden_block(n_in, width, act, norm, pieces, 0.0, reference_size)
+            layers += hidden_block(n_in, width, act, norm, pieces, 0.0, reference_size, slope)
             n_in = width
         self.features = nn.Sequential(*layers)
         self.extra = MinibatchDiscrimination(n_in, *minibatch) if minibatch else nn.Identity()

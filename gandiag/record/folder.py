@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, METRICS_FILE, RUNNING, SNAP_STEP, SNAPSHOT_DIR,
-                   STATUS_FILE, STEP, STOPPED)
+                   STATUS_FILE, STEP, STOPPED, TARGET_FILE)
 
 
 class RunError(ValueError):
@@ -255,6 +255,38 @@ class RunReader:
 
     def checkpoint_steps(self) -> list[int]:
         return _steps(self.root / CHECKPOINT_DIR, ".pt")
+
+    @property
+    def target_kind(self) -> str:
+        """"2d" (a mixture or a user's points) or "image", as config.json's target says (older folders:
+        by whether they hold modes)."""
+        kind = (self.record.get("target") or {}).get("kind")
+        if kind in ("mixture", "points"):
+            return "2d"
+        if kind == "image" or "data_source" in self.record:
+            return "image"
+        return "2d" if self.record.get("modes") else "image"
+
+    def points(self) -> np.ndarray | None:
+        """A user's own target points (TARGET_FILE), or None when the target is not a set of points."""
+        path = self.root / TARGET_FILE
+        if not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise RunError(f"{path} cannot be read ({type(e).__name__}): restore it from your points file") from None
+
+    def window(self) -> tuple[float, float, float, float] | None:
+        """The square the 2D pictures show: around the modes, or around a user's points."""
+        mixture = self.mixture()
+        if mixture is not None:
+            return mixture.window()
+        points = self.points()
+        if points is None:
+            return None
+        from ..targets import points_window
+        return points_window(points)
 
     def mixture(self):
         """The target's modes as recorded (toy scenarios), or None for image scenarios."""

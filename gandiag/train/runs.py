@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .. import record as R, targets
+from .. import record as R, targets, user_losses
 from ..config import DEFAULTS, Config, from_dict, to_dict
 from ..engine import Choice, choose
 from ..record.recorder import Recorder, refuse_a_used_folder, versions
@@ -52,10 +52,11 @@ def run_target(cfg: Config, device: torch.device):
         return targets.from_config(cfg, device, load_classifier=lambda: load_or_train(cfg.data_dir))
 
 
-def recorder_for(cfg: Config, root: Path, target, record: dict, lock: R.FolderLock,
+def recorder_for(cfg: Config, root: Path, session: Session, record: dict, lock: R.FolderLock,
                  reopen: bool = False) -> Recorder:
-    """The Recorder of a trainer's run folder (the lock already held)."""
-    options = dict(loss=cfg.loss, grid_res=cfg.grid_res, grid_chunk=cfg.batch, keep_checkpoints=cfg.keep_checkpoints,
+    """The Recorder of a trainer's run folder (the lock already held); its arrows follow G's own loss."""
+    target = session.target
+    options = dict(loss=session.objective.g if cfg.g_loss else cfg.loss, grid_res=cfg.grid_res, grid_chunk=cfg.batch, keep_checkpoints=cfg.keep_checkpoints,
                    lock=lock)
     if reopen:
         return Recorder.reopen(root, record, target, **options)
@@ -65,18 +66,24 @@ def recorder_for(cfg: Config, root: Path, target, record: dict, lock: R.FolderLo
 def run_record(cfg: Config, device: torch.device, choice: Choice) -> dict:
     """config.json entries of a trainer's run besides the config and target: enough to understand and
     rerun it without the scenario file."""
+    own = user_losses.describe(cfg)
     return {"seed": cfg.seed, "method": method_name(cfg), "device": str(device), "engine": choice.record(),
-            "trainer": "gandiag", **ddp.describe()}
+            "trainer": "gandiag", **({"losses": own} if own else {}), **ddp.describe()}
 
 
 @contextmanager
 def locked(root: Path):
-    """The folder's writer lock for the block; the Recorder made inside takes it over (and releases it)."""
+    """The folder's writer lock for the block; the Recorder made inside takes it over (and releases it).
+    A folder made here and left holding only the lock file when the block fails is removed again."""
+    made = not root.exists()
     lock = R.FolderLock(root).acquire()
     try:
         yield lock
     except BaseException:
         lock.release()
+        if made and [p.name for p in root.iterdir()] == [R.LOCK_FILE]:
+            (root / R.LOCK_FILE).unlink()
+            root.rmdir()
         raise
 
 
@@ -85,15 +92,15 @@ def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) 
     under torchrun, data-parallel over its processes (gandiag.train.ddp)."""
     with ddp.process_group(resolve_device(cfg.device)) as device:
         choice = choose(cfg)   # a config the requested engine cannot run fails before any write
+        objective = user_losses.objective(cfg)   # a broken loss of the user's fails before any write
         root = ddp.from_main(Path(out) if out is not None else default_out(cfg))
         if not ddp.is_main():
             return _follow(cfg, device, choice, root)
         with locked(root) as lock:
             refuse_a_used_folder(root)
-            target = run_target(cfg, device)
-            session = Session(cfg, device, target, choice)
+            session = Session(cfg, device, run_target(cfg, device), choice, objective)
             ddp.join(session.players, session.gen, cfg.seed)
-            with recorder_for(cfg, root, target, run_record(cfg, device, choice), lock) as rec, threads(cfg):
+            with recorder_for(cfg, root, session, run_record(cfg, device, choice), lock) as rec, threads(cfg):
                 return train([RunSlot(session, rec, root)], choice, 0,
                              Progress(cfg.steps, quiet=quiet), on_row)[0]
 
@@ -118,7 +125,7 @@ def resume(root: Path, steps: int | None = None, quiet: bool = False, on_row=Non
         progress = Progress(0, quiet=quiet)
         start = prepare_resume(root, steps, progress)
         cfg, session, record = start.cfg, start.session, start.record
-        with recorder_for(cfg, root, session.target, record, lock, reopen=True) as rec, threads(cfg):
+        with recorder_for(cfg, root, session, record, lock, reopen=True) as rec, threads(cfg):
             return train([RunSlot(session, rec, root)], start.choice, start.step,
                          Progress(cfg.steps, start=start.step, quiet=quiet), on_row)[0]
 

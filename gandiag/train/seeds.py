@@ -63,10 +63,10 @@ def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False)
             with ExitStack() as stack:
                 slots = []
                 for c in cfgs:
-                    folder, target = seed_folder(root, c.seed), run_target(c, device)
-                    session = Session(c, device, target, choice)
+                    folder = seed_folder(root, c.seed)
+                    session = Session(c, device, run_target(c, device), choice)
                     extra = {**run_record(c, device, choice), "pass": {"folder": "..", "seeds": [x.seed for x in cfgs]}}
-                    rec = stack.enter_context(recorder_for(c, folder, target, extra, R.FolderLock(folder).acquire()))
+                    rec = stack.enter_context(recorder_for(c, folder, session, extra, R.FolderLock(folder).acquire()))
                     slots.append(RunSlot(session, rec, folder))
                 with threads(cfg):
                     results = train(slots, choice, 0, Progress(cfg.steps, quiet=quiet))
@@ -94,7 +94,7 @@ def resume_seeds(root: Path, steps: int | None = None, quiet: bool = False) -> d
                         folder = seed_folder(root, c.seed)
                         _keep_checkpoints_up_to(folder, common)
                         start = prepare_resume(folder, steps, progress)
-                        rec = stack.enter_context(recorder_for(start.cfg, folder, start.session.target, start.record,
+                        rec = stack.enter_context(recorder_for(start.cfg, folder, start.session, start.record,
                                                                folder_locks[c.seed], reopen=True))
                         slots.append((c.seed, RunSlot(start.session, rec, folder), start))
                     first = slots[0][2]

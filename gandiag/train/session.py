@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import targets
+from .. import losses, targets, user_losses
 from ..config import Config, ConfigError, to_dict
 from ..engine import Choice, Players, choose
 from ..engine.classes import uses_labels
@@ -33,8 +33,10 @@ def resolve_device(name: str) -> torch.device:
 class Session:
     """Everything a run needs between steps (an engine's Slot, gandiag.engine)."""
 
-    def __init__(self, cfg: Config, device: torch.device, target, choice: Choice):
+    def __init__(self, cfg: Config, device: torch.device, target, choice: Choice,
+                 objective: losses.Objective | None = None):
         self.cfg, self.device, self.target = cfg, device, target
+        self.objective = objective or user_losses.objective(cfg)   # the players' losses, loaded once
         G, D = (prepare(net.to(device), cfg, choice) for net in build_nets(cfg))
         self.batch_format = batch_format(cfg)   # of the real batches D sees
         self.players = Players(G, D, _optimizer(cfg.g_opt, G, cfg.g_lr, cfg.g_beta1, cfg.g_beta2, cfg.eps),

@@ -1,0 +1,83 @@
+"""A user's own GAN losses in training: config `g_loss` / `d_loss` = "FILE.py:FUNCTION" or "MODULE:FUNCTION",
+the same form `gandiag check-loss` takes (so the loss a user checked is the loss that trains).
+
+    g_loss(fake_logits) -> scalar                 what G minimises
+    d_loss(real_logits, fake_logits) -> scalar    what D minimises
+
+Each is loaded once when the run starts and tried on a small batch of logits: a loss that cannot be
+imported, raises, returns anything but a finite scalar or has no gradient is a one-line ConfigError
+before anything trains. The run folder records each loss's source text and its sha256.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import losses
+from .config import ConfigError
+
+ROLES = {"g_loss": "generator", "d_loss": "discriminator"}
+
+
+def load(spec: str, field: str) -> Callable:
+    """The function `spec` names, checked on a small batch of logits."""
+    from .testing.kit import KitError, load_loss   # the same loader as check-loss
+    try:
+        fn = load_loss(spec)
+    except KitError as e:
+        raise ConfigError(f"{field} = {spec!r}: {e}") from None
+    _try(fn, field, spec)
+    return fn
+
+
+def _try(fn: Callable, field: str, spec: str) -> None:
+    logits = torch.linspace(-3, 3, 8, requires_grad=True)
+    args = (logits,) if field == "g_loss" else (logits, logits.flip(0))
+    try:
+        value = fn(*args)
+    except Exception as e:  # the user's code, shown in one line
+        raise ConfigError(f"{field} = {spec!r} fails on a batch of logits: {type(e).__name__}: {e}") from None
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        raise ConfigError(f"{field} = {spec!r} returns {type(value).__name__}"
+                          f"{'' if not isinstance(value, torch.Tensor) else f' of shape {tuple(value.shape)}'}: "
+                          "expected a scalar tensor (reduce over the batch, e.g. .mean())")
+    if not torch.isfinite(value).all():
+        raise ConfigError(f"{field} = {spec!r} returns {value.item()} on logits in [-3, 3]: expected a finite value")
+    if not value.requires_grad:
+        raise ConfigError(f"{field} = {spec!r} has no gradient with respect to the logits: compute it with torch "
+                          "operations on them (no .item(), numpy or .detach())")
+
+
+def objective(cfg) -> losses.Objective:
+    """What a run of cfg minimises: its `loss`, with g_loss / d_loss in place of that loss's parts."""
+    base = losses.builtin(cfg.loss)
+    g = load(cfg.g_loss, "g_loss") if cfg.g_loss else base.g
+    if not cfg.d_loss:
+        return losses.Objective(base.d, g)
+    d = load(cfg.d_loss, "d_loss")
+    # targets are gandiag's (label smoothing and noise, refused with d_loss by config validation)
+    return losses.Objective(lambda real, fake, *targets: d(real, fake), g)
+
+
+def describe(cfg) -> dict:
+    """config.json's `losses` entry: each own loss's spec, source text and sha256 (empty without one)."""
+    out = {}
+    for field in ROLES:
+        spec = getattr(cfg, field)
+        if spec:
+            source = _source(spec)
+            out[field] = {"spec": spec, "sha256": hashlib.sha256(source.encode()).hexdigest(), "source": source}
+    return out
+
+
+def _source(spec: str) -> str:
+    """The text of the file (FILE.py:FN) or module (MODULE:FN) that defines the loss."""
+    target = spec.rpartition(":")[0]
+    if target.endswith(".py") or "/" in target:
+        return Path(target).read_text(encoding="utf-8")
+    from .testing.kit import load_loss
+    return inspect.getsource(inspect.getmodule(load_loss(spec)))
