@@ -1,0 +1,170 @@
+"""The Recorder: a plain PyTorch GAN loop outside gandiag, recorded into a run folder that every command
+reads as it reads gandiag's own runs, without changing the loop's training."""
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+from torch.testing import assert_close
+
+import gandiag
+from gandiag import record as R
+from gandiag.cli import main
+from gandiag.metrics import coverage
+from gandiag.record.recorder import Recorder
+from tiny_runs import run_tiny
+
+Z = 4
+
+
+def players(seed: int = 0):
+    """A user's own G and D (not gandiag's nets): G with batch norm and dropout, which a careless probe
+    would change (running statistics, random masks)."""
+    torch.manual_seed(seed)
+    G = nn.Sequential(nn.Linear(Z, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 2))
+    D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+    return G, D
+
+
+def train(G, D, steps: int, rec: Recorder | None = None, every: int = 10, data=None):
+    """The user's loop: a vanilla GAN with the global RNG, recording when a recorder is given."""
+    target = gandiag.target("ring8")
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-3, betas=(0.5, 0.999)) for m in (G, D))
+    bce = nn.BCEWithLogitsLoss()
+    z_fixed = torch.randn(64, Z)
+    for step in range(steps + 1):
+        real = target.sample(64) if data is None else data
+        fake = G(torch.randn(64, Z))
+        d_loss = bce(D(real), torch.ones(64, 1)) + bce(D(fake.detach()), torch.zeros(64, 1))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(D(fake), torch.ones(64, 1))
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        if rec is not None and step % every == 0:
+            rec.log(step, d_loss=d_loss, g_loss=g_loss.item(), lr=np.float32(2e-3))
+            rec.snapshot(step, generator=G, discriminator=D, z=z_fixed)
+    return G, D
+
+
+@pytest.fixture(scope="module")
+def own_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("own") / "run"
+    with Recorder(root, target=gandiag.target("ring8"), config={"lr": 2e-3, "note": "a plain loop"}) as rec:
+        train(*players(), 40, rec)
+    return root
+
+
+def test_recording_does_not_change_the_users_training(tmp_path):
+    plain = train(*players(), 30)
+    with Recorder(tmp_path / "run", target=gandiag.target("ring8")) as rec:
+        recorded = train(*players(), 30, rec, every=5)
+    for a, b in zip(plain, recorded):
+        assert_close(a.state_dict(), b.state_dict(), rtol=0, atol=0)   # BN statistics included
+        assert a.training and b.training
+
+
+def test_a_recorded_loop_is_a_run_folder_every_command_reads(own_run, tmp_path):
+    gandiag_run = run_tiny(tmp_path / "gandiag")
+    runner = CliRunner()
+    for args in (["analyze", own_run], ["animate", own_run, "--out", tmp_path / "a.gif"],
+                 ["figure", own_run, "--out", tmp_path / "f.png"], ["report", own_run, "--out", tmp_path / "r.html"],
+                 ["compare", own_run, gandiag_run, "--out", tmp_path / "cmp", "--labels", "mine,gandiag"]):
+        result = runner.invoke(main, [str(a) for a in args])
+        assert result.exit_code == 0, (args, result.output)
+    assert (own_run / R.DIAGNOSIS_FILE).is_file() and (tmp_path / "r.html").stat().st_size > 10_000
+    status = R.RunReader(own_run).status
+    assert (status["status"], status["step"]) == (R.FINISHED, 40)
+
+
+def test_the_recorded_coverage_is_the_metric_functions_on_the_same_fakes(own_run):
+    reader = R.RunReader(own_run)
+    mixture = reader.mixture()
+    for row in reader.metrics():
+        fakes = reader.snapshot(row[R.STEP])[R.SNAP_FAKES].astype(np.float64)
+        counts = coverage.mode_counts(fakes, mixture.centres, mixture.stds)
+        assert row[R.MODE_COUNTS] == counts.tolist()
+        assert row[R.MODES] == coverage.modes_captured(counts)
+        assert row[R.HQ] == coverage.high_quality_share(counts, len(fakes))
+        assert row[R.REVERSE_KL] == coverage.reverse_kl(counts)
+
+
+def test_a_row_holds_the_logged_values_and_the_snapshot_probe_of_its_step(own_run):
+    row = R.RunReader(own_run).metrics()[1]
+    assert row[R.STEP] == 10 and row["lr"] == pytest.approx(2e-3) and isinstance(row[R.D_LOSS], float)
+    assert {R.SAT_SHARE, R.SAT_GNORM_NONSAT, R.MODES} <= set(row)
+    record = R.RunReader(own_run).record
+    assert record["config"] == {"lr": 2e-3, "note": "a plain loop"} and record["target"]["kind"] == "mixture"
+    snap = R.RunReader(own_run).snapshot(10)
+    assert snap[R.SNAP_D_GRID].shape == (64, 64) and snap[R.SNAP_ARROWS].shape == (64, 2)
+
+
+def test_a_loop_that_crashes_leaves_a_readable_failed_folder(tmp_path):
+    root = tmp_path / "crash"
+    with pytest.raises(RuntimeError, match="user bug"):
+        with Recorder(root, target=gandiag.target("ring8")) as rec:
+            G, D = players()
+            for step in range(3):
+                rec.log(step, d_loss=1.0 - step / 10)
+                rec.snapshot(step, generator=G, discriminator=D, z=torch.randn(16, Z))
+            raise RuntimeError("user bug")
+    reader = R.RunReader(root)
+    assert [r[R.STEP] for r in reader.metrics()] == [0, 1, 2]   # the row in hand too
+    assert reader.status["status"] == R.FAILED and "user bug" in reader.status["detail"]
+    gandiag.analyze(root)
+
+
+def test_a_discriminator_that_returns_a_probability_is_declared_once(tmp_path):
+    G, D = players()
+    z = torch.randn(32, Z)
+    prob_D = nn.Sequential(D, nn.Sigmoid())
+    for name, d, output in (("logit", D, "logit"), ("prob", prob_D, "probability")):
+        with Recorder(tmp_path / name, target=gandiag.target("ring8"), discriminator_output=output) as rec:
+            rec.snapshot(0, generator=G, discriminator=d, z=z)
+    a, b = (R.RunReader(tmp_path / n).snapshot(0) for n in ("logit", "prob"))
+    assert_close(b[R.SNAP_D_GRID], a[R.SNAP_D_GRID], rtol=1e-5, atol=1e-6)
+    assert_close(b[R.SNAP_ARROWS], a[R.SNAP_ARROWS], rtol=1e-3, atol=1e-5)
+
+
+def test_arrays_from_any_framework_are_recorded_and_scored(tmp_path):
+    fakes = gandiag.target("ring8").sample(200, torch.Generator().manual_seed(1)).numpy()
+    with Recorder(tmp_path / "jax", target=gandiag.target("ring8")) as rec:
+        rec.log(0, d_loss=np.float64(1.3))
+        rec.snapshot(0, fakes=fakes)
+    row = R.RunReader(tmp_path / "jax").metrics()[0]
+    assert row[R.MODES] == 8 and row[R.D_LOSS] == 1.3
+
+
+@pytest.mark.parametrize("misuse, message", [
+    (lambda rec: (rec.log(5, d_loss=1.0), rec.log(3, d_loss=1.0)), "step 3 comes after step 5"),
+    (lambda rec: rec.log(0, d_loss=torch.ones(3)), "d_loss is a tensor of shape \\(3,\\)"),
+    (lambda rec: rec.log(-1, d_loss=1.0), "step -1 is not allowed"),
+    (lambda rec: rec.snapshot(0, generator=nn.Linear(Z, 2)), "snapshot needs z"),
+])
+def test_misuse_is_a_one_line_error(tmp_path, misuse, message):
+    with Recorder(tmp_path / "run", target=gandiag.target("ring8")) as rec:
+        with pytest.raises(R.RunError, match=message):
+            misuse(rec)
+            rec.flush()
+
+
+def test_a_folder_has_one_writer(tmp_path):
+    with Recorder(tmp_path / "run") as rec:
+        rec.log(0, d_loss=1.0)
+        with pytest.raises(R.RunError, match="is being written by another process"):
+            Recorder(tmp_path / "run")
+        assert R.RunReader(tmp_path / "run").status["status"] == R.RUNNING
+    assert R.RunReader(tmp_path / "run").status["status"] == R.FINISHED
+
+
+def test_a_used_folder_is_refused(tmp_path):
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("mine")
+    with pytest.raises(R.RunError, match="is not empty \\(notes.txt\\)"):
+        Recorder(tmp_path / "used")
+    Recorder(tmp_path / "fresh").close()
+    with pytest.raises(R.RunError, match="already holds a run"):
+        Recorder(tmp_path / "fresh")
+    assert (tmp_path / "used" / "notes.txt").read_text() == "mine"
