@@ -243,6 +243,19 @@ def report(run_dirs, out, labels):
     _wrote([write_report(run_dirs, out, _labels(labels))])
 
 
+@main.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path())
+@click.option("--tensorboard", "tb_dir", type=click.Path(file_okay=False), required=True,
+              help="Folder for the TensorBoard events (then: tensorboard --logdir DIR).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=viz.DEFAULT_MAX_FRAMES, show_default=True,
+              help="Snapshot images to write at most (longer runs are thinned evenly).")
+def export(run_dir, tb_dir, max_frames):
+    """Write RUN's metrics and snapshot frames as TensorBoard events (pip install 'gandiag[tensorboard]')."""
+    from gandiag.export import export_tensorboard
+    out, scalars, images = export_tensorboard(run_dir, tb_dir, max_frames)
+    click.echo(f"wrote {scalars} scalars and {images} images to {out}: tensorboard --logdir {out}")
+
+
 @main.group()
 def classifier():
     """The MNIST classifier behind the image scenarios' mode metrics."""

@@ -129,3 +129,36 @@ def test_a_quiet_run_prints_no_note():
     out = io.StringIO()
     Progress(10, stream=out, quiet=True).note(progress.COMPILING)
     assert out.getvalue() == ""
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_the_progress_is_a_tqdm_bar_with_the_losses_modes_and_warnings():
+    out = Terminal()
+    line = Progress(200, stream=out)
+    line.begin()
+    line.update(100, {R.D_LOSS: 1.371, R.G_LOSS: 0.7, R.MODES: 3, R.MODE_COUNTS: [1] * 8}, ["Mode hopping"])
+    line.close()
+    text = out.getvalue()
+    assert "\r" in text and "100/200" in text and "D 1.371  G 0.700  modes 3/8  WARNING: Mode hopping" in text
+
+
+def test_in_a_log_file_the_progress_is_a_plain_line_every_tenth_of_the_run():
+    out = io.StringIO()
+    line = Progress(100, stream=out)
+    line.begin()
+    for step in range(1, 101):
+        line.update(step, {R.D_LOSS: 1.0, R.G_LOSS: 1.0})
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert [line.split()[1] for line in lines] == [f"{s}/100" for s in (1, 11, 21, 31, 41, 51, 61, 71, 81, 91, 100)]
+
+
+def test_in_a_notebook_the_progress_is_a_live_bar_though_its_stream_is_no_terminal(monkeypatch):
+    """tqdm.auto then draws it as a notebook widget."""
+    assert not Progress(10, stream=io.StringIO()).live
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    assert Progress(10, stream=io.StringIO()).live and not Progress(10, stream=io.StringIO(), quiet=True).live

@@ -1,0 +1,54 @@
+"""A run folder as TensorBoard events (`gandiag export RUN --tensorboard DIR`, the gandiag[tensorboard] extra).
+
+Every number of every metrics row becomes a scalar at its step (mode counts a histogram), and every
+snapshot the animation's frame at its step as an image, so TensorBoard's step slider scrubs through
+training beside the curves. Reads the run folder only, so it works on a run that crashed or is still
+running, and on runs of your own loop.
+"""
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+from . import record as R
+from .viz.animate import Timeline
+from .viz.source import RunView
+from .viz.style import styled
+
+#: the frame size of the images, pixels (TensorBoard shows them at their own size)
+IMAGE_SIZE = (640, 360)
+
+
+@styled
+def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, int]:
+    """Write the events into folder `out`; returns (out, scalars written, images written)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:   # torch's writer needs the tensorboard package
+        raise R.RunError("TensorBoard export needs the tensorboard package: pip install 'gandiag[tensorboard]'") from None
+    reader = R.RunReader(run_dir)
+    out = Path(out)
+    scalars = images = 0
+    writer = SummaryWriter(log_dir=str(out))
+    try:
+        for row in reader.metrics():
+            for key, value in row.items():
+                if key == R.STEP:
+                    continue
+                if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                    writer.add_scalar(key, value, row[R.STEP])
+                    scalars += 1
+                elif key == R.MODE_COUNTS and sum(value):   # a histogram of no sample is empty
+                    writer.add_histogram(key, np.repeat(np.arange(len(value)), value), row[R.STEP])
+        if reader.snapshot_steps():
+            view = RunView(run_dir)
+            timeline = Timeline([view], max_frames)
+            renderers = timeline.renderers(None, IMAGE_SIZE, 100)
+            for k, step in enumerate(timeline.steps):
+                writer.add_image("snapshot", timeline.frame(renderers, k), step, dataformats="HWC")
+                images += 1
+    finally:
+        writer.close()
+    return out, scalars, images
