@@ -11,7 +11,7 @@ Generated, each from the code named:
 - docs/reference/commands.md: every command's --help, formatted by click from gandiag.cli.main;
 - the command table of README.md, between its `<!-- commands -->` markers.
 
-A new table (the result keys of gandiag/record.py, say) is one more entry in `pages()`.
+A new table (the result keys of gandiag/record.py, say) is one more entry in `targets()`.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import re
 import sys
 import typing
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -141,21 +142,29 @@ def readme_table() -> str:
 
 def readme_md(text: str) -> str:
     """README.md with its command table regenerated (the text between the markers replaced)."""
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"README.md lacks the command table's markers {README_START} and {README_END}: "
+                         "put them where the table goes")
     start, end = text.index(README_START), text.index(README_END) + len(README_END)
     return text[:start] + readme_table() + text[end:]
 
 
 # --- all pages -------------------------------------------------------------------------------------
 
-def pages() -> dict[Path, str]:
-    """Every generated file and the text it must hold."""
+def targets() -> dict[Path, Callable[[], str]]:
+    """Every generated file and what writes its text."""
     readme = ROOT / "README.md"
     return {
-        ROOT / "docs/reference/config.md": config_md(),
-        ROOT / "docs/reference/rules.md": rules_md(),
-        ROOT / "docs/reference/commands.md": commands_md(),
-        readme: readme_md(readme.read_text(encoding="utf-8")),
+        ROOT / "docs/reference/config.md": config_md,
+        ROOT / "docs/reference/rules.md": rules_md,
+        ROOT / "docs/reference/commands.md": commands_md,
+        readme: lambda: readme_md(readme.read_text(encoding="utf-8")),
     }
+
+
+def pages() -> dict[Path, str]:
+    """Every generated file and the text it must hold."""
+    return {path: make() for path, make in targets().items()}
 
 
 def stale() -> list[Path]:
