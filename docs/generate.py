@@ -11,7 +11,7 @@ Generated, each from the code named:
 - docs/reference/commands.md: every command's --help, formatted by click from gandiag.cli.main;
 - the command table of README.md, between its `<!-- commands -->` markers.
 
-A new table (the result keys of gandiag/record.py, say) is one more entry in `targets()`.
+A new table is one more entry in `targets()`.
 """
 from __future__ import annotations
 
@@ -103,6 +103,22 @@ def rules_md() -> str:
         "`gandiag.diagnose.RULES`.", "", rules_table(), ""])
 
 
+# --- run folder keys -------------------------------------------------------------------------------
+
+def keys_md() -> str:
+    from gandiag.record import keys as K
+
+    def table(entries: dict) -> list[str]:
+        return ["| key | what it holds |", "|---|---|", *(f"| `{k}` | {cell(v)} |" for k, v in entries.items())]
+    return "\n".join([
+        NOTICE, "", "# The run folder's keys", "",
+        "A metrics row (one line of `metrics.jsonl`) and a snapshot (`snapshots/step_XXXXXXXX.npz`) hold these",
+        "keys; a row holds what its writer gave it (a row of your own loop may hold only the losses, and any",
+        f"extra keys you logged). The names are constants in `gandiag.record`. A fake counts as saturated below",
+        f"D(G(z)) = {K.SATURATED_BELOW:g}.", "", "## Metrics rows", "", *table(K.METRIC_KEYS), "",
+        "## Snapshots", "", *table(K.SNAPSHOT_KEYS), ""])
+
+
 # --- commands --------------------------------------------------------------------------------------
 
 def commands(group: click.Group = cli, ctx: click.Context | None = None):
@@ -158,6 +174,7 @@ def targets() -> dict[Path, Callable[[], str]]:
         ROOT / "docs/reference/config.md": config_md,
         ROOT / "docs/reference/rules.md": rules_md,
         ROOT / "docs/reference/commands.md": commands_md,
+        ROOT / "docs/reference/keys.md": keys_md,
         readme: lambda: readme_md(readme.read_text(encoding="utf-8")),
     }
 
