@@ -15,7 +15,6 @@ The Python API mirrors the CLI:
 __version__ = "0.1.0"
 
 from .config import Config, ConfigError, load_config, make_config  # noqa: E402
-from .record import RunReader as load_run  # noqa: E402
 
 
 def run(cfg: Config, out=None, quiet: bool = True):
@@ -35,6 +34,12 @@ def target(spec, modes: int | None = None, **options):
     points, or a .npy / .csv file of them (modes=K: K modes fitted by k-means)."""
     from .targets import target as _target
     return _target(spec, modes, **options)
+
+
+def load_run(path):
+    """The run folder at `path`, to read: RunReader (record, config, metrics(), series(key), snapshot(step))."""
+    from .record.folder import RunReader
+    return RunReader(path)
 
 
 def __getattr__(name):

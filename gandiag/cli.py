@@ -9,7 +9,6 @@ import typing
 import click
 
 from gandiag import config as C, record as R, viz
-from gandiag.analyze import live_warnings
 
 #: library exceptions that mean "the user gave something wrong": printed as one line, exit 1
 USER_ERRORS = (C.ConfigError, R.RunError, FileNotFoundError)
@@ -74,6 +73,7 @@ def overrides(params: dict) -> dict:
 @config_options
 def run(scenario, out, quiet, animate, seeds, **params):
     """Train a GAN on SCENARIO (a name from `gandiag scenarios` or a .toml path)."""
+    from gandiag.analyze import live_warnings
     from gandiag.train import run as train
     from gandiag.train.ddp import is_main
     cfg = C.load_config(scenario, **overrides(params))
@@ -95,6 +95,7 @@ def run(scenario, out, quiet, animate, seeds, **params):
               help="Render animation.gif when the run ends.")
 def resume(run_dir, steps, quiet, animate):
     """Continue RUN from its newest checkpoint up to --steps in total (a --seeds pass: all its seeds)."""
+    from gandiag.analyze import live_warnings
     from gandiag.train import is_pass, resume as resume_run, resume_seeds
     if is_pass(run_dir):
         from gandiag.train.seeds import exit_code, format_summary

@@ -162,3 +162,14 @@ def test_in_a_notebook_the_progress_is_a_live_bar_though_its_stream_is_no_termin
     assert not Progress(10, stream=io.StringIO()).live
     monkeypatch.setattr(progress, "in_notebook", lambda: True)
     assert Progress(10, stream=io.StringIO()).live and not Progress(10, stream=io.StringIO(), quiet=True).live
+
+
+def test_gandiag_help_imports_neither_torch_nor_numpy_nor_scipy():
+    """So it answers at once (the heavy libraries load with the command that needs them)."""
+    import subprocess
+    import sys
+    code = ("import sys; from click.testing import CliRunner; from gandiag.cli import main; "
+            "CliRunner().invoke(main, ['--help']); CliRunner().invoke(main, ['run', '--help']); "
+            "print(sorted(m for m in ('torch', 'numpy', 'scipy', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -2,14 +2,20 @@
 
 `from gandiag import record as R` gives every key constant (R.STEP, R.MODES, R.SNAP_FAKES, ...) and the
 folder's readers and helpers; `gandiag.record.Recorder` (also `gandiag.Recorder`) writes a folder.
+The keys and RunError import nothing; the rest is imported when first asked for, so a command that only
+names them (`gandiag --help`) starts at once.
 """
-from .folder import (FolderLock, RunError, RunReader, atomic_write_bytes, atomic_write_json, checkpoint_name,
-                     discard_partial_writes, json_text, jsonable, metrics_lines, snapshot_name, writer_alive)
+from .errors import RunError  # noqa: F401
 from .keys import *  # noqa: F401,F403
+
+_FOLDER = ("FolderLock", "RunReader", "atomic_write_bytes", "atomic_write_json", "checkpoint_name",
+           "discard_partial_writes", "json_text", "jsonable", "metrics_lines", "snapshot_name", "writer_alive")
 
 
 def __getattr__(name):
-    # the Recorder imports torch and the metrics: only when it is asked for, so reading a folder stays light
+    if name in _FOLDER:
+        from . import folder
+        return getattr(folder, name)
     if name == "Recorder":
         from .recorder import Recorder
         return Recorder

@@ -26,12 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RunError
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, METRICS_FILE, RUNNING, SNAP_STEP, SNAPSHOT_DIR,
                    STATUS_FILE, STEP, STOPPED, TARGET_FILE)
-
-
-class RunError(ValueError):
-    """A user-facing, one-line error about a run folder or one of its files (the CLI prints it as is)."""
 
 
 # --- atomic writes ---------------------------------------------------------------------------
