@@ -122,7 +122,7 @@ class Recorder:
         metrics) into the row of `step`; returns them."""
         self._need_target("evaluate")
         with untouched(generator):
-            fakes = generate(generator, z)
+            fakes = fakes_of(generator, z)
         entries = self.target.metrics(fakes)
         self._merge(step, entries)
         return entries
@@ -151,7 +151,7 @@ class Recorder:
                                                      grid_chunk=self.grid_chunk)
             arrays = {**computed, **arrays}
             if MODES not in (self._row or {}) or self._row[STEP] != step:
-                fakes = generate(generator, eval_z) if eval_z is not None else torch.as_tensor(
+                fakes = fakes_of(generator, eval_z) if eval_z is not None else torch.as_tensor(
                     arrays[SNAP_IMAGES if self.target.kind == "image" else SNAP_FAKES])
                 entries = {**entries, **self.target.metrics(fakes)}
         elif arrays and self.target is not None and SNAP_FAKES in arrays:
@@ -287,7 +287,7 @@ def untouched(*modules):
 
 
 @torch.no_grad()
-def generate(G, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+def fakes_of(G, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """G(z) in eval mode, in chunks, as float32 on the CPU."""
     if isinstance(G, torch.nn.Module):
         G.eval()

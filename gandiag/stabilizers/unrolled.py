@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-#: D's loss for a D given as a callable x -> logits, and the list of that D's parameters
-DLoss = Callable[[Callable[[Tensor], Tensor], list[Tensor]], Tensor]
+#: D's objective for a D given as a callable x -> logits, and the list of that D's parameters
+DObjective = Callable[[Callable[[Tensor], Tensor], list[Tensor]], Tensor]
 
 #: added under Adam's square root: d sqrt(v) / dv is infinite at v = 0 (a unit whose gradient has
 #: always been 0), which would turn G's second-order gradient into NaN; the value barely moves
@@ -77,12 +77,12 @@ def _as_function(D: nn.Module, names: list[str], params: list[Tensor], buffers: 
     return lambda x: functional_call(D, state, (x,))
 
 
-def unroll(D: nn.Module, opt_d: torch.optim.Optimizer, d_loss: DLoss, k: int, first_order: bool = False,
+def unroll(D: nn.Module, opt_d: torch.optim.Optimizer, d_objective: DObjective, k: int, first_order: bool = False,
            clip: float | None = None) -> Callable[[Tensor], Tensor]:
-    """D after k steps of opt_d on d_loss, as a function x -> logits (k = 0: D itself, unchanged).
+    """D after k steps of opt_d on d_objective, as a function x -> logits (k = 0: D itself, unchanged).
 
-    d_loss should close over fixed minibatches (the paper's unrolled steps reuse one batch). With
-    first_order=False the result is differentiable w.r.t. whatever d_loss depends on (G's fakes),
+    d_objective should close over fixed minibatches (the paper's unrolled steps reuse one batch). With
+    first_order=False the result is differentiable w.r.t. whatever d_objective depends on (G's fakes),
     through all k updates. clip: WGAN weight clipping after each update, as the real D does.
     D's buffers (batch-norm statistics, spectral-norm vectors) are copied, so they evolve in the copy only.
     """
@@ -91,7 +91,7 @@ def unroll(D: nn.Module, opt_d: torch.optim.Optimizer, d_loss: DLoss, k: int, fi
     buffers = {n: b.clone() for n, b in D.named_buffers()}
     update = _update_rule(opt_d, params)
     for _ in range(k):
-        loss = d_loss(_as_function(D, names, params, buffers), params)
+        loss = d_objective(_as_function(D, names, params, buffers), params)
         grads = torch.autograd.grad(loss, params, create_graph=not first_order)
         params = update(params, grads)
         if clip is not None:
