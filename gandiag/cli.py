@@ -82,7 +82,7 @@ def run(scenario, out, quiet, animate, seeds, **params):
         summary = run_seeds(cfg, seeds, out, quiet=quiet)
         click.echo(format_summary(summary))
         sys.exit(exit_code(summary))
-    result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg.loss))
+    result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg))
     if is_main():  # under torchrun only rank 0 reports and animates
         finish(result, quiet, animate)
 
@@ -96,8 +96,8 @@ def run(scenario, out, quiet, animate, seeds, **params):
 def resume(run_dir, steps, quiet, animate):
     """Continue RUN from its newest checkpoint up to --steps in total."""
     from gandiag.train import resume as resume_run
-    loss = R.RunReader(run_dir).config["loss"]
-    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(loss)), quiet, animate)
+    config = R.RunReader(run_dir).config
+    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(config)), quiet, animate)
 
 
 def finish(result, quiet: bool, animate: bool) -> None:
@@ -302,7 +302,7 @@ def probe():
               help="The fresh D's learning rate (larger: D wins sooner).  [default: the run's d_lr]")
 def probe_saturation(run_dir, checkpoint, d_steps, d_lr):
     """Freeze G, train a fresh D, record G's gradient norm under both losses (Arjovsky & Bottou 2017)."""
-    from gandiag.analyze import probe_saturation as probe_run
+    from gandiag.train.saturation_probe import probe_saturation as probe_run
     rows, paths = probe_run(run_dir, checkpoint, d_steps, d_lr)
     first, last = rows[0], rows[-1]
     click.echo(f"fresh D's loss {first[R.D_LOSS]:.3g} at D step 0 -> {last[R.D_LOSS]:.3g}")

@@ -42,21 +42,24 @@ D_FAKE = "d_fake"                    # mean D output on fakes
 D_GRAD_NORM = "d_grad_norm"
 G_GRAD_NORM = "g_grad_norm"
 MODES = "modes"                      # modes with >= 1 HQ sample (PacGAN)
-MODES_STRICT = "modes_strict"        # modes with >= MIN_MODE_SHARE of the samples
+MODES_STRICT = "modes_strict"        # modes with >= STRICT_FAIR_SHARE of their fair share 1/M of the samples
 HQ = "hq"                            # share of high-quality samples
 REVERSE_KL = "reverse_kl"            # KL(p_gen || uniform) over modes, nats
 MODE_COUNTS = "mode_counts"          # HQ samples per mode; image runs: generated samples per classifier class
+NEAR_COUNTS = "near_counts"          # toy runs: samples in each mode's neighbourhood, HQ or not (where the mass is)
+# N_SAMPLES (below): the samples behind a row's mode metrics
 CLASSIFIER_SCORE = "classifier_score"  # image runs: Inception-score formula with gandiag's MNIST classifier
 FRECHET_DISTANCE = "frechet_distance"  # image runs: Frechet distance in that classifier's feature space
 # saturation probe, at snapshot steps only (gandiag.train.probes)
-SAT_SHARE = "sat_share"              # share of fakes with D(G(z)) < 1e-3
+SAT_SHARE = "sat_share"              # share of fakes with D(G(z)) < metrics.saturation.SATURATED_BELOW
 SAT_DLOGIT_MINIMAX = "sat_dlogit_minimax"      # mean |dL_G/dlogit| under the saturating loss
 SAT_DLOGIT_NONSAT = "sat_dlogit_nonsat"        # ... under the non-saturating loss
 SAT_GNORM_MINIMAX = "sat_g_grad_norm_minimax"  # G's gradient norm under the saturating loss
 SAT_GNORM_NONSAT = "sat_g_grad_norm_nonsat"    # ... under the non-saturating loss
 
-#: the stricter coverage count: a mode needs this share of the evaluation samples
-MIN_MODE_SHARE = 0.01
+#: the stricter coverage count: a mode needs this fraction of its fair share 1/M of the samples
+#: (1.25 % for ring8's 8 modes, 0.4 % for grid25, 0.01 % for Stacked MNIST's 1000 classes)
+STRICT_FAIR_SHARE = 0.1
 
 # --- snapshot keys ---------------------------------------------------------------------------
 SNAP_STEP = "step"
@@ -79,6 +82,8 @@ STOPPED = "stopped"                  # read only: status.json says running, but 
 N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
 LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"
 KNN_PRECISION, KNN_RECALL, KNN_DENSITY, KNN_COVERAGE = "knn_precision", "knn_recall", "knn_density", "knn_coverage"
+N_NONFINITE = "n_nonfinite"          # samples with a NaN or infinite coordinate (on no mode, infinitely far)
+NOT_COMPUTED = "not_computed"        # {key: why} for each metric of a report that could not be computed (its value: null)
 # analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
 A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
 A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
@@ -87,7 +92,8 @@ SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
 OSC_INDEX, OSC_MODE_INDEX, OSC_LOSS_INDEX = "index", "mode_index", "loss_index"
 OSC_SOURCE, OSC_STEPS, OSC_DOMINANT = "source", "steps", "dominant_modes"
 OSC_SWITCH_RATE, OSC_DOMINANT_SHARE = "switch_rate", "dominant_share"
-OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"  # window: {steps, visited, covered, index}
+OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"  # window: {steps, visited, covered, hq_covered, index}
+OSC_HQ_COVERED, OSC_WINDOW = "hq_covered", "window"   # modes held at high quality at once; entries per window
 OSC_DRIFT, OSC_D_CYCLE, OSC_G_CYCLE = "angular_drift", "d_loss_cycle", "g_loss_cycle"
 DRIFT_PER_SNAPSHOT, DRIFT_MEAN, DRIFT_TURNS = "per_snapshot", "mean", "turns"
 CYCLE_PERIOD, CYCLE_AMPLITUDE, CYCLE_PEAK_SHARE = "period_steps", "amplitude", "peak_share"

@@ -20,11 +20,7 @@ ROWS, EVERY, PROBE_EVERY = 100, 100, 5
 
 
 def mode_entries(samples: np.ndarray) -> dict:
-    counts = coverage.mode_counts(samples, RING.centres, RING.stds)
-    return {R.MODES: coverage.modes_captured(counts),
-            R.MODES_STRICT: coverage.modes_captured(counts, R.MIN_MODE_SHARE, len(samples)),
-            R.HQ: coverage.high_quality_share(counts, len(samples)),
-            R.REVERSE_KL: coverage.reverse_kl(counts), R.MODE_COUNTS: counts.tolist()}
+    return coverage.row_entries(samples, RING)
 
 
 def on_mode(k: int, n: int, gen: torch.Generator) -> np.ndarray:
@@ -65,7 +61,7 @@ def collapsed(rows: list[dict], start: int = 0, mode: int = 3) -> list[dict]:
 
 
 def saturated(rows: list[dict], start: int = 0) -> list[dict]:
-    """From row `start` on, the saturation probe finds 95 % of the fakes at D(G(z)) < 1e-3."""
+    """From row `start` on, the saturation probe finds 95 % of the fakes saturated (D(G(z)) < SATURATED_BELOW)."""
     for row in rows[start:]:
         if R.SAT_SHARE in row:
             row[R.SAT_SHARE] = 0.95
@@ -89,10 +85,11 @@ def fixed_z_fakes(kind: str, t: int, n: int = 256) -> np.ndarray:
 
 
 def write_run(root: Path, rows: list[dict], snapshots: dict[int, np.ndarray], loss: str = "nonsaturating",
-              status: str = R.FINISHED, mixture=RING) -> Path:
-    """A run folder as the trainer leaves it (mixture None: an image run without modes)."""
+              status: str = R.FINISHED, mixture=RING, **config) -> Path:
+    """A run folder as the trainer leaves it (mixture None: an image run without modes); `config`
+    overrides config.json's settings."""
     w = R.RunWriter(root)
-    w.write_config({"config": to_dict(make_config(loss=loss)),
+    w.write_config({"config": to_dict(make_config(loss=loss, **config)),
                     "modes": mixture.to_dict() if mixture is not None else None, "seed": 0})
     for row in rows:
         w.append_metrics(row)

@@ -23,18 +23,18 @@ def on_modes(mixture, per_mode, which=None, seed=0):
                            for k in which])
 
 
-def test_js_uniform_matches_the_definition_for_a_skewed_distribution():
+def test_js_to_equal_weights_matches_the_definition_for_a_skewed_distribution():
     counts = np.array([5, 1, 0, 2])
     p, u = counts / 8, np.full(4, 0.25)
     m = (p + u) / 2
     direct = 0.5 * sum(pi * math.log(pi / mi) for pi, mi in zip(p, m) if pi > 0) \
         + 0.5 * sum(ui * math.log(ui / mi) for ui, mi in zip(u, m))
-    assert_allclose(C.js_uniform(counts), direct, rtol=1e-12)
+    assert_allclose(C.js_target(counts), direct, rtol=1e-12)
 
 
-def test_js_uniform_is_zero_for_balance_and_scores_no_hq_sample_as_one_mode():
-    assert_allclose(C.js_uniform(np.array([3, 3, 3])), 0.0, atol=1e-15)
-    assert_allclose(C.js_uniform(np.zeros(8)), C.js_uniform(np.array([7, 0, 0, 0, 0, 0, 0, 0])), rtol=1e-12)
+def test_js_to_equal_weights_is_zero_for_balance_and_scores_no_hq_sample_as_one_mode():
+    assert_allclose(C.js_target(np.array([3, 3, 3])), 0.0, atol=1e-15)
+    assert_allclose(C.js_target(np.zeros(8)), C.js_target(np.array([7, 0, 0, 0, 0, 0, 0, 0])), rtol=1e-12)
 
 
 def test_entropy_is_ln_m_for_balance_zero_for_one_mode_and_the_sum_otherwise():

@@ -13,7 +13,7 @@ import torch
 from .. import record as R
 from ..data.mnist import target_from_config
 from ..metrics.classifier import image_metrics, load_or_train, real_feature_stats
-from .probes import generate, saturation
+from .probes import generate, measure_saturation
 
 #: seed offset of the fixed real batch behind the Frechet reference
 REAL_SEED_OFFSET = 2_000_003
@@ -43,5 +43,5 @@ class ImageRecorder:
 
     def snapshot(self, G, D, z: torch.Tensor) -> tuple[dict, dict]:
         """(snapshot arrays: the fixed-z samples and D's logits on them, saturation row entries)."""
-        sat_row, fake, logits = saturation(G, D, z)
+        sat_row, fake, logits = measure_saturation(G, D, z)
         return {R.SNAP_IMAGES: fake.float().cpu().numpy(), R.SNAP_FAKE_LOGITS: logits.float().cpu().numpy()}, sat_row
