@@ -174,3 +174,38 @@ def test_ring_drift_ignores_fakes_near_the_centre_where_angles_mean_nothing():
 def test_loss_cycle_is_not_measured_on_a_series_too_short_to_tell_from_noise():
     assert O.loss_cycle(np.sin(np.arange(2 * O.MIN_CYCLE_ROWS - 2))) is None
     assert O.loss_cycle(np.sin(np.arange(2 * O.MIN_CYCLE_ROWS))) is not None
+
+
+# --- fair shares, and loss cycles that are cycles ------------------------------------------------
+
+def test_a_uniform_generator_over_1000_classes_visits_and_covers_them():
+    """Stacked MNIST: the fair share of a class is 0.1 % of the samples; a fixed 1 % share would find
+    no class at all. Here every class holds at least a tenth of its fair share in every row."""
+    rng = np.random.default_rng(0)
+    counts = rng.multinomial(25_600, np.full(1000, 1e-3), size=T)
+    o = O.oscillation(np.arange(T), O.mode_masses(counts, 25_600))
+    held = (counts >= 2.56).sum(axis=1)
+    assert_allclose([o[R.OSC_VISITED], o[R.OSC_COVERED]], [1000, held.mean()], rtol=0.01)
+    assert o[R.OSC_MODE_INDEX] < 0.02
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_step_change_is_not_a_cycle(seed):
+    x = np.r_[np.full(300, 1.386), np.full(100, 2.0)] + 0.001 * np.random.default_rng(seed).standard_normal(400)
+    assert O.loss_cycle(x)[R.CYCLE_STRENGTH] < 0.2      # white noise's level; a cycle scores ~1
+
+
+def test_random_walks_are_not_cycles():
+    strengths = [O.loss_cycle(np.cumsum(np.random.default_rng(s).standard_normal(400)))[R.CYCLE_STRENGTH]
+                 for s in range(20)]
+    assert np.median(strengths) < 0.15
+
+
+def test_the_headline_index_is_the_mode_part_when_there_is_mode_data():
+    """A static collapse whose losses cycle: the mass holds still (index 0); the cycle is reported apart."""
+    t = np.arange(400)
+    cycling = 1.386 + 0.2 * np.sin(2 * np.pi * t / 25)
+    o = O.oscillation(np.arange(T), O.mode_masses(np.tile([100, 0, 0], (T, 1)), 100),
+                      loss_steps=t, d_loss=cycling, g_loss=cycling)
+    assert o[R.OSC_INDEX] == o[R.OSC_MODE_INDEX] == 0.0
+    assert_allclose(o[R.OSC_LOSS_INDEX], 1.0, atol=0.05)
