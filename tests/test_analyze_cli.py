@@ -1,5 +1,7 @@
 """`gandiag analyze`, `gandiag metrics` and `gandiag probe saturation` end to end, and what they build on."""
+import ast
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from gandiag.train.probes import measure_saturation
 from gandiag.train.saturation_probe import frozen_g_probe, probe_steps
 
 SNAPS = 12
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def invoke(*args):
@@ -248,3 +251,64 @@ def test_probe_d_lr_sets_the_fresh_d_learning_rate(tiny_run):
         losses[lr] = [r[R.D_LOSS] for r in written[R.SERIES]]
     assert losses[None][0] == losses[0.05][0]            # the same fresh D at step 0 ...
     assert losses[None][-1] != losses[0.05][-1]          # ... trained at another pace
+
+
+# --- what cannot be computed is said, never a traceback ----------------------------------------
+
+def strict_json(text: str):
+    """Parse as any JSON reader would: NaN and infinities are not JSON."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_analyze_a_run_with_five_snapshot_samples_reports_what_it_can(tmp_path):
+    run = run_tiny(tmp_path / "run", "--snapshot-samples", "5")
+    result = invoke("analyze", run)
+    assert result.exit_code == 0, result.output
+    final = strict_json((run / R.ANALYSIS_FILE).read_text())[R.A_COVERAGE][R.FINAL]
+    assert final[R.N_SAMPLES] == 5 and final[R.KNN_PRECISION] is None and final[R.MODES] is not None
+    assert "more than k = 5" in final[R.NOT_COMPUTED][R.KNN_RECALL]
+    assert "not computed: k-NN metrics need more than k = 5 finite samples" in result.output
+
+
+@pytest.mark.parametrize("values, undefined", [
+    (np.full((30, 2), 1e308), "density is 0 in floating point"),
+    (np.r_[fixed_z_fakes("healthy", 0)[:30], [[np.nan, 1.0], [np.inf, 0.0]]], "2 of 32 samples are not finite"),
+])
+def test_metrics_on_extreme_or_non_finite_samples_prints_valid_json(tmp_path, values, undefined):
+    np.save(tmp_path / "s.npy", values)
+    result = invoke("metrics", tmp_path / "s.npy", "--scenario", "ring8")
+    assert result.exit_code == 0, result.output
+    report = strict_json(result.output)
+    assert report[R.LOG_LIKELIHOOD] is None and undefined in report[R.NOT_COMPUTED][R.LOG_LIKELIHOOD]
+    assert report[R.N_SAMPLES] == len(values) and report[R.N_NONFINITE] == int((~np.isfinite(values).all(1)).sum())
+
+
+def test_the_report_says_how_many_samples_each_number_rests_on(tmp_path, rows):
+    run = write_run(tmp_path / "run", healthy_rows(n=20), snapshots("healthy"))
+    result = invoke("analyze", run)
+    assert "coverage over time (metrics rows, 2,500 samples each)" in result.output
+    assert "last snapshot (step 5500, 256 fixed-z fakes; the papers score 2,500 samples" in result.output
+
+
+ANALYSIS_MODULES = ["gandiag/analyze.py", "gandiag/diagnose.py", "gandiag/facts.py", "gandiag/remedies.py",
+                    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "gandiag" / "metrics").glob("*.py"))]
+
+
+@pytest.mark.parametrize("module", ANALYSIS_MODULES)
+def test_analysis_never_imports_training_code(module):
+    """Analysis reads run folders: no import of the trainer, an engine or the networks, at the top of
+    the module or inside a function."""
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    package = module.removesuffix(".py").replace("/", ".").rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            names = [f"{base}.{node.module}" if node.level and node.module else node.module or base]
+            names += [f"{names[0]}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        assert not any(n.startswith(("gandiag.train", "gandiag.engine", "gandiag.nets")) for n in names), names
