@@ -34,8 +34,9 @@ def row_masses(rows: list[dict]) -> tuple[np.ndarray, np.ndarray | None, np.ndar
     rows = [r for r in rows if r.get(R.MODE_COUNTS)]
     if not rows:
         return np.zeros(0, dtype=np.int64), None, None, False
-    n = np.asarray([row_samples(r) for r in rows])
-    hq = osc.mode_masses([r[R.MODE_COUNTS] for r in rows], n)
+    counts = np.asarray([r[R.MODE_COUNTS] for r in rows], dtype=np.float64)
+    n = np.asarray([row_samples(r, total) for r, total in zip(rows, counts.sum(axis=1))])
+    hq = osc.mode_masses(counts, n)
     has_near = all(r.get(R.NEAR_COUNTS) for r in rows)
     near = osc.mode_masses([r[R.NEAR_COUNTS] for r in rows], n) if has_near else hq
     return np.asarray([r[R.STEP] for r in rows]), near, hq, has_near
@@ -179,7 +180,8 @@ def _distinct(why: dict) -> list[tuple[str, str]]:
 def _oscillation_lines(o: dict) -> list[str]:
     if o[R.OSC_INDEX] is None:
         return []
-    cycles = [f"{name} {c[R.CYCLE_STRENGTH]:.2f}" for name, c in (("D", o[R.OSC_D_CYCLE]), ("G", o[R.OSC_G_CYCLE])) if c]
+    pairs = (("D", o[R.OSC_D_CYCLE]), ("G", o[R.OSC_G_CYCLE]))
+    cycles = [f"{name} {c[R.CYCLE_STRENGTH]:.2f}" for name, c in pairs if c]
     loss = f"loss cycle strength {', '.join(cycles)}" if cycles else "no loss cycle measured"
     part = "mode part" if o[R.OSC_MODE_INDEX] is not None else "from the losses alone"
     out = [f"oscillation index {o[R.OSC_INDEX]:.2f} ({part}; {loss})"]

@@ -267,8 +267,8 @@ def _vanishing_g_gradient(run: RunFacts, t: dict) -> Finding | None:
         return None
     last = next(r for r in reversed(run.rows) if r[R.STEP] == steps[sat][-1])
     gm, gn = last.get(R.SAT_GNORM_MINIMAX), last.get(R.SAT_GNORM_NONSAT)
-    return Finding(f"{share[sat].max():.0%} of fakes get D(G(z)) < {SATURATED_BELOW:g}, where the saturating G loss has "
-                   f"almost no gradient (G's gradient norm {_fmt(gm)} vs {_fmt(gn)} under -log D)",
+    return Finding(f"{share[sat].max():.0%} of fakes get D(G(z)) < {SATURATED_BELOW:g}, where the saturating G loss "
+                   f"has almost no gradient (G's gradient norm {_fmt(gm)} vs {_fmt(gn)} under -log D)",
                    {R.EV_STEPS: _span(steps[sat]), "probes": int(sat.sum()), "max_sat_share": float(share[sat].max()),
                     R.SAT_DLOGIT_MINIMAX: last.get(R.SAT_DLOGIT_MINIMAX),
                     R.SAT_DLOGIT_NONSAT: last.get(R.SAT_DLOGIT_NONSAT),

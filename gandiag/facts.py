@@ -70,13 +70,14 @@ def _number(v) -> float:
     return float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else np.nan
 
 
-def row_samples(row: dict) -> float:
-    """The samples behind a row's mode counts: N_SAMPLES when written; else back from hq = HQ / samples
-    (older toy rows); else their sum (image runs: every sample has a class)."""
-    counts = float(np.sum(row.get(R.MODE_COUNTS) or 0))
+def row_samples(row: dict, counted: float | None = None) -> float:
+    """The samples behind a row's mode counts (which sum to `counted`, when the caller has it): N_SAMPLES
+    when written; else back from hq = HQ / samples (older toy rows); else their sum (image runs: every
+    sample has a class)."""
     if row.get(R.N_SAMPLES):
         return float(row[R.N_SAMPLES])
-    return counts / row[R.HQ] if row.get(R.HQ) else max(counts, 1.0)
+    counted = float(np.sum(row.get(R.MODE_COUNTS) or 0)) if counted is None else float(counted)
+    return counted / row[R.HQ] if row.get(R.HQ) else max(counted, 1.0)
 
 
 # --- the D loss a perfect D reaches ------------------------------------------------------------

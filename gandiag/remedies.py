@@ -35,7 +35,8 @@ def _uses(field: str) -> Callable[[dict], bool]:
 def _more_unrolling(c: dict) -> str:
     k = int(c["unrolled"])
     more = max(10, 2 * k)
-    combine = "" if c.get("minibatch_disc") else f", or combine it with minibatch discrimination: --unrolled {k} --minibatch-disc"
+    combine = "" if c.get("minibatch_disc") else \
+        f", or combine it with minibatch discrimination: --unrolled {k} --minibatch-disc"
     return f"more unroll steps: --unrolled {more} (this run unrolls {k}){combine}"
 
 
@@ -91,5 +92,6 @@ BETAS = Remedy("Adam with beta1 0.5: --d-beta1 0.5 --g-beta1 0.5",
                lambda c: c.get("d_beta1") == 0.5 and c.get("g_beta1") == 0.5)
 D_MORE = Remedy("give D more capacity or steps: --d-steps 2, a wider --d-hidden", lambda c: "d_steps" in c, _d_more)
 LOOK = Remedy("G is fooling D with garbage: look at the samples (gandiag animate RUN)")
-TRAIN_LONGER = Remedy("train longer: gandiag resume RUN --steps <a larger total>", lambda c: "steps" in c, _train_longer)
+TRAIN_LONGER = Remedy("train longer: gandiag resume RUN --steps <a larger total>", lambda c: "steps" in c,
+                      _train_longer)
 WATCH = Remedy("watch the samples sharpen: gandiag animate RUN, or gandiag report RUN")

@@ -82,7 +82,8 @@ def spreading(rows: list[dict], start: int = 0) -> list[dict]:
     gen = torch.Generator().manual_seed(3)
     for row in rows[start:]:
         k = torch.randint(8, (2500,), generator=gen).numpy()
-        row.update(mode_entries(RING.centres[k] + 0.2 * torch.randn(2500, 2, generator=gen, dtype=torch.float64).numpy()))
+        wide = 0.2 * torch.randn(2500, 2, generator=gen, dtype=torch.float64).numpy()
+        row.update(mode_entries(RING.centres[k] + wide))
     return rows
 
 

@@ -16,11 +16,11 @@ The oscillation index is the mode part, or the loss part for a run without mode 
              its mass on modes no other time there uses.
   loss part  for the D and the G loss over the later half: among the periods that repeat at least
              MIN_CYCLES times, the one standing highest above a red-noise background (the AR(1)
-             spectrum of the series' own lag-1 autocorrelation); its excess power (+-1 bin) over the
-             whole detrended variance, times the persistence (the last quarter's spread over the third quarter's, at most 1);
-             the larger of the two. ~1 for an undamped cycle; ~0 for a flat or damped series, a step
-             change or a random walk; about 0.1-0.2 for white noise. Measured once the later half
-             holds MIN_CYCLE_ROWS rows.
+             spectrum of the series' own lag-1 autocorrelation); its excess power (+-1 bin) over
+             the whole detrended variance, times the persistence (the last quarter's spread over the
+             third quarter's, at most 1); the larger of the two. ~1 for an undamped cycle; ~0 for a
+             flat or damped series, a step change or a random walk; about 0.1-0.2 for white noise.
+             Measured once the later half holds MIN_CYCLE_ROWS rows.
 """
 from __future__ import annotations
 
