@@ -3,7 +3,7 @@
 Each rule has a name, a title, its thresholds, a check and its remedies (gandiag.remedies). A check
 looks at RunFacts (the rows, the run's config, how it ended, the oscillation windows) and returns a
 Finding (a message and its evidence: the step range it rests on and the values) or None. RULES is
-the table; `rules_table()` prints it for the docs (docs/reference/rules.md). Reads rows only, so it
+the table; `rules_table()` prints it (the docs' rule table is generated from it). Reads rows only, so it
 works on any run folder, on a crashed run, and live during training.
 """
 from __future__ import annotations
@@ -344,7 +344,7 @@ def diagnose(run: RunFacts, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
 
 
 def rules_table() -> str:
-    """The rule table as Markdown (docs/reference/rules.md is generated from it)."""
+    """The rule table as Markdown: the single source of the docs' rule table."""
     lines = ["| rule | finds | severity | fires when | thresholds |", "|---|---|---|---|---|"]
     for rule in RULES:
         limits = ", ".join(f"{k} = {v:g}" for k, v in rule.thresholds.items()) or "-"
