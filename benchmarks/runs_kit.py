@@ -57,9 +57,9 @@ def ensure_runs(jobs: list[tuple], processes: int) -> list[Path]:
 def summarise(out: Path) -> dict:
     """Final coverage (PacGAN's HQ counts on the eval samples) and where the fakes sat over the later half.
 
-    held: modes holding at least a quarter of their fair share of the snapshot's fakes, by nearest mode
-    (so a G that has found a mode but is not yet within 3 std of it still counts); switches: how often
-    the most-held mode changed between consecutive late snapshots. Verdict: spread = every mode held at
+    held: modes holding at least a quarter of their fair share of the snapshot's fakes in their
+    neighbourhood (so a G that has found a mode but is not yet within 3 std of it still counts);
+    switches: how often the most-held mode changed between consecutive late snapshots. Verdict: spread = every mode held at
     the end; collapsed / hops = at most half the modes held on average late, with the most-held mode
     fixed / changing at least twice; partial = the rest.
     """
@@ -68,7 +68,7 @@ def summarise(out: Path) -> dict:
     n_modes = len(final[R.MODE_COUNTS])
     mixture = reader.mixture()
     late = [reader.snapshot(step)[R.SNAP_FAKES] for step in oscillation.late(reader.snapshot_steps()[1:])]
-    masses = oscillation.nearest_mode_masses(late, mixture.centres, mixture.stds)   # last column: on no mode
+    masses, _ = oscillation.snapshot_masses(late, mixture.centres, mixture.stds)   # last column: near no mode
     held = (masses[:, :-1] >= 0.25 / n_modes).sum(axis=1)
     switches = int((np.diff(oscillation.dominant_modes(masses)) != 0).sum())
     if held[-1] == n_modes:

@@ -1,14 +1,15 @@
 """The analyzer: a run folder -> analysis.json (coverage over time, oscillation, saturation) and
 diagnosis.json (verdicts with evidence and remedies), plus a short text report.
 
-Also the entry points the CLI and the training loop use: `live_warnings` (the loop's per-row check),
-`score_samples` (`gandiag metrics`) and `probe_saturation` (`gandiag probe saturation`).
+Also the entry points the CLI and the training loop use: `live_warnings` (the loop's per-row check,
+the same diagnosis on the rows the live view has) and `score_samples` (`gandiag metrics`).
 Everything here reads the run folder through record.RunReader, so it works on any run, even a crashed
-one; only the saturation probe needs model code (gandiag.nets and the trainer's probe).
+one; nothing here trains (the frozen-G saturation probe lives in gandiag.train.saturation_probe).
 """
 from __future__ import annotations
 
 import io
+import math
 import warnings
 import zipfile
 from pathlib import Path
@@ -16,70 +17,97 @@ from pathlib import Path
 import numpy as np
 
 from . import record as R
-from .diagnose import RULES, RunView, Verdict, diagnose
+from .diagnose import RULES, Verdict, diagnose
+from .facts import RunFacts, row_samples
 from .metrics import coverage, oscillation as osc, saturation
 
 #: rows the live check looks back over, so each call stays cheap however long the run
 LIVE_ROWS = 200
 
 
+# --- where the mass sits over time -----------------------------------------------------------------
+
+def row_masses(rows: list[dict]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, bool]:
+    """(steps, near masses, hq masses, whether the rows had near counts) from the rows with mode
+    counts. Toy rows carry near counts (where the mass is) besides the HQ counts; older toy rows and
+    image rows (every sample has a class) only their counts, which then stand for both."""
+    rows = [r for r in rows if r.get(R.MODE_COUNTS)]
+    if not rows:
+        return np.zeros(0, dtype=np.int64), None, None, False
+    counts = np.asarray([r[R.MODE_COUNTS] for r in rows], dtype=np.float64)
+    n = np.asarray([row_samples(r, total) for r, total in zip(rows, counts.sum(axis=1))])
+    hq = osc.mode_masses(counts, n)
+    has_near = all(r.get(R.NEAR_COUNTS) for r in rows)
+    near = osc.mode_masses([r[R.NEAR_COUNTS] for r in rows], n) if has_near else hq
+    return np.asarray([r[R.STEP] for r in rows]), near, hq, has_near
+
+
+def mode_sequence(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture) -> tuple:
+    """(source, steps, near masses, hq masses) behind the oscillation windows: the metrics rows when they
+    have near counts (the live check reads the same), else two or more snapshots' fixed-z fakes (toy
+    runs), else the rows' mode counts (image runs: classifier classes); (None, ...) without any."""
+    steps, near, hq, has_near = row_masses(rows)
+    if has_near:
+        return "metrics", steps, near, hq
+    if mixture is not None and len(snaps) >= 2:
+        return ("snapshots", np.asarray([s for s, _ in snaps]),
+                *osc.snapshot_masses([f for _, f in snaps], mixture.centres, mixture.stds))
+    return ("metrics" if near is not None else None), steps, near, hq
+
+
 # --- the run folder -> analysis.json + diagnosis.json -------------------------------------------
 
 def coverage_section(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture) -> dict:
     """Coverage over time from the metrics rows, plus every metric on each snapshot's fixed-z fakes."""
-    keys = (R.STEP, R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL)
+    keys = (R.STEP, R.N_SAMPLES, R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL)
     series = {key: [r.get(key) for r in rows if R.MODES in r] for key in keys}
     reference = coverage.reference_samples(mixture)
     reports = [{R.STEP: step, **coverage.coverage_report(fakes, mixture, reference)} for step, fakes in snaps]
     return {R.SERIES: series, R.SNAPSHOTS: reports, R.FINAL: reports[-1] if reports else None}
 
 
-def row_mode_sequence(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(steps, HQ counts (T, M), samples per row) from the metrics rows; the trainer's hq is
-    counts / samples, so the sample count comes back from it."""
-    rows = [r for r in rows if r.get(R.MODE_COUNTS)]
-    counts = np.asarray([r[R.MODE_COUNTS] for r in rows], dtype=np.float64).reshape(len(rows), -1 if rows else 0)
-    # image runs (no hq) count every sample: the classifier gives each one a class
-    n = np.asarray([c.sum() / r[R.HQ] if r.get(R.HQ) else max(c.sum(), 1.0) for c, r in zip(counts, rows)])
-    return np.asarray([r[R.STEP] for r in rows]), counts, n
-
-
 def oscillation_section(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture) -> dict:
-    """Oscillation from the snapshots' fixed-z fakes when there are two or more (toy runs), else from
-    the rows' mode counts (image runs: classifier classes), else from the losses alone."""
-    view = RunView(rows)
+    """Oscillation from mode_sequence, the ring drift from the snapshots' fixed-z fakes, the loss cycles."""
+    view = RunFacts(rows)
     loss_steps, d_loss = view.series(R.D_LOSS)
     _, g_loss = view.series(R.G_LOSS)
     losses = dict(loss_steps=loss_steps, d_loss=d_loss if len(d_loss) else None,
                   g_loss=g_loss if len(g_loss) else None)
-    if mixture is not None and len(snaps) >= 2:
-        steps = np.asarray([s for s, _ in snaps])
-        masses = osc.nearest_mode_masses([f for _, f in snaps], mixture.centres, mixture.stds)
-        same_z = len({f.shape for _, f in snaps}) == 1   # a resume may change snapshot_samples
-        fakes = np.stack([f for _, f in snaps]) if same_z else None
-        return {R.OSC_SOURCE: "snapshots", **osc.oscillation(steps, masses, fakes, mixture.centres, **losses)}
-    steps, counts, n = row_mode_sequence(rows)
-    if not len(steps):
-        return {R.OSC_SOURCE: None, **osc.oscillation(**losses)}
-    return {R.OSC_SOURCE: "metrics", **osc.oscillation(steps, osc.hq_masses(counts, n), **losses)}
+    source, steps, near, hq = mode_sequence(rows, snaps, mixture)
+    same_z = len(snaps) >= 2 and len({f.shape for _, f in snaps}) == 1   # a resume may change snapshot_samples
+    fakes = np.stack([f for _, f in snaps]) if same_z else None
+    centres = mixture.centres if mixture is not None else None
+    return {R.OSC_SOURCE: source, **osc.oscillation(steps, near, fakes, centres, hq=hq, **losses)}
 
 
 def analyze_run(path) -> tuple[dict, list[Verdict]]:
     """Analyse a run folder, write analysis.json and diagnosis.json into it, return both."""
     reader = R.RunReader(path)
-    rows, mixture = reader.metrics(), reader.mixture()
-    status, loss = reader.status["status"], reader.config.get("loss")
+    rows, mixture, config = reader.metrics(), reader.mixture(), reader.config
+    status = reader.status["status"]
     snaps = [(s, reader.snapshot(s)[R.SNAP_FAKES]) for s in reader.snapshot_steps()] if mixture else []
     oscill = oscillation_section(rows, snaps, mixture)
-    analysis = {R.A_RUN: str(reader.root), R.A_STATUS: status, R.A_LOSS: loss,
-                R.A_COVERAGE: coverage_section(rows, snaps, mixture) if mixture else None,
-                R.A_OSCILLATION: oscill,
-                R.A_SATURATION: saturation.summary(rows)}
-    verdicts = diagnose(RunView(rows, loss, status, osc.late(oscill.get(R.OSC_WINDOWS) or [])))
+    analysis = json_ready({R.A_RUN: str(reader.root), R.A_STATUS: status, R.A_LOSS: config.get("loss"),
+                           R.A_COVERAGE: coverage_section(rows, snaps, mixture) if mixture else None,
+                           R.A_OSCILLATION: oscill,
+                           R.A_SATURATION: saturation.summary(rows)})
+    verdicts = diagnose(RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or [])))
     R.atomic_write_json(reader.root / R.ANALYSIS_FILE, analysis)
-    R.atomic_write_json(reader.root / R.DIAGNOSIS_FILE, {R.VERDICTS: [v.to_dict() for v in verdicts],
-                                                         R.RULES_CHECKED: [r.name for r in RULES]})
+    R.atomic_write_json(reader.root / R.DIAGNOSIS_FILE, json_ready({R.VERDICTS: [v.to_dict() for v in verdicts],
+                                                                    R.RULES_CHECKED: [r.name for r in RULES]}))
     return analysis, verdicts
+
+
+def json_ready(obj):
+    """obj with every non-finite float as None (JSON has no NaN or infinity; where a metric can be
+    undefined, its report says why under NOT_COMPUTED)."""
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
 
 
 # --- the short report ----------------------------------------------------------------------------
@@ -92,43 +120,76 @@ def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> st
     out = [f"run {analysis[R.A_RUN]}  status {analysis[R.A_STATUS]}  loss {analysis[R.A_LOSS]}"]
     cov = analysis[R.A_COVERAGE]
     if cov and cov[R.SERIES][R.STEP]:
-        s = cov[R.SERIES]
-        out.append("coverage over time (metrics rows):")
-        for i in np.unique(np.linspace(0, len(s[R.STEP]) - 1, lines).round().astype(int)):
-            out.append(f"  step {s[R.STEP][i]:>8}  modes {_g(s[R.MODES][i])}  strict {_g(s[R.MODES_STRICT][i])}  "
-                       f"high quality {_g(s[R.HQ][i], '.1%')}  reverse KL {_g(s[R.REVERSE_KL][i], '.3f')}")
+        out.extend(_series_lines(cov[R.SERIES], lines))
     if cov and cov[R.FINAL]:
-        f = cov[R.FINAL]
-        out.append(f"last snapshot (step {f[R.STEP]}, {f[R.N_SAMPLES]} fixed-z fakes): modes {f[R.MODES]} "
-                   f"(strict {f[R.MODES_STRICT]}), high quality {f[R.HQ]:.1%}, reverse KL {f[R.REVERSE_KL]:.3f}, "
-                   f"JS to uniform {f[R.JS_UNIFORM]:.3f}, log-likelihood {f[R.LOG_LIKELIHOOD]:.2f}, grid KL "
-                   f"{f[R.GRID_KL]:.3f} / JS {f[R.GRID_JS]:.3f}, k-NN precision {f[R.KNN_PRECISION]:.2f} recall "
-                   f"{f[R.KNN_RECALL]:.2f} density {f[R.KNN_DENSITY]:.2f} coverage {f[R.KNN_COVERAGE]:.2f}")
+        out.extend(_final_lines(cov[R.FINAL]))
     out.extend(_oscillation_lines(analysis[R.A_OSCILLATION]))
     sat = analysis[R.A_SATURATION]
     if sat:
         last = sat[R.SAT_LAST]
-        out.append(f"saturation: at most {sat[R.SAT_MAX_SHARE]:.1%} of fakes had D(G(z)) < 1e-3; at step "
-                   f"{last[R.STEP]} G's gradient norm is {_g(last[R.SAT_GNORM_MINIMAX])} under the saturating "
-                   f"loss vs {_g(last[R.SAT_GNORM_NONSAT])} under -log D")
+        out.append(f"saturation: at most {sat[R.SAT_MAX_SHARE]:.1%} of fakes had D(G(z)) < "
+                   f"{saturation.SATURATED_BELOW:g}; at step {last[R.STEP]} G's gradient norm is "
+                   f"{_g(last[R.SAT_GNORM_MINIMAX])} under the saturating loss vs {_g(last[R.SAT_GNORM_NONSAT])} "
+                   "under -log D")
     out.append("diagnosis: " + (f"{len(verdicts)} finding(s)" if verdicts else "no failure found"))
     for v in verdicts:
         steps = v.evidence[R.EV_STEPS]
         out.append(f"  [{v.severity}] {v.title}  (steps {steps[0]}-{steps[1]})")
         out.append(f"      {v.message}")
-        out.append("      try: " + "; ".join(v.remedies))
+        if v.remedies:
+            out.append("      try: " + "; ".join(v.remedies))
     return "\n".join(out)
+
+
+def _series_lines(s: dict, lines: int) -> list[str]:
+    counts = {n for n in s.get(R.N_SAMPLES, []) if n}
+    each = f", {counts.pop():,} samples each" if len(counts) == 1 else ""
+    out = [f"coverage over time (metrics rows{each}):"]
+    for i in np.unique(np.linspace(0, len(s[R.STEP]) - 1, lines).round().astype(int)):
+        out.append(f"  step {s[R.STEP][i]:>8}  modes {_g(s[R.MODES][i])}  strict {_g(s[R.MODES_STRICT][i])}  "
+                   f"high quality {_g(s[R.HQ][i], '.1%')}  reverse KL {_g(s[R.REVERSE_KL][i], '.3f')}")
+    return out
+
+
+def _final_lines(f: dict) -> list[str]:
+    papers = coverage.N_REFERENCE
+    count = f"{f[R.N_SAMPLES]:,} fixed-z fakes" + (
+        f"; the papers score {papers:,} samples, as the metrics rows do: k-NN and grid scores depend on the count, "
+        f"--snapshot-samples {papers} matches them" if f[R.N_SAMPLES] != papers else "")
+    out = [f"last snapshot (step {f[R.STEP]}, {count}):",
+           f"  modes {f[R.MODES]} (strict {f[R.MODES_STRICT]}), high quality {f[R.HQ]:.1%}, reverse KL "
+           f"{_g(f[R.REVERSE_KL], '.3f')}, JS to the target's mode weights {_g(f[R.JS_UNIFORM], '.3f')}, "
+           f"log-likelihood {_g(f[R.LOG_LIKELIHOOD], '.2f')}, grid KL {_g(f[R.GRID_KL], '.3f')} / JS "
+           f"{_g(f[R.GRID_JS], '.3f')}",
+           f"  k-NN precision {_g(f[R.KNN_PRECISION], '.2f')} recall {_g(f[R.KNN_RECALL], '.2f')} density "
+           f"{_g(f[R.KNN_DENSITY], '.2f')} coverage {_g(f[R.KNN_COVERAGE], '.2f')}"]
+    if f.get(R.N_NONFINITE):
+        out.append(f"  {f[R.N_NONFINITE]} of the fakes are not finite (NaN or infinite): they count as on no mode")
+    out.extend(f"  {key} not computed: {why}" for key, why in _distinct(f.get(R.NOT_COMPUTED) or {}))
+    return out
+
+
+def _distinct(why: dict) -> list[tuple[str, str]]:
+    """(keys, reason) with the keys that share a reason joined."""
+    by_reason: dict[str, list[str]] = {}
+    for key, reason in why.items():
+        by_reason.setdefault(reason, []).append(key)
+    return [(", ".join(keys), reason) for reason, keys in by_reason.items()]
 
 
 def _oscillation_lines(o: dict) -> list[str]:
     if o[R.OSC_INDEX] is None:
         return []
-    out = [f"oscillation index {o[R.OSC_INDEX]:.2f} (mode part {_g(o[R.OSC_MODE_INDEX], '.2f')}, "
-           f"loss part {_g(o[R.OSC_LOSS_INDEX], '.2f')})"]
+    pairs = (("D", o[R.OSC_D_CYCLE]), ("G", o[R.OSC_G_CYCLE]))
+    cycles = [f"{name} {c[R.CYCLE_STRENGTH]:.2f}" for name, c in pairs if c]
+    loss = f"loss cycle strength {', '.join(cycles)}" if cycles else "no loss cycle measured"
+    part = "mode part" if o[R.OSC_MODE_INDEX] is not None else "from the losses alone"
+    out = [f"oscillation index {o[R.OSC_INDEX]:.2f} ({part}; {loss})"]
     if o[R.OSC_MODE_INDEX] is not None:
+        hq = "" if o[R.OSC_HQ_COVERED] is None else f", {o[R.OSC_HQ_COVERED]:.1f} at high quality"
         out.append(f"  from the {o[R.OSC_SOURCE]}: the dominant mode switched in {o[R.OSC_SWITCH_RATE]:.0%} of "
-                   f"consecutive pairs; later windows visited {o[R.OSC_VISITED]:.1f} modes and covered "
-                   f"{o[R.OSC_COVERED]:.1f} at once")
+                   f"consecutive pairs; later windows of {o[R.OSC_WINDOW]}: mass near {o[R.OSC_VISITED]:.1f} modes "
+                   f"over a window and near {o[R.OSC_COVERED]:.1f} at once{hq}")
     if o[R.OSC_DRIFT]:
         drift = o[R.OSC_DRIFT][R.DRIFT_MEAN]
         # a turn is seen modulo a full turn: past a quarter turn per snapshot, sign and speed may be aliased
@@ -139,29 +200,45 @@ def _oscillation_lines(o: dict) -> list[str]:
     for name, key in (("D", R.OSC_D_CYCLE), ("G", R.OSC_G_CYCLE)):
         c = o[key]
         if c and c[R.CYCLE_PERIOD] is not None:
-            out.append(f"  {name} loss: dominant period {c[R.CYCLE_PERIOD]:.0f} steps, amplitude "
+            out.append(f"  {name} loss: strongest cycle {c[R.CYCLE_PERIOD]:.0f} steps, amplitude "
                        f"{c[R.CYCLE_AMPLITUDE]:.3g}, cycle strength {c[R.CYCLE_STRENGTH]:.2f}")
     return out
 
 
 # --- live, during training -----------------------------------------------------------------------
 
-def live_verdicts(rows: list[dict], loss: str | None = None) -> list[Verdict]:
-    """The diagnosis on the last LIVE_ROWS metrics rows (mode hopping from their mode counts)."""
+def config_dict(config) -> dict:
+    """A run's config as the rules read it: a Config, config.json's "config" dict, a loss name (all
+    that older callers pass) or None (unknown: every rule with its defaults)."""
+    if config is None:
+        return {}
+    if isinstance(config, str):
+        return {"loss": config}
+    if isinstance(config, dict):
+        return config
+    from .config import to_dict
+    return to_dict(config)
+
+
+def live_verdicts(rows: list[dict], config=None) -> list[Verdict]:
+    """The diagnosis on the last LIVE_ROWS metrics rows, as `analyze` reaches it on those rows: the
+    same rules, config and oscillation windows (from the rows' mode counts)."""
     recent = rows[-LIVE_ROWS:]
-    steps, counts, n = row_mode_sequence(recent)
-    windows = osc.late(osc.windows(steps, osc.hq_masses(counts, n))) if len(steps) else []
-    return diagnose(RunView(recent, loss, windows=windows))
+    _, steps, near, hq = mode_sequence(recent, [], None)
+    windows = osc.late(osc.windows(steps, near, hq)) if near is not None else []
+    return diagnose(RunFacts(recent, config_dict(config), R.RUNNING, windows))
 
 
-def live_warnings(loss: str | None = None):
-    """The training loop's per-row callback: remembers the rows, returns the titles of the verdicts
-    that hold now (the progress line shows them)."""
+def live_warnings(config=None):
+    """The training loop's per-row callback for a run with this config (see config_dict): remembers the
+    rows, returns the titles of the verdicts that hold now (the progress line shows them)."""
     rows: list[dict] = []
+    known = config_dict(config)
 
     def on_row(row: dict) -> list[str]:
         rows.append(row)
-        return [v.title for v in live_verdicts(rows, loss)]
+        del rows[:-LIVE_ROWS]
+        return [v.title for v in live_verdicts(rows, known)]
 
     return on_row
 
@@ -170,7 +247,7 @@ def live_warnings(loss: str | None = None):
 
 def load_samples(path) -> np.ndarray:
     """An N x 2 float array from .npy, .npz (its only array, or `fakes` in a snapshot) or .csv
-    (an optional header line); a one-line ValueError for anything else."""
+    (an optional header line), non-finite values included; a one-line ValueError for anything else."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: give a .npy, .npz or .csv file of N x 2 samples")
@@ -182,11 +259,7 @@ def load_samples(path) -> np.ndarray:
                          "save N x 2 numbers with numpy.save, numpy.savez or as CSV") from None
     if x.ndim != 2 or x.shape[1] != 2 or len(x) == 0:
         raise ValueError(f"{path} holds an array of shape {x.shape}: expected N x 2 samples (one x, y per row)")
-    bad = ~np.isfinite(x).all(axis=1)
-    if bad.any():
-        raise ValueError(f"{path} has NaN or infinite values in {bad.sum()} rows (first: row "
-                         f"{np.flatnonzero(bad)[0]}): remove them and try again")
-    return x
+    return x   # rows with NaN or inf are samples too: coverage_report scores them as on no mode
 
 
 def _read_array(path: Path) -> np.ndarray:
@@ -223,54 +296,3 @@ def score_samples(path, scenario: str) -> dict:
     from .data.toy import mixture_from_config
     mixture = mixture_from_config(load_config(scenario))
     return coverage.coverage_report(load_samples(path), mixture)
-
-
-# --- `gandiag probe saturation` -------------------------------------------------------------------
-
-def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
-                     d_lr: float | None = None) -> tuple[list[dict], list[Path]]:
-    """Load G from a checkpoint (default: the newest), freeze it, train a fresh D of the run's
-    architecture and optimiser (learning rate d_lr, default the run's) for d_steps and record G's
-    gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX.json and .png;
-    returns the rows and the two paths."""
-    from .config import from_dict
-    from .train.checkpoints import load_checkpoint
-    from .train.session import Session
-    from .train.probes import saturation as measure_saturation
-
-    reader = R.RunReader(path)
-    steps = reader.checkpoint_steps()
-    if not steps:
-        raise R.RunError(f"{reader.root} has no checkpoint: the probe needs a trained G (let the run reach "
-                         "--checkpoint-every)")
-    step = steps[-1] if checkpoint is None else checkpoint
-    if step not in steps:
-        raise R.RunError(f"{reader.root} has no checkpoint at step {step}: choose one of {steps}")
-    ckpt = load_checkpoint(reader.root / R.CHECKPOINT_DIR / R.checkpoint_name(step))
-    cfg = from_dict(ckpt["config"])
-    s = Session.for_config(cfg)   # D as the run began: a fresh one
-    s.players.G.load_state_dict(ckpt["G"])
-    for group in s.players.opt_d.param_groups:
-        group["lr"] = d_lr or cfg.d_lr
-    rows = saturation.frozen_g_probe(s.players.G, s.players.D, s.sample_real, s.sample_z,
-                                     lambda g, d, z: measure_saturation(g, d, z)[0], d_steps, cfg.batch,
-                                     s.players.opt_d)
-    stem = reader.root / f"{R.SATURATION_PROBE}_{Path(R.checkpoint_name(step)).stem}"
-    R.atomic_write_json(stem.with_suffix(".json"), {R.STEP: step, R.PROBE_D_LR: d_lr or cfg.d_lr, R.SERIES: rows})
-    _probe_figure(rows, step, stem.with_suffix(".png"))
-    return rows, [stem.with_suffix(".json"), stem.with_suffix(".png")]
-
-
-def _probe_figure(rows: list[dict], step: int, path: Path) -> None:
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
-    ax = fig.add_subplot()
-    x = np.asarray([r[R.PROBE_D_STEP] for r in rows]) + 1   # log axis: D step 0 at 1
-    ax.loglog(x, [r[R.SAT_GNORM_MINIMAX] for r in rows], "o-", label="saturating: log(1 - D(G(z)))")
-    ax.loglog(x, [r[R.SAT_GNORM_NONSAT] for r in rows], "s-", label="non-saturating: -log D(G(z))")
-    ax.set(xlabel="D training steps + 1 (G frozen)", ylabel="G's gradient norm",
-           title=f"G frozen at step {step}, fresh D trained (Arjovsky & Bottou 2017)")
-    ax.legend()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    R.atomic_write_bytes(path, buf.getvalue())

@@ -82,7 +82,7 @@ def run(scenario, out, quiet, animate, seeds, **params):
         summary = run_seeds(cfg, seeds, out, quiet=quiet)
         click.echo(format_summary(summary))
         sys.exit(exit_code(summary))
-    result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg.loss))
+    result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg))
     if is_main():  # under torchrun only rank 0 reports and animates
         finish(result, quiet, animate)
 
@@ -102,15 +102,15 @@ def resume(run_dir, steps, quiet, animate):
         summary = resume_seeds(run_dir, steps, quiet=quiet)
         click.echo(format_summary(summary))
         sys.exit(exit_code(summary))
-    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(_loss_of(run_dir))), quiet, animate)
+    finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(_config_of(run_dir))), quiet, animate)
 
 
-def _loss_of(run_dir) -> str | None:
-    """The loss a run trains with, for its live warnings (None when config.json cannot say)."""
+def _config_of(run_dir) -> dict:
+    """The run's config, for its live warnings (empty when config.json cannot say)."""
     try:
-        return R.RunReader(run_dir).config.get("loss")
+        return R.RunReader(run_dir).config
     except R.RunError:   # a damaged config.json: resume rebuilds it from the checkpoint
-        return None
+        return {}
 
 
 def finish(result, quiet: bool, animate: bool) -> None:
@@ -328,7 +328,7 @@ def probe():
               help="The fresh D's learning rate (larger: D wins sooner).  [default: the run's d_lr]")
 def probe_saturation(run_dir, checkpoint, d_steps, d_lr):
     """Freeze G, train a fresh D, record G's gradient norm under both losses (Arjovsky & Bottou 2017)."""
-    from gandiag.analyze import probe_saturation as probe_run
+    from gandiag.train.saturation_probe import probe_saturation as probe_run
     rows, paths = probe_run(run_dir, checkpoint, d_steps, d_lr)
     first, last = rows[0], rows[-1]
     click.echo(f"fresh D's loss {first[R.D_LOSS]:.3g} at D step 0 -> {last[R.D_LOSS]:.3g}")

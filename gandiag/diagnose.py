@@ -1,69 +1,31 @@
 """Failure diagnosis: one table of rules over a run's metrics rows -> verdicts with evidence and remedies.
 
-Each rule has a name, a title, its thresholds, a check and the remedies the seeds suggest (ganhacks'
-"track failures early", the lecture notes, the papers in shared/reference). A check looks at a RunView
-and returns a Finding (a message and its evidence: the step range it rests on and the values) or None.
-RULES is the table; README.md prints it. Reads rows only, so it works on any run folder, on a
-crashed run, and live during training.
+Each rule has a name, a title, its thresholds, a check and its remedies (gandiag.remedies). A check
+looks at RunFacts (the rows, the run's config, how it ended, the oscillation windows) and returns a
+Finding (a message and its evidence: the step range it rests on and the values) or None. RULES is
+the table; `rules_table()` prints it (the docs' rule table is generated from it). Reads rows only, so it
+works on any run folder, on a crashed run, and live during training.
 """
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import record as R
+from . import remedies as X
+from .facts import RunFacts, row_samples, tail as _tail
+from .metrics.coverage import strict_share
+from .metrics.saturation import SATURATED_BELOW
 
-#: losses whose D loss is >= 0 with 0 meaning a perfect D (the critic losses wgan/wgan-gp are not)
-NONNEGATIVE_D_LOSSES = ("minimax", "nonsaturating", "least-squares", "hinge")
 #: keys whose non-finite value means the run diverged
 WATCHED = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
-
-
-@dataclass(frozen=True)
-class RunView:
-    """What the rules look at: metrics rows, the loss in use (None: unknown), how the run ended, and
-    the oscillation windows ({steps, visited, covered, index}) of the run's later half."""
-    rows: list
-    loss: str | None = None
-    status: str = "unknown"
-    windows: list = field(default_factory=list)
-    _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) over the rows holding `key`; null and non-numbers read as NaN."""
-        if key not in self._columns:
-            pairs = [(r[R.STEP], _number(r[key])) for r in self.rows if key in r]
-            steps, values = zip(*pairs) if pairs else ((), ())
-            self._columns[key] = np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
-        return self._columns[key]
-
-    def columns(self, *keys: str) -> tuple[np.ndarray, ...]:
-        """(steps, values of each key) over the rows holding all the keys (the step-0 row, say, has
-        coverage but no losses)."""
-        rows = [r for r in self.rows if all(k in r for k in keys)]
-        return (np.asarray([r[R.STEP] for r in rows], dtype=np.int64),
-                *(np.asarray([_number(r[k]) for r in rows], dtype=np.float64) for k in keys))
-
-    def n_modes(self) -> int:
-        """Modes of the toy target, from the rows' per-mode counts (0 for an image run)."""
-        return next((len(r[R.MODE_COUNTS]) for r in reversed(self.rows) if r.get(R.MODE_COUNTS)), 0)
-
-    def d_loss_is_nonnegative(self) -> bool:
-        """True when D loss -> 0 means a perfect D. Without the loss name, a critic shows itself by
-        negative values."""
-        if self.loss is not None:
-            return self.loss in NONNEGATIVE_D_LOSSES
-        _, d = self.series(R.D_LOSS)
-        return bool(np.all(d[np.isfinite(d)] >= 0))
-
-
-def _number(v) -> float:
-    # null (how metrics.jsonl writes a non-finite value), a bool or text: not a number
-    return float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else np.nan
+#: mass near more than this share of the modes at once is spread out; near at most this share, a hop
+SPREAD_SHARE = 0.5
+#: a rule's severities: "error" (the run is lost), "warning" (a failure), "note" (not a failure yet)
+SEVERITIES = ("error", "warning", "note")
 
 
 @dataclass(frozen=True)
@@ -76,11 +38,11 @@ class Finding:
 class Rule:
     name: str
     title: str
-    severity: str                     # "error" (the run is lost) or "warning"
+    severity: str                     # one of SEVERITIES
     when: str                         # the condition in words, naming the thresholds
     thresholds: dict
-    check: Callable[[RunView, dict], Finding | None]
-    remedies: tuple[str, ...]
+    check: Callable[[RunFacts, dict], Finding | None]
+    remedies: tuple[X.Remedy, ...]
 
 
 @dataclass(frozen=True)
@@ -116,10 +78,6 @@ def _longest_run(mask: np.ndarray) -> slice:
     return best
 
 
-def _tail(n: int, share: float) -> slice:
-    return slice(n - max(1, int(round(n * share))), n)
-
-
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation (0 when either side is constant)."""
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
@@ -130,7 +88,7 @@ def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
 
 # --- the checks ----------------------------------------------------------------------------------
 
-def _divergence(run: RunView, t: dict) -> Finding | None:
+def _divergence(run: RunFacts, t: dict) -> Finding | None:
     bad = {}
     for key in WATCHED:
         steps, v = run.series(key)
@@ -144,20 +102,47 @@ def _divergence(run: RunView, t: dict) -> Finding | None:
                    {R.EV_STEPS: _span(steps), "non_finite": sorted(bad), "status": run.status})
 
 
-def _d_loss_zero(run: RunView, t: dict) -> Finding | None:
-    if not run.d_loss_is_nonnegative():
+def _exploded(run: RunFacts, t: dict) -> Finding | None:
+    found, spans, evidence = [], [], {}
+    for key, name in ((R.D_LOSS, "D loss"), (R.G_LOSS, "G loss")):
+        steps, v = run.series(key)
+        stretch = _longest_run(np.abs(v) >= t["max_loss"])
+        if stretch.stop - stretch.start >= t["min_rows"]:
+            found.append(f"{name} stayed at {np.median(v[stretch]):.3g} (median) from step {steps[stretch][0]} to "
+                         f"{steps[stretch][-1]}, where a GAN loss starts near 1")
+            spans.append(steps[stretch])
+            evidence[key] = float(np.median(v[stretch]))
+    steps, g = run.series(R.G_GRAD_NORM)
+    dead = _longest_run(g == 0)
+    if dead.stop - dead.start >= t["min_rows"]:
+        found.append(f"G's gradient norm was exactly 0 in {dead.stop - dead.start} rows in a row (G learns nothing)")
+        spans.append(steps[dead])
+        evidence["zero_g_grad_rows"] = dead.stop - dead.start
+    if not found:
+        return None
+    hq = run.late_hq(0.2)
+    quality = "" if hq is None else f"; {hq:.1%} of the samples are high quality"
+    return Finding("training blew up without a NaN: " + "; ".join(found) + quality,
+                   {R.EV_STEPS: _span(np.concatenate(spans)), **evidence, "hq": hq})
+
+
+def _d_loss_zero(run: RunFacts, t: dict) -> Finding | None:
+    floor = run.d_loss_floor()
+    if floor is None:
         return None
     steps, d = run.series(R.D_LOSS)
-    stretch = _longest_run(d < t["max_d_loss"])
+    stretch = _longest_run(d - floor < t["max_above_floor"])
     if stretch.stop - stretch.start < t["min_rows"]:
         return None
     s, v = steps[stretch], d[stretch]
-    return Finding(f"D loss stayed below {t['max_d_loss']} from step {s[0]} to {s[-1]} (min {v.min():.2g}): "
-                   "D wins outright and G learns little",
-                   {R.EV_STEPS: _span(s), "rows": len(v), "min": float(v.min()), "median": float(np.median(v))})
+    where = f"its floor {floor:.3g} (what a perfect D scores with this run's targets)" if floor else "0"
+    return Finding(f"D loss stayed within {t['max_above_floor']} of {where} from step {s[0]} to {s[-1]} "
+                   f"(min {v.min():.3g}): D wins outright and G learns little",
+                   {R.EV_STEPS: _span(s), "rows": len(v), "min": float(v.min()), "median": float(np.median(v)),
+                    "floor": floor})
 
 
-def _exploding_gradients(run: RunView, t: dict) -> Finding | None:
+def _exploding_gradients(run: RunFacts, t: dict) -> Finding | None:
     hits = {}
     for key in (R.D_GRAD_NORM, R.G_GRAD_NORM):
         steps, v = run.series(key)
@@ -173,8 +158,8 @@ def _exploding_gradients(run: RunView, t: dict) -> Finding | None:
                    {R.EV_STEPS: _span(all_steps), "rows": len(all_steps), "max": worst})
 
 
-def _spiky_d_loss(run: RunView, t: dict) -> Finding | None:
-    if not run.d_loss_is_nonnegative():
+def _spiky_d_loss(run: RunFacts, t: dict) -> Finding | None:
+    if run.d_loss_floor() is None:
         return None
     steps, d = run.series(R.D_LOSS)
     keep = np.isfinite(d)
@@ -199,7 +184,7 @@ def _spiky_d_loss(run: RunView, t: dict) -> Finding | None:
                     "late_cv": cv})
 
 
-def _g_loss_falls_without_progress(run: RunView, t: dict) -> Finding | None:
+def _g_loss_falls_without_progress(run: RunFacts, t: dict) -> Finding | None:
     steps, g, hq, modes = run.columns(R.G_LOSS, R.HQ, R.MODES_STRICT)   # toy runs only
     keep = np.isfinite(g) & np.isfinite(hq) & np.isfinite(modes)
     if keep.sum() < t["min_rows"]:
@@ -223,39 +208,57 @@ def _g_loss_falls_without_progress(run: RunView, t: dict) -> Finding | None:
                     "rank_corr": corr})
 
 
-def _mode_collapse(run: RunView, t: dict) -> Finding | None:
-    rows = [r for r in run.rows if r.get(R.MODE_COUNTS) and r.get(R.HQ) is not None
-            and r.get(R.MODES_STRICT) is not None]
+def _mode_collapse(run: RunFacts, t: dict) -> Finding | None:
+    rows = [r for r in run.rows if r.get(R.MODE_COUNTS) and r.get(R.MODES_STRICT) is not None]
     if not rows:
         return None
     tail = rows[_tail(len(rows), t["tail"])]
     n_modes = run.n_modes()
-    hq = float(np.median([r[R.HQ] for r in tail]))
+    # image runs have no quality measure: every sample has a class, and coverage alone decides
+    hq = float(np.median([r[R.HQ] for r in tail])) if all(r.get(R.HQ) is not None for r in tail) else None
     modes = float(np.median([r[R.MODES_STRICT] for r in tail]))
-    if hq < t["min_hq"] or modes > t["max_modes_share"] * n_modes:
+    if (hq is not None and hq < t["min_hq"]) or modes > t["max_modes_share"] * n_modes:
         return None
     counts = np.asarray(tail[-1][R.MODE_COUNTS], dtype=np.float64)
-    held = np.flatnonzero(counts >= R.MIN_MODE_SHARE * counts.sum() / max(tail[-1][R.HQ], 1e-12))
-    return Finding(f"{hq:.0%} of samples are high quality but they hold only {modes:g} of {n_modes} modes "
-                   f"(modes {held.tolist()})",
+    held = np.flatnonzero(counts >= max(1.0, strict_share(n_modes) * row_samples(tail[-1])))
+    which = f"modes {held.tolist()}" if len(held) <= 10 else f"{len(held)} modes at the last row"
+    quality = "" if hq is None else f"{hq:.0%} of samples are high quality but "
+    return Finding(f"{quality}they hold only {modes:g} of {n_modes} modes ({which})",
                    {R.EV_STEPS: _span([r[R.STEP] for r in tail]), "modes_strict": modes, "n_modes": n_modes,
-                    "hq": hq, "held_modes": held.tolist(),
-                    "reverse_kl": tail[-1].get(R.REVERSE_KL)})
+                    "hq": hq, "held_modes": held.tolist(), "reverse_kl": tail[-1].get(R.REVERSE_KL)})
 
 
-def _mode_hopping(run: RunView, t: dict) -> Finding | None:
-    hot = [w for w in run.windows if w[R.OSC_INDEX] >= t["min_index"]]
-    if len(hot) < t["min_windows"]:
+def _mode_hopping(run: RunFacts, t: dict) -> Finding | None:
+    n_modes = run.n_modes()
+    hot = [w for w in run.windows
+           if w[R.OSC_INDEX] >= t["min_index"] and w[R.OSC_COVERED] <= t["max_near_share"] * n_modes]
+    if not hot or len(hot) < t["min_hot_share"] * len(run.windows):
         return None
     top = max(hot, key=lambda w: w[R.OSC_INDEX])
-    return Finding(f"the generator hops between modes: over {top[R.OSC_STEPS][1] - top[R.OSC_STEPS][0]} steps it "
-                   f"visited {top[R.OSC_VISITED]} modes but covered {top[R.OSC_COVERED]:.1f} at once "
-                   f"(window index {top[R.OSC_INDEX]:.2f})",
+    return Finding(f"the generator hops between modes: over {top[R.OSC_STEPS][1] - top[R.OSC_STEPS][0]} steps its "
+                   f"mass passed near {top[R.OSC_VISITED]} modes but sat near {top[R.OSC_COVERED]:.1f} at once "
+                   f"(window index {top[R.OSC_INDEX]:.2f}; {len(hot)} of {len(run.windows)} later windows)",
                    {R.EV_STEPS: [hot[0][R.OSC_STEPS][0], hot[-1][R.OSC_STEPS][1]], "windows": len(hot),
                     "max_index": top[R.OSC_INDEX], "visited": top[R.OSC_VISITED], "covered": top[R.OSC_COVERED]})
 
 
-def _vanishing_g_gradient(run: RunView, t: dict) -> Finding | None:
+def _spreading(run: RunFacts, t: dict) -> Finding | None:
+    n_modes, hq = run.n_modes(), run.late_hq(t["tail"])
+    if not run.windows or hq is None or hq >= t["max_hq"]:
+        return None
+    near = float(np.mean([w[R.OSC_COVERED] for w in run.windows]))
+    if near <= t["min_near_share"] * n_modes:
+        return None
+    at_hq = [w[R.OSC_HQ_COVERED] for w in run.windows if w.get(R.OSC_HQ_COVERED) is not None]
+    held = f" ({np.mean(at_hq):.1f} at high quality)" if at_hq else ""
+    return Finding(f"the generator is spreading out: its mass sits near {near:.1f} of {n_modes} modes at once{held}, "
+                   f"but only {hq:.1%} of samples are high quality (within 3 stds of a mode): not converged yet",
+                   {R.EV_STEPS: [run.windows[0][R.OSC_STEPS][0], run.windows[-1][R.OSC_STEPS][1]],
+                    "covered": near, "hq_covered": float(np.mean(at_hq)) if at_hq else None, "hq": hq,
+                    "n_modes": n_modes})
+
+
+def _vanishing_g_gradient(run: RunFacts, t: dict) -> Finding | None:
     if run.loss != "minimax":
         return None  # the other losses keep dL_G/dlogit away from 0 when D(G(z)) -> 0
     steps, share = run.series(R.SAT_SHARE)
@@ -264,8 +267,8 @@ def _vanishing_g_gradient(run: RunView, t: dict) -> Finding | None:
         return None
     last = next(r for r in reversed(run.rows) if r[R.STEP] == steps[sat][-1])
     gm, gn = last.get(R.SAT_GNORM_MINIMAX), last.get(R.SAT_GNORM_NONSAT)
-    return Finding(f"{share[sat].max():.0%} of fakes get D(G(z)) < 1e-3, where the saturating G loss has almost no "
-                   f"gradient (G's gradient norm {_fmt(gm)} vs {_fmt(gn)} under -log D)",
+    return Finding(f"{share[sat].max():.0%} of fakes get D(G(z)) < {SATURATED_BELOW:g}, where the saturating G loss "
+                   f"has almost no gradient (G's gradient norm {_fmt(gm)} vs {_fmt(gn)} under -log D)",
                    {R.EV_STEPS: _span(steps[sat]), "probes": int(sat.sum()), "max_sat_share": float(share[sat].max()),
                     R.SAT_DLOGIT_MINIMAX: last.get(R.SAT_DLOGIT_MINIMAX),
                     R.SAT_DLOGIT_NONSAT: last.get(R.SAT_DLOGIT_NONSAT),
@@ -281,83 +284,69 @@ def _fmt(v) -> str:
 RULES: tuple[Rule, ...] = (
     Rule("divergence", "Training diverged (non-finite values)", "error",
          "a loss or gradient norm is NaN/inf (null in metrics.jsonl), or status.json says diverged",
-         {}, _divergence,
-         ("lower the learning rates (--d-lr, --g-lr)",
-          "add a gradient penalty: --loss wgan-gp, or --r1 10",
-          "spectral normalisation on D: --spectral-norm")),
-    Rule("d_loss_zero", "D loss -> 0: the discriminator is too strong", "warning",
-         "D loss < max_d_loss for min_rows rows in a row (losses where 0 is a perfect D: not wgan)",
-         {"max_d_loss": 0.05, "min_rows": 5}, _d_loss_zero,
-         ("one-sided label smoothing: --label-smoothing 0.9",
-          "instance noise on D's inputs, decayed: --instance-noise 0.1 --instance-noise-decay <steps>",
-          "noisy labels or occasional flips: --noisy-labels, --label-flip 0.05",
-          "the non-saturating G loss keeps G's gradient alive: --loss nonsaturating")),
+         {}, _divergence, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
+    Rule("exploded", "Training blew up (no NaN): losses far off, G gets no gradient", "error",
+         "|D loss| or |G loss| >= max_loss, or G's gradient norm exactly 0, for min_rows rows in a row",
+         {"max_loss": 1e3, "min_rows": 5}, _exploded, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
+    Rule("d_loss_zero", "D loss -> its floor: the discriminator is too strong", "warning",
+         "D loss within max_above_floor of its floor for min_rows rows in a row; the floor is what a perfect D "
+         "scores with the run's targets (0, or H(s) for one-sided smoothing s; not wgan)",
+         {"max_above_floor": 0.05, "min_rows": 5}, _d_loss_zero,
+         (X.SMOOTHING, X.INSTANCE_NOISE, X.NOISY_LABELS, X.NONSATURATING)),
     Rule("exploding_gradients", "Gradient norms above 100", "warning",
          "D's or G's gradient norm > max_grad_norm in any row",
          {"max_grad_norm": 100.0}, _exploding_gradients,
-         ("a gradient penalty: --loss wgan-gp, or --r1 10",
-          "spectral normalisation on D: --spectral-norm",
-          "one-sided label smoothing keeps D from giving G very large gradients: --label-smoothing 0.9",
-          "lower the learning rates (--d-lr, --g-lr)")),
+         (X.PENALTY, X.SPECTRAL, X.SMOOTHING_GRADIENTS, X.LOWER_RATES)),
     Rule("spiky_d_loss", "Spiky, high-variance D loss", "warning",
          "min_spikes rows jump above (1 + rise) x the median of the window rows before them and robust_z "
          "robust stds above it, or the later half's std / mean > max_cv (not wgan)",
          {"window": 20, "rise": 0.5, "robust_z": 6.0, "min_spikes": 3, "max_cv": 0.5}, _spiky_d_loss,
-         ("lower the learning rates (--d-lr, --g-lr); Adam with beta1 0.5 (--d-beta1 0.5 --g-beta1 0.5)",
-          "spectral normalisation on D: --spectral-norm",
-          "instance noise on D's inputs: --instance-noise 0.1",
-          "one-sided label smoothing: --label-smoothing 0.9")),
+         (X.LOWER_RATES, X.BETAS, X.SPECTRAL, X.INSTANCE_NOISE, X.SMOOTHING)),
     Rule("g_loss_falls_without_progress", "G loss keeps falling while samples do not improve", "warning",
          "over >= min_rows rows G loss has rank correlation with the step <= max_rank_corr and its last fifth's "
          "median is min_drop below its first fifth's, while high-quality share gains < min_hq_gain, strict modes "
          "gain < min_mode_gain, and the samples are not already on every mode at >= good_hq (toy runs)",
          {"min_rows": 10, "max_rank_corr": -0.7, "min_drop": 0.25, "min_hq_gain": 0.05, "min_mode_gain": 1,
           "good_hq": 0.9},
-         _g_loss_falls_without_progress,
-         ("G is fooling D with garbage: look at the samples (gandiag animate RUN)",
-          "give D more capacity or steps: --d-steps 2, a wider --d-hidden",
-          "minibatch discrimination lets D see a lack of variety: --minibatch-disc")),
+         _g_loss_falls_without_progress, (X.LOOK, X.D_MORE, X.MINIBATCH)),
     Rule("mode_collapse", "Mode collapse: good samples on few modes", "warning",
-         "over the last `tail` share of the rows, median high-quality share >= min_hq and median strict modes "
-         "<= max_modes_share x modes (toy runs)",
+         "over the last `tail` share of the rows, median strict modes <= max_modes_share x modes and (toy runs) "
+         "median high-quality share >= min_hq",
          {"min_hq": 0.5, "max_modes_share": 0.75, "tail": 0.2}, _mode_collapse,
-         ("unrolled D (Metz et al.): --unrolled 10",
-          "minibatch discrimination: --minibatch-disc",
-          "packing (PacGAN): --pack 2",
-          "experience replay of old fakes: --replay-size 10000")),
+         (X.UNROLL, X.MINIBATCH, X.PACK, X.REPLAY)),
     Rule("mode_hopping", "Mode hopping: the generator rotates through the modes", "warning",
-         "min_windows windows of the later half have a mode-part oscillation index >= min_index (toy runs)",
-         {"min_index": 0.25, "min_windows": 2}, _mode_hopping,
-         ("unrolled D (Metz et al.): --unrolled 10",
-          "historical averaging: --hist-avg 0.1",
-          "experience replay of old fakes: --replay-size 10000",
-          "swap in old checkpoints now and then: --swap-every 1000")),
+         "at least min_hot_share of the later half's windows have a mode-part oscillation index >= min_index "
+         "while their mass sits near at most max_near_share x modes at once",
+         {"min_index": 0.25, "max_near_share": SPREAD_SHARE, "min_hot_share": 0.5}, _mode_hopping,
+         (X.UNROLL, X.HIST_AVG, X.REPLAY, X.SWAPS)),
+    Rule("spreading", "Spreading out: mass over many modes, not converged yet", "note",
+         "over the later half's windows the mass sits near more than min_near_share x modes at once, while the "
+         "median high-quality share of the last `tail` of the rows is < max_hq (toy runs)",
+         {"min_near_share": SPREAD_SHARE, "max_hq": 0.5, "tail": 0.2}, _spreading,
+         (X.TRAIN_LONGER, X.WATCH)),
     Rule("vanishing_g_gradient", "Vanishing G gradient (saturated minimax loss)", "warning",
-         "loss = minimax and at >= min_probes saturation probes a share >= min_sat_share of fakes has "
-         "D(G(z)) < 1e-3",
+         f"loss = minimax and at >= min_probes saturation probes a share >= min_sat_share of fakes has "
+         f"D(G(z)) < {SATURATED_BELOW:g}",
          {"min_sat_share": 0.5, "min_probes": 2}, _vanishing_g_gradient,
-         ("the non-saturating G loss (flip the labels for G): --loss nonsaturating",
-          "instance noise on D's inputs: --instance-noise 0.1 --instance-noise-decay <steps>",
-          "one-sided label smoothing: --label-smoothing 0.9",
-          "a Wasserstein loss with gradient penalty: --loss wgan-gp")),
+         (X.NONSATURATING, X.INSTANCE_NOISE, X.SMOOTHING, X.WGAN_GP)),
 )
 
 
-def diagnose(run: RunView, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
-    """Every rule's verdict on the run, in table order."""
+def diagnose(run: RunFacts, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
+    """Every rule's verdict on the run, in table order, with the remedies as they read for its config."""
     verdicts = []
     for rule in rules:
         found = rule.check(run, rule.thresholds)
         if found is not None:
             verdicts.append(Verdict(rule.name, rule.title, rule.severity, found.message, found.evidence,
-                                    rule.remedies))
+                                    X.for_run(rule.remedies, run.config)))
     return verdicts
 
 
 def rules_table() -> str:
-    """The rule table as Markdown (README.md shows it)."""
-    lines = ["| rule | finds | fires when | thresholds |", "|---|---|---|---|"]
+    """The rule table as Markdown: the single source of the docs' rule table."""
+    lines = ["| rule | finds | severity | fires when | thresholds |", "|---|---|---|---|---|"]
     for rule in RULES:
         limits = ", ".join(f"{k} = {v:g}" for k, v in rule.thresholds.items()) or "-"
-        lines.append(f"| `{rule.name}` | {rule.title} | {rule.when} | {limits} |")
+        lines.append(f"| `{rule.name}` | {rule.title} | {rule.severity} | {rule.when} | {limits} |")
     return "\n".join(lines)

@@ -57,12 +57,7 @@ class MixtureTarget:
 
 def mode_metrics(samples: np.ndarray, mixture: Mixture) -> dict:
     """A metrics row's coverage entries (PacGAN definitions) for one batch of samples."""
-    counts = coverage.mode_counts(samples, mixture.centres, mixture.stds)
-    return {R.MODES: coverage.modes_captured(counts),
-            R.MODES_STRICT: coverage.modes_captured(counts, R.MIN_MODE_SHARE, len(samples)),
-            R.HQ: coverage.high_quality_share(counts, len(samples)),
-            R.REVERSE_KL: coverage.reverse_kl(counts),
-            R.MODE_COUNTS: counts.tolist()}
+    return coverage.row_entries(samples, mixture)
 
 
 def _finite_rows(fakes) -> np.ndarray:

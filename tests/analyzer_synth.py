@@ -21,11 +21,7 @@ ROWS, EVERY, PROBE_EVERY = 100, 100, 5
 
 
 def mode_entries(samples: np.ndarray) -> dict:
-    counts = coverage.mode_counts(samples, RING.centres, RING.stds)
-    return {R.MODES: coverage.modes_captured(counts),
-            R.MODES_STRICT: coverage.modes_captured(counts, R.MIN_MODE_SHARE, len(samples)),
-            R.HQ: coverage.high_quality_share(counts, len(samples)),
-            R.REVERSE_KL: coverage.reverse_kl(counts), R.MODE_COUNTS: counts.tolist()}
+    return coverage.row_entries(samples, RING)
 
 
 def on_mode(k: int, n: int, gen: torch.Generator) -> np.ndarray:
@@ -66,7 +62,7 @@ def collapsed(rows: list[dict], start: int = 0, mode: int = 3) -> list[dict]:
 
 
 def saturated(rows: list[dict], start: int = 0) -> list[dict]:
-    """From row `start` on, the saturation probe finds 95 % of the fakes at D(G(z)) < 1e-3."""
+    """From row `start` on, the saturation probe finds 95 % of the fakes saturated (D(G(z)) < SATURATED_BELOW)."""
     for row in rows[start:]:
         if R.SAT_SHARE in row:
             row[R.SAT_SHARE] = 0.95
@@ -81,6 +77,37 @@ def rotating(rows: list[dict]) -> list[dict]:
     return rows
 
 
+def spreading(rows: list[dict], start: int = 0) -> list[dict]:
+    """From row `start` on, the samples sit around every mode at once, ten stds wide: near all of them,
+    high quality hardly ever (an unrolled GAN early on)."""
+    gen = torch.Generator().manual_seed(3)
+    for row in rows[start:]:
+        k = torch.randint(8, (2500,), generator=gen).numpy()
+        wide = 0.2 * torch.randn(2500, 2, generator=gen, dtype=torch.float64).numpy()
+        row.update(mode_entries(RING.centres[k] + wide))
+    return rows
+
+
+def orbiting(rows: list[dict], start: int = 0) -> list[dict]:
+    """From row `start` on, one blob a little inside the ring, off every mode's high-quality disc, a
+    sixth of a turn further each row (a vanilla GAN on ring8)."""
+    gen = torch.Generator().manual_seed(4)
+    for i, row in enumerate(rows[start:]):
+        angle = 2 * np.pi * i / 6
+        blob = 1.7 * np.array([np.cos(angle), np.sin(angle)]) + 0.05 * torch.randn(2500, 2, generator=gen).numpy()
+        row.update(mode_entries(blob))
+    return rows
+
+
+def exploded(rows: list[dict], start: int = 0) -> list[dict]:
+    """From row `start` on, the losses of `gandiag run ring8 --d-lr 1e6 --g-lr 1e6`: no NaN, D loss in
+    the hundreds of thousands, G's gradient exactly 0, every sample far from every mode."""
+    for row in rows[start:]:
+        row.update({R.D_LOSS: 456_000.0 + row[R.STEP] % 7, R.G_LOSS: 0.0, R.D_GRAD_NORM: 1.0, R.G_GRAD_NORM: 0.0,
+                    **mode_entries(np.full((2500, 2), 3e3))})
+    return rows
+
+
 def fixed_z_fakes(kind: str, t: int, n: int = 256) -> np.ndarray:
     """G(z_fixed) at snapshot t: 'healthy' covers every mode and holds still, 'rotating' sits on mode
     t mod 8, 'collapsed' on mode 3."""
@@ -90,8 +117,9 @@ def fixed_z_fakes(kind: str, t: int, n: int = 256) -> np.ndarray:
 
 
 def write_run(root: Path, rows: list[dict], snapshots: dict[int, np.ndarray], loss: str = "nonsaturating",
-              status: str = R.FINISHED, mixture=RING) -> Path:
-    """A run folder as the trainer leaves it (mixture None: an image run without modes)."""
-    return write_folder(root, to_dict(make_config(loss=loss)), rows,
+              status: str = R.FINISHED, mixture=RING, **config) -> Path:
+    """A run folder as the trainer leaves it (mixture None: an image run without modes); `config`
+    overrides config.json's settings."""
+    return write_folder(root, to_dict(make_config(loss=loss, **config)), rows,
                         {step: {R.SNAP_FAKES: np.asarray(fakes, dtype=np.float32)} for step, fakes in snapshots.items()},
                         mixture, status, seed=0)

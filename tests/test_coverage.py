@@ -1,8 +1,10 @@
 """Toy coverage metrics against direct computations and known values."""
+import json
 import math
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose
 from scipy import integrate
@@ -23,18 +25,18 @@ def on_modes(mixture, per_mode, which=None, seed=0):
                            for k in which])
 
 
-def test_js_uniform_matches_the_definition_for_a_skewed_distribution():
+def test_js_to_equal_weights_matches_the_definition_for_a_skewed_distribution():
     counts = np.array([5, 1, 0, 2])
     p, u = counts / 8, np.full(4, 0.25)
     m = (p + u) / 2
     direct = 0.5 * sum(pi * math.log(pi / mi) for pi, mi in zip(p, m) if pi > 0) \
         + 0.5 * sum(ui * math.log(ui / mi) for ui, mi in zip(u, m))
-    assert_allclose(C.js_uniform(counts), direct, rtol=1e-12)
+    assert_allclose(C.js_target(counts), direct, rtol=1e-12)
 
 
-def test_js_uniform_is_zero_for_balance_and_scores_no_hq_sample_as_one_mode():
-    assert_allclose(C.js_uniform(np.array([3, 3, 3])), 0.0, atol=1e-15)
-    assert_allclose(C.js_uniform(np.zeros(8)), C.js_uniform(np.array([7, 0, 0, 0, 0, 0, 0, 0])), rtol=1e-12)
+def test_js_to_equal_weights_is_zero_for_balance_and_scores_no_hq_sample_as_one_mode():
+    assert_allclose(C.js_target(np.array([3, 3, 3])), 0.0, atol=1e-15)
+    assert_allclose(C.js_target(np.zeros(8)), C.js_target(np.array([7, 0, 0, 0, 0, 0, 0, 0])), rtol=1e-12)
 
 
 def test_entropy_is_ln_m_for_balance_zero_for_one_mode_and_the_sum_otherwise():
@@ -142,3 +144,82 @@ def test_coverage_report_does_not_depend_on_sample_order(scored, seed):
     assert shuffled[R.MODE_COUNTS] == expected[R.MODE_COUNTS]
     keys = [k for k in expected if k != R.MODE_COUNTS]
     assert_allclose([shuffled[k] for k in keys], [expected[k] for k in keys], rtol=1e-12)
+
+
+# --- the target's weights, non-finite and too few samples ----------------------------------------
+
+THREE = Mixture(np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]), np.array([0.1, 0.1, 0.1]), np.array([0.5, 0.25, 0.25]))
+
+
+def test_reverse_kl_and_js_compare_with_the_targets_weights():
+    """A 2:1:1 mixture: samples spread as the target scores 0, equal shares score KL(uniform || w)."""
+    w = THREE.weights
+    assert_allclose([C.reverse_kl(np.array([50, 25, 25]), w), C.js_target(np.array([50, 25, 25]), w)], [0, 0],
+                    atol=1e-15)
+    equal = np.full(3, 1 / 3)
+    assert_allclose(C.reverse_kl(np.array([10, 10, 10]), w), float(np.sum(equal * np.log(equal / w))), rtol=1e-12)
+    m = (equal + w) / 2
+    assert_allclose(C.js_target(np.array([10, 10, 10]), w),
+                    0.5 * float(np.sum(equal * np.log(equal / m)) + np.sum(w * np.log(w / m))), rtol=1e-12)
+
+
+def test_report_of_perfect_samples_from_a_weighted_mixture_scores_below_equal_shares():
+    perfect = THREE.sample(3000, torch.Generator().manual_seed(0)).numpy()
+    equal = np.concatenate([on_modes(THREE, 1000, which=[k]) for k in range(3)])
+    good, flat = C.coverage_report(perfect, THREE), C.coverage_report(equal, THREE)
+    assert good[R.REVERSE_KL] < 0.01 < flat[R.REVERSE_KL]
+    assert good[R.JS_UNIFORM] < flat[R.JS_UNIFORM]
+
+
+def test_no_high_quality_sample_scores_as_all_mass_on_the_least_likely_mode():
+    assert_allclose(C.reverse_kl(np.zeros(3), THREE.weights), -math.log(0.25), rtol=1e-12)
+    assert_allclose(C.reverse_kl(np.zeros(8)), math.log(8), rtol=1e-12)
+
+
+def strict_json(report) -> dict:
+    """The report through JSON with NaN and infinities refused, as any JSON reader would."""
+    return json.loads(json.dumps(report, allow_nan=False))
+
+
+def test_non_finite_samples_are_on_no_mode_and_what_they_leave_undefined_says_why():
+    x = np.concatenate([on_modes(RING, 40), [[np.nan, 0.0], [np.inf, 1.0], [-np.inf, np.nan]]])
+    report = strict_json(C.coverage_report(x, RING, reference=on_modes(RING, 40, seed=1)))
+    assert (report[R.N_SAMPLES], report[R.N_NONFINITE], report[R.MODES]) == (323, 3, 8)
+    assert_allclose(report[R.HQ], 320 / 323, rtol=1e-12)
+    assert report[R.LOG_LIKELIHOOD] is None
+    assert "3 of 323 samples are not finite" in report[R.NOT_COMPUTED][R.LOG_LIKELIHOOD]
+    finite = C.coverage_report(x[:320], RING, reference=on_modes(RING, 40, seed=1))
+    # a non-finite fake is in no real ball and holds none: precision and density count it as a miss
+    assert_allclose([report[R.KNN_PRECISION], report[R.KNN_DENSITY]],
+                    [finite[R.KNN_PRECISION] * 320 / 323, finite[R.KNN_DENSITY] * 320 / 323], rtol=1e-12)
+    assert_allclose([report[R.KNN_RECALL], report[R.KNN_COVERAGE]], [finite[R.KNN_RECALL], finite[R.KNN_COVERAGE]],
+                    rtol=1e-12)
+
+
+def test_samples_at_the_edge_of_the_float_range_give_valid_json():
+    report = strict_json(C.coverage_report(np.full((20, 2), 1e308), RING, reference=on_modes(RING, 20)))
+    assert (report[R.MODES], report[R.HQ], report[R.KNN_PRECISION]) == (0, 0.0, 0.0)
+    assert report[R.LOG_LIKELIHOOD] is None and "density is 0" in report[R.NOT_COMPUTED][R.LOG_LIKELIHOOD]
+
+
+def test_k_nn_metrics_on_too_few_samples_are_null_with_the_reason():
+    report = strict_json(C.coverage_report(on_modes(RING, 1, which=range(5)), RING, reference=on_modes(RING, 20)))
+    assert report[R.MODES] == 5
+    for key in (R.KNN_PRECISION, R.KNN_RECALL, R.KNN_DENSITY, R.KNN_COVERAGE):
+        assert report[key] is None and "more than k = 5 finite samples, got 5" in report[R.NOT_COMPUTED][key]
+
+
+# --- the strict count and the neighbourhoods -------------------------------------------------------
+
+def test_the_strict_count_asks_a_tenth_of_the_fair_share():
+    counts = np.array([990, 13, 12])       # 1015 samples over 3 modes: a tenth of the fair share is 33.8
+    assert C.modes_strict(counts) == 1
+    counts = np.concatenate([np.full(999, 25), [1]])     # 1000 classes: a tenth of 25 is 2.5 samples
+    assert C.modes_strict(counts, 25_000) == 999
+
+
+def test_a_sample_is_near_its_nearest_mode_up_to_the_distance_to_the_next_mode():
+    gap = np.linalg.norm(RING.centres[0] - RING.centres[1])
+    assert_allclose(C.near_radii(RING.centres, RING.stds), np.full(8, gap), rtol=1e-12)
+    x = np.array([[2.0, 0.0], [2.0 - 0.99 * gap, 0.0], [2.0 - 1.01 * gap, 0.0], [0.0, 0.0], [np.nan, 0.0]])
+    assert C.near_counts(x, RING.centres, RING.stds).tolist() == [2, 0, 0, 0, 0, 0, 0, 0]

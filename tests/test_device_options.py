@@ -156,7 +156,7 @@ def test_compile_compiles_both_players_in_place_and_trains_as_without(compile_co
 
 @DYNAMO_GRAD_NOISE
 def test_a_compiled_run_records_its_probes_and_resumes(compile_counter, tmp_path):
-    # the saturation probe at every snapshot differentiates through the compiled players (gandiag.train.probes)
+    # the saturation probe at every snapshot differentiates through the compiled players (gandiag.record.snapshot)
     cfg = tiny_config(compile=True, engine="reference", steps=2, snapshot_every=1, checkpoint_every=1)
     result = run(cfg, tmp_path / "r", quiet=True)
     result = resume(result.path, steps=4, quiet=True)

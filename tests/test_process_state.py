@@ -21,13 +21,14 @@ import torch._inductor.config
 
 import gandiag
 from gandiag import record as R
-from gandiag.analyze import analyze_run, probe_saturation
+from gandiag.analyze import analyze_run
 from gandiag.config import load_config
 from gandiag.data.mnist import load_digits
 from gandiag.train.seeds import run_seeds
 from gandiag.train.classifier import train_classifier
 from gandiag.train import run as train
 from gandiag.train.device import TOY_THREADS, run_threads
+from gandiag.train.saturation_probe import probe_saturation
 from tiny_run import tiny_config
 
 TESTS = Path(__file__).resolve().parent

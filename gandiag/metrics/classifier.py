@@ -31,9 +31,6 @@ from .coverage import modes_captured, reverse_kl
 ARCH = "cnn3x3-16-32-128"          # changes when the network below changes: old cached weights then refuse to load
 N_FEATURES = 128
 WEIGHTS_FILE, INFO_FILE = "mnist-classifier.pt", "mnist-classifier.json"
-#: the stricter mode count: a class needs this fraction of its fair share 1/M of the samples
-#: (0.1 of 1/10 = 1 % for MNIST, the toy scenarios' MIN_MODE_SHARE; 0.01 % for Stacked MNIST's 1000)
-STRICT_FAIR_SHARE = 0.1
 
 
 class DigitClassifier(nn.Module):
@@ -144,7 +141,7 @@ def image_metrics(model: DigitClassifier, fakes: torch.Tensor, real_stats: tuple
     counts = class_counts(probs)
     n_classes = len(counts)
     return {R.MODES: modes_captured(counts),
-            R.MODES_STRICT: modes_captured(counts, STRICT_FAIR_SHARE / n_classes, len(fakes)),
+            R.MODES_STRICT: modes_captured(counts, R.STRICT_FAIR_SHARE / n_classes, len(fakes)),
             R.REVERSE_KL: reverse_kl(counts),
             R.CLASSIFIER_SCORE: classifier_score(joint_probs(probs)),
             R.FRECHET_DISTANCE: frechet_distance(feature_stats(feats), real_stats),

@@ -31,6 +31,7 @@ MODES_STRICT = "modes_strict"
 HQ = "hq"
 REVERSE_KL = "reverse_kl"
 MODE_COUNTS = "mode_counts"
+NEAR_COUNTS = "near_counts"
 CLASSIFIER_SCORE = "classifier_score"
 FRECHET_DISTANCE = "frechet_distance"
 SAT_SHARE = "sat_share"
@@ -49,10 +50,12 @@ METRIC_KEYS = {
     D_GRAD_NORM: "L2 norm of D's gradient",
     G_GRAD_NORM: "L2 norm of G's gradient",
     MODES: "modes with at least one high-quality sample (PacGAN, VEEGAN); image runs: classes hit",
-    MODES_STRICT: "modes holding at least a tenth of their fair share of the samples",
+    MODES_STRICT: "modes holding at least STRICT_FAIR_SHARE (a tenth) of their fair share 1/M of the samples",
     HQ: "share of the samples within 3 standard deviations of some mode (toy targets)",
     REVERSE_KL: "KL(generated || target) over the modes, in nats",
     MODE_COUNTS: "high-quality samples per mode; image runs: samples per classifier class",
+    NEAR_COUNTS: "2D targets: samples nearer a mode than its nearest neighbour mode is, HQ or not (where the "
+                 "mass is)",
     CLASSIFIER_SCORE: "image runs: the Inception-score formula with gandiag's MNIST classifier",
     FRECHET_DISTANCE: "image runs: Frechet distance in that classifier's feature space",
     SAT_SHARE: "snapshot rows: share of the fixed-z fakes with D(G(z)) below the saturation threshold",
@@ -65,8 +68,9 @@ METRIC_KEYS = {
 #: share of D(G(z)) below which a fake counts as saturated (the saturation probe)
 SATURATED_BELOW = 1e-3
 
-#: the stricter coverage count: a mode needs this share of all evaluation samples (toy targets)
-MIN_MODE_SHARE = 0.01
+#: the stricter coverage count: a mode needs this fraction of its fair share 1/M of the samples
+#: (1.25 % for ring8's 8 modes, 0.4 % for grid25, 0.01 % for Stacked MNIST's 1000 classes)
+STRICT_FAIR_SHARE = 0.1
 
 # --- snapshot keys ---------------------------------------------------------------------------
 SNAP_STEP = "step"
@@ -102,6 +106,8 @@ STOPPED = "stopped"                  # read only: status.json says running, but 
 N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
 LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"
 KNN_PRECISION, KNN_RECALL, KNN_DENSITY, KNN_COVERAGE = "knn_precision", "knn_recall", "knn_density", "knn_coverage"
+N_NONFINITE = "n_nonfinite"          # samples with a NaN or infinite coordinate (on no mode, infinitely far)
+NOT_COMPUTED = "not_computed"        # {key: why} for each metric of a report that could not be computed (its value: null)
 # analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
 A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
 A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
@@ -110,7 +116,8 @@ SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
 OSC_INDEX, OSC_MODE_INDEX, OSC_LOSS_INDEX = "index", "mode_index", "loss_index"
 OSC_SOURCE, OSC_STEPS, OSC_DOMINANT = "source", "steps", "dominant_modes"
 OSC_SWITCH_RATE, OSC_DOMINANT_SHARE = "switch_rate", "dominant_share"
-OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"  # window: {steps, visited, covered, index}
+OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"  # window: {steps, visited, covered, hq_covered, index}
+OSC_HQ_COVERED, OSC_WINDOW = "hq_covered", "window"   # modes held at high quality at once; entries per window
 OSC_DRIFT, OSC_D_CYCLE, OSC_G_CYCLE = "angular_drift", "d_loss_cycle", "g_loss_cycle"
 DRIFT_PER_SNAPSHOT, DRIFT_MEAN, DRIFT_TURNS = "per_snapshot", "mean", "turns"
 CYCLE_PERIOD, CYCLE_AMPLITUDE, CYCLE_PEAK_SHARE = "period_steps", "amplitude", "peak_share"

@@ -12,8 +12,9 @@
 What it assumes of your players (docs/own-loop.md): G maps a batch of z (N, z_dim) to samples (N, 2) or
 images (N, C, 28, 28); D maps a batch of samples to one logit per sample, shape (N,) or (N, 1). A D that
 returns a probability is declared once: Recorder(..., discriminator_output="probability").
-Snapshots never change training: they run the players in eval mode under no new .grad, with the
-global random streams forked and put back, and every mode (train/eval) restored.
+Snapshots never change training: G is sampled in eval mode and D scored in train mode (as G's step
+sees it, gandiag.record.snapshot), every buffer, mode and layer's generator put back, the global random
+streams forked and restored, and no .grad written.
 
 The recorder holds the folder's lock (record.folder.FolderLock) from the moment it opens until it
 closes, so one folder has one writer. A metrics row is written when the next step's values arrive,
@@ -120,6 +121,7 @@ class Recorder:
     def evaluate(self, step: int, generator, z: torch.Tensor) -> dict:
         """The target's metrics of G(z) (modes, high quality, reverse KL, ...; image targets: classifier
         metrics) into the row of `step`; returns them."""
+        from .snapshot import fakes_of
         self._need_target("evaluate")
         with untouched(generator):
             fakes = fakes_of(generator, z)
@@ -135,7 +137,7 @@ class Recorder:
         generator manifold (a 2D z), and the saturation probe, whose entries join the row of `step`
         together with the target's metrics of G(eval_z or z) (unless evaluate() gave them already).
         Arrays you computed yourself (e.g. fakes=..., from any framework) are written as given."""
-        from .snapshot import image_snapshot, toy_snapshot
+        from .snapshot import fakes_of, image_snapshot, toy_snapshot
         entries = {}
         if generator is not None:
             if z is None:
@@ -284,14 +286,6 @@ def untouched(*modules):
         for pairs in modes:
             for sub, was in pairs:
                 sub.train(was)
-
-
-@torch.no_grad()
-def fakes_of(G, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """G(z) in eval mode, in chunks, as float32 on the CPU."""
-    if isinstance(G, torch.nn.Module):
-        G.eval()
-    return torch.cat([G(z[i:i + chunk]).float().cpu() for i in range(0, len(z), chunk)])
 
 
 def as_logits(D, output: str) -> Callable:

@@ -1,25 +1,107 @@
 """What a snapshot computes from the players: fakes, D on a grid, the arrows of G's loss, the manifold,
 and the saturation probe.
 
-The probe and the views run on fixed z batches and never step an optimiser, draw from a training
-generator or write a .grad (gradients come from torch.autograd.grad), so recording does not change
-training; the Recorder also puts every module's mode and the global random streams back afterwards.
+D is scored as G trains against it: in train mode on the batch of fakes, so a batch-norm layer
+normalises the fakes with their own statistics (eval mode would use running statistics that mix real
+and fake batches: a D no G step ever meets) and spectral norm takes its power iteration. G is sampled
+in eval mode (its running statistics come from its own batches only): the generator a user keeps,
+independent of the batch (docs/analyzer.md, "Batch norm").
+
+Recording must not change training: every buffer a train-mode forward writes (running statistics, the
+power iteration's vectors) and every random generator a layer holds are put back, every module's mode
+too, and gradients come from torch.autograd.grad (no .grad is written, no optimiser stepped).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
+from torch import nn
 
 from .. import losses
 from . import keys as R
 
 
-def _eval(*players) -> None:
-    for p in players:
-        module = getattr(p, "module", p)
-        if isinstance(module, torch.nn.Module):
-            module.eval()
+def _module(player):
+    """The nn.Module behind a player (a Recorder wraps D into a logits function that keeps it)."""
+    module = getattr(player, "module", player)
+    return module if isinstance(module, nn.Module) else None
+
+
+@contextmanager
+def eval_mode(*players):
+    modules = [m for m in map(_module, players) if m is not None]
+    modes = [(sub, sub.training) for m in modules for sub in m.modules()]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for sub, was in modes:
+            sub.training = was
+
+
+@contextmanager
+def as_trained(*players):
+    """The players in train mode, as the training step runs them, with no trace left: every buffer, every
+    random generator a layer holds (a dropout of one's own, say) and every submodule's mode are put back."""
+    modules = [m for m in map(_module, players) if m is not None]
+    buffers = [(b, b.detach().clone()) for m in modules for b in m.buffers()]
+    generators = [(g, g.get_state()) for m in modules for sub in m.modules()
+                  for g in vars(sub).values() if isinstance(g, torch.Generator)]
+    modes = [(sub, sub.training) for m in modules for sub in m.modules()]
+    for m in modules:
+        m.train()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for b, value in buffers:
+                b.copy_(value)
+        for g, saved in generators:
+            g.set_state(saved)
+        for sub, was in modes:
+            sub.training = was
+
+
+@contextmanager
+def frozen_batch_statistics(D, batch: torch.Tensor):
+    """Inside as_trained: D's batch-norm layers normalise any input with the statistics of `batch` (D's
+    fakes), as they do for those fakes in G's step; for scoring points that are not a batch of fakes
+    (the heatmap grid). The running statistics it overwrites are restored by as_trained."""
+    module = _module(D)
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if module else []
+    if not norms:
+        yield
+        return
+    seen = {}
+
+    def keep(layer, args):
+        x = args[0].detach()
+        dims = [d for d in range(x.dim()) if d != 1]
+        seen[layer] = (x.mean(dims), x.var(dims, unbiased=False))
+
+    hooks = [m.register_forward_pre_hook(keep) for m in norms]
+    try:
+        with torch.no_grad():
+            D(batch)
+    finally:
+        for h in hooks:
+            h.remove()
+    with torch.no_grad():
+        for m in norms:
+            m.running_mean.copy_(seen[m][0])
+            m.running_var.copy_(seen[m][1])
+            m.eval()
+    yield
+
+
+@torch.no_grad()
+def fakes_of(G, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """G(z) in eval mode, in chunks, as float32 on the CPU."""
+    with eval_mode(G):
+        return torch.cat([G(z[i:i + chunk]).float().cpu() for i in range(0, len(z), chunk)])
 
 
 def _g_loss(loss) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -31,74 +113,67 @@ def _params_grad_norm(loss, params) -> float:
     return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
 
 
-def saturation_probe(G, D, z: torch.Tensor) -> tuple[dict, torch.Tensor, torch.Tensor]:
-    """(row entries, fakes, D's logits on them) of the saturation probe on fixed z.
+def measure_saturation(G, D, z: torch.Tensor) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """The saturation probe on fixed z: (row entries, G's eval-mode fakes, D's train-mode logits on them).
 
     With a = D's logit on a fake, d/da log(1 - sigmoid(a)) = -D(G(z)) (vanishes as D(G(z)) -> 0) and
     d/da -log sigmoid(a) = -(1 - D(G(z))); G's gradient norm under both tells how much signal G gets.
     Each loss is differentiated through its own forward pass: a compiled player's backward may donate its
     saved buffers (torch's default), and then refuses to run twice over one graph (retain_graph)."""
-    _eval(G, D)
-    fake = G(z)
-    logits = D(fake)
-    prob = torch.sigmoid(logits.detach())
-    params = [q for q in G.parameters() if q.requires_grad] if isinstance(G, torch.nn.Module) else []
-    row = {R.SAT_SHARE: float((prob < R.SATURATED_BELOW).float().mean()),
-           R.SAT_DLOGIT_MINIMAX: float(prob.mean()),
-           R.SAT_DLOGIT_NONSAT: float((1 - prob).mean())}
-    if params:
-        row[R.SAT_GNORM_MINIMAX] = _params_grad_norm(losses.g_loss("minimax", logits), params)
-        row[R.SAT_GNORM_NONSAT] = _params_grad_norm(losses.g_loss("nonsaturating", D(G(z))), params)
+    module = _module(G)
+    params = [q for q in module.parameters() if q.requires_grad] if module is not None else []
+    with eval_mode(G), as_trained(D):
+        fake = G(z)
+        logits = D(fake)
+        prob = torch.sigmoid(logits.detach())
+        row = {R.SAT_SHARE: float((prob < R.SATURATED_BELOW).float().mean()),
+               R.SAT_DLOGIT_MINIMAX: float(prob.mean()),
+               R.SAT_DLOGIT_NONSAT: float((1 - prob).mean())}
+        if params:
+            row[R.SAT_GNORM_MINIMAX] = _params_grad_norm(losses.g_loss("minimax", logits), params)
+            row[R.SAT_GNORM_NONSAT] = _params_grad_norm(losses.g_loss("nonsaturating", D(G(z))), params)
     return row, fake.detach(), logits.detach()
 
 
 def toy_snapshot(G, D, z: torch.Tensor, *, loss, window, grid_res: int, manifold_z: torch.Tensor | None,
                  grid_chunk: int | None = None) -> tuple[dict, dict]:
-    """(snapshot arrays, row entries) for a 2D target. Without D: the fakes (and manifold) only."""
-    _eval(G, D)
+    """(snapshot arrays, row entries) for a 2D target: G's eval-mode fakes, and D as G's step sees it
+    scoring them, pushing them (the arrows) and over the grid (with the fakes' batch statistics).
+    Without D: the fakes (and the manifold) only."""
+    arrays, sat_row = {}, {}
     if D is None:
-        with torch.no_grad():
-            arrays = {R.SNAP_FAKES: G(z)}
-            if manifold_z is not None:
-                arrays[R.SNAP_MANIFOLD] = _manifold(G, manifold_z)
-        return _numpy(arrays), {}
-    sat_row, fake, logits = saturation_probe(G, D, z)
-    x = fake.clone().requires_grad_(True)
-    # -dL_G/dx per sample (sum, not mean, so the arrow length does not shrink with the batch size)
-    (push,) = torch.autograd.grad(-_g_loss(loss)(D(x)) * len(x), x)
-    xmin, xmax, ymin, ymax = window
-    gx = torch.linspace(xmin, xmax, grid_res, device=z.device)
-    gy = torch.linspace(ymin, ymax, grid_res, device=z.device)
-    yy, xx = torch.meshgrid(gy, gx, indexing="ij")  # row i <-> y = gy[i], column j <-> x = gx[j]
-    with torch.no_grad():
-        # D scores the grid in batches of the training batch size: with minibatch discrimination a
-        # score depends on the batch, and only batches of that size show what D learnt
-        points = torch.stack([xx.ravel(), yy.ravel()], 1)
-        grid_logits = torch.cat([D(chunk) for chunk in points.split(grid_chunk or len(z))])
-        name = loss if isinstance(loss, str) else "nonsaturating"
-        d_grid = losses.d_output(name, grid_logits).view(yy.shape)
+        arrays[R.SNAP_FAKES] = fakes_of(G, z)
+    else:
+        sat_row, fake, logits = measure_saturation(G, D, z)
+        with as_trained(D):
+            x = fake.clone().requires_grad_(True)
+            # -dL_G/dx per sample (sum, not mean, so the arrow length does not shrink with the batch size)
+            (push,) = torch.autograd.grad(-_g_loss(loss)(D(x)) * len(x), x)
+            xmin, xmax, ymin, ymax = window
+            gx = torch.linspace(xmin, xmax, grid_res, device=z.device)
+            gy = torch.linspace(ymin, ymax, grid_res, device=z.device)
+            yy, xx = torch.meshgrid(gy, gx, indexing="ij")  # row i <-> y = gy[i], column j <-> x = gx[j]
+            with frozen_batch_statistics(D, fake), torch.no_grad():
+                # D scores the grid in batches of the training batch size: with minibatch discrimination a
+                # score depends on the batch, and only batches of that size show what D learnt
+                points = torch.stack([xx.ravel(), yy.ravel()], 1)
+                grid_logits = torch.cat([D(chunk) for chunk in points.split(grid_chunk or len(z))])
+                d_grid = losses.d_output(loss if isinstance(loss, str) else "nonsaturating", grid_logits).view(yy.shape)
         arrays = {R.SNAP_FAKES: fake, R.SNAP_ARROWS: push, R.SNAP_FAKE_LOGITS: logits,
                   R.SNAP_GRID_X: gx, R.SNAP_GRID_Y: gy, R.SNAP_D_GRID: d_grid}
-        if manifold_z is not None:
-            arrays[R.SNAP_MANIFOLD] = _manifold(G, manifold_z)
+    if manifold_z is not None:
+        q = int(round(len(manifold_z) ** 0.5))
+        arrays[R.SNAP_MANIFOLD] = fakes_of(G, manifold_z).view(q, q, 2)
     return _numpy(arrays), sat_row
 
 
 def image_snapshot(G, D, z: torch.Tensor) -> tuple[dict, dict]:
     """(snapshot arrays: the fixed-z samples and D's logits on them, saturation row entries)."""
-    _eval(G, D)
     if D is None:
-        with torch.no_grad():
-            return _numpy({R.SNAP_IMAGES: G(z)}), {}
-    sat_row, fake, logits = saturation_probe(G, D, z)
+        return _numpy({R.SNAP_IMAGES: fakes_of(G, z)}), {}
+    sat_row, fake, logits = measure_saturation(G, D, z)
     return _numpy({R.SNAP_IMAGES: fake, R.SNAP_FAKE_LOGITS: logits}), sat_row
-
-
-def _manifold(G, manifold_z: torch.Tensor) -> torch.Tensor:
-    q = int(round(len(manifold_z) ** 0.5))
-    return G(manifold_z).view(q, q, 2)
 
 
 def _numpy(arrays: dict) -> dict:
     return {k: v.detach().float().cpu().numpy() for k, v in arrays.items()}
-

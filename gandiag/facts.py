@@ -1,0 +1,122 @@
+"""What the diagnosis looks at: a run's metrics rows, its config, how it ended and its oscillation
+windows (RunFacts), and what follows from them: the samples behind a row's mode counts, the D loss a
+perfect discriminator reaches under the run's targets."""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+from . import record as R
+
+#: losses whose D loss is >= 0 with its floor meaning a perfect D (the critic losses wgan/wgan-gp are not)
+NONNEGATIVE_D_LOSSES = ("minimax", "nonsaturating", "least-squares", "hinge")
+CROSS_ENTROPY = ("minimax", "nonsaturating")
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the rules look at: metrics rows, the run's config (config.json's "config"; {} when unknown:
+    a user's own loop), how the run ended, and the oscillation windows ({steps, visited, covered,
+    hq_covered, index}) of the run's later half."""
+    rows: list
+    config: dict = field(default_factory=dict)
+    status: str = "unknown"
+    windows: list = field(default_factory=list)
+    _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def loss(self) -> str | None:
+        return self.config.get("loss")
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) over the rows holding `key`; null and non-numbers read as NaN."""
+        if key not in self._columns:
+            pairs = [(r[R.STEP], _number(r[key])) for r in self.rows if key in r]
+            steps, values = zip(*pairs) if pairs else ((), ())
+            self._columns[key] = np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
+        return self._columns[key]
+
+    def columns(self, *keys: str) -> tuple[np.ndarray, ...]:
+        """(steps, values of each key) over the rows holding all the keys (the step-0 row, say, has
+        coverage but no losses)."""
+        rows = [r for r in self.rows if all(k in r for k in keys)]
+        return (np.asarray([r[R.STEP] for r in rows], dtype=np.int64),
+                *(np.asarray([_number(r[k]) for r in rows], dtype=np.float64) for k in keys))
+
+    def n_modes(self) -> int:
+        """Modes of the target, from the rows' per-mode counts (0 without them)."""
+        return next((len(r[R.MODE_COUNTS]) for r in reversed(self.rows) if r.get(R.MODE_COUNTS)), 0)
+
+    def late_hq(self, share: float) -> float | None:
+        """Median high-quality share over the last `share` of the rows holding it (None: image runs)."""
+        _, hq = self.series(R.HQ)
+        hq = hq[np.isfinite(hq)]
+        return float(np.median(hq[tail(len(hq), share)])) if len(hq) else None
+
+    def d_loss_floor(self) -> float | None:
+        """The least D's loss can be: d_loss_floor of the config; with the loss unknown, 0 unless negative
+        values give a critic away (None)."""
+        if self.loss is not None:
+            return d_loss_floor(self.config)
+        _, d = self.series(R.D_LOSS)
+        return 0.0 if np.all(d[np.isfinite(d)] >= 0) else None
+
+
+def _number(v) -> float:
+    # null (how metrics.jsonl writes a non-finite value), a bool or text: not a number
+    return float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else np.nan
+
+
+def row_samples(row: dict, counted: float | None = None) -> float:
+    """The samples behind a row's mode counts (which sum to `counted`, when the caller has it): N_SAMPLES
+    when written; else back from hq = HQ / samples (older toy rows); else their sum (image runs: every
+    sample has a class)."""
+    if row.get(R.N_SAMPLES):
+        return float(row[R.N_SAMPLES])
+    counted = float(np.sum(row.get(R.MODE_COUNTS) or 0)) if counted is None else float(counted)
+    return counted / row[R.HQ] if row.get(R.HQ) else max(counted, 1.0)
+
+
+# --- the D loss a perfect D reaches ------------------------------------------------------------
+
+def _target_moments(config: dict) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(mean, mean square) of D's real and fake targets under the run's smoothing, noisy labels and flips
+    (gandiag.stabilizers.labels)."""
+    def uniform(lo_hi):
+        a, b = lo_hi
+        return (a + b) / 2, (a * a + a * b + b * b) / 3
+    s = float(config.get("label_smoothing", 1.0))
+    real, fake = (s, s * s), (0.0, 0.0)
+    if config.get("noisy_labels"):
+        # imported here: the stabilizers package loads the players' layers, which analysis never needs otherwise
+        from .stabilizers.labels import NOISY_FAKE, NOISY_REAL
+        real, fake = uniform(NOISY_REAL), uniform(NOISY_FAKE)
+    p = float(config.get("label_flip", 0.0))
+
+    def flipped(own, other):   # each input takes the other side's target with probability p
+        return tuple((1 - p) * x + p * y for x, y in zip(own, other))
+    return flipped(real, fake), flipped(fake, real)
+
+
+def d_loss_floor(config: dict) -> float | None:
+    """The least D's loss can be under the run's targets, reached by a perfect D; None for the critic
+    losses. Targets t drawn independently of D's input make D's expected loss at each input that of
+    the mean target, so cross-entropy's floor is H(E t_real) + H(E t_fake) (binary entropies, nats:
+    H(0.9) = 0.325 for one-sided smoothing 0.9), least squares' 0.5 Var t_real + 0.5 Var t_fake, hinge's 0."""
+    loss = config.get("loss", "nonsaturating")
+    if loss not in NONNEGATIVE_D_LOSSES:
+        return None
+    if loss == "hinge":
+        return 0.0
+    (mr, sr), (mf, sf) = _target_moments(config)
+    if loss in CROSS_ENTROPY:
+        return float(sum(special.entr(m) + special.entr(1 - m) for m in (mr, mf)))
+    return 0.5 * (sr - mr * mr) + 0.5 * (sf - mf * mf)
+
+
+def tail(n: int, share: float) -> slice:
+    """The last `share` of n items (at least one)."""
+    return slice(n - max(1, int(round(n * share))), n)

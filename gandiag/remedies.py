@@ -1,0 +1,97 @@
+"""What to try, for each failure the diagnosis finds: the seeds' remedies (ganhacks' "track failures
+early", the lecture notes, the papers in shared/reference), each told in the light of the run's config.
+
+A remedy the run already applies is never suggested again: it is dropped, or replaced by what follows
+from it (a run that already unrolls 10 steps is told to unroll more, or to combine). A config of {}
+(a run from a user's own loop, or an unknown one) gets every remedy as written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Remedy:
+    text: str                                             # as it reads for a run of unknown config
+    done: Callable[[dict], bool] | None = None            # the run's config already has this
+    then: Callable[[dict], str | None] | None = None      # what to say then (None: say nothing)
+
+    def for_run(self, config: dict) -> str | None:
+        if not config or self.done is None or not self.done(config):
+            return self.text
+        return self.then(config) if self.then is not None else None
+
+
+def for_run(remedies: tuple[Remedy, ...], config: dict) -> tuple[str, ...]:
+    """The remedies as they read for a run with this config, those it already applies left out."""
+    return tuple(text for text in (r.for_run(config) for r in remedies) if text)
+
+
+def _uses(field: str) -> Callable[[dict], bool]:
+    return lambda c: bool(c.get(field))
+
+
+def _more_unrolling(c: dict) -> str:
+    k = int(c["unrolled"])
+    more = max(10, 2 * k)
+    combine = "" if c.get("minibatch_disc") else \
+        f", or combine it with minibatch discrimination: --unrolled {k} --minibatch-disc"
+    return f"more unroll steps: --unrolled {more} (this run unrolls {k}){combine}"
+
+
+def _more_packing(c: dict) -> str | None:
+    p = int(c["pack"])
+    return f"more packing: --pack {p + 1} (this run packs {p}; PacGAN uses 2-4)" if p < 4 else None
+
+
+#: above this a learning rate is far from any published GAN setting (Adam at 1e-4 to 2e-4 in the papers)
+_FAR_OFF_LR = 1e-2
+
+
+def _lower_rates(c: dict) -> str:
+    d, g = float(c["d_lr"]), float(c["g_lr"])
+    if max(d, g) > _FAR_OFF_LR:
+        lower = "the published settings use Adam at 1e-4 to 2e-4: --d-lr 1e-4 --g-lr 1e-4"
+    else:
+        lower = f"try a tenth: --d-lr {d / 10:g} --g-lr {g / 10:g}"
+    return f"lower the learning rates (this run: --d-lr {d:g} --g-lr {g:g}); {lower}"
+
+
+def _d_more(c: dict) -> str:
+    return (f"give D more steps or capacity: --d-steps {int(c['d_steps']) + 1} (now {c['d_steps']}), a wider "
+            f"--d-hidden (now {','.join(str(w) for w in c.get('d_hidden', ())) or 'the default'})")
+
+
+def _train_longer(c: dict) -> str:
+    return (f"train longer: gandiag resume RUN --steps {2 * int(c['steps'])} (this run: {c['steps']} steps; the "
+            "Unrolled GAN paper trains ring8 for 25,000)")
+
+
+UNROLL = Remedy("unrolled D (Metz et al.): --unrolled 10", _uses("unrolled"), _more_unrolling)
+MINIBATCH = Remedy("minibatch discrimination: --minibatch-disc", _uses("minibatch_disc"))
+PACK = Remedy("packing (PacGAN): --pack 2", lambda c: int(c.get("pack", 1)) > 1, _more_packing)
+REPLAY = Remedy("experience replay of old fakes: --replay-size 10000", _uses("replay_size"))
+HIST_AVG = Remedy("historical averaging: --hist-avg 0.1", _uses("hist_avg"))
+SWAPS = Remedy("swap in old checkpoints now and then: --swap-every 1000", _uses("swap_every"))
+SMOOTHING = Remedy("one-sided label smoothing: --label-smoothing 0.9", lambda c: c.get("label_smoothing", 1.0) != 1.0)
+SMOOTHING_GRADIENTS = Remedy("one-sided label smoothing keeps D from giving G very large gradients: "
+                             "--label-smoothing 0.9", SMOOTHING.done)
+INSTANCE_NOISE = Remedy("instance noise on D's inputs, decayed: --instance-noise 0.1 --instance-noise-decay <steps>",
+                        _uses("instance_noise"))
+NOISY_LABELS = Remedy("noisy labels or occasional flips: --noisy-labels, --label-flip 0.05",
+                      lambda c: bool(c.get("noisy_labels")) or c.get("label_flip", 0) > 0)
+NONSATURATING = Remedy("the non-saturating G loss keeps G's gradient alive: --loss nonsaturating",
+                       lambda c: c.get("loss") == "nonsaturating")
+PENALTY = Remedy("a gradient penalty: --loss wgan-gp, or --r1 10",
+                 lambda c: c.get("loss") == "wgan-gp" or c.get("r1", 0) > 0)
+WGAN_GP = Remedy("a Wasserstein loss with gradient penalty: --loss wgan-gp", lambda c: c.get("loss") == "wgan-gp")
+SPECTRAL = Remedy("spectral normalisation on D: --spectral-norm", _uses("spectral_norm"))
+LOWER_RATES = Remedy("lower the learning rates (--d-lr, --g-lr)", lambda c: "d_lr" in c and "g_lr" in c, _lower_rates)
+BETAS = Remedy("Adam with beta1 0.5: --d-beta1 0.5 --g-beta1 0.5",
+               lambda c: c.get("d_beta1") == 0.5 and c.get("g_beta1") == 0.5)
+D_MORE = Remedy("give D more capacity or steps: --d-steps 2, a wider --d-hidden", lambda c: "d_steps" in c, _d_more)
+LOOK = Remedy("G is fooling D with garbage: look at the samples (gandiag animate RUN)")
+TRAIN_LONGER = Remedy("train longer: gandiag resume RUN --steps <a larger total>", lambda c: "steps" in c,
+                      _train_longer)
+WATCH = Remedy("watch the samples sharpen: gandiag animate RUN, or gandiag report RUN")

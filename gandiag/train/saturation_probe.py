@@ -1,0 +1,97 @@
+"""`gandiag probe saturation`: Arjovsky & Bottou's (2017) experiment on a trained run.
+
+G is loaded from a checkpoint and frozen, a fresh D of the run's architecture and optimiser trains
+against it, and at log-spaced D steps the trainer's saturation probe records G's gradient norm under
+the saturating loss log(1 - D(G(z))) and under -log D(G(z)): the first falls by orders of magnitude as
+D wins, the second does not. This trains a network, so it lives beside the trainer; the analyzer only
+reads the files it writes (RUN/saturation_probe_step_XXXXXXXX.json and .png).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .. import losses, record as R
+from ..config import from_dict
+from ..record.snapshot import measure_saturation
+from .checkpoints import load_checkpoint
+from .session import Session
+
+
+def probe_steps(d_steps: int, points: int = 25) -> list[int]:
+    """D steps at which the probe measures: 0 and about `points` log-spaced steps up to d_steps."""
+    spaced = np.unique(np.round(np.logspace(0, np.log10(max(d_steps, 1)), points)).astype(int))
+    return [0, *[int(s) for s in spaced if 0 < s <= d_steps]]
+
+
+def frozen_g_probe(G, D, sample_real: Callable[[int], torch.Tensor], sample_z: Callable[[int], torch.Tensor],
+                   measure: Callable, d_steps: int, batch: int, opt: torch.optim.Optimizer) -> list[dict]:
+    """Train D alone (cross-entropy, `opt` over D's parameters) against the frozen G for d_steps and
+    return one row per probe step: {PROBE_D_STEP, D_LOSS on a fixed batch, measure(G, D, z_fixed)...}.
+
+    `measure(G, D, z) -> dict` is the trainer's saturation probe (SAT_* keys); G's parameters keep
+    requires_grad so it can take G's gradient norm, but nothing ever steps them."""
+    z_fixed, real_fixed = sample_z(batch), sample_real(batch)
+    at, rows = set(probe_steps(d_steps)), []
+    G.eval()
+    for step in range(d_steps + 1):
+        if step in at:
+            with torch.no_grad():
+                d_loss = losses.d_loss("nonsaturating", D(real_fixed), D(G(z_fixed)))
+            rows.append({R.PROBE_D_STEP: step, R.D_LOSS: float(d_loss), **measure(G, D, z_fixed)})
+        if step == d_steps:
+            break
+        with torch.no_grad():
+            fake = G(sample_z(batch))
+        loss = losses.d_loss("nonsaturating", D(sample_real(batch)), D(fake))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return rows
+
+
+def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
+                     d_lr: float | None = None) -> tuple[list[dict], list[Path]]:
+    """Load G from a checkpoint (default: the newest), freeze it, train a fresh D of the run's
+    architecture and optimiser (learning rate d_lr, default the run's) for d_steps and record G's
+    gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX.json and .png;
+    returns the rows and the two paths."""
+    reader = R.RunReader(path)
+    steps = reader.checkpoint_steps()
+    if not steps:
+        raise R.RunError(f"{reader.root} has no checkpoint: the probe needs a trained G (let the run reach "
+                         "--checkpoint-every)")
+    step = steps[-1] if checkpoint is None else checkpoint
+    if step not in steps:
+        raise R.RunError(f"{reader.root} has no checkpoint at step {step}: choose one of {steps}")
+    ckpt = load_checkpoint(reader.root / R.CHECKPOINT_DIR / R.checkpoint_name(step))
+    cfg = from_dict(ckpt["config"])
+    s = Session.for_config(cfg)   # D as the run began: a fresh one
+    s.players.G.load_state_dict(ckpt["G"])
+    for group in s.players.opt_d.param_groups:
+        group["lr"] = d_lr or cfg.d_lr
+    rows = frozen_g_probe(s.players.G, s.players.D, s.sample_real, s.sample_z,
+                          lambda g, d, z: measure_saturation(g, d, z)[0], d_steps, cfg.batch, s.players.opt_d)
+    stem = reader.root / f"{R.SATURATION_PROBE}_{Path(R.checkpoint_name(step)).stem}"
+    R.atomic_write_json(stem.with_suffix(".json"), {R.STEP: step, R.PROBE_D_LR: d_lr or cfg.d_lr, R.SERIES: rows})
+    _probe_figure(rows, step, stem.with_suffix(".png"))
+    return rows, [stem.with_suffix(".json"), stem.with_suffix(".png")]
+
+
+def _probe_figure(rows: list[dict], step: int, path: Path) -> None:
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
+    ax = fig.add_subplot()
+    x = np.asarray([r[R.PROBE_D_STEP] for r in rows]) + 1   # log axis: D step 0 at 1
+    ax.loglog(x, [r[R.SAT_GNORM_MINIMAX] for r in rows], "o-", label="saturating: log(1 - D(G(z)))")
+    ax.loglog(x, [r[R.SAT_GNORM_NONSAT] for r in rows], "s-", label="non-saturating: -log D(G(z))")
+    ax.set(xlabel="D training steps + 1 (G frozen)", ylabel="G's gradient norm",
+           title=f"G frozen at step {step}, fresh D trained (Arjovsky & Bottou 2017)")
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    R.atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,78 @@
+"""Verdicts on real short ring8 runs: the hero comparison, an explosion without NaN, and the live
+warnings against `gandiag analyze` on the same rows."""
+import json
+
+import pytest
+from tiny_runs import cli
+
+from gandiag import record as R
+from gandiag.analyze import analyze_run, live_warnings
+from gandiag.config import load_config
+from gandiag.train import run as train
+from gandiag.viz.source import RunView
+
+#: the Unrolled GAN paper's ring8 (batch 512, z 256), short: seed 1 spreads within 800 unrolled steps
+HERO = ["--steps", "800", "--seed", "1", "--log-every", "20", "--snapshot-every", "400",
+        "--checkpoint-every", "100000", "--no-animate", "--quiet"]
+
+
+def diagnosed(run) -> list[dict]:
+    result = cli("analyze", run)
+    assert result.exit_code == 0, result.output
+    return json.loads((run / R.DIAGNOSIS_FILE).read_text())[R.VERDICTS]
+
+
+@pytest.fixture(scope="module")
+def hero(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hero")
+    runs = {}
+    for k in (0, 10):
+        result = cli("run", "ring8", "--out", root / f"k{k}", "--unrolled", k, *HERO)
+        assert result.exit_code == 0, result.output
+        runs[k] = root / f"k{k}"
+    return runs
+
+
+def test_vanilla_hops_and_unrolled_spreads_from_the_same_seed(hero):
+    vanilla, unrolled = diagnosed(hero[0]), diagnosed(hero[10])
+    assert [v[R.V_RULE] for v in vanilla] == ["mode_hopping"]
+    assert [v[R.V_RULE] for v in unrolled] == ["spreading"]
+    # what the unrolled run already does is not suggested to it
+    assert not any("--unrolled 10" in r for v in unrolled for r in v[R.V_REMEDIES])
+    assert any("--unrolled 10" in r for r in vanilla[0][R.V_REMEDIES])
+
+
+def test_compare_panels_are_titled_with_the_different_verdicts(hero):
+    for run in hero.values():
+        analyze_run(run)
+    assert [t for t, _ in RunView(hero[0]).verdicts()] == ["Mode hopping"]
+    assert [t for t, _ in RunView(hero[10]).verdicts()] == ["Spreading out"]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_run_that_explodes_without_nan_gets_a_verdict(tmp_path, engine):
+    out = tmp_path / "boom"
+    result = cli("run", "ring8", "--out", out, "--d-lr", "1e6", "--g-lr", "1e6", "--steps", "100", "--log-every", "10",
+                 "--engine", engine, "--no-animate", "--quiet")
+    assert result.exit_code == 0, result.output          # no NaN: the run itself finishes
+    verdicts = diagnosed(out)
+    assert [(v[R.V_RULE], v[R.V_SEVERITY]) for v in verdicts] == [("exploded", "error")]
+    windows = json.loads((out / R.ANALYSIS_FILE).read_text())[R.A_OSCILLATION][R.OSC_WINDOWS]
+    # every row holds 0 modes at high quality, and so does every window; G never moves (its gradient
+    # is 0), so the few modes its first samples lie near are near at every time of a window
+    assert windows and all(w[R.OSC_HQ_COVERED] == 0 and w[R.OSC_VISITED] == w[R.OSC_COVERED] < 8 for w in windows)
+
+
+def test_live_warnings_show_the_hopping_that_analyze_finds(tmp_path):
+    """A vanilla ring8 run of 2,000 steps logged every 10: the progress line's warnings after the last
+    row are the verdicts `gandiag analyze` reaches on the folder, mode hopping among them."""
+    cfg = load_config("ring8", steps=2000, log_every=10, checkpoint_every=100000)
+    shown, check = [], live_warnings(cfg)
+
+    def on_row(row):
+        shown.append(check(row))
+        return shown[-1]
+    train(cfg, tmp_path / "run", quiet=True, on_row=on_row)
+    _, verdicts = analyze_run(tmp_path / "run")
+    assert "mode_hopping" in [v.rule for v in verdicts]
+    assert shown[-1] == [v.title for v in verdicts]
