@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from gandiag import record as R
-from gandiag.analyze import live_warnings
+from gandiag.analysis import live_warnings
 from gandiag.config import load_config
 from gandiag.train import run
 

@@ -52,7 +52,7 @@ def __getattr__(name):
 
 def analyze(path):
     """(analysis dict, verdicts) of a run folder; also writes analysis.json and diagnosis.json."""
-    from .analyze import analyze_run
+    from .analysis import analyze_run
     return analyze_run(path)
 
 

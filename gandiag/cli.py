@@ -73,7 +73,7 @@ def overrides(params: dict) -> dict:
 @config_options
 def run(scenario, out, quiet, animate, seeds, **params):
     """Train a GAN on SCENARIO (a name from `gandiag scenarios` or a .toml path)."""
-    from gandiag.analyze import live_warnings
+    from gandiag.analysis import live_warnings
     from gandiag.train import run as train
     from gandiag.train.ddp import is_main
     cfg = C.load_config(scenario, **overrides(params))
@@ -95,7 +95,7 @@ def run(scenario, out, quiet, animate, seeds, **params):
               help="Render animation.gif when the run ends.")
 def resume(run_dir, steps, quiet, animate):
     """Continue RUN from its newest checkpoint up to --steps in total (a --seeds pass: all its seeds)."""
-    from gandiag.analyze import live_warnings
+    from gandiag.analysis import live_warnings
     from gandiag.train import is_pass, resume as resume_run, resume_seeds
     if is_pass(run_dir):
         from gandiag.train.seeds import exit_code, format_summary
@@ -295,7 +295,7 @@ def data_fetch(dest):
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 def analyze(run_dir):
     """Coverage over time, oscillation, saturation and a diagnosis: RUN/analysis.json, RUN/diagnosis.json."""
-    from gandiag.analyze import analyze_run, format_report
+    from gandiag.analysis import analyze_run, format_report
     click.echo(format_report(*analyze_run(run_dir)))
 
 
@@ -306,7 +306,7 @@ def metrics(samples, scenario):
     """Score SAMPLES (.npy, .npz or .csv, N x 2) against a scenario's modes; prints JSON."""
     import json
 
-    from gandiag.analyze import score_samples
+    from gandiag.analysis import score_samples
     try:
         report = score_samples(samples, scenario)
     except ValueError as e:  # an unreadable file, a wrong shape, NaNs, an image scenario

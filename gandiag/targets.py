@@ -183,8 +183,11 @@ def from_config(cfg, device="cpu", load_classifier=None):
 def points_target(points, modes: int | None = None, name: str | None = None) -> PointsTarget:
     """A user's 2D points (an (N, 2) array, or a .npy / .npz / .csv path) as a target."""
     if isinstance(points, (str, Path)):
-        from .analyze import load_samples
-        path, points = Path(points), load_samples(points)
+        from .data.points import load_samples
+        try:
+            path, points = Path(points), load_samples(points)
+        except (ValueError, FileNotFoundError) as e:
+            raise ConfigError(str(e)) from None
         name = name or path.stem
     x = np.asarray(points, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != 2 or len(x) <= KNN_K:

@@ -13,7 +13,7 @@ from tiny_runs import run_tiny
 
 from gandiag.cli import main
 from gandiag import record as R
-from gandiag.analyze import score_samples
+from gandiag.analysis import score_samples
 from gandiag.config import make_config
 from gandiag.metrics import coverage, saturation
 from gandiag.nets import build_nets
@@ -292,7 +292,7 @@ def test_the_report_says_how_many_samples_each_number_rests_on(tmp_path, rows):
     assert "last snapshot (step 5500, 256 fixed-z fakes; the papers score 2,500 samples" in result.output
 
 
-ANALYSIS_MODULES = ["gandiag/analyze.py", "gandiag/diagnose.py", "gandiag/facts.py", "gandiag/remedies.py",
+ANALYSIS_MODULES = ["gandiag/analysis.py", "gandiag/diagnose.py", "gandiag/facts.py", "gandiag/remedies.py",
                     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "gandiag" / "metrics").glob("*.py"))]
 
 

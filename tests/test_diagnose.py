@@ -9,7 +9,7 @@ from scipy import optimize
 from tiny_run import tiny_config
 
 from gandiag import losses, record as R
-from gandiag.analyze import LIVE_ROWS, analyze_run, live_verdicts, live_warnings, mode_sequence
+from gandiag.analysis import LIVE_ROWS, analyze_run, live_verdicts, live_warnings, mode_sequence
 from gandiag.diagnose import RULES, diagnose, rules_table
 from gandiag.facts import RunFacts, d_loss_floor
 from gandiag.metrics import coverage, oscillation

@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 
 from gandiag import record as R
-from gandiag.analyze import analyze_run
+from gandiag.analysis import analyze_run
 from mnist_cache import cache  # noqa: F401  (a fixture)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gandiag.analyze import load_samples
+from gandiag.data.points import load_samples
 from gandiag.config import FIELDS, Config, ConfigError, from_dict, load_config, make_config, to_dict
 
 HINTS = typing.get_type_hints(Config)

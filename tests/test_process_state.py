@@ -21,7 +21,7 @@ import torch._inductor.config
 
 import gandiag
 from gandiag import record as R
-from gandiag.analyze import analyze_run
+from gandiag.analysis import analyze_run
 from gandiag.config import load_config
 from gandiag.data.mnist import load_digits
 from gandiag.train.seeds import run_seeds

@@ -6,7 +6,7 @@ import pytest
 from tiny_runs import cli
 
 from gandiag import record as R
-from gandiag.analyze import analyze_run, live_warnings
+from gandiag.analysis import analyze_run, live_warnings
 from gandiag.config import load_config
 from gandiag.train import run as train
 from gandiag.viz.source import RunView

@@ -168,11 +168,15 @@ def grid_histograms(samples: np.ndarray, mixture, cells: int = GRID_CELLS) -> tu
     mass_x = np.diff(stats.norm.cdf(ex[None], c[:, :1], s), axis=1)   # (M, cells)
     mass_y = np.diff(stats.norm.cdf(ey[None], c[:, 1:], s), axis=1)
     target = np.einsum("m,mi,mj->ij", mixture.weights, mass_x, mass_y).ravel()
+    return np.append(target, max(0.0, 1.0 - target.sum())), binned(samples, ex, ey)
+
+
+def binned(samples: np.ndarray, ex: np.ndarray, ey: np.ndarray) -> np.ndarray:
+    """The share of the samples in each cell of the grid with edges ex, ey, plus one bin for the rest."""
     x = np.asarray(samples, dtype=np.float64)
     counts, _, _ = np.histogram2d(x[:, 0], x[:, 1], bins=[ex, ey])
     inside = counts.ravel()
-    return (np.append(target, max(0.0, 1.0 - target.sum())),
-            np.append(inside, len(x) - inside.sum()) / len(x))
+    return np.append(inside, len(x) - inside.sum()) / len(x)
 
 
 def grid_divergences(samples: np.ndarray, mixture, cells: int = GRID_CELLS) -> tuple[float, float]:
@@ -255,3 +259,21 @@ def coverage_report(samples: np.ndarray, mixture, reference: np.ndarray | None =
     for key in why:
         report[key] = None
     return {**report, R.NOT_COMPUTED: why} if why else report
+
+
+def points_report(samples: np.ndarray, points: np.ndarray, window, cells: int = GRID_CELLS) -> dict:
+    """The coverage metrics that need no modes, for samples against a user's own target points: grid
+    KL / JS between the two histograms over the window (GAN Lab's smoothing for KL) and the k-NN scores
+    against the points."""
+    x = np.asarray(samples, dtype=np.float64)
+    finite = np.isfinite(x).all(axis=1)
+    xmin, xmax, ymin, ymax = window
+    ex, ey = np.linspace(xmin, xmax, cells + 1), np.linspace(ymin, ymax, cells + 1)
+    target, gen = binned(points, ex, ey), binned(np.where(finite[:, None], x, np.inf), ex, ey)
+    report = {R.N_SAMPLES: len(x), R.N_NONFINITE: int((~finite).sum()),
+              R.GRID_KL: kl(_smoothed(target), _smoothed(gen)), R.GRID_JS: js(target, gen),
+              **_knn(np.asarray(points, dtype=np.float64), x[finite], len(x))}
+    if report[R.KNN_PRECISION] is None:
+        return {**report, R.NOT_COMPUTED: dict.fromkeys(KNN_KEYS, f"k-NN metrics need more than k = {K} finite "
+                                                                  f"samples, got {int(finite.sum())}")}
+    return report

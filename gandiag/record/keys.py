@@ -101,7 +101,7 @@ RUNNING, FINISHED, DIVERGED, INTERRUPTED = "running", "finished", "diverged", "i
 FAILED = "failed"                    # an unexpected error (a bug, out of memory); status.json names it
 STOPPED = "stopped"                  # read only: status.json says running, but no process holds the folder
 
-# --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analyze; definitions: docs/analyzer.md)
+# --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analysis; definitions: docs/analyzer.md)
 # a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS (above) and these:
 N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
 LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"

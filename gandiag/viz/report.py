@@ -118,7 +118,7 @@ def ensure_diagnosis(view: RunView) -> None:
     diagnosis, metrics = view.root / R.DIAGNOSIS_FILE, view.root / R.METRICS_FILE
     if diagnosis.is_file() and (not metrics.is_file() or diagnosis.stat().st_mtime >= metrics.stat().st_mtime):
         return
-    from ..analyze import analyze_run
+    from ..analysis import analyze_run
     try:
         analyze_run(view.root)
     except OSError:

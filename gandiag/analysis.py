@@ -8,17 +8,14 @@ one; nothing here trains (the frozen-G saturation probe lives in gandiag.train.s
 """
 from __future__ import annotations
 
-import io
 import math
-import warnings
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from . import record as R
 from .diagnose import RULES, Verdict, diagnose
 from .facts import RunFacts, row_samples
+from .data.points import load_samples
 from .metrics import coverage, oscillation as osc, saturation
 
 #: rows the live check looks back over, so each call stays cheap however long the run
@@ -66,6 +63,12 @@ def coverage_section(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixt
     return {R.SERIES: series, R.SNAPSHOTS: reports, R.FINAL: reports[-1] if reports else None}
 
 
+def points_section(snaps: list[tuple[int, np.ndarray]], points: np.ndarray, window) -> dict:
+    """Coverage of a user's own points (no modes known): the metrics that need none, on each snapshot."""
+    reports = [{R.STEP: step, **coverage.points_report(fakes, points, window)} for step, fakes in snaps]
+    return {R.SERIES: {R.STEP: []}, R.SNAPSHOTS: reports, R.FINAL: reports[-1] if reports else None}
+
+
 def oscillation_section(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture) -> dict:
     """Oscillation from mode_sequence, the ring drift from the snapshots' fixed-z fakes, the loss cycles."""
     view = RunFacts(rows)
@@ -84,11 +87,14 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
     """Analyse a run folder, write analysis.json and diagnosis.json into it, return both."""
     reader = R.RunReader(path)
     rows, mixture, config = reader.metrics(), reader.mixture(), reader.config
-    status = reader.status["status"]
-    snaps = [(s, reader.snapshot(s)[R.SNAP_FAKES]) for s in reader.snapshot_steps()] if mixture else []
+    status, points = reader.status["status"], reader.points()
+    snaps = [(s, snap[R.SNAP_FAKES]) for s in reader.snapshot_steps() if R.SNAP_FAKES in (snap := reader.snapshot(s))] \
+        if reader.target_kind == "2d" else []
     oscill = oscillation_section(rows, snaps, mixture)
+    cover = coverage_section(rows, snaps, mixture) if mixture else \
+        points_section(snaps, points, reader.window()) if points is not None else None
     analysis = json_ready({R.A_RUN: str(reader.root), R.A_STATUS: status, R.A_LOSS: config.get("loss"),
-                           R.A_COVERAGE: coverage_section(rows, snaps, mixture) if mixture else None,
+                           R.A_COVERAGE: cover,
                            R.A_OSCILLATION: oscill,
                            R.A_SATURATION: saturation.summary(rows)})
     verdicts = diagnose(RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or [])))
@@ -156,6 +162,11 @@ def _final_lines(f: dict) -> list[str]:
     count = f"{f[R.N_SAMPLES]:,} fixed-z fakes" + (
         f"; the papers score {papers:,} samples, as the metrics rows do: k-NN and grid scores depend on the count, "
         f"--snapshot-samples {papers} matches them" if f[R.N_SAMPLES] != papers else "")
+    if R.MODES not in f:   # a user's own points: no modes known
+        return [f"last snapshot (step {f[R.STEP]}, {f[R.N_SAMPLES]:,} fixed-z fakes, against your points; no modes "
+                f"known): grid KL {_g(f[R.GRID_KL], '.3f')} / JS {_g(f[R.GRID_JS], '.3f')}, k-NN precision "
+                f"{_g(f[R.KNN_PRECISION], '.2f')} recall {_g(f[R.KNN_RECALL], '.2f')} density "
+                f"{_g(f[R.KNN_DENSITY], '.2f')} coverage {_g(f[R.KNN_COVERAGE], '.2f')}"]
     out = [f"last snapshot (step {f[R.STEP]}, {count}):",
            f"  modes {f[R.MODES]} (strict {f[R.MODES_STRICT]}), high quality {f[R.HQ]:.1%}, reverse KL "
            f"{_g(f[R.REVERSE_KL], '.3f')}, JS to the target's mode weights {_g(f[R.JS_UNIFORM], '.3f')}, "
@@ -244,51 +255,6 @@ def live_warnings(config=None):
 
 
 # --- `gandiag metrics`: a user's own samples ------------------------------------------------------
-
-def load_samples(path) -> np.ndarray:
-    """An N x 2 float array from .npy, .npz (its only array, or `fakes` in a snapshot) or .csv
-    (an optional header line), non-finite values included; a one-line ValueError for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: give a .npy, .npz or .csv file of N x 2 samples")
-    try:
-        x = _read_array(path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"{path} cannot be read as {path.suffix or 'a samples file'} ({why}): "
-                         "save N x 2 numbers with numpy.save, numpy.savez or as CSV") from None
-    if x.ndim != 2 or x.shape[1] != 2 or len(x) == 0:
-        raise ValueError(f"{path} holds an array of shape {x.shape}: expected N x 2 samples (one x, y per row)")
-    return x   # rows with NaN or inf are samples too: coverage_report scores them as on no mode
-
-
-def _read_array(path: Path) -> np.ndarray:
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        with open(path, "rb") as f:  # np.load given a path leaves it open when the file is damaged
-            return np.asarray(np.load(f, allow_pickle=False), dtype=np.float64)
-    if suffix == ".npz":
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-            if R.SNAP_FAKES in z.files or len(z.files) == 1:
-                return np.asarray(z[R.SNAP_FAKES if R.SNAP_FAKES in z.files else z.files[0]], dtype=np.float64)
-            raise ValueError(f"several arrays ({', '.join(z.files)}) and none named {R.SNAP_FAKES!r}")
-    if suffix in (".csv", ".txt"):
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        has_header = bool(lines) and not _numeric_line(lines[0])
-        with warnings.catch_warnings():  # no rows: numpy warns and returns an empty array, refused above
-            warnings.simplefilter("ignore", UserWarning)
-            return np.loadtxt(io.StringIO("\n".join(lines[has_header:])), delimiter=",", ndmin=2)
-    raise ValueError(f"unknown file type {suffix!r}")
-
-
-def _numeric_line(line: str) -> bool:
-    try:
-        [float(v) for v in line.split(",")]
-    except ValueError:
-        return False
-    return True
-
 
 def score_samples(path, scenario: str) -> dict:
     """`gandiag metrics`: every coverage metric of a samples file against a scenario's modes."""

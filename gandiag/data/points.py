@@ -1,0 +1,58 @@
+"""A user's own 2D samples or points from a file: .npy, .npz (its only array, or `fakes` as a snapshot
+holds them) or .csv (an optional header line). `gandiag metrics` scores such a file; `--data-file` trains
+on one."""
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..record.keys import SNAP_FAKES
+
+
+def load_samples(path) -> np.ndarray:
+    """An N x 2 float array from .npy, .npz (its only array, or `fakes` in a snapshot) or .csv
+    (an optional header line), non-finite values included; a one-line ValueError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: give a .npy, .npz or .csv file of N x 2 samples")
+    try:
+        x = _read_array(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"{path} cannot be read as {path.suffix or 'a samples file'} ({why}): "
+                         "save N x 2 numbers with numpy.save, numpy.savez or as CSV") from None
+    if x.ndim != 2 or x.shape[1] != 2 or len(x) == 0:
+        raise ValueError(f"{path} holds an array of shape {x.shape}: expected N x 2 samples (one x, y per row)")
+    return x   # rows with NaN or inf are samples too: coverage_report scores them as on no mode
+
+
+def _read_array(path: Path) -> np.ndarray:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        with open(path, "rb") as f:  # np.load given a path leaves it open when the file is damaged
+            return np.asarray(np.load(f, allow_pickle=False), dtype=np.float64)
+    if suffix == ".npz":
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+            if SNAP_FAKES in z.files or len(z.files) == 1:
+                return np.asarray(z[SNAP_FAKES if SNAP_FAKES in z.files else z.files[0]], dtype=np.float64)
+            raise ValueError(f"several arrays ({', '.join(z.files)}) and none named {SNAP_FAKES!r}")
+    if suffix in (".csv", ".txt"):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        has_header = bool(lines) and not _numeric_line(lines[0])
+        with warnings.catch_warnings():  # no rows: numpy warns and returns an empty array, refused above
+            warnings.simplefilter("ignore", UserWarning)
+            return np.loadtxt(io.StringIO("\n".join(lines[has_header:])), delimiter=",", ndmin=2)
+    raise ValueError(f"unknown file type {suffix!r}")
+
+
+def _numeric_line(line: str) -> bool:
+    try:
+        [float(v) for v in line.split(",")]
+    except ValueError:
+        return False
+    return True
