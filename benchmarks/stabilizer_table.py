@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""README's table "what each stabilizer does": modes captured and % high quality on ring8 and grid25,
-one row per stabilizer, each run from the same seeds for the same number of steps.
+"""The table of docs/stabilizers.md "what each does on ring8 and grid25": modes captured and % high
+quality on ring8 and grid25, one row per stabilizer, each run from the same seeds for the same number of steps.
 
     python benchmarks/stabilizer_table.py --steps-ring8 5000 --steps-grid25 5000 --seeds 0 --processes 2
 

@@ -1,4 +1,4 @@
-"""Example user losses to try `gandiag check-loss` on (see README.md).
+"""Example user losses to try `gandiag check-loss` on (see docs/property-kit.md).
 
     gandiag check-loss examples/my_loss.py:g_loss --role generator
     gandiag check-loss examples/my_loss.py:g_loss_clamped --role generator

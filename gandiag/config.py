@@ -2,7 +2,7 @@
 
 Every field is at once a scenario-file key (same name), a CLI option (`--` + name with dashes) and a
 keyword of the Python API. The dataclass defaults *are* the defaults table; each field's metadata
-holds its help text and the values it allows, which validation, the CLI and README all read.
+holds its help text and the values it allows, which validation, the CLI and docs/reference/config.md all read.
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class Config:
     compile: bool = _f(False, "torch.compile where it pays: image players in place (not with wgan-gp or r1: "
                               "no double backward); on the fast engine, the unrolled D as one graph (a minute "
                               "to compile on 2 CPU cores).")
-    # --- engine (gandiag/engine, README.md) -----------------------------------------------
+    # --- engine (gandiag/engine, docs/engine.md) -----------------------------------------------
     engine: str = _f("auto", "Training engine: fast (closed form, exact, toy MLP players only), reference "
                      "(autograd), auto (fast where it applies; config.json says which ran).",
                      choices=("auto", "reference", "fast"))

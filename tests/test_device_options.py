@@ -195,7 +195,7 @@ def test_compile_with_a_second_order_unroll_needs_the_fast_engine():
     ("ring", {}, None),
     ("ring", {"compile": True}, None),
     ("ring", {"precision": "bf16"}, "precision = 'bf16': the fast path implements only the default ('fp32')"),
-    ("mnist", {"channels_last": True}, "data = 'mnist': the fast path supports ring, grid, mixture"),
+    ("mnist", {"channels_last": True}, "data = 'mnist': the fast path supports ring, grid, mixture, points"),
 ])
 def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_options(env, compile_counter, tmp_path, data, overrides, reason):
     base = TINY if data == "ring" else IMAGE
