@@ -123,7 +123,9 @@ def _g(v, fmt: str = ".3g") -> str:
 
 
 def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> str:
-    out = [f"run {analysis[R.A_RUN]}  status {analysis[R.A_STATUS]}  loss {analysis[R.A_LOSS]}"]
+    # a user's own loop names no loss gandiag knows (its probe's assumption is in config.json's "recorder")
+    loss = f"loss {analysis[R.A_LOSS]}" if analysis[R.A_LOSS] else "own training loop"
+    out = [f"run {analysis[R.A_RUN]}  status {analysis[R.A_STATUS]}  {loss}"]
     cov = analysis[R.A_COVERAGE]
     if cov and cov[R.SERIES][R.STEP]:
         out.extend(_series_lines(cov[R.SERIES], lines))

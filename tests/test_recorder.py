@@ -12,41 +12,10 @@ from gandiag import record as R
 from gandiag.cli import main
 from gandiag.metrics import coverage
 from gandiag.record.recorder import Recorder
+from gandiag.viz.panels import ranges
+from gandiag.viz.report import _final_words
+from own_loop import Z, players, train
 from tiny_runs import run_tiny
-
-Z = 4
-
-
-def players(seed: int = 0):
-    """A user's own G and D (not gandiag's nets): G with batch norm and dropout, which a careless probe
-    would change (running statistics, random masks)."""
-    torch.manual_seed(seed)
-    G = nn.Sequential(nn.Linear(Z, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 2))
-    D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
-    return G, D
-
-
-def train(G, D, steps: int, rec: Recorder | None = None, every: int = 10, data=None):
-    """The user's loop: a vanilla GAN with the global RNG, recording when a recorder is given."""
-    target = gandiag.target("ring8")
-    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-3, betas=(0.5, 0.999)) for m in (G, D))
-    bce = nn.BCEWithLogitsLoss()
-    z_fixed = torch.randn(64, Z)
-    for step in range(steps + 1):
-        real = target.sample(64) if data is None else data
-        fake = G(torch.randn(64, Z))
-        d_loss = bce(D(real), torch.ones(64, 1)) + bce(D(fake.detach()), torch.zeros(64, 1))
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        g_loss = bce(D(fake), torch.ones(64, 1))
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-        if rec is not None and step % every == 0:
-            rec.log(step, d_loss=d_loss, g_loss=g_loss.item(), lr=np.float32(2e-3))
-            rec.snapshot(step, generator=G, discriminator=D, z=z_fixed)
-    return G, D
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +46,29 @@ def test_a_recorded_loop_is_a_run_folder_every_command_reads(own_run, tmp_path):
     assert (own_run / R.DIAGNOSIS_FILE).is_file() and (tmp_path / "r.html").stat().st_size > 10_000
     status = R.RunReader(own_run).status
     assert (status["status"], status["step"]) == (R.FINISHED, 40)
+
+
+def test_a_loop_on_points_without_modes_gets_every_picture(tmp_path):
+    """No modes known: the pictures draw the user's points where a mixture's contours would be, leave out
+    the share per mode, and curve the k-NN scores instead of the mode counts."""
+    points = np.random.default_rng(1).normal(size=(300, 2)) * [1.0, 0.3]
+    root = tmp_path / "points"
+    with Recorder(root, target=gandiag.target(points)) as rec:
+        train(*players(), 20, rec, data=torch.as_tensor(points[:64], dtype=torch.float32))
+    runner = CliRunner()
+    for args in (["animate", root, "--out", tmp_path / "a.gif"], ["figure", root, "--out", tmp_path / "f.png"],
+                 ["report", root, "--out", tmp_path / "r.html"], ["export", root, "--tensorboard", tmp_path / "tb"],
+                 ["compare", root, run_tiny(tmp_path / "gandiag"), "--out", tmp_path / "cmp"]):
+        result = runner.invoke(main, [str(a) for a in args])
+        assert result.exit_code == 0, (args, result.output)
+    from gandiag.viz.report import _run_payload
+    from gandiag.viz.source import RunView
+    view = RunView(root)
+    snaps = [view.snapshot(s) for s in view.steps]
+    payload = _run_payload(view, "mine", snaps, ranges([view], [snaps])[0], 0)
+    assert "share" not in payload and "centres" not in payload
+    assert_close(view.target_points(), points)
+    assert "k-NN precision" in _final_words(view, payload)
 
 
 def test_the_recorded_coverage_is_the_metric_functions_on_the_same_fakes(own_run):

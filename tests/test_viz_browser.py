@@ -2,10 +2,15 @@
 Skipped only when no Chromium (or no Playwright) is installed, with the reason in the skip message."""
 import numpy as np
 import pytest
+import torch
+
+import gandiag
 
 from gandiag import record as R
+from gandiag.record.recorder import Recorder
 from gandiag.viz import style
 from gandiag.viz.report import write_report
+from own_loop import players, train
 from viz_browser import browser_page, missing
 from viz_synth import rotating_run
 
@@ -91,4 +96,19 @@ def test_playing_moves_through_every_snapshot_and_stops_at_the_end(report):
         page.click("#play")
         page.wait_for_function("document.getElementById('step-label').dataset.step === '400'", timeout=5000)
         page.wait_for_function("document.getElementById('play').textContent.includes('play')", timeout=5000)
+        assert errors == []
+
+
+def test_a_report_on_points_without_modes_draws_the_points_and_no_share(tmp_path):
+    points = np.random.default_rng(2).normal(size=(200, 2))
+    with Recorder(tmp_path / "run", target=gandiag.target(points)) as rec:
+        train(*players(), 10, rec, every=5, data=torch.as_tensor(points[:64], dtype=torch.float32))
+    with browser_page() as page:
+        errors, _ = open_report(page, write_report(tmp_path / "run"))
+        plane = page.locator("canvas.plane")
+        page.locator("[data-layer=fakes]").uncheck()
+        page.locator("[data-layer=arrows]").uncheck()
+        with_points = plane.evaluate("c => c.toDataURL()")
+        page.locator("[data-layer=target]").uncheck()
+        assert plane.evaluate("c => c.toDataURL()") != with_points
         assert errors == []

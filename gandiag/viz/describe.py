@@ -18,6 +18,8 @@ TOY_CURVES = (
     ("losses", ((R.D_LOSS, "D"), (R.G_LOSS, "G"))),
     ("modes captured", ((R.MODES, "≥ 1 HQ"), (R.MODES_STRICT, "≥ 1 %"))),
     ("high-quality share", ((R.HQ, None),)),
+    # logged against a user's own points (modes or not)
+    ("k-NN scores", ((R.KNN_PRECISION, "precision"), (R.KNN_RECALL, "recall"), (R.KNN_COVERAGE, "coverage"))),
     ("reverse KL (nats)", ((R.REVERSE_KL, None),)),
     ("saturated share", ((R.SAT_SHARE, "D(G(z)) < 1e-3"),)),
 )

@@ -16,7 +16,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .. import record as R
 from . import FIGURE_DPI, STRIP_LAYERS, style
 from .describe import curve_groups
 from .frames import IMAGE_LAYERS, TOY_LAYERS, parse_layers
@@ -32,7 +31,7 @@ MIN_PANEL_IN = 0.9    # a snapshot panel is never narrower: more panels wrap int
 MIN_CURVE_IN = 1.3    # nor is a metric's axes
 CURVE_IN = 1.25       # height of a row of metric curves
 #: the groups a figure draws (of describe.curve_groups), in this order
-FIGURE_METRICS = ("losses", "modes captured", "high-quality share", "reverse KL (nats)", "saturated share",
+FIGURE_METRICS = ("losses", "modes captured", "k-NN scores", "high-quality share", "reverse KL (nats)", "saturated share",
                   "classes generated", "classifier score", "Frechet distance")
 
 

@@ -20,7 +20,7 @@ from .source import RunView, VizError
 TOY_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold", "bars", "curves", "title")
 IMAGE_LAYERS = ("samples", "classes", "curves", "title")
 #: the metric groups (of describe.curve_groups) a frame has room for
-FRAME_CURVES = ("losses", "modes captured", "saturated share", "classes generated", "classifier score")
+FRAME_CURVES = ("losses", "modes captured", "k-NN scores", "saturated share", "classes generated", "classifier score")
 
 # frame margins in pixels at DEFAULT_DPI (they grow with dpi, as the text in them does)
 _TOP_TITLE, _TOP_BARE, _BOTTOM, _LEFT, _RIGHT, _GAP, _VGAP = 46, 10, 30, 34, 20, 80, 24
@@ -105,7 +105,7 @@ class FrameRenderer:
             n = len(counts[-1])
             top = 1.15 * max(max(c) / max(sum(c), 1) for c in counts)
             return n, max(top, 1.5 / n), "samples per class", 1.0 / n
-        if "bars" not in self.layers:
+        if "bars" not in self.layers or view.mixture is None:  # no modes known: no share per mode
             return None
         m = view.mixture.n_modes
         return m, rng.share_hi, "fakes per mode", 1.0 / m

@@ -43,8 +43,9 @@ def ranges(views: list, snap_lists: list[list[dict]]) -> list[Ranges]:
     toy = [(v, s) for v, s in zip(views, snap_lists) if not v.is_image]
     if not toy:
         return [Ranges(0.0, 1.0, 1.0) for _ in views]
-    shares = [mode_share(v.mixture, snap[R.SNAP_FAKES]).max() for v, snaps in toy for snap in snaps]
-    share_hi = min(1.0, 1.15 * max(shares + [2.0 / v.mixture.n_modes for v, _ in toy]))
+    moded = [(v, snaps) for v, snaps in toy if v.mixture is not None]
+    shares = [mode_share(v.mixture, snap[R.SNAP_FAKES]).max() for v, snaps in moded for snap in snaps]
+    share_hi = min(1.0, 1.15 * max(shares + [2.0 / v.mixture.n_modes for v, _ in moded] + [0.0])) or 1.0
     by_kind = {}
     for probabilistic in {v.probabilistic for v, _ in toy}:
         values = np.concatenate([snap[R.SNAP_D_GRID].ravel() for v, snaps in toy for snap in snaps
@@ -152,7 +153,7 @@ class ToyPanel:
                 bar.ax.set_title("D(x)" if view.probabilistic else "critic", loc="left")
                 bar.ax.tick_params(length=2, pad=1)
                 bar.outline.set_linewidth(0.5)
-        if "density" in layers:
+        if "density" in layers and view.mixture is not None:
             # fine enough that a 3-std circle spans several cells even for the narrowest mode
             n = int(np.clip((x1 - x0) / (0.5 * view.mixture.stds.min()), 100, 800))
             xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
@@ -160,6 +161,9 @@ class ToyPanel:
             self.artists.append(ax.contour(xs, ys, nearest_mode_distance(view.mixture, xs, ys),
                                            levels=[1.0, 2.0, HQ_RADIUS], colors=style.DENSITY_COLOUR,
                                            linewidths=[0.9, 0.6, 0.4], zorder=2))
+        elif "density" in layers and view.points is not None:
+            self.artists.append(ax.scatter(*view.target_points().T, s=1.5, c=style.DENSITY_COLOUR, alpha=0.35,
+                                           linewidths=0, zorder=2))
         if "manifold" in layers and R.SNAP_MANIFOLD in first:
             self.manifold = LineCollection(_grid_lines(first[R.SNAP_MANIFOLD]), colors=style.MANIFOLD_COLOUR,
                                            linewidths=0.5, alpha=0.8, zorder=1)

@@ -35,7 +35,8 @@ from .source import RunView, VizError, read_diagnosis, timeline
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
 TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRICT, "modes with ≥ 1 % of the samples"),
-               (R.HQ, "high-quality share"), (R.REVERSE_KL, "reverse KL (nats)"), (R.D_LOSS, "D loss"),
+               (R.HQ, "high-quality share"), (R.REVERSE_KL, "reverse KL (nats)"), (R.KNN_PRECISION, "k-NN precision"),
+               (R.KNN_RECALL, "k-NN recall"), (R.KNN_COVERAGE, "k-NN coverage"), (R.D_LOSS, "D loss"),
                (R.G_LOSS, "G loss"), (R.SAT_SHARE, "saturated share, D(G(z)) < 1e-3"))
 IMAGE_METRICS = ((R.MODES, "classes with ≥ 1 sample"), (R.MODES_STRICT, "classes with ≥ 10 % of a fair share"),
                  (R.CLASSIFIER_SCORE, "classifier score"), (R.FRECHET_DISTANCE, "Frechet distance"),
@@ -151,7 +152,8 @@ def _run_payload(view: RunView, label: str, snaps: list[dict], rng, index: int) 
            "csv": metrics_csv(view.rows), "colour": style.RUN_COLOURS[index % len(style.RUN_COLOURS)],
            "verdicts": [{**v, "sentence": verdict_sentence(v)} for v in verdict_items(read_diagnosis(view.root))],
            "final": {k: last.get(k) for k in (R.STEP, R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL,
-                                              R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE)}}
+                                              R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.KNN_PRECISION, R.KNN_RECALL,
+                                              R.KNN_COVERAGE)}}
     if view.is_image:
         counts = [r[R.MODE_COUNTS] for r in view.rows if isinstance(r.get(R.MODE_COUNTS), list)]
         run["n_classes"] = len(counts[-1]) if counts else None
@@ -165,14 +167,17 @@ def _run_payload(view: RunView, label: str, snaps: list[dict], rng, index: int) 
     gx, gy = snaps[0][R.SNAP_GRID_X], snaps[0][R.SNAP_GRID_Y]
     run.update({
         "window": [x0, x1, y0, y1], "n_fakes": int(fakes.shape[1]),
-        "centres": view.mixture.centres.tolist(), "stds": view.mixture.stds.tolist(),
         "d_range": [rng.d_lo, rng.d_hi], "d_label": "D(x)" if view.probabilistic else "critic score",
         "share_hi": rng.share_hi,
         "grid": [float(gx[0]), float(gx[-1]), len(gx), float(gy[0]), float(gy[-1]), len(gy)],
         "fakes": _f16(fakes), "d": _b64(d_levels), "d_scale": d_scale, "arrow_index": idx.tolist(),
         "arrows": _f16(np.stack([push_vectors(s[R.SNAP_ARROWS][idx], ARROW_LENGTH * (x1 - x0)) for s in snaps])),
-        "share": _f16(np.stack([mode_share(view.mixture, s[R.SNAP_FAKES]) for s in snaps])),
     })
+    if view.mixture is not None:
+        run.update({"centres": view.mixture.centres.tolist(), "stds": view.mixture.stds.tolist(),
+                    "share": _f16(np.stack([mode_share(view.mixture, s[R.SNAP_FAKES]) for s in snaps]))})
+    else:  # a user's own points: drawn where the modes would be, and no share per mode
+        run["points"] = _f16(view.target_points())
     if all(R.SNAP_MANIFOLD in s for s in snaps):
         manifold = np.stack([s[R.SNAP_MANIFOLD] for s in snaps])
         run.update({"manifold": _f16(manifold), "manifold_side": int(manifold.shape[1])})
@@ -236,6 +241,9 @@ def _final_words(view: RunView, run: dict) -> str:
         n = run.get("n_classes") or "?"
         return (f"classes {_fmt(f[R.MODES], 'd')} / {n} (strict {_fmt(f[R.MODES_STRICT], 'd')}) · classifier score "
                 f"{_fmt(f[R.CLASSIFIER_SCORE], '.2f')} · Frechet distance {_fmt(f[R.FRECHET_DISTANCE], '.1f')}")
+    if view.mixture is None:
+        return (f"k-NN precision {_fmt(f[R.KNN_PRECISION], '.2f')} · recall {_fmt(f[R.KNN_RECALL], '.2f')} · "
+                f"coverage {_fmt(f[R.KNN_COVERAGE], '.2f')} (against your points; no modes known)")
     return (f"modes {_fmt(f[R.MODES], 'd')} / {view.mixture.n_modes} (strict {_fmt(f[R.MODES_STRICT], 'd')}) · "
             f"high quality {_fmt(None if f[R.HQ] is None else 100 * f[R.HQ], '.1f')} % · reverse KL "
             f"{_fmt(f[R.REVERSE_KL], '.3f')}")
@@ -264,7 +272,8 @@ def _headline(view: RunView, run: dict, several: bool) -> str:
 def _viewer(views: list[RunView], runs: list[dict]) -> str:
     toy_layers = [("heatmap", "D's output"), ("fakes", "the fixed-z fakes; those off the window as marks on its edge"),
                   ("arrows", "where G is pushed (-dL_G/dx)"), ("manifold", "a z-grid pushed through G (z of 2 dims)"),
-                  ("target", "the target's modes: 1, 2, 3 standard deviations")]
+                  ("target", "the target's modes: 1, 2, 3 standard deviations" if views[0].mixture is not None
+                   else "your target points (an even subset)")]
     has_manifold = any("manifold" in r for r in runs)
     toggles = "" if views[0].is_image else "<fieldset class=layers><legend>layers</legend>" + "".join(
         f"<label title='{escape(tip)}'><input type=checkbox data-layer={name} checked"

@@ -16,6 +16,10 @@ from ..losses import PROBABILISTIC
 from .describe import short_labels, verdict_items
 
 
+#: a user's own target points drawn in the plane, at most (an even subset of them)
+TARGET_POINTS_SHOWN = 1500
+
+
 class VizError(R.RunError):
     """A one-line, user-facing reason why a picture cannot be drawn. A RunError, so every caller that
     reports a bad run folder as one line (the CLI) reports these the same way."""
@@ -32,16 +36,15 @@ class RunView:
             raise VizError(str(e)) from None
         self.record = self.reader.record
         self.config: dict = self.record.get("config") or {}
+        self.is_image = self.reader.target_kind == "image"
         self.mixture = self.reader.mixture()
+        # a user's own points stand in for the modes where none are known (drawn, never scored here)
+        self.points = None if self.is_image or self.mixture is not None else self.reader.points()
         self.steps: list[int] = self.reader.snapshot_steps()
         if not self.steps:
             raise VizError(f"{self.root} has no snapshots yet: they are written every "
                            f"{self.config.get('snapshot_every', '?')} steps, try again later")
         self.rows: list[dict] = self.reader.metrics()
-
-    @property
-    def is_image(self) -> bool:
-        return self.mixture is None
 
     @property
     def probabilistic(self) -> bool:
@@ -53,7 +56,16 @@ class RunView:
         return max([self.steps[-1]] + [int(r[R.STEP]) for r in self.rows[-1:]])
 
     def window(self) -> tuple[float, float, float, float]:
-        return self.mixture.window()
+        window = self.reader.window()
+        if window is None:
+            raise VizError(f"{self.root} records neither the target's modes nor its points "
+                           f"({R.TARGET_FILE}): pictures of the plane need one of them")
+        return window
+
+    def target_points(self, most: int = TARGET_POINTS_SHOWN) -> np.ndarray:
+        """An even subset of a user's own points for drawing (all of them would hide the fakes)."""
+        keep = np.unique(np.linspace(0, len(self.points) - 1, min(most, len(self.points))).astype(int))
+        return self.points[keep]
 
     def snapshot(self, step: int) -> dict:
         return self.reader.snapshot(step)
@@ -74,7 +86,8 @@ class RunView:
     def title(self) -> str:
         """The run in a few words: scenario, loss and the stabilizers that are on."""
         c = self.config
-        parts = [str(c.get("scenario", self.root.name)), f"{c.get('loss', '?')} loss"]
+        # a user's own loop records its own config: its loss is not one gandiag knows by name
+        parts = [str(c.get("scenario", self.root.name)), f"{c['loss']} loss" if c.get("loss") else "own training loop"]
         if c.get("unrolled"):
             parts.append(f"unrolled K = {c['unrolled']}" + (" (first order)" if c.get("unrolled_first_order") else ""))
         if c.get("pack", 1) > 1:

@@ -49,7 +49,8 @@
   const runs = data.runs.map(r => {
     const run = Object.assign({}, r, { metrics: parseCsv(r.csv) });
     if (!data.image) {
-      run.fakeArr = f16(r.fakes); run.arrowArr = f16(r.arrows); run.shareArr = f16(r.share);
+      run.fakeArr = f16(r.fakes); run.arrowArr = f16(r.arrows); run.shareArr = r.share ? f16(r.share) : null;
+      run.pointArr = r.points ? f16(r.points) : null;
       run.d = bytes(r.d);
       run.manifoldArr = r.manifold ? f16(r.manifold) : null;
     }
@@ -134,7 +135,11 @@
       }
       ctx.globalAlpha = 1;
     }
-    if (layers.target) {
+    if (layers.target && run.pointArr) {  // a user's own points: no modes known
+      ctx.fillStyle = data.target_colour; ctx.globalAlpha = 0.35;
+      for (let i = 0; i < run.pointArr.length; i += 2) ctx.fillRect(X(run.pointArr[i]) - 1, Y(run.pointArr[i + 1]) - 1, 2, 2);
+      ctx.globalAlpha = 1;
+    } else if (layers.target) {
       ctx.strokeStyle = data.target_colour;
       run.centres.forEach((c, i) => [[1, 1.2], [2, 0.8], [3, 0.6]].forEach(([r, w]) => {
         ctx.lineWidth = w; ctx.beginPath();
@@ -216,6 +221,10 @@
       const total = counts.reduce((a, b) => a + b, 0) || 1;
       heights = counts.map(c => c / total);
       title = `samples per class (${counts.filter(c => c > 0).length} of ${counts.length} present)`;
+    } else if (!run.centres) {
+      ctx.clearRect(0, 0, W, H); ctx.fillStyle = "#333"; ctx.font = "11px DejaVu Sans, sans-serif";
+      ctx.textBaseline = "top"; ctx.fillText("no modes known: no share per mode (the k-NN scores are in the curves)", 34, 1);
+      return;
     } else {
       const M = run.centres.length;
       heights = Array.from(run.shareArr.slice(k * M, (k + 1) * M));
