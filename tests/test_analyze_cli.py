@@ -9,7 +9,7 @@ import torch
 from analyzer_synth import RING, collapsed, fixed_z_fakes, healthy_rows, saturated, write_run
 from click.testing import CliRunner
 from numpy.testing import assert_allclose
-from tiny_runs import run_tiny
+from cli_runs import run_tiny
 
 from gandiag.cli import main
 from gandiag import record as R

@@ -18,11 +18,9 @@ from gandiag.train.checkpoints import load_checkpoint
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
 from mnist_cache import cache  # noqa: F401  (a fixture)
-from tiny_run import TINY, run_steps, tiny_config, tiny_session
+from tiny import IMAGE, TOY, run_steps, toy_config, toy_session
 
 #: a few milliseconds per step of a DCGAN on 28 x 28 digits
-IMAGE = {"steps": 4, "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "eval_samples": 60,
-         "snapshot_samples": 8, "batch": 16, "g_width": 4, "d_width": 4, "z_dim": 8, "device": "cpu"}
 
 # Dynamo reads `.grad` of non-leaf inputs while tracing and hides the warning that raises with
 # torch._logging.hide_warnings (a showwarning hook), which pytest's warnings-as-errors goes around.
@@ -122,7 +120,7 @@ def test_channels_last_puts_conv_weights_and_d_inputs_in_nhwc(env, channels_last
 
 def test_channels_last_on_toy_data_is_a_one_line_config_error():
     with pytest.raises(ConfigError, match=r"channels_last applies to image data \(mnist, stacked-mnist\)"):
-        tiny_config(channels_last=True)
+        toy_config(channels_last=True)
     result = CliRunner().invoke(main, ["run", "ring8", "--channels-last", "--device", "cpu"])
     assert result.exit_code != 0 and "channels_last applies to image data" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
@@ -142,8 +140,8 @@ def test_the_cli_takes_the_three_options_and_config_json_records_them(env, tmp_p
 @DYNAMO_GRAD_NOISE
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_compile_compiles_both_players_in_place_and_trains_as_without(compile_counter, precision):
-    plain = tiny_session(precision=precision, engine="reference")
-    compiled = tiny_session(precision=precision, compile=True, engine="reference")
+    plain = toy_session(precision=precision, engine="reference")
+    compiled = toy_session(precision=precision, compile=True, engine="reference")
     for net in (compiled.players.G, compiled.players.D):
         assert net._compiled_call_impl is not None
     assert compile_counter.frame_count == 0  # compiling happens on the first call
@@ -157,7 +155,7 @@ def test_compile_compiles_both_players_in_place_and_trains_as_without(compile_co
 @DYNAMO_GRAD_NOISE
 def test_a_compiled_run_records_its_probes_and_resumes(compile_counter, tmp_path):
     # the saturation probe at every snapshot differentiates through the compiled players (gandiag.record.snapshot)
-    cfg = tiny_config(compile=True, engine="reference", steps=2, snapshot_every=1, checkpoint_every=1)
+    cfg = toy_config(compile=True, engine="reference", steps=2, snapshot_every=1, checkpoint_every=1)
     result = run(cfg, tmp_path / "r", quiet=True)
     result = resume(result.path, steps=4, quiet=True)
     reader = R.RunReader(result.path)
@@ -169,23 +167,23 @@ def test_a_compiled_run_records_its_probes_and_resumes(compile_counter, tmp_path
 @DYNAMO_GRAD_NOISE
 @INDUCTOR_IMPORT_NOISE
 def test_compile_with_the_default_backend_trains_as_without(fresh_compile):
-    expected = run_steps(tiny_session(engine="reference"), 1, 2)
-    assert_close(run_steps(tiny_session(compile=True, engine="reference"), 1, 2), expected, rtol=1e-4, atol=1e-5)
+    expected = run_steps(toy_session(engine="reference"), 1, 2)
+    assert_close(run_steps(toy_session(compile=True, engine="reference"), 1, 2), expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("overrides", [{"loss": "wgan-gp"}, {"r1": 1.0}])
 def test_compile_with_a_gradient_penalty_is_a_config_error(overrides):
     with pytest.raises(ConfigError, match="torch.compile has no double backward") as error:
-        tiny_config(compile=True, **overrides)
+        toy_config(compile=True, **overrides)
     assert str(error.value).endswith("drop --compile or the penalty")
 
 
 def test_compile_with_a_second_order_unroll_needs_the_fast_engine():
     with pytest.raises(ConfigError, match="no double backward; engine = reference") as error:
-        choose(tiny_config(compile=True, unrolled=2, engine="reference"))
+        choose(toy_config(compile=True, unrolled=2, engine="reference"))
     assert str(error.value).endswith("use --unrolled-first-order or drop --compile")
-    assert choose(tiny_config(compile=True, unrolled=2)).name == "fast"
-    assert choose(tiny_config(compile=True, unrolled=2, unrolled_first_order=True, engine="reference")).name == "reference"
+    assert choose(toy_config(compile=True, unrolled=2)).name == "fast"
+    assert choose(toy_config(compile=True, unrolled=2, unrolled_first_order=True, engine="reference")).name == "reference"
 
 
 # --- engine --------------------------------------------------------------------------------------
@@ -198,7 +196,7 @@ def test_compile_with_a_second_order_unroll_needs_the_fast_engine():
     ("mnist", {"channels_last": True}, "data = 'mnist': the fast path supports ring, grid, mixture, points"),
 ])
 def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_options(env, compile_counter, tmp_path, data, overrides, reason):
-    base = TINY if data == "ring" else IMAGE
+    base = TOY if data == "ring" else IMAGE
     cfg = make_config({**base, "data": data, "steps": 2, "log_every": 1, "device": "cpu", **overrides})
     engine = json.loads((run(cfg, tmp_path / "r", quiet=True).path / R.CONFIG_FILE).read_text())["engine"]
     assert engine == ({"name": "fast", "requested": "auto"} if reason is None else

@@ -6,7 +6,7 @@ from analyzer_synth import (EVERY, ROWS, collapsed, exploded, healthy_rows, orbi
                             spreading, write_run)
 from numpy.testing import assert_allclose
 from scipy import optimize
-from tiny_run import tiny_config
+from tiny import toy_config
 
 from gandiag import losses, record as R
 from gandiag.analysis import LIVE_ROWS, analyze_run, live_verdicts, live_warnings, mode_sequence
@@ -218,7 +218,7 @@ def best_constant_d_loss(config) -> float:
     """The D loss, on the targets the trainer draws for this config, of a perfect D: one output for all
     reals and one for all fakes, each the best constant (the mean target: a probability under
     cross-entropy, a score under least squares); nudging either output only raises it."""
-    cfg = tiny_config(**config)
+    cfg = toy_config(**config)
     real_t, fake_t = (torch.as_tensor(t, dtype=torch.float64).expand(100_000)
                       for t in d_targets(cfg, 100_000, torch.Generator().manual_seed(0), "cpu"))
 

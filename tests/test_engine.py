@@ -26,13 +26,14 @@ from gandiag.train.guards import DivergenceWatch
 from gandiag.train.loop import RunResult
 from gandiag.train.seeds import summarize
 from gandiag.train.session import Session
+from tiny import QUIET, RUN, TOY_DEEP_G, flags
 
 F64 = {"dtype": torch.float64}
-SMALL = {"data": "ring", "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (16,), "batch": 32, "d_lr": 1e-3,
-         "g_lr": 1e-3, "eval_samples": 64, "snapshot_samples": 16, "grid_res": 4}
-CLI_TINY = ["--steps", "8", "--z-dim", "8", "--g-hidden", "16,16", "--d-hidden", "16", "--batch", "32",
-            "--log-every", "4", "--snapshot-every", "4", "--eval-samples", "64", "--snapshot-samples", "16",
-            "--grid-res", "4", "--device", "cpu", "--no-animate", "--quiet"]
+SMALL = TOY_DEEP_G
+#: 8 steps on the CLI, a row and a snapshot every 4
+SHORT = {**RUN, "steps": 8, "log_every": 4, "snapshot_every": 4, "eval_samples": 64, "snapshot_samples": 16,
+         "grid_res": 4}
+CLI_TINY = flags(SHORT, *QUIET)
 
 
 @pytest.fixture(autouse=True)
@@ -416,7 +417,7 @@ def test_summary_has_the_mean_and_standard_error_over_seeds():
 # --- on CUDA (gandiag.engine.graphed) -------------------------------------------------------------------
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-CLI_CUDA = [a if a != "cpu" else "cuda" for a in CLI_TINY]
+CLI_CUDA = flags(SHORT, *QUIET, device="cuda")
 
 
 @cuda

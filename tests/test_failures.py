@@ -15,7 +15,7 @@ from gandiag.engine import build, choose, reference
 from gandiag.engine.reference import train_step
 from gandiag.train import EXIT_DIVERGED, EXIT_INTERRUPTED
 from gandiag.train.session import Session
-from tiny_runs import TINY, assert_same_run, cli, run_tiny, start, wait_for_row, with_steps
+from cli_runs import TINY, assert_same_run, cli, run_tiny, start, wait_for_row, with_steps
 
 WATCHED = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
 

@@ -6,7 +6,7 @@ from torch.testing import assert_close
 from gandiag.nets import build_nets, layers
 from gandiag.nets.layers import MinibatchDiscrimination
 
-from tiny_run import scores_depend_on_batch, tiny_config
+from tiny import scores_depend_on_batch, toy_config
 
 
 def layer(a=6, b=4, c=3, dtype=torch.float64):
@@ -66,6 +66,6 @@ def test_chunked_distances_equal_the_whole_batch_at_once(monkeypatch):
 @pytest.mark.parametrize("on", [True, False])
 def test_discriminator_scores_a_sample_against_its_batch_only_with_the_layer(on):
     torch.manual_seed(0)
-    _, D = build_nets(tiny_config(minibatch_disc=on, mbd_kernels=5, mbd_dim=3))
+    _, D = build_nets(toy_config(minibatch_disc=on, mbd_kernels=5, mbd_dim=3))
     assert D.head.in_features == 16 + 5 * on
     assert scores_depend_on_batch(D) == on

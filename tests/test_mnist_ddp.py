@@ -12,9 +12,10 @@ from gandiag.config import load_config
 from gandiag.train import ddp, run
 from gandiag.train.checkpoints import load_checkpoint
 from mnist_cache import cache  # noqa: F401  (a fixture)
+from tiny import IMAGE
 
-TINY = {"steps": 3, "log_every": 3, "snapshot_every": 3, "checkpoint_every": 3, "eval_samples": 40,
-        "snapshot_samples": 8, "batch": 16, "g_width": 4, "d_width": 4, "z_dim": 8, "device": "cpu"}
+#: three steps, each writing its row, snapshot and checkpoint once at the end
+TINY = {**IMAGE, "steps": 3, "log_every": 3, "snapshot_every": 3, "checkpoint_every": 3, "eval_samples": 40}
 
 
 def free_port() -> int:

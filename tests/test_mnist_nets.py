@@ -6,8 +6,9 @@ from torch import nn
 from gandiag.config import ConfigError, load_config, make_config
 from gandiag.nets import build_nets
 from gandiag.nets.dcgan import DCGANDiscriminator, DCGANGenerator, build_dcgan
+from tiny import IMAGE
 
-SMALL = {"g_width": 4, "d_width": 4, "z_dim": 8, "d_input_scale": 1.0}
+SMALL = {**{k: IMAGE[k] for k in ("g_width", "d_width", "z_dim")}, "d_input_scale": 1.0}
 
 
 def conv_channels(D) -> list[int]:

@@ -9,10 +9,9 @@ from gandiag.cli import main
 from gandiag import record as R
 from gandiag.metrics import classifier as C
 from mnist_cache import cache  # noqa: F401  (a fixture)
+from tiny import IMAGE, flags
 
-TINY = ["--steps", "4", "--log-every", "2", "--snapshot-every", "2", "--eval-samples", "60",
-        "--snapshot-samples", "8", "--batch", "16", "--g-width", "4", "--d-width", "4", "--z-dim", "8",
-        "--checkpoint-every", "2", "--device", "cpu", "--no-animate"]
+TINY = flags(IMAGE, "--no-animate")
 
 
 @pytest.fixture

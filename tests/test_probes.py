@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import torch
 from torch.testing import assert_close
-from tiny_run import run_steps, tiny_config
+from tiny import run_steps, toy_config
 
 from gandiag import record as R
 from gandiag.nets import build_nets
@@ -25,7 +25,7 @@ def snapshot(G, D, cfg, z, window):
 
 def players(**overrides):
     torch.manual_seed(0)
-    G, D = build_nets(tiny_config(**{**LAYERED, **overrides}))
+    G, D = build_nets(toy_config(**{**LAYERED, **overrides}))
     return G.train(), D.train()
 
 
@@ -61,7 +61,7 @@ def test_probes_leave_every_buffer_and_mode_as_they_found_them():
     G, D = players()
     D.eval()                                           # a mode of the caller's: must come back as it was
     before = state(G, D)
-    cfg = tiny_config(**LAYERED)
+    cfg = toy_config(**LAYERED)
     z = torch.randn(32, 4, generator=torch.Generator().manual_seed(2))
     snapshot(G, D, cfg, z, (-3, 3, -3, 3))
     for old, new in zip(before, state(G, D)):
@@ -76,7 +76,7 @@ def test_recording_never_changes_training():
     snapshots only at the ends: the players come out bit for bit the same."""
     finals = []
     for every in (1, 6):
-        s = Session.for_config(tiny_config(**LAYERED, steps=6, snapshot_every=every, log_every=every), "cpu")
+        s = Session.for_config(toy_config(**LAYERED, steps=6, snapshot_every=every, log_every=every), "cpu")
         for step in range(1, 7):
             run_steps(s, step, step)
             if step % every == 0:

@@ -29,7 +29,7 @@ from gandiag.train.classifier import train_classifier
 from gandiag.train import run as train
 from gandiag.train.device import TOY_THREADS, run_threads
 from gandiag.train.saturation_probe import probe_saturation
-from tiny_run import tiny_config
+from tiny import toy_config
 
 TESTS = Path(__file__).resolve().parent
 #: a tiny run that draws in every way training can: data, z, label flips, instance noise, G's dropout,
@@ -99,27 +99,27 @@ def metrics(path: Path) -> str:
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])
 def test_a_run_leaves_the_process_as_it_found_it(three_threads, unchanged, tmp_path, engine):
-    result = gandiag.run(tiny_config(engine=engine, **({} if engine == "fast" else DRAWING)), tmp_path / "run")
+    result = gandiag.run(toy_config(engine=engine, **({} if engine == "fast" else DRAWING)), tmp_path / "run")
     assert result.status == R.FINISHED
 
 
 # dynamo reads .grad of the players' non-leaf tensors while it traces them
 @pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_a_compiled_run_leaves_torchs_config_as_it_found_it(unchanged, compile_counter, tmp_path):
-    gandiag.run(tiny_config(compile=True, engine="reference", steps=2, snapshot_every=1, checkpoint_every=1),
+    gandiag.run(toy_config(compile=True, engine="reference", steps=2, snapshot_every=1, checkpoint_every=1),
                 tmp_path / "run")
     assert compile_counter.frame_count > 0   # the players did go through the compiler
 
 
 @pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_the_fast_engine_compiled_leaves_torchs_config_as_it_found_it(unchanged, compile_counter, tmp_path):
-    gandiag.run(tiny_config(compile=True, unrolled=2, steps=2), tmp_path / "run")
+    gandiag.run(toy_config(compile=True, unrolled=2, steps=2), tmp_path / "run")
     assert compile_counter.frame_count > 0
 
 
 def test_many_seeds_and_a_resume_leave_the_process_as_they_found_it(unchanged, tmp_path):
-    run_seeds(tiny_config(steps=4), 2, tmp_path / "seeds", quiet=True)
-    gandiag.run(tiny_config(steps=4, checkpoint_every=2), tmp_path / "run")
+    run_seeds(toy_config(steps=4), 2, tmp_path / "seeds", quiet=True)
+    gandiag.run(toy_config(steps=4, checkpoint_every=2), tmp_path / "run")
     gandiag.resume(tmp_path / "run", steps=6)
 
 
@@ -127,7 +127,7 @@ def test_a_run_draws_nothing_from_the_global_generators(tmp_path):
     """The run is the same whatever state the caller left the global generators in."""
     for seed in (1, 2):
         random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
-        gandiag.run(tiny_config(engine="reference", **DRAWING), tmp_path / f"after_seed_{seed}")
+        gandiag.run(toy_config(engine="reference", **DRAWING), tmp_path / f"after_seed_{seed}")
     assert metrics(tmp_path / "after_seed_1") == metrics(tmp_path / "after_seed_2")
 
 
@@ -136,7 +136,7 @@ def test_a_run_draws_nothing_from_the_global_generators(tmp_path):
 @pytest.mark.parametrize("threads, expected", [(2, 2), (0, TOY_THREADS)])
 def test_threads_holds_while_the_run_trains_and_is_put_back_after(three_threads, tmp_path, threads, expected):
     seen = []
-    result = train(tiny_config(threads=threads), tmp_path / "run", quiet=True,
+    result = train(toy_config(threads=threads), tmp_path / "run", quiet=True,
                    on_row=lambda row: seen.append(torch.get_num_threads()) or [])
     assert result.status == R.FINISHED and set(seen) == {expected}
     assert torch.get_num_threads() == 3
@@ -151,7 +151,7 @@ def test_auto_threads_leave_image_runs_on_torchs_own_count():
 
 @pytest.fixture
 def finished_run(tmp_path):
-    return gandiag.run(tiny_config(steps=6, snapshot_every=2, checkpoint_every=6), tmp_path / "run").path
+    return gandiag.run(toy_config(steps=6, snapshot_every=2, checkpoint_every=6), tmp_path / "run").path
 
 
 def test_the_saturation_probe_leaves_the_process_as_it_found_it(finished_run, unchanged):

@@ -15,7 +15,7 @@ from gandiag.record.recorder import Recorder
 from gandiag.viz.panels import ranges
 from gandiag.viz.report import _final_words
 from own_loop import Z, players, train
-from tiny_runs import run_tiny
+from cli_runs import run_tiny
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import signal
 import pytest
 
 from gandiag import record as R
-from tiny_runs import TINY, assert_same_run, checkpoint, cli, run_tiny, start, wait_for_row, with_steps
+from cli_runs import TINY, assert_same_run, checkpoint, cli, run_tiny, start, wait_for_row, with_steps
 
 
 @pytest.fixture(scope="module")

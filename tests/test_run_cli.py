@@ -12,9 +12,12 @@ from gandiag import record as R
 from gandiag.config import scenario_names
 from gandiag.train import progress
 from gandiag.train.progress import Progress
+from tiny import flags
 
-TINY = ["--steps", "6", "--log-every", "3", "--snapshot-every", "3", "--eval-samples", "100",
-        "--snapshot-samples", "16", "--grid-res", "8", "--batch", "32", "--device", "cpu", "--no-animate"]
+#: each scenario with its own networks, for 6 steps
+SCENARIO_RUN = {"steps": 6, "log_every": 3, "snapshot_every": 3, "eval_samples": 100, "snapshot_samples": 16,
+                "grid_res": 8, "batch": 32, "device": "cpu"}
+TINY = flags(SCENARIO_RUN, "--no-animate")
 TOY = [n for n in scenario_names() if "mnist" not in n]
 
 
@@ -42,7 +45,7 @@ def test_every_toy_scenario_runs_and_leaves_a_complete_run_folder(tmp_path, scen
 def test_fixed_z_fakes_are_the_same_z_in_every_snapshot(tmp_path):
     """Snapshot 0 of two runs with different training lengths shows the same fakes: z is fixed, not drawn."""
     for name, steps in (("a", "3"), ("b", "6")):
-        args = [a if a != "6" else steps for a in TINY]
+        args = flags(SCENARIO_RUN, "--no-animate", steps=steps)
         assert CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / name), *args]).exit_code == 0
     a, b = (R.RunReader(tmp_path / n).snapshot(0)[R.SNAP_FAKES] for n in "ab")
     np.testing.assert_array_equal(a, b)
@@ -80,7 +83,7 @@ def test_bad_input_is_one_line_nonzero_and_no_traceback(tmp_path, args, message)
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when CUDA is absent")
 def test_device_cuda_without_cuda_is_a_one_line_error(tmp_path):
-    result = CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / "r"), *TINY[:-3], "--device", "cuda"])
+    result = CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / "r"), *flags(SCENARIO_RUN, device="cuda")])
     assert result.exit_code != 0 and "device = 'cuda' is not available" in result.output
     assert not (tmp_path / "r").exists()
 

@@ -8,7 +8,7 @@ import pytest
 
 from gandiag import record as R
 from gandiag.train import EXIT_INTERRUPTED, loop
-from tiny_runs import TINY, cli, run_tiny, start, wait_for_row, with_steps
+from cli_runs import TINY, cli, run_tiny, start, wait_for_row, with_steps
 
 REFUSED = "is being written by another process"
 

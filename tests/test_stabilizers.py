@@ -17,7 +17,7 @@ from gandiag.stabilizers.replay import ReplayBuffer
 from gandiag.stabilizers.swaps import Swaps
 from gandiag.engine import reference as S
 
-from tiny_run import run_steps, scores_depend_on_batch, tiny_config, tiny_session
+from tiny import run_steps, scores_depend_on_batch, toy_config, toy_session
 
 
 def d_inputs(s) -> list:
@@ -47,7 +47,7 @@ def targets_seen(monkeypatch, **options):
         return d_loss(kind, real, fake, real_target, fake_target)
 
     monkeypatch.setattr(losses, "d_loss", spy)
-    run_steps(tiny_session(**options), 1, 1)
+    run_steps(toy_session(**options), 1, 1)
     return seen[0]
 
 
@@ -66,13 +66,13 @@ def test_noisy_labels_reach_d_as_soft_per_input_targets(monkeypatch):
 
 
 def test_noisy_labels_are_uniform_on_their_ranges():
-    real, fake = d_targets(tiny_config(noisy_labels=True), 40_000, torch.Generator().manual_seed(0), "cpu")
+    real, fake = d_targets(toy_config(noisy_labels=True), 40_000, torch.Generator().manual_seed(0), "cpu")
     assert_close(torch.stack([real.min(), real.max(), real.mean()]), torch.tensor([0.7, 1.2, 0.95]), atol=0.01, rtol=0)
     assert_close(torch.stack([fake.min(), fake.max(), fake.mean()]), torch.tensor([0.0, 0.3, 0.15]), atol=0.01, rtol=0)
 
 
 def test_label_flips_swap_targets_with_probability_p():
-    real, fake = d_targets(tiny_config(label_flip=0.3), 40_000, torch.Generator().manual_seed(0), "cpu")
+    real, fake = d_targets(toy_config(label_flip=0.3), 40_000, torch.Generator().manual_seed(0), "cpu")
     assert_close(torch.stack([(real == 0).float().mean(), (fake == 1).float().mean()]),
                  torch.tensor([0.3, 0.3]), atol=0.01, rtol=0)
 
@@ -85,7 +85,7 @@ def test_instance_noise_decays_linearly_to_zero():
 
 
 def test_d_sees_reals_blurred_by_the_scheduled_noise():
-    s = tiny_session(instance_noise=0.5, instance_noise_decay=10, batch=2048)
+    s = toy_session(instance_noise=0.5, instance_noise_decay=10, batch=2048)
     reals, seen = fixed_reals(s, 2048), d_inputs(s)
     run_steps(s, 6, 6)  # std 0.5 * (1 - 5 / 10)
     assert_close((seen[0] - reals).std(), torch.tensor(0.25), rtol=0.05, atol=0)
@@ -95,7 +95,7 @@ def test_d_sees_reals_blurred_by_the_scheduled_noise():
 
 
 def test_packed_d_sees_m_samples_per_input_and_packs_single_points_with_copies():
-    s = tiny_session(pack=3)
+    s = toy_session(pack=3)
     seen = d_inputs(s)
     run_steps(s, 1, 1)
     assert [tuple(x.shape) for x in seen] == [(32, 6)] * 3
@@ -118,7 +118,7 @@ def test_replay_buffer_holds_the_most_recent_fakes():
 
 
 def test_d_sees_last_steps_fakes_again_with_replay():
-    s = tiny_session(replay_size=64, replay_share=0.5)
+    s = toy_session(replay_size=64, replay_share=0.5)
     seen = d_inputs(s)
     run_steps(s, 1, 2)  # D calls per step: reals, fakes (D step), fakes (G step)
     old_fakes, now = seen[1], seen[4]
@@ -129,27 +129,27 @@ def test_d_sees_last_steps_fakes_again_with_replay():
 
 @pytest.mark.parametrize("d_steps,g_steps", [(1, 1), (3, 2)])
 def test_each_iteration_takes_k_d_steps_then_k_g_steps(d_steps, g_steps):
-    s = tiny_session(d_steps=d_steps, g_steps=g_steps)
+    s = toy_session(d_steps=d_steps, g_steps=g_steps)
     run_steps(s, 1, 1)
     assert (opt_steps(s.players.opt_d), opt_steps(s.players.opt_g)) == (d_steps, g_steps)
 
 
 def test_d_can_use_sgd_with_momentum_while_g_uses_adam():
-    p = tiny_session(d_opt="sgd", d_beta1=0.7).players
+    p = toy_session(d_opt="sgd", d_beta1=0.7).players
     assert isinstance(p.opt_d, torch.optim.SGD) and isinstance(p.opt_g, torch.optim.Adam)
     assert p.opt_d.param_groups[0]["momentum"] == 0.7
 
 
 @pytest.mark.parametrize("dist,var", [("normal", 1.0), ("uniform", 1 / 3)])
 def test_latent_distribution(dist, var):
-    z = tiny_session(z_dist=dist).sample_z(20_000)
+    z = toy_session(z_dist=dist).sample_z(20_000)
     assert_close(z.var(), torch.tensor(var), rtol=0.03, atol=0)
     if dist == "uniform":
         assert_close(z.abs().max(), torch.tensor(1.0), rtol=0, atol=1e-3)
 
 
 def test_g_dropout_stays_on_at_test_time_with_fixed_masks_off_the_training_stream():
-    s, z = tiny_session(g_dropout=0.5), torch.randn(64, 4)
+    s, z = toy_session(g_dropout=0.5), torch.randn(64, 4)
     G = s.players.G.eval()
     plain = copy.deepcopy(G)
     for m in plain.modules():
@@ -163,7 +163,7 @@ def test_g_dropout_stays_on_at_test_time_with_fixed_masks_off_the_training_strea
 
 
 def test_g_dropout_masks_in_training_come_from_the_run_generator():
-    s, z = tiny_session(g_dropout=0.5), torch.randn(64, 4)
+    s, z = toy_session(g_dropout=0.5), torch.randn(64, 4)
     state = s.gen.get_state()
     first = s.players.G(z)
     s.gen.set_state(state)
@@ -174,7 +174,7 @@ def test_g_dropout_masks_in_training_come_from_the_run_generator():
 
 @pytest.mark.parametrize("on,sigma", [(True, 1.0), (False, 0.8)])
 def test_spectral_norm_gives_every_d_layer_unit_spectral_norm(on, sigma):
-    D = tiny_session(spectral_norm=on).players.D
+    D = toy_session(spectral_norm=on).players.D
     for _ in range(20):  # power iterations run in training forward passes
         D(torch.randn(8, 2))
     for m in [m for m in D.modules() if isinstance(m, nn.Linear)]:
@@ -184,11 +184,11 @@ def test_spectral_norm_gives_every_d_layer_unit_spectral_norm(on, sigma):
 @pytest.mark.parametrize("norm,depends_on_batch", [("none", False), ("batch", True), ("instance", False),
                                                    ("virtual-batch", False)])
 def test_only_batch_norm_makes_a_score_depend_on_the_rest_of_the_batch(norm, depends_on_batch):
-    assert scores_depend_on_batch(tiny_session(d_norm=norm).players.D) == depends_on_batch
+    assert scores_depend_on_batch(toy_session(d_norm=norm).players.D) == depends_on_batch
 
 
 def test_batch_norm_sees_reals_and_fakes_as_separate_batches():
-    s = tiny_session(d_norm="batch")
+    s = toy_session(d_norm="batch")
     reals, seen = fixed_reals(s, 32), d_inputs(s)
     run_steps(s, 1, 1)
     assert_close(seen[0], reals, rtol=0, atol=0)
@@ -196,7 +196,7 @@ def test_batch_norm_sees_reals_and_fakes_as_separate_batches():
 
 
 def test_instance_norm_normalises_each_sample_over_its_features():
-    D = tiny_session(d_norm="instance").players.D
+    D = toy_session(d_norm="instance").players.D
     norm = next(m for m in D.modules() if isinstance(m, nn.LayerNorm))
     out = []
     norm.register_forward_hook(lambda module, args, result: out.append(result))
@@ -206,14 +206,14 @@ def test_instance_norm_normalises_each_sample_over_its_features():
 
 
 def test_virtual_batch_norm_reference_is_the_first_real_batch_and_stays_fixed():
-    s = tiny_session(d_norm="virtual-batch")
+    s = toy_session(d_norm="virtual-batch")
     D, first = s.players.D, s.target.sample(32, torch.Generator().manual_seed(s.cfg.seed))
     assert_close(D.reference, first, rtol=0, atol=0)
     x = torch.randn(4, 2)
     before = D(x)
     run_steps(s, 1, 2)
     assert_close(D.reference, first, rtol=0, atol=0)
-    D.load_state_dict(tiny_session(d_norm="virtual-batch").players.D.state_dict())
+    D.load_state_dict(toy_session(d_norm="virtual-batch").players.D.state_dict())
     D.reference.mul_(2.0)  # other reference statistics, other scores
     with pytest.raises(AssertionError):
         assert_close(D(x), before)
@@ -229,7 +229,7 @@ def test_r1_is_the_mean_squared_input_gradient_of_d_on_reals():
 def test_r1_enters_ds_loss_with_weight_gamma_over_two(monkeypatch):
     values, r1 = [], S.r1_penalty
     monkeypatch.setattr(S, "r1_penalty", lambda D, real: values.append(r1(D, real)) or values[-1])
-    with_r1, plain = run_steps(tiny_session(r1=4.0), 1, 1), run_steps(tiny_session(), 1, 1)
+    with_r1, plain = run_steps(toy_session(r1=4.0), 1, 1), run_steps(toy_session(), 1, 1)
     assert_close(with_r1["d_loss"], plain["d_loss"] + 2.0 * values[0].detach())
 
 
@@ -256,7 +256,7 @@ def test_historical_averaging_is_a_term_of_ds_loss_not_an_extra_step():
     # plain SGD on D: the penalty's gradient 2 * lam * (theta_1 - (theta_0 + theta_1) / 2) moves step 2 by
     # exactly -lr * lam * (theta_1 - theta_0); step 1 is untouched (the penalty starts at zero)
     lam, lr, sgd = 5.0, 0.1, {"d_opt": "sgd", "d_beta1": 0.0, "d_lr": 0.1}
-    s, plain = tiny_session(hist_avg=lam, **sgd), tiny_session(**sgd)
+    s, plain = toy_session(hist_avg=lam, **sgd), toy_session(**sgd)
     theta0 = [q.detach().clone() for q in s.players.D.parameters()]
     run_steps(s, 1, 1)
     run_steps(plain, 1, 1)
@@ -275,7 +275,7 @@ def d_state(s):
 
 
 def test_swap_plays_the_old_d_then_restores_the_current_one_exactly():
-    s, swaps = tiny_session(), Swaps(every=2, length=1)
+    s, swaps = toy_session(), Swaps(every=2, length=1)
     run_steps(s, 1, 1)
     swaps.before_step(2, s.players)  # first swap point: both players saved, nothing swapped
     after_1 = d_state(s)
@@ -289,7 +289,7 @@ def test_swap_plays_the_old_d_then_restores_the_current_one_exactly():
 
 
 def test_swaps_alternate_between_d_and_g():
-    s, swaps = tiny_session(), Swaps(every=2, length=1)
+    s, swaps = toy_session(), Swaps(every=2, length=1)
     names = []
     for step in range(1, 9):
         swaps.before_step(step, s.players)
@@ -301,7 +301,7 @@ def test_swaps_alternate_between_d_and_g():
 def test_training_step_swaps_in_the_old_d():
     # D trains at steps 1..3, then its copy from after step 1 takes step 4 (2 Adam steps in all),
     # then the current D (3 steps) returns at step 5
-    s = tiny_session(swap_every=2, swap_for=1)
+    s = toy_session(swap_every=2, swap_for=1)
     run_steps(s, 1, 4)
     assert opt_steps(s.players.opt_d) == 2
     run_steps(s, 5, 5)
@@ -317,11 +317,11 @@ EVERYTHING = dict(hist_avg=0.1, replay_size=100, swap_every=2, swap_for=2, d_nor
 
 
 def test_a_resumed_session_continues_bit_for_bit_with_every_stabilizer_on(tmp_path):
-    whole, first = tiny_session(**EVERYTHING), tiny_session(**EVERYTHING)
+    whole, first = toy_session(**EVERYTHING), toy_session(**EVERYTHING)
     run_steps(whole, 1, 7)
     run_steps(first, 1, 5)  # step 5: the D from step 3 is swapped in, the current one is away
     torch.save(first.state(5), tmp_path / "ckpt.pt")
-    resumed = tiny_session(**EVERYTHING)
+    resumed = toy_session(**EVERYTHING)
     start = resumed.load_state(torch.load(tmp_path / "ckpt.pt", weights_only=True))
     run_steps(resumed, start + 1, 7)
     a, b = whole.state(7), resumed.state(7)

@@ -11,7 +11,7 @@ from gandiag.nets.mlp import Discriminator, Generator, apply_spectral_norm
 from gandiag.stabilizers import unrolled as U
 from gandiag.engine import reference as S
 
-from tiny_run import run_steps, tiny_session
+from tiny import run_steps, toy_session
 
 K = 3
 
@@ -132,8 +132,8 @@ def test_training_step_plays_g_against_the_unrolled_discriminator(monkeypatch, f
         return U.unroll(D, opt_d, d_loss, k, first_order, clip)
 
     monkeypatch.setattr(S, "unroll", spy)
-    unrolled = run_steps(tiny_session(unrolled=4, unrolled_first_order=first_order), 1, 1)
-    vanilla = run_steps(tiny_session(), 1, 1)
+    unrolled = run_steps(toy_session(unrolled=4, unrolled_first_order=first_order), 1, 1)
+    vanilla = run_steps(toy_session(), 1, 1)
     assert calls == [(4, first_order)]
     assert_close(unrolled["d_loss"], vanilla["d_loss"], rtol=0, atol=0)  # D's own step is the same ...
     with pytest.raises(AssertionError):  # ... G's gradient is not

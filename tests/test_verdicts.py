@@ -3,7 +3,7 @@ warnings against `gandiag analyze` on the same rows."""
 import json
 
 import pytest
-from tiny_runs import cli
+from cli_runs import cli
 
 from gandiag import record as R
 from gandiag.analysis import analyze_run, live_warnings

@@ -1,5 +1,5 @@
-"""Tiny real runs for the reliability tests: the flags, a CLI call in-process, a CLI call as its own
-process (to kill it or send it Ctrl-C), and the comparisons that define "the same run"."""
+"""Real runs for the reliability tests: a CLI call in-process, a CLI call as its own process (to kill it
+or send it Ctrl-C), and the comparisons that define "the same run"."""
 from __future__ import annotations
 
 import subprocess
@@ -13,15 +13,14 @@ from click.testing import CliRunner
 from gandiag.cli import main
 from gandiag import record as R
 
-#: 60 steps of a tiny ring8 GAN: rows every 5 steps, snapshots every 20, checkpoints every 10
-TINY = ["--steps", "60", "--batch", "32", "--z-dim", "8", "--g-hidden", "16,16", "--d-hidden", "16",
-        "--checkpoint-every", "10", "--log-every", "5", "--snapshot-every", "20", "--eval-samples", "200",
-        "--snapshot-samples", "32", "--grid-res", "8", "--device", "cpu", "--no-animate", "--quiet"]
+from tiny import QUIET, RUN, flags
+
+#: tiny.RUN as flags: 60 steps of a tiny ring8 GAN
+TINY = flags(RUN, *QUIET)
 
 
-def with_steps(steps: int, args: list[str] = TINY) -> list[str]:
-    i = args.index("--steps")
-    return [*args[:i + 1], str(steps), *args[i + 2:]]
+def with_steps(steps: int) -> list[str]:
+    return flags(RUN, *QUIET, steps=steps)
 
 
 def cli(*args) -> "click.testing.Result":
