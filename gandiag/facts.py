@@ -3,13 +3,13 @@ windows (RunFacts), and what follows from them: the samples behind a row's mode 
 perfect discriminator reaches under the run's targets."""
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
 
 from . import record as R
+from .record.folder import number, series
 
 #: losses whose D loss is >= 0 with its floor meaning a perfect D (the critic losses wgan/wgan-gp are not)
 NONNEGATIVE_D_LOSSES = ("minimax", "nonsaturating", "least-squares", "hinge")
@@ -34,9 +34,7 @@ class RunFacts:
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) over the rows holding `key`; null and non-numbers read as NaN."""
         if key not in self._columns:
-            pairs = [(r[R.STEP], _number(r[key])) for r in self.rows if key in r]
-            steps, values = zip(*pairs) if pairs else ((), ())
-            self._columns[key] = np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
+            self._columns[key] = series(self.rows, key)
         return self._columns[key]
 
     def columns(self, *keys: str) -> tuple[np.ndarray, ...]:
@@ -44,7 +42,7 @@ class RunFacts:
         coverage but no losses)."""
         rows = [r for r in self.rows if all(k in r for k in keys)]
         return (np.asarray([r[R.STEP] for r in rows], dtype=np.int64),
-                *(np.asarray([_number(r[k]) for r in rows], dtype=np.float64) for k in keys))
+                *(np.asarray([number(r[k]) for r in rows], dtype=np.float64) for k in keys))
 
     def n_modes(self) -> int:
         """Modes of the target, from the rows' per-mode counts (0 without them)."""
@@ -63,11 +61,6 @@ class RunFacts:
             return d_loss_floor(self.config)
         _, d = self.series(R.D_LOSS)
         return 0.0 if np.all(d[np.isfinite(d)] >= 0) else None
-
-
-def _number(v) -> float:
-    # null (how metrics.jsonl writes a non-finite value), a bool or text: not a number
-    return float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else np.nan
 
 
 def row_samples(row: dict, counted: float | None = None) -> float:

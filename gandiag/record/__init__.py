@@ -9,7 +9,8 @@ from .errors import RunError  # noqa: F401
 from .keys import *  # noqa: F401,F403
 
 _FOLDER = ("FolderLock", "RunReader", "atomic_write_bytes", "atomic_write_json", "checkpoint_name",
-           "discard_partial_writes", "json_text", "jsonable", "metrics_lines", "snapshot_name", "writer_alive")
+           "discard_partial_writes", "json_text", "jsonable", "metrics_lines", "number", "series", "snapshot_name",
+           "writer_alive")
 
 
 def __getattr__(name):

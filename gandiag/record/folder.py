@@ -17,6 +17,7 @@ import fcntl
 import io
 import json
 import math
+import numbers
 import os
 import re
 import secrets
@@ -184,6 +185,18 @@ def writer_alive(root: Path) -> bool:
 
 # --- reading -----------------------------------------------------------------------------------
 
+def number(v) -> float:
+    """A row's value as a float: null (how metrics.jsonl writes a non-finite value), a bool or text is NaN."""
+    return float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else np.nan
+
+
+def series(rows: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one metrics key over the rows that hold it, values as `number` reads them."""
+    pairs = [(r[STEP], number(r[key])) for r in rows if key in r]
+    steps, values = zip(*pairs) if pairs else ((), ())
+    return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+
 class RunReader:
     """Reads whatever a run folder holds; never imports training code."""
 
@@ -232,12 +245,7 @@ class RunReader:
         return [row for _, row in metrics_lines(self.root / METRICS_FILE)]
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of one metrics key over the rows that have it (null -> NaN)."""
-        pairs = [(r[STEP], np.nan if r[key] is None else r[key]) for r in self.metrics() if key in r]
-        if not pairs:
-            return np.zeros(0, dtype=int), np.zeros(0)
-        steps, values = zip(*pairs)
-        return np.asarray(steps), np.asarray(values, dtype=np.float64)
+        return series(self.metrics(), key)
 
     def snapshot_steps(self) -> list[int]:
         return _steps(self.root / SNAPSHOT_DIR, ".npz")

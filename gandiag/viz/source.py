@@ -71,7 +71,7 @@ class RunView:
         return self.reader.snapshot(step)
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        return self.reader.series(key)
+        return R.series(self.rows, key)   # the rows read once, not the file again per curve
 
     def row_at(self, step: int, key: str):
         """The value of key in the last metrics row at or before step that has it, else None."""
