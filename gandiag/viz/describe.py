@@ -21,7 +21,7 @@ TOY_CURVES = (
     # logged against a user's own points (modes or not)
     ("k-NN scores", ((R.KNN_PRECISION, "precision"), (R.KNN_RECALL, "recall"), (R.KNN_COVERAGE, "coverage"))),
     ("reverse KL (nats)", ((R.REVERSE_KL, None),)),
-    ("saturated share", ((R.SAT_SHARE, "D(G(z)) < 1e-3"),)),
+    ("saturated share", ((R.SAT_SHARE, f"D(G(z)) < {R.SATURATED_BELOW:g}"),)),
 )
 IMAGE_CURVES = (
     ("losses", ((R.D_LOSS, "D"), (R.G_LOSS, "G"))),

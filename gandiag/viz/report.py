@@ -37,7 +37,7 @@ from .source import RunView, VizError, read_diagnosis, timeline
 TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRICT, "modes with ≥ 1 % of the samples"),
                (R.HQ, "high-quality share"), (R.REVERSE_KL, "reverse KL (nats)"), (R.KNN_PRECISION, "k-NN precision"),
                (R.KNN_RECALL, "k-NN recall"), (R.KNN_COVERAGE, "k-NN coverage"), (R.D_LOSS, "D loss"),
-               (R.G_LOSS, "G loss"), (R.SAT_SHARE, "saturated share, D(G(z)) < 1e-3"))
+               (R.G_LOSS, "G loss"), (R.SAT_SHARE, f"saturated share, D(G(z)) < {R.SATURATED_BELOW:g}"))
 IMAGE_METRICS = ((R.MODES, "classes with ≥ 1 sample"), (R.MODES_STRICT, "classes with ≥ 10 % of a fair share"),
                  (R.CLASSIFIER_SCORE, "classifier score"), (R.FRECHET_DISTANCE, "Frechet distance"),
                  (R.REVERSE_KL, "reverse KL (nats)"), (R.D_LOSS, "D loss"), (R.G_LOSS, "G loss"))
