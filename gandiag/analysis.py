@@ -94,6 +94,7 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
     cover = coverage_section(rows, snaps, mixture) if mixture else \
         points_section(snaps, points, reader.window()) if points is not None else None
     analysis = json_ready({R.A_RUN: str(reader.root), R.A_STATUS: status, R.A_LOSS: config.get("loss"),
+                           R.A_TRAINER: trainer(reader.record),
                            R.A_COVERAGE: cover,
                            R.A_OSCILLATION: oscill,
                            R.A_SATURATION: saturation.summary(rows)})
@@ -102,6 +103,12 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
     R.atomic_write_json(reader.root / R.DIAGNOSIS_FILE, json_ready({R.VERDICTS: [v.to_dict() for v in verdicts],
                                                                     R.RULES_CHECKED: [r.name for r in RULES]}))
     return analysis, verdicts
+
+
+def trainer(record: dict) -> str:
+    """Who trained the run: gandiag (whose folders before "trainer" was written name their engine) or
+    a user's own loop."""
+    return record.get("trainer") or ("gandiag" if "engine" in record else R.OWN_LOOP)
 
 
 def json_ready(obj):
@@ -146,6 +153,10 @@ def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> st
         out.append(f"      {v.message}")
         if v.remedies:
             out.append("      try: " + "; ".join(v.remedies))
+    if verdicts and analysis.get(R.A_TRAINER) == R.OWN_LOOP and any(v.remedies for v in verdicts):
+        # the remedies are spelled as gandiag's flags; a user's loop applies the technique itself
+        out.append("  (the flags are gandiag's trainer's: apply the technique in your loop, or see what it does on "
+                   "your data with gandiag run SCENARIO FLAG, --data-file points.npy for your own points)")
     return "\n".join(out)
 
 

@@ -9,7 +9,9 @@ from torch.testing import assert_close
 
 import gandiag
 from gandiag import record as R
+from gandiag.analysis import analyze_run, format_report
 from gandiag.cli import main
+from gandiag.diagnose import Verdict
 from gandiag.metrics import coverage
 from gandiag.record.recorder import Recorder
 from gandiag.viz.panels import ranges
@@ -160,3 +162,13 @@ def test_a_used_folder_is_refused(tmp_path):
     with pytest.raises(R.RunError, match="already holds a run"):
         Recorder(tmp_path / "fresh")
     assert (tmp_path / "used" / "notes.txt").read_text() == "mine"
+
+
+def test_remedies_for_an_own_loop_say_that_the_flags_are_gandiags(own_run, tmp_path):
+    hopping = Verdict("mode_hopping", "Mode hopping", "warning", "hops", {R.EV_STEPS: [0, 40]},
+                      ("unrolled D (Metz et al.): --unrolled 10",))
+    notes = {}
+    for name, root in (("own", own_run), ("gandiag", run_tiny(tmp_path / "gandiag"))):
+        analysis, _ = analyze_run(root)
+        notes[name] = [line for line in format_report(analysis, [hopping]).splitlines() if "gandiag's trainer" in line]
+    assert len(notes["own"]) == 1 and notes["gandiag"] == []

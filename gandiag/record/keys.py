@@ -110,6 +110,8 @@ N_NONFINITE = "n_nonfinite"          # samples with a NaN or infinite coordinate
 NOT_COMPUTED = "not_computed"        # {key: why} for each metric of a report that could not be computed (its value: null)
 # analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
 A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
+A_TRAINER = "trainer"                # "gandiag" (its own trainer) or "own loop" (a user's loop, through the Recorder)
+OWN_LOOP = "own loop"
 A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
 SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
 # oscillation section
