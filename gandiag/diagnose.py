@@ -102,19 +102,26 @@ def _divergence(run: RunFacts, t: dict) -> Finding | None:
                    {R.EV_STEPS: _span(steps), "non_finite": sorted(bad), "status": run.status})
 
 
+def _lasting(stretch: slice, rows: int, t: dict) -> bool:
+    """A stretch of rows long enough to be a state, not a spike: min_rows of them, or (a short run) at
+    least two that last to the run's end and make up most of it."""
+    n = stretch.stop - stretch.start
+    return n >= t["min_rows"] or (n >= 2 and stretch.stop == rows and 2 * n > rows)
+
+
 def _exploded(run: RunFacts, t: dict) -> Finding | None:
     found, spans, evidence = [], [], {}
     for key, name in ((R.D_LOSS, "D loss"), (R.G_LOSS, "G loss")):
         steps, v = run.series(key)
         stretch = _longest_run(np.abs(v) >= t["max_loss"])
-        if stretch.stop - stretch.start >= t["min_rows"]:
+        if _lasting(stretch, len(v), t):
             found.append(f"{name} stayed at {np.median(v[stretch]):.3g} (median) from step {steps[stretch][0]} to "
                          f"{steps[stretch][-1]}, where a GAN loss starts near 1")
             spans.append(steps[stretch])
             evidence[key] = float(np.median(v[stretch]))
     steps, g = run.series(R.G_GRAD_NORM)
     dead = _longest_run(g == 0)
-    if dead.stop - dead.start >= t["min_rows"]:
+    if _lasting(dead, len(g), t):
         found.append(f"G's gradient norm was exactly 0 in {dead.stop - dead.start} rows in a row (G learns nothing)")
         spans.append(steps[dead])
         evidence["zero_g_grad_rows"] = dead.stop - dead.start

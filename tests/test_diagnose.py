@@ -174,6 +174,16 @@ def test_an_explosion_without_nan_is_an_error_and_its_numbers_agree(healthy):
         assert (w[R.OSC_VISITED], w[R.OSC_COVERED], w[R.OSC_HQ_COVERED]) == (0, 0.0, 0.0)
 
 
+@pytest.mark.parametrize("blown, found", [(3, True), (2, True), (1, False)])
+def test_a_short_run_that_blows_up_to_its_end_is_exploded_and_a_last_spike_is_not(healthy, blown, found):
+    """300 steps logged every 100: three loss rows, too few for min_rows, yet all of them far off."""
+    rows = [{R.STEP: s, R.D_LOSS: 1.3, R.G_LOSS: 0.7, R.G_GRAD_NORM: 0.5} for s in (100, 200, 300)]
+    for r in rows[3 - blown:]:
+        r.update({R.D_LOSS: 4.6e5, R.G_LOSS: 0.0, R.G_GRAD_NORM: 0.0})
+    rules = [v.rule for v in diagnose(RunFacts(rows, {"loss": "nonsaturating"}, R.FINISHED, []))]
+    assert ("exploded" in rules) == found
+
+
 # --- Stacked MNIST: 1000 classes, no high-quality measure ------------------------------------------
 
 def stacked_rows(classes: int, n: int = 2500, rows: int = 20) -> list[dict]:
