@@ -69,6 +69,15 @@ def points_section(snaps: list[tuple[int, np.ndarray]], points: np.ndarray, wind
     return {R.SERIES: {R.STEP: []}, R.SNAPSHOTS: reports, R.FINAL: reports[-1] if reports else None}
 
 
+def classes_section(rows: list[dict]) -> dict:
+    """Class coverage of an image run over time, from the rows the classifier scored."""
+    keys = (R.STEP, R.MODES, R.MODES_STRICT, R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.REVERSE_KL)
+    scored = [r for r in rows if isinstance(r.get(R.MODE_COUNTS), list)]
+    series = {key: [r.get(key) for r in scored] for key in keys}
+    series[R.N_CLASSES] = [len(r[R.MODE_COUNTS]) for r in scored]
+    return {R.SERIES: series, R.SNAPSHOTS: [], R.FINAL: None}
+
+
 def oscillation_section(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture) -> dict:
     """Oscillation from mode_sequence, the ring drift from the snapshots' fixed-z fakes, the loss cycles."""
     view = RunFacts(rows)
@@ -92,7 +101,8 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
         if reader.target_kind == "2d" else []
     oscill = oscillation_section(rows, snaps, mixture)
     cover = coverage_section(rows, snaps, mixture) if mixture else \
-        points_section(snaps, points, reader.window()) if points is not None else None
+        points_section(snaps, points, reader.window()) if points is not None else \
+        classes_section(rows) if reader.target_kind == "image" else None
     analysis = json_ready({R.A_RUN: str(reader.root), R.A_STATUS: status, R.A_LOSS: config.get("loss"),
                            R.A_TRAINER: trainer(reader.record),
                            R.A_COVERAGE: cover,
@@ -161,12 +171,23 @@ def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> st
 
 
 def _series_lines(s: dict, lines: int) -> list[str]:
+    if R.CLASSIFIER_SCORE in s:
+        return _class_lines(s, lines)
     counts = {n for n in s.get(R.N_SAMPLES, []) if n}
     each = f", {counts.pop():,} samples each" if len(counts) == 1 else ""
     out = [f"coverage over time (metrics rows{each}):"]
     for i in np.unique(np.linspace(0, len(s[R.STEP]) - 1, lines).round().astype(int)):
         out.append(f"  step {s[R.STEP][i]:>8}  modes {_g(s[R.MODES][i])}  strict {_g(s[R.MODES_STRICT][i])}  "
                    f"high quality {_g(s[R.HQ][i], '.1%')}  reverse KL {_g(s[R.REVERSE_KL][i], '.3f')}")
+    return out
+
+
+def _class_lines(s: dict, lines: int) -> list[str]:
+    out = ["classes over time (the classifier on each scored row's samples):"]
+    for i in np.unique(np.linspace(0, len(s[R.STEP]) - 1, lines).round().astype(int)):
+        out.append(f"  step {s[R.STEP][i]:>8}  classes {_g(s[R.MODES][i])} / {s[R.N_CLASSES][i]}  strict "
+                   f"{_g(s[R.MODES_STRICT][i])}  classifier score {_g(s[R.CLASSIFIER_SCORE][i], '.2f')}  Frechet "
+                   f"distance {_g(s[R.FRECHET_DISTANCE][i], '.1f')}  reverse KL {_g(s[R.REVERSE_KL][i], '.3f')}")
     return out
 
 

@@ -108,7 +108,9 @@ def test_analyze_an_image_run_finds_hopping_in_the_classifier_counts(tmp_path, r
     assert invoke("analyze", run).exit_code == 0
     analysis = json.loads((run / R.ANALYSIS_FILE).read_text())
     osc = analysis[R.A_OSCILLATION]
-    assert analysis[R.A_COVERAGE] is None and osc[R.OSC_SOURCE] == "metrics" and osc[R.OSC_DRIFT] is None
+    assert osc[R.OSC_SOURCE] == "metrics" and osc[R.OSC_DRIFT] is None
+    classes = analysis[R.A_COVERAGE][R.SERIES]   # no toy coverage: the classes the rows counted over
+    assert classes[R.STEP] == [r[R.STEP] for r in hopping] and set(classes[R.N_CLASSES]) == {10}
     # windows of 15 rows (a quarter of 60) see 5 classes twice and 5 once, over 10 classes + "none"
     pooled = 2 / 3 * np.log(7.5) + 1 / 3 * np.log(15)
     assert_allclose([osc[R.OSC_MODE_INDEX], osc[R.OSC_VISITED], osc[R.OSC_COVERED]], [pooled / np.log(11), 10, 1],

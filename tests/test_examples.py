@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 
 from gandiag import record as R
-from gandiag.analysis import analyze_run
+from gandiag.analysis import analyze_run, format_report
 from mnist_cache import cache  # noqa: F401  (a fixture)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -34,7 +34,13 @@ def test_own_loop_mnist_records_samples_and_classifier_metrics(tmp_path, cache, 
                 env={**os.environ, "GANDIAG_CACHE": str(cache)})
     reader = R.RunReader(tmp_path / "run")
     assert reader.target_kind == "image" and R.SNAP_IMAGES in reader.snapshot(20)
-    assert {R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.MODES} <= set(reader.metrics()[-1])
+    last = reader.metrics()[-1]
+    assert {R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.MODES} <= set(last)
+    # the analyzer shows the classes over time: the scored rows, as logged
+    analysis, _ = analyze_run(tmp_path / "run")
+    series = analysis[R.A_COVERAGE][R.SERIES]
+    assert (series[R.STEP][-1], series[R.MODES][-1], series[R.N_CLASSES][-1]) == (20, last[R.MODES], 10)
+    assert f"classes {last[R.MODES]} / 10" in format_report(analysis, [])
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")   # jupyter_client's own, on import

@@ -114,6 +114,7 @@ A_TRAINER = "trainer"                # "gandiag" (its own trainer) or "own loop"
 OWN_LOOP = "own loop"
 A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
 SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
+N_CLASSES = "n_classes"              # an image run's coverage series: the classes each scored row counted over
 # oscillation section
 OSC_INDEX, OSC_MODE_INDEX, OSC_LOSS_INDEX = "index", "mode_index", "loss_index"
 OSC_SOURCE, OSC_STEPS, OSC_DOMINANT = "source", "steps", "dominant_modes"
