@@ -53,13 +53,18 @@ class MinibatchDiscrimination(nn.Module):
         return self.T.shape[0] + self.kernels
 
     def forward(self, f: Tensor) -> Tensor:
-        n = f.shape[0]
-        m = (f @ self.T).view(n, self.kernels, self.dim).transpose(0, 1)  # (B, N, C)
-        rows = max(1, _MBD_CHUNK_ELEMENTS // max(1, self.kernels * n))
-        # exp(-0) = 1 is each sample's similarity to itself: subtracting it leaves the sum over j != i
-        o = torch.cat([torch.exp(-_PairwiseL1.apply(m[:, i:i + rows], m)).sum(-1) - 1.0
-                       for i in range(0, n, rows)], dim=1)
-        return torch.cat([f, o.transpose(0, 1)], dim=1)
+        return minibatch_features(f, self.T, self.kernels, self.dim)
+
+
+def minibatch_features(f: Tensor, T: Tensor, kernels: int, dim: int) -> Tensor:
+    """MinibatchDiscrimination's output [f, o(f)] for features f (N, A) and its tensor T (A, kernels * dim)."""
+    n = f.shape[0]
+    m = (f @ T).view(n, kernels, dim).transpose(0, 1)  # (B, N, C)
+    rows = max(1, _MBD_CHUNK_ELEMENTS // max(1, kernels * n))
+    # exp(-0) = 1 is each sample's similarity to itself: subtracting it leaves the sum over j != i
+    o = torch.cat([torch.exp(-_PairwiseL1.apply(m[:, i:i + rows], m)).sum(-1) - 1.0
+                   for i in range(0, n, rows)], dim=1)
+    return torch.cat([f, o.transpose(0, 1)], dim=1)
 
 
 class VirtualBatchNorm(nn.Module):
