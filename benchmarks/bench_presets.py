@@ -6,10 +6,12 @@ benchmarks.bench_step does): figures are medians over blocks, ratios medians of 
 neighbouring blocks. Both engines run the step exactly as `gandiag run` calls it, at the toy runs'
 one thread (gandiag.train.device.TOY_THREADS).
 
-`floor` is the config's matrix products alone (every product one exact iteration does, forward and
-backward, as oneDNN computes them): what is left of the fast step beyond it is per-operation cost.
+Minibatch discrimination (batch 512, 100 kernels of 5) is measured against the floor of its work: an
+iteration has 3 passes of D with the layer (D's step on reals and on fakes, G's step on fakes), each a
+forward and a backward over all N^2 * B * C pairwise L1 terms; the floor is 6 times the fastest pass
+over those terms measured here (torch.cdist p=1, or gandiag's blocked in-place form), with nothing else.
 
-    python -m benchmarks.bench_presets [--configs grid25,pack2] [--reps 7] [--seeds 10]
+    python -m benchmarks.bench_presets [--configs grid25,"ring8 --pack 2"] [--reps 7] [--seeds 10]
 """
 from __future__ import annotations
 
@@ -29,8 +31,21 @@ CONFIGS = {
     "grid25": ("grid25", {}, 5),
     "ring8-veegan --unrolled 5": ("ring8-veegan", {"unrolled": 5}, 2),
     "ring8 --pack 2": ("ring8", {"pack": 2}, 10),
+    "ring8 --minibatch-disc": ("ring8", {"minibatch_disc": True}, 1),
 }
 SEEDS_CONFIG = "grid25"
+MBD_CONFIG = "ring8 --minibatch-disc"
+MBD_PASSES = 6   # forward and backward of D's step on reals, on fakes, and of G's step on fakes
+
+
+def pairwise_terms(kind: str, batch: int = 512, kernels: int = 100, dim: int = 5) -> Callable[[], object]:
+    """One pass over the N^2 * B * C pairwise L1 terms of a minibatch discrimination layer, nothing else."""
+    from gandiag.nets.layers import _blocks
+    m = torch.randn(kernels, batch, dim)
+    mT = m.transpose(1, 2).contiguous()
+    if kind == "cdist":
+        return lambda: torch.cdist(m, m, p=1)
+    return lambda: [block.abs_().sum(1) for _, _, block in _blocks(mT)]
 
 
 def engine_step(scenario: str, engine: str, seeds: int = 1, **overrides) -> Callable[[], object]:
@@ -49,6 +64,10 @@ def preset_suite(name: str, reps: int, seeds: int = 0) -> dict[str, list[float]]
              "fast": engine_step(scenario, "fast", **overrides)}
     if seeds:
         loops[f"fast, {seeds} seeds"] = engine_step(scenario, "fast", seeds, **overrides)
+    if name == MBD_CONFIG:
+        for kind in ("cdist", "blocked"):
+            one = pairwise_terms(kind)
+            loops[f"floor ({kind})"] = lambda one=one: [one() for _ in range(MBD_PASSES)]
     return interleave(loops, block, reps)
 
 
@@ -71,6 +90,12 @@ def main(argv=None) -> None:
     for name in args.configs.split(","):
         results[name] = preset_suite(name, args.reps, args.seeds if name == SEEDS_CONFIG else 0)
     print("\n".join(table(results)))
+    if MBD_CONFIG in results:
+        t = results[MBD_CONFIG]
+        floor = min(("floor (cdist)", "floor (blocked)"), key=lambda k: statistics.median(t[k]))
+        print(f"\n{MBD_CONFIG}: floor ({MBD_PASSES} passes of N^2 B C L1 terms) "
+              + ", ".join(f"{k[7:-1]} {1e3 * statistics.median(t[k]):.1f} ms" for k in ("floor (cdist)", "floor (blocked)"))
+              + f"; fast / floor {ratio(t, 'fast', floor):.2f}, reference / floor {ratio(t, 'reference', floor):.2f}")
     if args.seeds and SEEDS_CONFIG in results:
         t = results[SEEDS_CONFIG]
         key = f"fast, {args.seeds} seeds"

@@ -32,6 +32,7 @@ CASES = {
     "veegan setting, unrolled first order": ({**VEEGAN, "unrolled": 2, "unrolled_first_order": True}, 100),
     "maxout, unrolled second order": ({**PACGAN, "unrolled": 2, "loss": "least-squares"}, 60),
     "one-layer ReLU D, pack 2": ({"d_hidden": (16,), "pack": 2}, 200),
+    "minibatch discrimination": ({"minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3, "batch": 40}, 100),
     "minibatch discrimination, unrolled": ({"minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3, "unrolled": 2,
                                             "label_smoothing": 0.9, "d_steps": 2, "g_steps": 2}, 40),
 }

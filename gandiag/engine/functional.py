@@ -29,7 +29,7 @@ def _layers(module: nn.Module) -> list[nn.Module]:
 class Net:
     """A player's layers, in order, as the forward pass reads them."""
 
-    def __init__(self, module: nn.Module):
+    def __init__(self, module: nn.Module, twice_differentiable: bool = True):
         self.layers = [m for m in _layers(module) if not isinstance(m, nn.Identity)]
         for m in self.layers:
             if isinstance(m, nn.BatchNorm1d) and (m.momentum is None or not m.track_running_stats):
@@ -39,6 +39,7 @@ class Net:
                 raise ValueError(f"the generic fast path does not compute {type(m).__name__} layers")
         self.minibatch = any(isinstance(m, MinibatchDiscrimination) for m in self.layers)
         self.logits = isinstance(module, Discriminator)   # D's head: (N, 1) -> (N,)
+        self.twice = twice_differentiable   # False: a layer may take a faster backward that has no backward
 
     def __call__(self, params: list[Tensor], x: Tensor) -> Tensor:
         p = iter(params)
@@ -62,5 +63,5 @@ class Net:
             elif isinstance(m, nn.Tanh):
                 x = torch.tanh(x)
             else:
-                x = minibatch_features(x, next(p), m.kernels, m.dim)
+                x = minibatch_features(x, next(p), m.kernels, m.dim, self.twice)
         return x.squeeze(-1) if self.logits else x
