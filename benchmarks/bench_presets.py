@@ -15,7 +15,11 @@ over those terms measured here (torch.cdist p=1, or gandiag's blocked in-place f
 """
 from __future__ import annotations
 
+import datetime
+import os
 import statistics
+import sys
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -79,28 +83,46 @@ def table(results: dict[str, dict[str, list[float]]]) -> list[str]:
     return out
 
 
+def presets_report(configs: list[str], reps: int, seeds: int, report: dict | None = None) -> list[str]:
+    """The suite's Markdown lines (the side-by-side table, the seeds and the floor); block times into report."""
+    results = {name: preset_suite(name, reps, seeds if name == SEEDS_CONFIG else 0) for name in configs}
+    if report is not None:
+        report.update({f"presets {name}": times for name, times in results.items()})
+    lines = table(results)
+    if MBD_CONFIG in results:
+        t = results[MBD_CONFIG]
+        floors = {k[7:-1]: statistics.median(t[k]) for k in ("floor (cdist)", "floor (blocked)")}
+        best = min(floors, key=floors.get)
+        lines += ["", f"- {MBD_CONFIG}: the floor ({MBD_PASSES} passes over the N^2 B C pairwise L1 terms) is "
+                  + ", ".join(f"{1e3 * v:.1f} ms with {k}" for k, v in floors.items())
+                  + f"; fast / floor {ratio(t, 'fast', f'floor ({best})'):.2f}, reference / floor "
+                  f"{ratio(t, 'reference', f'floor ({best})'):.2f}"]
+    if seeds and SEEDS_CONFIG in results:
+        t, key = results[SEEDS_CONFIG], f"fast, {seeds} seeds"
+        lines += ["", f"- {SEEDS_CONFIG}, {seeds} seeds in one pass: {1e3 * statistics.median(t[key]):.2f} ms/it; "
+                  f"/ one seed on the fast engine {ratio(t, key, 'fast'):.2f}, / one seed on the reference engine "
+                  f"{ratio(t, key, 'reference'):.2f}"]
+    return lines
+
+
 def main(argv=None) -> None:
+    from .__main__ import machine
     ap = suite_parser(__doc__, reps=7)
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names of CONFIGS")
     ap.add_argument("--seeds", type=int, default=10, help=f"a stacked pass of {SEEDS_CONFIG} (0: none)")
+    ap.add_argument("--write", action="store_true", help="also write the tables to benchmarks/results/")
     args = parse(ap, argv)
     if not args.threads:
         torch.set_num_threads(1)
-    results = {}
-    for name in args.configs.split(","):
-        results[name] = preset_suite(name, args.reps, args.seeds if name == SEEDS_CONFIG else 0)
-    print("\n".join(table(results)))
-    if MBD_CONFIG in results:
-        t = results[MBD_CONFIG]
-        floor = min(("floor (cdist)", "floor (blocked)"), key=lambda k: statistics.median(t[k]))
-        print(f"\n{MBD_CONFIG}: floor ({MBD_PASSES} passes of N^2 B C L1 terms) "
-              + ", ".join(f"{k[7:-1]} {1e3 * statistics.median(t[k]):.1f} ms" for k in ("floor (cdist)", "floor (blocked)"))
-              + f"; fast / floor {ratio(t, 'fast', floor):.2f}, reference / floor {ratio(t, 'reference', floor):.2f}")
-    if args.seeds and SEEDS_CONFIG in results:
-        t = results[SEEDS_CONFIG]
-        key = f"fast, {args.seeds} seeds"
-        print(f"\n{SEEDS_CONFIG}: {args.seeds} seeds {1e3 * statistics.median(t[key]):.2f} ms/it; / one seed "
-              f"{ratio(t, key, 'fast'):.2f}, / one seed on the reference engine {ratio(t, key, 'reference'):.2f}")
+    lines = [f"machine: {machine()}", "", *presets_report(args.configs.split(","), args.reps, args.seeds), "",
+             f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"]
+    print("\n".join(lines))
+    if args.write:
+        out = Path(__file__).parent / "results" / f"presets-{datetime.date.today().isoformat()}.md"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text("\n".join([f"# `python -m benchmarks.bench_presets {' '.join(argv or sys.argv[1:])}`", "",
+                                   *lines, ""]))
+        print(f"written to {out}")
 
 
 if __name__ == "__main__":

@@ -72,11 +72,16 @@ class _Linear(torch.autograd.Function):
                 grad.sum(0) if need[2] else None)
 
 
+def _own(a: Tensor, b: Tensor) -> bool:
+    """Whether a @ b takes a kernel of _product's choice (else torch's own, whose autograd nodes are C++)."""
+    return _dnn(a, b) or a.shape[1] == 1 or b.shape[1] < MIN_SIDE <= a.shape[0]
+
+
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """a @ b for 2-D a, b."""
-    return _MatMul.apply(a, b)
+    return _MatMul.apply(a, b) if _own(a, b) else torch.mm(a, b)
 
 
 def linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
     """x W^T + b, as nn.Linear computes it."""
-    return _Linear.apply(x, W, b)
+    return _Linear.apply(x, W, b) if _own(x, W.T) else torch.addmm(b, x, W.T)
