@@ -12,6 +12,9 @@ neighbouring blocks; see each module's docstring):
                                                                        (benchmarks.bench_step)
   run    recording overhead of `gandiag run` at default settings       (benchmarks.bench_run)
   seeds  16 seeds in one pass against one seed, vanilla and unrolled   (benchmarks.bench_seeds)
+  presets  the reference engine against the fast one (its generic path) on grid25, ring8-veegan
+         --unrolled 5, ring8 --pack 2 and --minibatch-disc (with the floor of its work), and grid25's
+         seeds stacked                                               (benchmarks.bench_presets)
   cuda   the fast and reference engines on CUDA, when a GPU is present; the plain loop is CPU-only
   threads  a 600-step `gandiag run ring8` at 1 and 2 threads (config `threads`), idle and beside a
          busy process; not in the default set                   (benchmarks.bench_threads)
@@ -26,6 +29,7 @@ import statistics
 
 import torch
 
+from .bench_presets import CONFIGS, presets_report
 from .bench_run import run_suite
 from .bench_seeds import seeds_suite, stacked
 from .bench_step import compiled, fast, interleave, ratio, reference, step_suite
@@ -126,7 +130,8 @@ def cuda_table(reps: int, n: int, report: dict) -> list[str]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suites", default="step,run,seeds,cuda", help="comma-separated: step, run, seeds, cuda, threads")
+    ap.add_argument("--suites", default="step,run,seeds,presets,cuda",
+                    help="comma-separated: step, run, seeds, presets, cuda, threads")
     ap.add_argument("--reps", type=int, default=0,
                     help="repetitions per suite (0: 11 step, 3 run, 3 seeds, 11 cuda, 5 threads)")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and shorter runs")
@@ -147,6 +152,9 @@ def main(argv=None) -> None:
                   *run_table(reps(3, 2), 500 if args.quick else 1000, report), ""]
     if "seeds" in suites:
         lines += [f"## {args.seeds} seeds in one vectorised pass", "", *seeds_table(reps(3, 2), args.seeds, report), ""]
+    if "presets" in suites:
+        lines += ["## The other presets: reference and fast engine side by side (CPU)", "",
+                  *presets_report(list(CONFIGS), reps(7, 3), 10, report), ""]
     if "cuda" in suites:
         lines += ["## CUDA", "", *cuda_table(reps(11, 5), args.seeds, report), ""]
     if "threads" in suites:

@@ -6,9 +6,11 @@
     engine.export(i)                              # slot i's modules and optimisers hold its state
 
 - reference (gandiag.engine.reference): autograd, any config; it trains the slots' modules themselves.
-- fast (gandiag.engine.fast): the toy MLPs in closed form (unrolled D included, second order), stacked
-  over seeds, one replayed CUDA graph per iteration on CUDA; exact against the reference
-  (tests/test_engine.py, docs/engine.md).
+- fast: the toy MLPs, exact against the reference (docs/engine.md). In closed form
+  (gandiag.engine.fast: a one-hidden-layer ReLU D, unrolled D included, second order), stacked over
+  seeds, one replayed CUDA graph per iteration on CUDA (tests/test_engine.py); or generically
+  (gandiag.engine.generic: deeper, maxout and tanh Ds, batch norm in G, packing, minibatch
+  discrimination, unrolled; tests/test_generic_engine.py).
 A slot is anything with the attributes of `Slot` (the trainer's gandiag.train.session.Session is one).
 `then(stats)` runs as part of each iteration (on CUDA captured with it): the trainer's divergence watch.
 Nothing here imports the trainer.
@@ -21,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .reference import Players, ReferenceEngine
-from .support import Choice, choose, unsupported
+from .support import Choice, choose, in_closed_form, unsupported
 
 Stats = dict[str, Tensor]
 
@@ -50,10 +52,13 @@ class Engine(Protocol):
 
 def build(choice: Choice, cfg, slots: list[Slot], start: int, then: Callable[[Stats], None]) -> Engine:
     """The engine `choice` names, over `slots`, counting iterations from `start`."""
-    if choice.name == "fast":
+    if choice.name == "fast" and in_closed_form(cfg):
         from .fast import FastEngine
         return FastEngine(cfg, slots, start, then)
+    if choice.name == "fast":
+        from .generic import GenericEngine
+        return GenericEngine(cfg, slots, start, then)
     return ReferenceEngine(cfg, slots, start, then)
 
 
-__all__ = ["Choice", "Engine", "Players", "Slot", "Stats", "build", "choose", "unsupported"]
+__all__ = ["Choice", "Engine", "Players", "Slot", "Stats", "build", "choose", "in_closed_form", "unsupported"]

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-#: added under the square root in the unrolled update, as the reference unroll does
-SQRT_TINY = 1e-30
+from ..stabilizers.unrolled import SQRT_TINY  # noqa: F401  (the one definition: the reference unroll's)
 
 
 @dataclass(frozen=True)
@@ -28,13 +27,6 @@ def hyper(opt: torch.optim.Optimizer) -> Hyper:
     group = opt.param_groups[0]
     b1, b2 = group["betas"]
     return Hyper(group["lr"], b1, b2, group["eps"])
-
-
-def plain_adam(opt: torch.optim.Optimizer) -> bool:
-    """True for an Adam with one group and no weight decay, amsgrad or maximize: what this module computes."""
-    group = opt.param_groups[0]
-    return (type(opt) is torch.optim.Adam and len(opt.param_groups) == 1 and not group["weight_decay"]
-            and not group["amsgrad"] and not group["maximize"])
 
 
 def step_(theta: list[Tensor], m: list[Tensor], v: list[Tensor], g: list[Tensor], t: Tensor, h: Hyper) -> None:

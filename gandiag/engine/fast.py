@@ -14,7 +14,7 @@ from torch import Tensor
 from .. import losses
 from . import adam, fused, objectives, unroll
 from .closed_form import critic_grad, critic_pass, critic_views, layers, mlp_backward, mlp_forward
-from .players import Player, critic_layout, same_layout
+from .players import StackedPlayer, critic_layout, same_layout
 
 #: one seed's (sample_real, sample_z)
 Samplers = tuple[Callable[[int], Tensor], Callable[[int], Tensor]]
@@ -41,11 +41,11 @@ class FastStep:
     def __init__(self, cfg, players: list):
         self.cfg = cfg
         # the architecture comes from the config (gandiag.engine.support admits only the MLPs it computes);
-        # Player checks that the modules' parameters have these shapes
+        # StackedPlayer checks that the modules' parameters have these shapes
         (H,), d = cfg.d_hidden, 2
-        self.g = Player(mlp_shapes(cfg.z_dim, cfg.g_hidden, d), same_layout, [p.G for p in players],
+        self.g = StackedPlayer(mlp_shapes(cfg.z_dim, cfg.g_hidden, d), same_layout, [p.G for p in players],
                         [p.opt_g for p in players])
-        self.d = Player([(d + 3, H)], critic_layout, [p.D for p in players], [p.opt_d for p in players],
+        self.d = StackedPlayer([(d + 3, H)], critic_layout, [p.D for p in players], [p.opt_d for p in players],
                         module_shapes=mlp_shapes(d, cfg.d_hidden, 1))
         # D's parameters, gradient and moments as (S, d + 3, H) views of its flat buffers
         self.theta_d, self.grad_d, self.m_d, self.v_d = (self.d.flat.split(b)[0] for b in

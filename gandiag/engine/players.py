@@ -1,5 +1,8 @@
-"""Stacked players: S seeds' parameters, gradients and Adam moments in flat buffers, tied to the
-seeds' own nn.Modules and optimisers so probes, snapshots and checkpoints work unchanged.
+"""The players as the fast engines hold them, S seeds each, tied to the seeds' own nn.Modules and
+optimisers so probes, snapshots and checkpoints work unchanged.
+
+StackedPlayer (the closed-form path): parameters, gradients and Adam moments in flat buffers.
+OwnPlayer (the generic path): the parameters stay in the modules, the Adam moments beside them.
 
 A buffer is (S, P): each seed's parameters side by side in its row, so one seed's parameter is a
 contiguous view and Adam runs on the whole buffer in a handful of operations. The buffers are the
@@ -55,7 +58,43 @@ class Flat:
         return per_param[0] if len(per_param) == 1 else torch.linalg.vector_norm(torch.stack(per_param, 1), dim=1)
 
 
-class Player:
+@torch.no_grad()
+def load_adam(nets, opts, views: Callable[[int], list[list[Tensor]]]) -> int:
+    """Copy every seed's parameters and Adam moments into views(i) = [params, m, v] (lists in
+    module.parameters() order); return the seeds' (common) step count."""
+    counts = set()
+    for i, (net, opt) in enumerate(zip(nets, opts)):
+        for q, p, m, v in zip(net.parameters(), *views(i)):
+            if p is not q:
+                p.copy_(q)
+            state = opt.state.get(q)
+            if state:
+                m.copy_(state["exp_avg"])
+                v.copy_(state["exp_avg_sq"])
+            counts.add(int(state["step"]) if state else 0)
+    if len(counts) != 1:
+        raise ValueError(f"the stacked optimisers disagree on their step count ({sorted(counts)})")
+    return counts.pop()
+
+
+@torch.no_grad()
+def export_adam(net: nn.Module, opt: torch.optim.Optimizer, params: list[Tensor], m: list[Tensor],
+                v: list[Tensor], t: Tensor) -> None:
+    """One seed's parameters and Adam state into its module and optimiser, in torch's own format."""
+    for q, p, m_, v_ in zip(net.parameters(), params, m, v):
+        if p is not q:
+            q.copy_(p)
+        opt.state[q] = {"step": t.to("cpu", copy=True), "exp_avg": m_.clone(), "exp_avg_sq": v_.clone()}
+
+
+def step_count(count: int, like: Tensor) -> Tensor:
+    """The optimisers' step count on the players' device, where Adam's fused kernel and the unrolled D
+    read it; float32 whatever the parameters' dtype, as torch keeps it for fused Adam (the CUDA kernel
+    reads a float; exact to 2^24 steps)."""
+    return torch.tensor(float(count), dtype=torch.float32, device=like.device)
+
+
+class StackedPlayer:
     """One player of S seeds: parameters, gradient and Adam moments (flat), and the optimiser step."""
 
     def __init__(self, shapes: list[tuple[int, ...]], layout: ModuleViews, nets: list[nn.Module],
@@ -73,37 +112,18 @@ class Player:
         # every seed's every parameter as a tensor of its own, for Adam (adam.step_ says why)
         self._per_seed = [[block[i] for block in self.flat.split(b) for i in range(len(nets))]
                           for b in (self.theta, self.m, self.v, self.grad)]
-        # the optimisers' step count on the players' device, where Adam's fused kernel and the unrolled D read
-        # it; float32 whatever the parameters' dtype, as torch keeps it for fused Adam (the CUDA kernel reads
-        # a float; exact to 2^24 steps)
-        self.t_tensor = torch.tensor(float(self._load(nets, opts)), dtype=torch.float32, device=self.flat.like.device)
+        self.t_tensor = step_count(self._load(nets, opts), self.flat.like)
         self._one = torch.ones_like(self.t_tensor)   # added per step: a Python 1 would be converted each time
 
     def _views(self, flat: Tensor, i: int) -> list[Tensor]:
         return self.layout(self.flat.split(flat), i)
 
-    @torch.no_grad()
     def _load(self, nets, opts) -> int:
-        """Copy every seed's parameters and Adam state in; return the (common) step count."""
-        counts = set()
-        for i, (net, opt) in enumerate(zip(nets, opts)):
-            for q, p, m, v in zip(net.parameters(), *(self._views(b, i) for b in (self.theta, self.m, self.v))):
-                p.copy_(q)
-                state = opt.state.get(q)
-                if state:
-                    m.copy_(state["exp_avg"])
-                    v.copy_(state["exp_avg_sq"])
-                counts.add(int(state["step"]) if state else 0)
-        if len(counts) != 1:
-            raise ValueError(f"the stacked optimisers disagree on their step count ({sorted(counts)})")
-        return counts.pop()
+        return load_adam(nets, opts, lambda i: [self._views(b, i) for b in (self.theta, self.m, self.v)])
 
-    @torch.no_grad()
     def export(self, i: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
         """Copy seed i into its module and optimiser (a multi-seed run, before it records)."""
-        for q, p, m, v in zip(net.parameters(), *(self._views(b, i) for b in (self.theta, self.m, self.v))):
-            q.copy_(p)
-            opt.state[q] = {"step": self.t_tensor.to("cpu", copy=True), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
+        export_adam(net, opt, *(self._views(b, i) for b in (self.theta, self.m, self.v)), self.t_tensor)
 
     def step_(self) -> None:
         """One optimiser step on the gradient buffer: device work only (a CUDA graph can replay it)."""
@@ -117,3 +137,28 @@ class Player:
     def restore(self, state: list[Tensor]) -> None:
         for b, saved in zip((self.theta, self.grad, self.m, self.v, self.t_tensor), state):
             b.copy_(saved)
+
+
+class OwnPlayer:
+    """One player of S seeds whose parameters stay in the seeds' own modules (the generic fast path,
+    gandiag.engine.generic): the Adam moments and step count beside them, and the optimiser step on
+    every seed at once. The modules are the state, so export only writes the optimisers' state."""
+
+    def __init__(self, nets: list[nn.Module], opts: list[torch.optim.Optimizer]):
+        self.hyper = adam.hyper(opts[0])
+        self.params = [list(net.parameters()) for net in nets]
+        self.m = [[torch.zeros_like(q) for q in ps] for ps in self.params]
+        self.v = [[torch.zeros_like(q) for q in ps] for ps in self.params]
+        self.t_tensor = step_count(load_adam(nets, opts, lambda i: [self.params[i], self.m[i], self.v[i]]),
+                                   self.params[0][0])
+        self._one = torch.ones_like(self.t_tensor)
+
+    def export(self, i: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        export_adam(net, opt, self.params[i], self.m[i], self.v[i], self.t_tensor)
+
+    @torch.no_grad()
+    def step_(self, grads: list[list[Tensor]]) -> None:
+        """One optimiser step of every seed, grads[i] seed i's gradients (each tensor its own: adam.step_)."""
+        self.t_tensor.add_(self._one)
+        flat = lambda lists: [q for qs in lists for q in qs]  # noqa: E731
+        adam.step_(flat(self.params), flat(self.m), flat(self.v), flat(grads), self.t_tensor, self.hyper)

@@ -1,8 +1,10 @@
 """Which engine a config runs on: the fast path where it computes exactly what the reference does.
 
-The fast path knows the fields below; every other field must keep its default (a stabilizer or layer
-option it does not implement), so an option added to the config later falls back to the reference
-path on its own until the fast path learns it.
+The fast engine has two paths: the closed form (gandiag.engine.fast: a one-hidden-layer piecewise-linear
+D, the hero preset) and the generic one (gandiag.engine.generic: any toy MLP with the layers and options
+below). Each knows the fields of its table; every other field must keep its default (a stabilizer or
+layer option it does not implement), so an option added to the config later falls back to the
+reference path on its own until a fast path learns it.
 """
 from __future__ import annotations
 
@@ -39,6 +41,11 @@ SOME_VALUES = {
 }
 
 
+#: the generic path: every field above but compile (it has no compiled form), and these
+GENERIC_ANY_VALUE = (ANY_VALUE - {"compile"}) | {"d_hidden", "pack", "minibatch_disc"}
+GENERIC_SOME_VALUES = {**SOME_VALUES, "d_act": ("relu", "leaky_relu", "tanh", "maxout"), "g_norm": ("none", "batch")}
+
+
 @dataclass(frozen=True)
 class Choice:
     name: str        # the engine that runs: "fast" or "reference"
@@ -50,18 +57,25 @@ class Choice:
         return {"name": self.name, "requested": self.requested, **({"reason": self.reason} if self.reason else {})}
 
 
-def unsupported(cfg) -> str:
-    """Why the fast path cannot run `cfg` exactly, or "" when it can."""
-    if len(cfg.d_hidden) != 1:
-        return f"d_hidden = {list(cfg.d_hidden)}: the fast path needs a D with one hidden layer"
-    for name, allowed in SOME_VALUES.items():
+def _outside(cfg, any_value: frozenset, some_values: dict) -> str:
+    """Why `cfg` is outside a path's table, or ""."""
+    for name, allowed in some_values.items():
         if getattr(cfg, name) not in allowed:
             return f"{name} = {getattr(cfg, name)!r}: the fast path supports {', '.join(allowed)}"
     for name, default in DEFAULTS.items():
-        if name not in ANY_VALUE and name not in SOME_VALUES and name != "d_hidden" \
-                and getattr(cfg, name) != default:
+        if name not in any_value and name not in some_values and getattr(cfg, name) != default:
             return f"{name} = {getattr(cfg, name)!r}: the fast path implements only the default ({default!r})"
     return ""
+
+
+def in_closed_form(cfg) -> bool:
+    """Whether the fast engine runs `cfg` in closed form (else, where unsupported(cfg) is "", generically)."""
+    return len(cfg.d_hidden) == 1 and not _outside(cfg, ANY_VALUE | {"d_hidden"}, SOME_VALUES)
+
+
+def unsupported(cfg) -> str:
+    """Why the fast engine cannot run `cfg` exactly, or "" when it can."""
+    return "" if in_closed_form(cfg) else _outside(cfg, GENERIC_ANY_VALUE, GENERIC_SOME_VALUES)
 
 
 def choose(cfg) -> Choice:

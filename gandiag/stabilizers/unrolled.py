@@ -19,21 +19,26 @@ DObjective = Callable[[Callable[[Tensor], Tensor], list[Tensor]], Tensor]
 
 #: added under Adam's square root: d sqrt(v) / dv is infinite at v = 0 (a unit whose gradient has
 #: always been 0), which would turn G's second-order gradient into NaN; the value barely moves
-_SQRT_TINY = 1e-30
+SQRT_TINY = 1e-30
 
 
-class _Adam:
-    """torch.optim.Adam's update as a pure function, continuing from an optimiser's moments and step."""
+class AdamReplay:
+    """torch.optim.Adam's update as a pure function, continuing from moments m, v after step t (the
+    reference unroll's, and the generic fast path's: gandiag.engine.generic)."""
 
-    def __init__(self, opt: torch.optim.Adam, params: list[Tensor]):
+    def __init__(self, lr: float, betas: tuple[float, float], eps: float, m: list[Tensor], v: list[Tensor], t: int):
+        self.lr, (self.b1, self.b2), self.eps, self.m, self.v, self.t = lr, betas, eps, m, v, t
+
+    @classmethod
+    def of(cls, opt: torch.optim.Adam, params: list[Tensor]) -> "AdamReplay":
         group = opt.param_groups[0]
         if group["weight_decay"] or group["amsgrad"] or group["maximize"]:
             raise ValueError("unrolling replays plain Adam: no weight decay, amsgrad or maximize")
-        self.lr, (self.b1, self.b2), self.eps = group["lr"], group["betas"], group["eps"]
         states = [opt.state.get(q, {}) for q in group["params"]]
-        self.m = [s["exp_avg"] if s else torch.zeros_like(q) for s, q in zip(states, params)]
-        self.v = [s["exp_avg_sq"] if s else torch.zeros_like(q) for s, q in zip(states, params)]
-        self.t = int(states[0]["step"]) if states[0] else 0
+        return cls(group["lr"], group["betas"], group["eps"],
+                   [s["exp_avg"] if s else torch.zeros_like(q) for s, q in zip(states, params)],
+                   [s["exp_avg_sq"] if s else torch.zeros_like(q) for s, q in zip(states, params)],
+                   int(states[0]["step"]) if states[0] else 0)
 
     def __call__(self, params: list[Tensor], grads: tuple[Tensor, ...]) -> list[Tensor]:
         self.t += 1
@@ -41,7 +46,7 @@ class _Adam:
         self.m = [b1 * m + (1 - b1) * g for m, g in zip(self.m, grads)]
         self.v = [b2 * v + (1 - b2) * g * g for v, g in zip(self.v, grads)]
         step_size, root_bc2 = self.lr / (1 - b1 ** self.t), (1 - b2 ** self.t) ** 0.5
-        return [q - step_size * m / ((v + _SQRT_TINY).sqrt() / root_bc2 + self.eps)
+        return [q - step_size * m / ((v + SQRT_TINY).sqrt() / root_bc2 + self.eps)
                 for q, m, v in zip(params, self.m, self.v)]
 
 
@@ -66,7 +71,7 @@ def _update_rule(opt: torch.optim.Optimizer, params: list[Tensor]):
     if len(opt.param_groups) != 1:
         raise ValueError("unrolling expects D's optimiser to hold one parameter group")
     if isinstance(opt, torch.optim.Adam):
-        return _Adam(opt, params)
+        return AdamReplay.of(opt, params)
     if isinstance(opt, torch.optim.SGD):
         return _SGD(opt, params)
     raise ValueError(f"unrolling supports Adam and SGD, not {type(opt).__name__}")

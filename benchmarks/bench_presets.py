@@ -1,0 +1,129 @@
+"""Seconds per iteration of the presets beyond the hero one: the reference engine against the fast one
+(its generic path, gandiag.engine.generic), one seed and a stacked pass, side by side.
+
+Each config's loops are interleaved block by block in one process after an untimed warm-up (as
+benchmarks.bench_step does): figures are medians over blocks, ratios medians of the ratios of
+neighbouring blocks. Both engines run the step exactly as `gandiag run` calls it, at the toy runs'
+one thread (gandiag.train.device.TOY_THREADS).
+
+Minibatch discrimination (batch 512, 100 kernels of 5) is measured against the floor of its work: an
+iteration has 3 passes of D with the layer (D's step on reals and on fakes, G's step on fakes), each a
+forward and a backward over all N^2 * B * C pairwise L1 terms; the floor is 6 times the fastest pass
+over those terms measured here (torch.cdist p=1, or gandiag's blocked in-place form), with nothing else.
+
+    python -m benchmarks.bench_presets [--configs grid25,"ring8 --pack 2"] [--reps 7] [--seeds 10]
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from gandiag.config import load_config
+from gandiag.engine import build, choose
+from gandiag.train.session import Session
+
+from .bench_step import interleave, parse, ratio, suite_parser
+
+#: name -> (scenario, overrides, block): the issue's configs
+CONFIGS = {
+    "grid25": ("grid25", {}, 5),
+    "ring8-veegan --unrolled 5": ("ring8-veegan", {"unrolled": 5}, 2),
+    "ring8 --pack 2": ("ring8", {"pack": 2}, 10),
+    "ring8 --minibatch-disc": ("ring8", {"minibatch_disc": True}, 1),
+}
+SEEDS_CONFIG = "grid25"
+MBD_CONFIG = "ring8 --minibatch-disc"
+MBD_PASSES = 6   # forward and backward of D's step on reals, on fakes, and of G's step on fakes
+
+
+def pairwise_terms(kind: str, batch: int = 512, kernels: int = 100, dim: int = 5) -> Callable[[], object]:
+    """One pass over the N^2 * B * C pairwise L1 terms of a minibatch discrimination layer, nothing else."""
+    from gandiag.nets.layers import _blocks
+    m = torch.randn(kernels, batch, dim)
+    mT = m.transpose(1, 2).contiguous()
+    if kind == "cdist":
+        return lambda: torch.cdist(m, m, p=1)
+    return lambda: [block.abs_().sum(1) for _, _, block in _blocks(mT)]
+
+
+def engine_step(scenario: str, engine: str, seeds: int = 1, **overrides) -> Callable[[], object]:
+    """One iteration of `gandiag run SCENARIO --engine ENGINE --seeds N` (its engine over N sessions)."""
+    cfg = load_config(scenario, engine=engine, device="cpu", **overrides)
+    sessions = [Session.for_config(load_config(scenario, engine=engine, device="cpu", seed=s, **overrides), "cpu")
+                for s in range(seeds)]
+    stepper = build(choose(cfg), cfg, sessions, 0, lambda stats: None)
+    assert stepper.name == ("fast" if engine == "fast" else "reference")
+    return stepper.step
+
+
+def preset_suite(name: str, reps: int, seeds: int = 0) -> dict[str, list[float]]:
+    scenario, overrides, block = CONFIGS[name]
+    loops = {"reference": engine_step(scenario, "reference", **overrides),
+             "fast": engine_step(scenario, "fast", **overrides)}
+    if seeds:
+        loops[f"fast, {seeds} seeds"] = engine_step(scenario, "fast", seeds, **overrides)
+    if name == MBD_CONFIG:
+        for kind in ("cdist", "blocked"):
+            one = pairwise_terms(kind)
+            loops[f"floor ({kind})"] = lambda one=one: [one() for _ in range(MBD_PASSES)]
+    return interleave(loops, block, reps)
+
+
+def table(results: dict[str, dict[str, list[float]]]) -> list[str]:
+    out = ["| config | reference ms/it | fast ms/it | fast / reference |", "|---|---|---|---|"]
+    for name, times in results.items():
+        out.append(f"| {name} | {1e3 * statistics.median(times['reference']):.2f} | "
+                   f"{1e3 * statistics.median(times['fast']):.2f} | {ratio(times, 'fast', 'reference'):.3f} |")
+    return out
+
+
+def presets_report(configs: list[str], reps: int, seeds: int, report: dict | None = None) -> list[str]:
+    """The suite's Markdown lines (the side-by-side table, the seeds and the floor); block times into report."""
+    results = {name: preset_suite(name, reps, seeds if name == SEEDS_CONFIG else 0) for name in configs}
+    if report is not None:
+        report.update({f"presets {name}": times for name, times in results.items()})
+    lines = table(results)
+    if MBD_CONFIG in results:
+        t = results[MBD_CONFIG]
+        floors = {k[7:-1]: statistics.median(t[k]) for k in ("floor (cdist)", "floor (blocked)")}
+        best = min(floors, key=floors.get)
+        lines += ["", f"- {MBD_CONFIG}: the floor ({MBD_PASSES} passes over the N^2 B C pairwise L1 terms) is "
+                  + ", ".join(f"{1e3 * v:.1f} ms with {k}" for k, v in floors.items())
+                  + f"; fast / floor {ratio(t, 'fast', f'floor ({best})'):.2f}, reference / floor "
+                  f"{ratio(t, 'reference', f'floor ({best})'):.2f}"]
+    if seeds and SEEDS_CONFIG in results:
+        t, key = results[SEEDS_CONFIG], f"fast, {seeds} seeds"
+        lines += ["", f"- {SEEDS_CONFIG}, {seeds} seeds in one pass: {1e3 * statistics.median(t[key]):.2f} ms/it; "
+                  f"/ one seed on the fast engine {ratio(t, key, 'fast'):.2f}, / one seed on the reference engine "
+                  f"{ratio(t, key, 'reference'):.2f}"]
+    return lines
+
+
+def main(argv=None) -> None:
+    from .__main__ import machine
+    ap = suite_parser(__doc__, reps=7)
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names of CONFIGS")
+    ap.add_argument("--seeds", type=int, default=10, help=f"a stacked pass of {SEEDS_CONFIG} (0: none)")
+    ap.add_argument("--write", action="store_true", help="also write the tables to benchmarks/results/")
+    args = parse(ap, argv)
+    if not args.threads:
+        torch.set_num_threads(1)
+    lines = [f"machine: {machine()}", "", *presets_report(args.configs.split(","), args.reps, args.seeds), "",
+             f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"]
+    print("\n".join(lines))
+    if args.write:
+        out = Path(__file__).parent / "results" / f"presets-{datetime.date.today().isoformat()}.md"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text("\n".join([f"# `python -m benchmarks.bench_presets {' '.join(argv or sys.argv[1:])}`", "",
+                                   *lines, ""]))
+        print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The generic fast path: any toy MLP config the closed form does not cover (deeper D, maxout or tanh
+units, batch norm in G, packing, minibatch discrimination, the unrolled D on any of them), for S seeds.
+
+It computes gandiag.engine.reference.train_step's iteration with autograd on the players written as
+functions of their parameters (gandiag.engine.functional), and differs from it only where that
+changes no result beyond rounding:
+- the products are oneDNN's on a float32 CPU (gandiag.engine.products: about twice MKL's speed on AMD);
+- D scores reals and fakes as one batch where that measured faster (one product per layer; D has no
+  batch statistics here), apart as the reference does elsewhere (GenericStep.apart);
+- Adam is torch's fused kernel, one call for every seed (gandiag.engine.adam.step_);
+- the unrolled D replays the reference's own Adam update (stabilizers.unrolled.AdamReplay) on
+  parameter lists, not through torch.func.functional_call on a module.
+Seeds run one after another through the autograd passes (each its own products: batched ones are MKL's,
+slower than one oneDNN product per seed, benchmarks/bench_presets.py) and share the optimiser steps.
+Draws come from each seed's samplers in train_step's order, so seed s of a pass trains bit for bit
+what the seed trains alone. tests/test_generic_engine.py checks it against the reference.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .. import losses
+from ..stabilizers.labels import d_targets
+from ..stabilizers.packing import pack
+from ..stabilizers.unrolled import AdamReplay
+from .functional import Net
+from .players import OwnPlayer
+from .reference import Players
+
+Stats = dict[str, Tensor]
+
+
+def _norm(grads: list[Tensor]) -> Tensor:
+    """The L2 norm of a player's gradient, as gandiag.engine.reference.grad_norm takes it."""
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+class GenericStep:
+    """One iteration of S seeds' players (gandiag.engine.support says which configs qualify)."""
+
+    def __init__(self, cfg, players: list[Players], objectives: list[losses.Objective]):
+        self.cfg, self.players, self.objectives = cfg, players, objectives
+        second_order = cfg.unrolled > 0 and not cfg.unrolled_first_order
+        self.g_nets, self.d_nets = [Net(p.G) for p in players], [Net(p.D, second_order) for p in players]
+        self.g = OwnPlayer([p.G for p in players], [p.opt_g for p in players])
+        self.d = OwnPlayer([p.D for p in players], [p.opt_d for p in players])
+        # reals and fakes as separate batches where D's batch matters (minibatch discrimination), and where
+        # D is unrolled: its second-order pass keeps every layer's activations, and at half the rows they
+        # stay in cache (measured: ring8-veegan --unrolled 5 0.83 of the reference apart, 0.98 as one batch;
+        # grid25 0.51 as one batch, 0.56 apart)
+        self.apart = self.d_nets[0].minibatch or cfg.unrolled > 0
+
+    def export(self, i: int) -> None:
+        p = self.players[i]
+        self.g.export(i, p.G, p.opt_g)
+        self.d.export(i, p.D, p.opt_d)
+
+    def _logits(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        D = self.d_nets[i]
+        if self.apart:
+            return D(params, real), D(params, fake)
+        return D(params, torch.cat([real, fake])).split([len(real), len(fake)])
+
+    def _d_loss(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor, targets) -> tuple[Tensor, Tensor, Tensor]:
+        real_logits, fake_logits = self._logits(i, params, real, fake)
+        return self.objectives[i].d(real_logits, fake_logits, *targets), real_logits, fake_logits
+
+    def _targets(self, gen, like: Tensor):
+        return d_targets(self.cfg, self.cfg.batch, gen, like.device)
+
+    def _d_grad(self, i: int, sample_real, sample_z, gen) -> tuple[list[Tensor], dict]:
+        cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
+        real = sample_real(n)
+        with torch.no_grad():
+            fake = self.g_nets[i](self.g.params[i], sample_z(n))
+        loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], pack(real, cfg.pack), pack(fake, cfg.pack),
+                                                      self._targets(gen, real))
+        grads = list(torch.autograd.grad(loss, self.d.params[i]))
+        return grads, {"d_loss": loss.detach(), "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),
+                       "d_fake": losses.d_output(cfg.loss, fake_logits.detach()).mean(), "d_grad_norm": _norm(grads)}
+
+    def _unrolled(self, i: int, real: Tensor, fake: Tensor, gen) -> list[Tensor]:
+        """D's parameters after cfg.unrolled steps of its optimiser on (real, fake), differentiable w.r.t.
+        the fakes unless first order (gandiag.stabilizers.unrolled.unroll).
+
+        The K updates run on one flat vector of D's parameters (each parameter a view of it): Adam's
+        update is elementwise, so it computes what it computes per parameter, in a sixth of the
+        operations for a two-layer D (forward and, second order, backward)."""
+        cfg, h, params = self.cfg, self.d.hyper, self.d.params[i]
+        shapes, sizes = [q.shape for q in params], [q.numel() for q in params]
+        flat = lambda tensors: torch.cat([q.detach().reshape(-1) for q in tensors])  # noqa: E731
+        theta = flat(params).requires_grad_()
+        update = AdamReplay(h.lr, (h.b1, h.b2), h.eps, [flat(self.d.m[i])], [flat(self.d.v[i])], int(self.d.t_tensor))
+        targets = self._targets(gen, real)   # one draw for all K steps, as the reference's unroll
+        views = lambda theta: [q.view(shape) for q, shape in zip(theta.split(sizes), shapes)]  # noqa: E731
+        for _ in range(cfg.unrolled):
+            loss = self._d_loss(i, views(theta), real, fake, targets)[0]
+            (theta,) = update([theta], torch.autograd.grad(loss, theta, create_graph=not cfg.unrolled_first_order))
+            if cfg.unrolled_first_order:
+                theta = theta.detach().requires_grad_()
+        return views(theta)
+
+    def _g_grad(self, i: int, sample_real, sample_z, gen) -> tuple[list[Tensor], dict]:
+        cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
+        fake = pack(self.g_nets[i](self.g.params[i], sample_z(n)), cfg.pack)
+        d_params = self.d.params[i]
+        if cfg.unrolled:
+            d_params = self._unrolled(i, pack(sample_real(n), cfg.pack), fake, gen)
+        loss = self.objectives[i].g(self.d_nets[i](d_params, fake))
+        grads = list(torch.autograd.grad(loss, self.g.params[i]))
+        return grads, {"g_loss": loss.detach(), "g_grad_norm": _norm(grads)}
+
+    def compute(self, slots: list) -> Stats:
+        """An iteration of every slot (each with sample_real, sample_z and gen); the (S,) statistics."""
+        stats = [{} for _ in slots]
+        for player, grad in ((self.d, self._d_grad), (self.g, self._g_grad)):
+            for _ in range(self.cfg.d_steps if player is self.d else self.cfg.g_steps):
+                grads = []
+                for i, s in enumerate(slots):
+                    g, row = grad(i, s.sample_real, s.sample_z, s.gen)
+                    grads.append(g)
+                    stats[i].update(row)
+                player.step_(grads)
+        return {k: torch.stack([row[k] for row in stats]) for k in stats[0]}
+
+
+class GenericEngine:
+    """GenericStep behind the engines' interface (gandiag.engine.Engine)."""
+
+    name = "fast"
+
+    def __init__(self, cfg, slots: list, start: int, then: Callable[[Stats], None]):
+        self.slots, self.then = slots, then
+        self.core = GenericStep(cfg, [s.players for s in slots], [s.objective for s in slots])
+
+    def step(self) -> Stats:
+        stats = self.core.compute(self.slots)
+        self.then(stats)
+        return stats
+
+    def export(self, i: int) -> None:
+        self.core.export(i)

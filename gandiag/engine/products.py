@@ -1,0 +1,87 @@
+"""Matrix products for the generic fast path: oneDNN's float32 GEMM on the CPU where it applies.
+
+torch's CPU matmul calls MKL, whose float32 GEMM runs its AVX2 kernels on AMD processors: on the
+toy players' shapes (100 to 1024 rows, 128 to 1000 wide) it measured about 50 GFLOP/s on one core of
+an AMD EPYC, where oneDNN's (the kernel torch's inductor calls for linear layers) measured 100 to 135,
+with any of the operands transposed. The toy presets' iterations are mostly these products, so that is
+most of the generic path's speed-up over the reference step (benchmarks/bench_presets.py).
+
+Both functions are differentiable any number of times: the backward of a product is two products of
+this module, so autograd can differentiate it again (the unrolled D's second-order gradient), and
+every product of the backward passes picks its kernel here too. Where oneDNN does not apply (another
+dtype or device, or a product with a side under MIN_SIDE, where it measured slower) they are torch's
+mm / addmm, so a float64 run computes what the reference computes to rounding.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+#: the smallest M, K and N a product goes to oneDNN with (a D's 2-wide input layer stays on torch's mm)
+MIN_SIDE = 16
+
+_DNN = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+
+
+def _dnn(a: Tensor, b: Tensor) -> bool:
+    """Whether a @ b (2-D) goes to oneDNN: float32 on the CPU, every side at least MIN_SIDE."""
+    return (_DNN is not None and a.dtype == torch.float32 and a.device.type == "cpu"
+            and min(a.shape[0], a.shape[1], b.shape[1]) >= MIN_SIDE)
+
+
+def _product(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
+    """a @ b (+ bias)."""
+    if _dnn(a, b):
+        return _DNN(a, b.T, bias, "none", [], "")   # oneDNN's linear: input @ weight^T (+ bias)
+    if a.shape[1] == 1:
+        # an outer product (the backward of D's one-logit head): elementwise, where MKL's GEMM with one
+        # inner term measured several times slower; each entry is the same single product
+        return a * b if bias is None else torch.addcmul(bias, a, b)
+    if b.shape[1] < MIN_SIDE <= a.shape[0]:
+        # MKL is slow on a tall product with few columns (G's 2-wide output, a D's packed input layer's
+        # gradient): 4 to 15 times slower, measured, than the transposed product b^T a^T. Made contiguous:
+        # Adam's fused kernel reads a gradient's memory as contiguous, whatever its strides
+        return (torch.mm(b.T, a.T) if bias is None else torch.addmm(bias.unsqueeze(1), b.T, a.T)).T.contiguous()
+    return torch.mm(a, b) if bias is None else torch.addmm(bias, a, b)
+
+
+class _MatMul(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(a, b)
+        return _product(a, b)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        a, b = ctx.saved_tensors
+        return (matmul(grad, b.T) if ctx.needs_input_grad[0] else None,
+                matmul(a.T, grad) if ctx.needs_input_grad[1] else None)
+
+
+class _Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(x, W)
+        return _product(x, W.T, b)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, W = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (matmul(grad, W) if need[0] else None, matmul(grad.T, x) if need[1] else None,
+                grad.sum(0) if need[2] else None)
+
+
+def _own(a: Tensor, b: Tensor) -> bool:
+    """Whether a @ b takes a kernel of _product's choice (else torch's own, whose autograd nodes are C++)."""
+    return _dnn(a, b) or a.shape[1] == 1 or b.shape[1] < MIN_SIDE <= a.shape[0]
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b for 2-D a, b."""
+    return _MatMul.apply(a, b) if _own(a, b) else torch.mm(a, b)
+
+
+def linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+    """x W^T + b, as nn.Linear computes it."""
+    return _Linear.apply(x, W, b) if _own(x, W.T) else torch.addmm(b, x, W.T)

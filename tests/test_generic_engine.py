@@ -1,0 +1,169 @@
+"""The generic fast path (gandiag.engine.generic) computes what the reference step computes: whole runs
+against gandiag.engine.reference in float64 (the presets' layers on tiny nets: maxout, tanh, batch norm
+in G, packing, minibatch discrimination, the unrolled D of second and first order), a seed of a pass
+bit for bit the seed alone, resume of a pass, and oneDNN's float32 products against torch's."""
+import io
+import types
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch.testing import assert_close
+
+from gandiag import record as R
+from gandiag.cli import main
+from gandiag.config import make_config
+from gandiag.engine import choose, in_closed_form, products
+from gandiag.engine.generic import GenericStep
+from gandiag.engine.reference import train_step
+from gandiag.train.session import Session
+
+TINY = {"data": "ring", "z_dim": 4, "g_hidden": (12, 12), "d_hidden": (10, 10), "batch": 16, "d_lr": 1e-3,
+        "g_lr": 1e-3, "eval_samples": 64, "snapshot_samples": 16, "grid_res": 4}
+#: the presets' architectures in small: grid25 / ring8-pacgan (normal init, batch-norm G, maxout D),
+#: ring8-veegan (tanh players), ring8 --pack 2 (the hero's one-layer ReLU D, packed)
+PACGAN = {"g_norm": "batch", "d_act": "maxout", "maxout_pieces": 3, "init": "normal", "d_input_scale": 1.0,
+          "d_beta1": 0.8, "g_beta1": 0.8}
+VEEGAN = {"g_act": "tanh", "d_act": "tanh", "init": "default", "d_input_scale": 1.0}
+CASES = {
+    "pacgan setting": ({**PACGAN, "d_hidden": (10, 10, 10)}, 200),
+    "pacgan setting, pack 3": ({**PACGAN, "pack": 3}, 150),
+    "veegan setting, unrolled second order": ({**VEEGAN, "unrolled": 3}, 100),
+    "veegan setting, unrolled first order": ({**VEEGAN, "unrolled": 2, "unrolled_first_order": True}, 100),
+    "maxout, unrolled second order": ({**PACGAN, "unrolled": 2, "loss": "least-squares"}, 60),
+    "one-layer ReLU D, pack 2": ({"d_hidden": (16,), "pack": 2}, 200),
+    "minibatch discrimination": ({"minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3, "batch": 40}, 100),
+    "minibatch discrimination, unrolled": ({"minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3, "unrolled": 2,
+                                            "label_smoothing": 0.9, "d_steps": 2, "g_steps": 2}, 40),
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def session(**overrides) -> Session:
+    s = Session.for_config(make_config(TINY, **overrides), "cpu")
+    s.players.G.double()
+    s.players.D.double()
+    return s
+
+
+def slot(s: Session):
+    """s as the engine reads a slot, its draws widened to float64 (for both paths alike)."""
+    return types.SimpleNamespace(sample_real=lambda n: s.sample_real(n).double(),
+                                 sample_z=lambda n: s.sample_z(n).double(), gen=s.gen)
+
+
+def reference_steps(s: Session, first: int, last: int) -> dict:
+    x = slot(s)
+    for step in range(first, last + 1):
+        stats = train_step(s.players, s.stabilizers, s.cfg, x.sample_real, x.sample_z, s.gen, step)
+    return stats
+
+
+def generic_steps(engine: GenericStep, sessions: list[Session], n: int) -> dict:
+    slots = [slot(s) for s in sessions]
+    for _ in range(n):
+        stats = engine.compute(slots)
+    for i in range(len(sessions)):
+        engine.export(i)
+    return stats
+
+
+def generic(sessions: list[Session]) -> GenericStep:
+    return GenericStep(sessions[0].cfg, [s.players for s in sessions], [s.objective for s in sessions])
+
+
+def trained_state(s: Session) -> dict:
+    """Everything a step changes: both players (batch-norm statistics included) and both optimisers."""
+    p = s.players
+    return {"G": p.G.state_dict(), "D": p.D.state_dict(),
+            "opt_g": p.opt_g.state_dict()["state"], "opt_d": p.opt_d.state_dict()["state"]}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_generic_path_trains_exactly_what_the_reference_step_trains(case):
+    overrides, steps = CASES[case]
+    ref, fast = session(**overrides), session(**overrides)
+    assert choose(ref.cfg).name == "fast" and not in_closed_form(ref.cfg)
+    ref_stats = reference_steps(ref, 1, steps)
+    stats = generic_steps(generic([fast]), [fast], steps)
+    assert_close(trained_state(fast), trained_state(ref))
+    assert_close({k: v[0] for k, v in stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
+
+
+@pytest.mark.parametrize("overrides", [{**PACGAN, "pack": 2}, {**VEEGAN, "unrolled": 2}], ids=["pacgan", "veegan"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_seed_of_a_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, dtype):
+    def sessions(seeds):
+        out = [session(seed=s, **overrides) for s in seeds]
+        for s in out:
+            s.players.G.to(dtype)
+            s.players.D.to(dtype)
+        return out
+    stacked, alone = sessions((5, 6, 7)), sessions((6,))
+    for group in (stacked, alone):
+        engine = generic(group)
+        for _ in range(30):
+            engine.compute([types.SimpleNamespace(sample_real=lambda n, s=s: s.sample_real(n).to(dtype),
+                                                  sample_z=lambda n, s=s: s.sample_z(n).to(dtype), gen=s.gen)
+                            for s in group])
+        for i in range(len(group)):
+            engine.export(i)
+    assert_close(trained_state(stacked[1]), trained_state(alone[0]), rtol=0, atol=0)
+
+
+def test_a_checkpoint_of_the_generic_path_continues_exactly_on_it_and_on_the_reference():
+    overrides = {**PACGAN, "unrolled": 2}
+    s = session(**overrides)
+    engine = generic([s])
+    generic_steps(engine, [s], 20)
+    buf = io.BytesIO()
+    torch.save(s.state(20), buf)   # as a run writes it, from the exported players
+    on_reference, resumed = session(**overrides), session(**overrides)
+    for other in (on_reference, resumed):   # each its own copy, as each would read the file
+        buf.seek(0)
+        other.load_state(torch.load(buf, weights_only=True))
+    generic_steps(engine, [s], 20)
+    reference_steps(on_reference, 21, 40)
+    generic_steps(generic([resumed]), [resumed], 20)
+    assert_close(trained_state(resumed), trained_state(s), rtol=0, atol=0)
+    assert_close(trained_state(on_reference), trained_state(s))
+
+
+def test_resume_of_a_pass_on_the_generic_path_repeats_the_uninterrupted_pass(tmp_path):
+    tiny = ["--steps", "8", "--z-dim", "4", "--g-hidden", "12,12", "--d-hidden", "10,10", "--batch", "16",
+            "--log-every", "4", "--snapshot-every", "4", "--checkpoint-every", "4", "--eval-samples", "64",
+            "--snapshot-samples", "16", "--grid-res", "4", "--device", "cpu", "--no-animate", "--quiet",
+            "--d-act", "tanh", "--unrolled", "2", "--seeds", "2"]
+    runner = CliRunner()
+    whole = runner.invoke(main, ["run", "ring8", "--out", str(tmp_path / "whole"), *tiny])
+    assert whole.exit_code == 0, whole.output
+    part = runner.invoke(main, ["run", "ring8", "--out", str(tmp_path / "part"), *tiny[:1], "4", *tiny[2:]])
+    assert part.exit_code == 0, part.output
+    resumed = runner.invoke(main, ["resume", str(tmp_path / "part"), "--steps", "8"])
+    assert resumed.exit_code == 0, resumed.output
+    for seed in (0, 1):
+        a, b = (R.RunReader(tmp_path / x / f"seed_{seed}") for x in ("whole", "part"))
+        assert a.record["engine"]["name"] == "fast"
+        assert (a.root / R.METRICS_FILE).read_bytes() == (b.root / R.METRICS_FILE).read_bytes()
+
+
+@pytest.mark.parametrize("dtype, outputs", [(torch.float32, 32), (torch.float32, 2), (torch.float64, 32)],
+                         ids=["float32 (oneDNN)", "float32, 2 outputs (transposed mm)", "float64 (mm)"])
+def test_the_products_equal_torch_s_linear_through_a_double_backward(dtype, outputs):
+    torch.manual_seed(0)
+    x = torch.randn(40, 24, dtype=dtype, requires_grad=True)
+    W, b = (torch.randn(*shape, dtype=dtype, requires_grad=True) for shape in ((outputs, 24), (outputs,)))
+    results = []
+    for linear in (products.linear, torch.nn.functional.linear):
+        y = torch.tanh(linear(x, W, b))
+        (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
+        results.append([y, gx, *torch.autograd.grad(gx.square().sum(), [W, b])])
+    assert products._dnn(x, W.T) == (products._DNN is not None and dtype == torch.float32 and outputs >= 16)
+    assert_close(results[0], results[1], **({} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-4}))
