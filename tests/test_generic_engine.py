@@ -17,9 +17,8 @@ from gandiag.engine import choose, in_closed_form, products
 from gandiag.engine.generic import GenericStep
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
+from tiny import TOY_DEEP
 
-TINY = {"data": "ring", "z_dim": 4, "g_hidden": (12, 12), "d_hidden": (10, 10), "batch": 16, "d_lr": 1e-3,
-        "g_lr": 1e-3, "eval_samples": 64, "snapshot_samples": 16, "grid_res": 4}
 #: the presets' architectures in small: grid25 / ring8-pacgan (normal init, batch-norm G, maxout D),
 #: ring8-veegan (tanh players), ring8 --pack 2 (the hero's one-layer ReLU D, packed)
 PACGAN = {"g_norm": "batch", "d_act": "maxout", "maxout_pieces": 3, "init": "normal", "d_input_scale": 1.0,
@@ -47,7 +46,7 @@ def one_thread():
 
 
 def session(**overrides) -> Session:
-    s = Session.for_config(make_config(TINY, **overrides), "cpu")
+    s = Session.for_config(make_config(TOY_DEEP, **overrides), "cpu")
     s.players.G.double()
     s.players.D.double()
     return s

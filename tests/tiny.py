@@ -13,6 +13,8 @@ TOY = {"data": "ring", "modes": 8, "radius": 2.0, "std": 0.02, "z_dim": 4, "g_hi
        "g_lr": 1e-3, "seed": 3}
 #: the same size with G of two hidden layers and z of 8: the fast engine's stacked G path is exercised
 TOY_DEEP_G = {**TOY, "z_dim": 8, "g_hidden": (16, 16)}
+#: deeper players in small, for the generic fast path (a D of two hidden layers is not closed form)
+TOY_DEEP = {**TOY, "g_hidden": (12, 12), "d_hidden": (10, 10), "batch": 16}
 #: a whole run of a ring8 scenario on the CLI: rows every 5 steps, snapshots every 20, checkpoints every 10
 RUN = {"steps": 60, "batch": 32, "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (16,), "checkpoint_every": 10,
        "log_every": 5, "snapshot_every": 20, "eval_samples": 200, "snapshot_samples": 32, "grid_res": 8,
