@@ -36,6 +36,7 @@ SOME_VALUES = {
     "loss": LOSSES,
     "d_opt": ("adam",),
     "g_opt": ("adam",),
+    "updates": ("alternating",),
 }
 
 
