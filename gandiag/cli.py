@@ -392,7 +392,7 @@ def _assignments(pairs) -> dict:
 @click.option("--launcher", type=click.Choice(("local", "slurm")), default="local", show_default=True,
               help="local: this machine; slurm: one submitit job per cell, waited for (pip install 'gandiag[slurm]').")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="A config value for every cell, e.g. device=cuda (a different folder's worth of runs).")
+              help="A config value for every cell, e.g. device=cuda or g_hidden=64,64 (cells of another config need another --out).")
 @click.option("--slurm", "slurm", multiple=True, metavar="KEY=VALUE",
               help="A submitit parameter for --launcher slurm, e.g. slurm_partition=gpu, timeout_min=600.")
 def reproduce(protocol, show, profile, seeds, steps, out, jobs, launcher, settings, slurm):

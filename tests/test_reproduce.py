@@ -91,6 +91,19 @@ def test_a_rerun_reuses_every_finished_cell(done, monkeypatch):
     assert stamps == {f: (f / R.METRICS_FILE).stat().st_mtime_ns for f in cell_folders(first)}
 
 
+def test_a_cell_killed_before_its_config_was_written_starts_afresh(done, tmp_path):
+    first = done("pacgan-table1")
+    out = tmp_path / "copy"
+    shutil.copytree(first.out, out)
+    cell = out / "cells" / "grid" / "pacgan4" / "seed_0"
+    shutil.rmtree(cell)
+    for name in (R.SNAPSHOT_DIR, R.CHECKPOINT_DIR):   # what the Recorder makes before config.json
+        (cell / name).mkdir(parents=True)
+    (cell / R.LOCK_FILE).touch()
+    again = tiny("pacgan-table1", out)
+    assert (again.trained, again.rows) == (1, first.rows)
+
+
 def test_a_rerun_with_another_config_is_refused_in_one_line(done):
     out = done("pacgan-table1").out
     result = CliRunner().invoke(main, ["reproduce", "pacgan-table1", "--steps", "6", "--seeds", "2", "--out", str(out)])

@@ -119,7 +119,8 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     seconds = sum(s.get("seconds") or 0 for s in statuses)
     diverged = [c.name for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
     title = title_of(protocol, profile, seeds, steps, "/".join(devices))
-    notes = [f"Ours: each cell's last metrics row, on {protocol.samples:,} samples; cells in {out / 'cells'}"
+    samples = sorted({c.config["eval_samples"] for c in cells})
+    notes = [f"Ours: each cell's last metrics row, on {'/'.join(f'{n:,}' for n in samples)} samples; cells in {out / 'cells'}"
              "/<scenario>/<method>/seed_<s> (run folders: `gandiag report` works on any)."]
     if any(m.counted for m in protocol.metrics):
         notes.append("Outcomes from the analyzer's verdicts on each cell: " +

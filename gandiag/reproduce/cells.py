@@ -73,12 +73,22 @@ def train_cell(cell: Cell) -> str:
         return R.RunReader(cell.folder).status["status"] if now == DONE else BUSY
     try:
         if now == TODO:
+            _clear_a_start(cell.folder)
             return run(from_dict(cell.config), cell.folder, quiet=True).status
         return resume(cell.folder, cell.config["steps"], quiet=True).status
     except R.RunError as e:
         if "being written by another process" in str(e):   # it started elsewhere since we looked
             return BUSY
         raise
+
+
+def _clear_a_start(folder: Path) -> None:
+    """A run killed between making its folders and writing config.json left empty folders: remove them, so
+    the cell starts afresh (a folder with files in it stays, and the run refuses it in one line)."""
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
 
 
 def train_local(cells: list[Cell], jobs: int, on_done=None) -> dict[str, str]:
