@@ -2,6 +2,7 @@
 published value; and, where the protocol asks for it, the strip of snapshots of each method's first seed."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -11,6 +12,7 @@ from ..viz.figures import save_figure, write_figure
 from .protocol import Protocol
 
 PANEL_IN = (3.2, 2.4)
+CHARS_PER_IN = 14      # of the 9 pt title
 
 
 @style.styled
@@ -21,7 +23,7 @@ def table_figure(protocol: Protocol, rows: list[dict], title: str, stem: Path) -
     cols = min(len(protocol.metrics), 4)
     nrows = -(-len(panels) // cols)
     fig = Figure(figsize=(PANEL_IN[0] * cols, PANEL_IN[1] * nrows + 0.5), layout="constrained")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(textwrap.fill(title, int(PANEL_IN[0] * cols * CHARS_PER_IN)), fontsize=9)
     axes = fig.subplots(nrows, cols, squeeze=False).ravel()
     labels = [m.label for m in protocol.methods]
     for ax, (s, metric) in zip(axes, panels):
@@ -41,7 +43,8 @@ def table_figure(protocol: Protocol, rows: list[dict], title: str, stem: Path) -
         ax.set_title(f"{s.label}: {metrics[metric.key].label}", fontsize=8)
         ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
-        ax.legend(fontsize=6)
+        if ax is axes[0]:
+            ax.legend(fontsize=6)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     return save_figure(fig, stem, formats=("png",))
