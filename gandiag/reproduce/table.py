@@ -17,6 +17,9 @@ from .protocol import ERRORS, Claim, Metric, Protocol
 
 #: the analyzer's verdicts behind the outcomes
 HOPPING, COLLAPSE = "mode_hopping", "mode_collapse"
+#: what the published ± is, in the table's words
+PRINTED = {"sem": "the standard error, as ours", "std": "the standard deviation, as ours",
+           "none": "not printed (ours: the standard error)"}
 CSV_COLUMNS = ("scenario", "method", "label", "metric", "n", "mean", "error", "error_kind", "published",
                "published_error", "ordering", "holds")
 
@@ -137,7 +140,7 @@ def markdown(protocol: Protocol, rows: list[dict], title: str, notes: list[str])
     metrics = {m.key: m for m in protocol.metrics}
     kind = ERRORS[protocol.error]
     lines = [f"# {title}", "",
-             f"Published: {protocol.source} (± is the {'standard error' if protocol.error == 'sem' else 'standard deviation' if protocol.error == 'std' else 'paper prints no ±; ours is the standard error'}).", "",
+             f"Published: {protocol.source}; its ± is {PRINTED[protocol.error]}.", "",
              f"| scenario | method | metric | ours (mean ± {kind}) | seeds | published | published ordering holds |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
