@@ -359,24 +359,6 @@ def check_loss(loss, role, optimum, examples):
         sys.exit(1)
 
 
-def _assignments(pairs) -> dict:
-    """KEY=VALUE pairs as a dict; a value is read as TOML where it is one (3, 1e-3, true), else a string."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.UsageError(f"{pair!r}: expected KEY=VALUE")
-        key = key.strip().replace("-", "_")
-        if typing.get_type_hints(C.Config).get(key) is tuple:   # widths as on `gandiag run`: 128,128
-            out[key] = value
-            continue
-        try:
-            out[key] = C.tomllib.loads(f"v = {value}")["v"]
-        except C.tomllib.TOMLDecodeError:
-            out[key] = value
-    return out
-
-
 @main.command()
 @click.argument("protocol", required=False)
 @click.option("--list", "show", is_flag=True, help="List the shipped protocols and exit.")
@@ -405,8 +387,8 @@ def reproduce(protocol, show, profile, seeds, steps, out, jobs, launcher, settin
         for name, line in describe():
             click.echo(f"{name:<24} {line}")
         return
-    result = run_protocol(protocol, profile, seeds, steps, out, jobs, launcher, _assignments(settings) or None,
-                          slurm=_assignments(slurm), log=click.echo)
+    result = run_protocol(protocol, profile, seeds, steps, out, jobs, launcher, C.parse_assignments(settings) or None,
+                          slurm=C.parse_assignments(slurm), log=click.echo)
     click.echo(result.text)
     click.echo(f"trained {result.trained} cells, reused {result.reused}; wrote " +
                ", ".join(str(p) for p in result.files[:4]) + (f" and {len(result.files) - 4} more" if len(result.files) > 4 else ""))

@@ -310,6 +310,25 @@ def load_config(scenario: str, **overrides) -> Config:
     return make_config(read_scenario(scenario), **overrides)
 
 
+def parse_assignments(pairs) -> dict:
+    """KEY=VALUE pairs (`gandiag reproduce --set`) as a dict: a value reads as in a scenario file (3, 1e-3,
+    true, "x"), else as a string; widths of a list field as on `gandiag run` (128,128)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"{pair!r}: expected KEY=VALUE")
+        if _HINTS.get(key) is tuple:
+            out[key] = value
+            continue
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value
+    return out
+
+
 def to_dict(cfg: Config) -> dict:
     return {k: (list(map(list, v)) if k == "centres" else list(v)) if isinstance(v, tuple) else v
             for k, v in dataclasses.asdict(cfg).items()}

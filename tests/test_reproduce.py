@@ -100,6 +100,7 @@ def test_a_cell_killed_before_its_config_was_written_starts_afresh(done, tmp_pat
     for name in (R.SNAPSHOT_DIR, R.CHECKPOINT_DIR):   # what the Recorder makes before config.json
         (cell / name).mkdir(parents=True)
     (cell / R.LOCK_FILE).touch()
+    (cell / f".{R.CONFIG_FILE}.123.abc.tmp").write_text("{")   # the write of config.json, killed
     again = tiny("pacgan-table1", out)
     assert (again.trained, again.rows) == (1, first.rows)
 

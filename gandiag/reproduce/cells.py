@@ -83,9 +83,10 @@ def train_cell(cell: Cell) -> str:
 
 
 def _clear_a_start(folder: Path) -> None:
-    """A run killed between making its folders and writing config.json left empty folders: remove them, so
-    the cell starts afresh (a folder with files in it stays, and the run refuses it in one line)."""
+    """A run killed before its config.json was written left empty folders and perhaps the temp file of that
+    write: remove them, so the cell starts afresh (anything else stays, and the run refuses it in one line)."""
     if folder.is_dir():
+        R.discard_partial_writes(folder)
         for p in folder.iterdir():
             if p.is_dir() and not any(p.iterdir()):
                 p.rmdir()
