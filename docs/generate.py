@@ -116,7 +116,9 @@ def keys_md() -> str:
         "keys; a row holds what its writer gave it (a row of your own loop may hold only the losses, and any",
         f"extra keys you logged). The names are constants in `gandiag.record`. A fake counts as saturated below",
         f"D(G(z)) = {K.SATURATED_BELOW:g}.", "", "## Metrics rows", "", *table(K.METRIC_KEYS), "",
-        "## Snapshots", "", *table(K.SNAPSHOT_KEYS), ""])
+        "## Snapshots", "", *table(K.SNAPSHOT_KEYS), "",
+        "## Seed outcomes", "", "`gandiag reproduce` counts each cell's outcome ([reproduce.md](../reproduce.md)):", "",
+        *table(K.OUTCOMES), ""])
 
 
 # --- commands --------------------------------------------------------------------------------------

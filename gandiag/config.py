@@ -93,6 +93,9 @@ class Config:
     batch: int = _f(512, "Batch size (real and fake each).", lo=1)
     d_steps: int = _f(1, "D steps per iteration.", lo=1)
     g_steps: int = _f(1, "G steps per iteration.", lo=1)
+    updates: str = _f("alternating", "Update schedule: alternating (D steps, then G against the updated D) or "
+                                     "simultaneous (D and G both step from the same iteration's losses, as PacGAN "
+                                     "trains; one D and one G step).", choices=("alternating", "simultaneous"))
     d_opt: str = _f("adam", "D optimiser.", choices=("adam", "sgd"))
     g_opt: str = _f("adam", "G optimiser.", choices=("adam", "sgd"))
     d_lr: float = _f(1e-4, "D learning rate.", lo=0.0, lo_open=True)
@@ -231,6 +234,9 @@ def _check(cfg: Config) -> Config:
                           "or .csv)" if cfg.data == "points" else f"data_file is for data = points, not {cfg.data}")
     if cfg.target_modes and cfg.data != "points":
         raise ConfigError("target_modes fits modes to your own points: use it with --data-file")
+    if cfg.updates == "simultaneous" and (cfg.d_steps != 1 or cfg.g_steps != 1 or cfg.unrolled):
+        raise ConfigError("updates = simultaneous steps D and G once each from the same losses: drop --d-steps, "
+                          "--g-steps and --unrolled (a look-ahead of D's alternating step) or use alternating")
     if cfg.d_loss and (cfg.label_smoothing != 1.0 or cfg.noisy_labels or cfg.label_flip):
         raise ConfigError("label smoothing, noisy labels and label flips set the targets of gandiag's D losses: "
                           "a d_loss of your own takes no targets, so drop them or the d_loss")
@@ -302,6 +308,25 @@ def read_scenario(name_or_path: str) -> dict:
 def load_config(scenario: str, **overrides) -> Config:
     """Scenario (name or path) + overrides -> validated Config. The Python API's entry point."""
     return make_config(read_scenario(scenario), **overrides)
+
+
+def parse_assignments(pairs) -> dict:
+    """KEY=VALUE pairs (`gandiag reproduce --set`) as a dict: a value reads as in a scenario file (3, 1e-3,
+    true, "x"), else as a string; widths of a list field as on `gandiag run` (128,128)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"{pair!r}: expected KEY=VALUE")
+        if _HINTS.get(key) is tuple:
+            out[key] = value
+            continue
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value
+    return out
 
 
 def to_dict(cfg: Config) -> dict:

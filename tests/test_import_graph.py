@@ -30,6 +30,8 @@ FORBIDDEN = [
     ("gandiag.losses", "gandiag.train", "losses are functions of logits: they step no optimiser"),
     ("gandiag.data", "gandiag.train", "data knows nothing of training"),
     ("gandiag.config", "gandiag.train", "the config is the bottom of the house"),
+    ("gandiag.reproduce", "gandiag.engine", "reproduce trains cells through gandiag.train's public API only"),
+    ("gandiag.reproduce", "gandiag.nets", "reproduce reads run folders and builds no players"),
 ]
 
 
@@ -88,3 +90,10 @@ def test_a_forbidden_arrow_is_seen(tmp_path):
         assert "gandiag.train.loop" in imports(bad)
     finally:
         PACKAGE = saved
+
+
+def test_reproduce_trains_through_the_public_train_api_only():
+    inner = sorted(f"{src} imports {dst}" for src, dsts in GRAPH.items() if within(src, "gandiag.reproduce")
+                   for dst in dsts if within(dst, "gandiag.train") and dst not in ("gandiag.train", "gandiag.train.run",
+                                                                                    "gandiag.train.resume"))
+    assert not inner, "gandiag.reproduce calls run / resume of gandiag.train, nothing below it: " + "; ".join(inner)

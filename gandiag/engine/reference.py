@@ -1,4 +1,5 @@
-"""The reference engine: one training iteration with autograd (k D-steps, then k G-steps), for any config.
+"""The reference engine: one training iteration with autograd (k D-steps, then k G-steps; or one of each
+from the same losses with updates = simultaneous), for any config.
 
 `train_step` is the iteration, written as the papers define it; everything it uses is passed in. The
 fast engine (gandiag.engine.fast) is proven against it. `ReferenceEngine` steps S seed slots one after
@@ -51,6 +52,17 @@ def d_objective(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: 
     return loss, real_logits, fake_logits
 
 
+def d_update(cfg, p: Players, stab: Stabilizers) -> None:
+    """D's optimizer step from the gradients it holds, with what follows every D step."""
+    p.opt_d.step()
+    if cfg.loss == "wgan":  # Arjovsky et al. 2017 keep the critic Lipschitz by clipping its weights
+        with torch.no_grad():
+            for w in p.D.parameters():
+                w.clamp_(-cfg.clip, cfg.clip)
+    if stab.d_average is not None:
+        stab.d_average.update(p.D)
+
+
 def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], Tensor],
                sample_z: Callable[[int], Tensor], gen: torch.Generator, step: int,
                sample_labeled: Callable[[int], tuple[Tensor, Tensor]] | None = None,
@@ -69,10 +81,14 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
     def d_input(x: Tensor) -> Tensor:  # what D sees of a batch of samples
         return add_noise(pack(x, cfg.pack), sigma, gen)
 
+    # simultaneous (one D and one G step): G's loss is taken on the fakes D scores, against D before its
+    # step, and both players step after both gradients are taken (PacGAN's schedule)
+    simultaneous = cfg.updates == "simultaneous"
     for _ in range(cfg.d_steps):
         real, labels = draw_labeled(sample_real, sample_labeled, n)
-        with torch.no_grad():
-            fake = generate(p.G, sample_z(n), labels)
+        with torch.set_grad_enabled(simultaneous):
+            g_fake = generate(p.G, sample_z(n), labels)
+        fake = g_fake.detach()
         if stab.replay is not None:
             fake = stab.replay.mix(fake, gen)
         targets = d_targets(cfg, cfg.batch, gen, real.device)
@@ -84,17 +100,15 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
         p.opt_d.zero_grad(set_to_none=True)
         loss_d.backward(inputs=d_params)
         d_norm = grad_norm(p.D)
-        p.opt_d.step()
-        if cfg.loss == "wgan":  # Arjovsky et al. 2017 keep the critic Lipschitz by clipping its weights
-            with torch.no_grad():
-                for w in p.D.parameters():
-                    w.clamp_(-cfg.clip, cfg.clip)
-        if stab.d_average is not None:
-            stab.d_average.update(p.D)
+        if not simultaneous:
+            d_update(cfg, p, stab)
 
     for _ in range(cfg.g_steps):
-        labels = sample_labeled(n)[1] if sample_labeled is not None else None
-        fake = d_input(generate(p.G, sample_z(n), labels))
+        if simultaneous:
+            fake = d_input(g_fake)
+        else:
+            labels = sample_labeled(n)[1] if sample_labeled is not None else None
+            fake = d_input(generate(p.G, sample_z(n), labels))
         D = p.D
         if cfg.unrolled:  # G plays against D advanced cfg.unrolled steps of its own optimiser
             real, targets = d_input(sample_real(n)), d_targets(cfg, cfg.batch, gen, fake.device)
@@ -112,6 +126,8 @@ def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], 
         p.opt_g.zero_grad(set_to_none=True)
         loss_g.backward(inputs=g_params)
         g_norm = grad_norm(p.G)
+        if simultaneous:
+            d_update(cfg, p, stab)
         p.opt_g.step()
         if stab.g_average is not None:
             stab.g_average.update(p.G)

@@ -38,6 +38,7 @@ SOME_VALUES = {
     "loss": LOSSES,
     "d_opt": ("adam",),
     "g_opt": ("adam",),
+    "updates": ("alternating",),
 }
 
 

@@ -96,6 +96,17 @@ SNAPSHOT_KEYS = {
     SNAP_IMAGES: "(S, C, H, W) G(z) for the fixed z batch (image targets)",
 }
 
+# --- a cell's outcome over its later half (gandiag reproduce, from the analyzer's verdicts) ------
+OUTCOME_SPREAD, OUTCOME_HOPS, OUTCOME_COLLAPSED, OUTCOME_PARTIAL = "spread", "hops", "collapsed", "partial"
+
+#: what each outcome means, as docs/reference/keys.md lists them
+OUTCOMES = {
+    OUTCOME_HOPS: "the analyzer's mode_hopping verdict: the mass moves between modes, near few at once",
+    OUTCOME_COLLAPSED: "the mode_collapse verdict without mode_hopping: good samples on few modes",
+    OUTCOME_SPREAD: "neither verdict, and the last metrics row holds every mode (strict count)",
+    OUTCOME_PARTIAL: "none of the above: some modes held, no collapse or hopping found",
+}
+
 # --- status ----------------------------------------------------------------------------------
 RUNNING, FINISHED, DIVERGED, INTERRUPTED = "running", "finished", "diverged", "interrupted"
 FAILED = "failed"                    # an unexpected error (a bug, out of memory); status.json names it

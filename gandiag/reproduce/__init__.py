@@ -1,0 +1,155 @@
+"""`gandiag reproduce PROTOCOL`: a paper's table in one command (docs/reproduce.md).
+
+    OUT/cells/<scenario>/<method>/seed_<s>/   one run folder per cell (gandiag report works on any)
+    OUT/table.md, table.csv, table.json      per scenario, method and metric: ours beside the published
+    OUT/figure.png                           the same as a figure; OUT/strips/ where the protocol asks
+    OUT/reproduction.json                    what was asked: protocol, profile, seeds, steps, overrides
+
+Beside the analyzer: it reads run folders to make tables, and trains the cells it lacks through
+gandiag.train's public run / resume (here, in worker processes, or as submitit jobs).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import record as R
+from ..config import to_dict
+from .cells import BUSY, DONE, Cell, cell_folder, slurm_executor, state, submit, train_local
+from .protocol import PROFILES, Protocol, ProtocolError, load_protocol, protocol_names
+from .table import build_table, csv_text, markdown
+
+LAUNCHERS = ("local", "slurm")
+TABLE_MD, TABLE_CSV, TABLE_JSON, FIGURE, STRIPS, REQUEST = (
+    "table.md", "table.csv", "table.json", "figure", "strips", "reproduction.json")
+
+
+@dataclass
+class Reproduction:
+    out: Path
+    rows: list[dict]
+    text: str             # table.md
+    trained: int          # cells trained (or resumed) by this call
+    reused: int           # cells that were done already
+    files: list[Path]
+
+
+def plan(protocol: Protocol, profile: str, seeds: int, steps: int, out: Path, overrides: dict | None = None) -> list[Cell]:
+    """Every cell of the protocol: scenarios x methods x seeds 0 .. seeds - 1."""
+    return [Cell(s.id, m.id, seed, to_dict(protocol.config(s, m, seed, steps, profile, overrides)),
+                 cell_folder(out, s.id, m.id, seed))
+            for s in protocol.scenarios for m in protocol.methods for seed in range(seeds)]
+
+
+def default_profile() -> str:
+    """paper on a machine with CUDA, quick on a CPU."""
+    import torch
+    return "paper" if torch.cuda.is_available() else "quick"
+
+
+def reproduce(name: str, profile: str | None = None, seeds: int | None = None, steps: int | None = None,
+              out=None, jobs: int = 1, launcher: str = "local", overrides: dict | None = None,
+              executor=None, slurm: dict | None = None, log=None) -> Reproduction:
+    """Train the protocol's missing cells and write its table. executor: a submitit executor for
+    launcher = slurm (tests pass its local one); slurm: that executor's parameters otherwise."""
+    protocol = load_protocol(name)
+    profile = profile or default_profile()
+    if profile not in PROFILES or launcher not in LAUNCHERS:
+        raise ProtocolError(f"profile {profile!r} / launcher {launcher!r}: expected one of {', '.join(PROFILES)} / "
+                            f"{', '.join(LAUNCHERS)}")
+    chosen = protocol.profiles[profile]
+    seeds, steps = seeds or chosen.seeds, steps or chosen.steps
+    if seeds < 1 or steps < 1 or jobs < 1:
+        raise ProtocolError(f"--seeds {seeds}, --steps {steps}, --jobs {jobs}: each must be at least 1")
+    out = Path(out) if out is not None else \
+        Path("runs/reproduce") / f"{protocol.name}-{profile}{'' if steps == chosen.steps else f'-steps{steps}'}"
+    cells = plan(protocol, profile, seeds, steps, out, overrides)
+    states = {c.name: state(c) for c in cells}   # a folder of another configuration fails before any training
+    todo = [c for c in cells if states[c.name] not in (DONE, BUSY)]
+    out.mkdir(parents=True, exist_ok=True)
+    R.atomic_write_json(out / REQUEST, {"protocol": protocol.name, "profile": profile, "seeds": seeds, "steps": steps,
+                                        "overrides": overrides or {}, "launcher": launcher,
+                                        "cells": [str(c.folder) for c in cells]})
+    say = log or (lambda text: None)
+    say(f"{protocol.name}: {len(cells)} cells, {len(cells) - len(todo)} done or running elsewhere, {len(todo)} to train"
+        f" ({profile} profile: {steps:,} steps, {seeds} seeds)")
+    if todo:
+        _train(todo, jobs, launcher, out, executor, slurm, say)
+    left = [c.name for c in cells if state(c) != DONE]
+    if left:
+        raise R.RunError(f"{len(left)} of {len(cells)} cells are not done ({', '.join(left[:3])}"
+                         f"{', ...' if len(left) > 3 else ''}): rerun the same command to resume them")
+    return write_outputs(protocol, profile, seeds, steps, out, cells, len(todo))
+
+
+def _train(todo: list[Cell], jobs: int, launcher: str, out: Path, executor, slurm, say) -> None:
+    t0, count = time.perf_counter(), [0]
+
+    def done(cell: Cell, status: str) -> None:
+        count[0] += 1
+        say(f"  {cell.name}: {status} ({count[0]} of {len(todo)}, {time.perf_counter() - t0:.0f} s)")
+
+    if launcher == "local":
+        train_local(todo, jobs, done)
+        return
+    executor = executor or slurm_executor(out / "slurm", slurm or {})
+    submitted = submit(todo, executor)
+    say(f"submitted {len(submitted)} jobs ({submitted[0].job_id} ...): waiting for them; if this command is "
+        "stopped, the jobs go on and the same command collects them")
+    for cell, job in zip(todo, submitted):
+        done(cell, job.result())
+
+
+def title_of(protocol: Protocol, profile: str, seeds: int, steps: int, device: str) -> str:
+    paper = protocol.profiles["paper"]
+    head = f"{protocol.title}: {profile} profile, {steps:,} steps, {seeds} seeds, on {device}"
+    if profile == "quick" or (steps, seeds) != (paper.steps, paper.seeds):
+        head += f" (the paper: {paper.steps:,} steps, {paper.seeds} seeds; not the published protocol)"
+    return head
+
+
+def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out: Path, cells: list[Cell],
+                  trained: int) -> Reproduction:
+    from .figure import strip_figures, table_figure
+    rows = build_table(protocol, cells)
+    statuses = [R.RunReader(c.folder).status for c in cells]
+    devices = sorted({R.RunReader(c.folder).record.get("device", "?") for c in cells})
+    seconds = sum(s.get("seconds") or 0 for s in statuses)
+    diverged = [c.name for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
+    title = title_of(protocol, profile, seeds, steps, "/".join(devices))
+    samples = sorted({c.config["eval_samples"] for c in cells})
+    notes = [f"Ours: each cell's last metrics row, on {'/'.join(f'{n:,}' for n in samples)} samples; cells in {out / 'cells'}"
+             "/<scenario>/<method>/seed_<s> (run folders: `gandiag report` works on any)."]
+    if any(m.counted for m in protocol.metrics):
+        notes.append("Outcomes from the analyzer's verdicts on each cell: " +
+                     "; ".join(f"{k}: {v}" for k, v in R.OUTCOMES.items()) + ".")
+    if diverged:
+        notes.append(f"Diverged (their last finite row counts): {', '.join(diverged)}.")
+    if protocol.notes:
+        notes.append(protocol.notes.strip())
+    notes.append(f"Training time summed over the cells: {seconds / 60:.1f} min (a resumed cell counts its last "
+                 "session only).")
+    text = markdown(protocol, rows, title, notes)
+    (out / TABLE_MD).write_text(text, encoding="utf-8")
+    (out / TABLE_CSV).write_text(csv_text(rows), encoding="utf-8")
+    R.atomic_write_json(out / TABLE_JSON, {"title": title, "rows": rows})
+    files = [out / TABLE_MD, out / TABLE_CSV, out / TABLE_JSON, *table_figure(protocol, rows, title, out / FIGURE)]
+    if protocol.strip:
+        files += strip_figures(protocol, cells, out / STRIPS)
+    return Reproduction(out, rows, text, trained, len(cells) - trained, files)
+
+
+def describe() -> list[tuple[str, str]]:
+    """(name, one line) of every shipped protocol, for `gandiag reproduce --list`."""
+    lines = []
+    for name in protocol_names():
+        p = load_protocol(name)
+        q, paper = p.profiles["quick"], p.profiles["paper"]
+        lines.append((name, f"{p.title} [quick: {q.steps:,} steps x {q.seeds} seeds; paper: {paper.steps:,} x "
+                            f"{paper.seeds}; {len(p.scenarios) * len(p.methods)} cells per seed]"))
+    return lines
+
+
+__all__ = ["Reproduction", "describe", "load_protocol", "plan", "protocol_names", "reproduce", "title_of"]

@@ -1,0 +1,139 @@
+"""A protocol's cells (one run folder per scenario, method and seed) and how they get trained.
+
+    OUT/cells/<scenario>/<method>/seed_<s>/     an ordinary run folder: analyze, report, resume work on it
+
+A cell is trained by gandiag.train's public run / resume, here in this process, in --jobs worker
+processes, or as scheduler jobs through submitit (--launcher slurm). Whatever trained it, a cell is
+done when its folder says finished (or diverged) at the protocol's steps with the protocol's config; an
+interrupted or killed cell resumes from its newest checkpoint, so rerunning the same command goes on
+where it stopped and never retrains a finished cell.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import record as R
+from ..config import from_dict, to_dict
+
+#: how a cell stands before anything is trained
+TODO, RESUME, DONE, BUSY = "todo", "resume", "done", "busy"
+#: config fields that do not change what a cell trains or measures (steps are compared on their own)
+NOT_COMPARED = ("steps", "checkpoint_every", "keep_checkpoints", "threads", "device")
+
+
+@dataclass(frozen=True)
+class Cell:
+    scenario: str
+    method: str
+    seed: int
+    config: dict      # to_dict of the cell's Config
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.scenario}/{self.method}/seed {self.seed}"
+
+
+def cell_folder(out: Path, scenario: str, method: str, seed: int) -> Path:
+    return Path(out) / "cells" / scenario / method / f"seed_{seed}"
+
+
+def state(cell: Cell) -> str:
+    """TODO (no run yet), RESUME (interrupted, killed, or finished short of the steps), DONE, or BUSY (another
+    process trains it now); a folder holding another configuration is a RunError."""
+    folder = cell.folder
+    if not (folder / R.CONFIG_FILE).is_file():
+        return TODO
+    reader = R.RunReader(folder)
+    recorded, wanted = to_dict(from_dict(reader.config)), cell.config   # fields added since: their defaults
+    differs = sorted(k for k in wanted if k not in NOT_COMPARED and recorded.get(k) != wanted[k])
+    status = reader.status
+    step, steps = status.get("step", 0), cell.config["steps"]
+    if differs or recorded["steps"] > steps:
+        what = differs[0] if differs else "steps"
+        raise R.RunError(f"{folder} holds a run of another configuration ({what} = {recorded[what]!r}, the "
+                         f"protocol's {wanted[what]!r}): give another --out, or delete the folder to train it anew")
+    if status["status"] == R.RUNNING:
+        return BUSY
+    if status["status"] == R.DIVERGED or (status["status"] == R.FINISHED and step >= steps):
+        return DONE
+    return RESUME
+
+
+def train_cell(cell: Cell) -> str:
+    """Bring one cell to its steps (a fresh run, or a resume), in this process; returns its status
+    (finished, diverged, interrupted; BUSY when another process holds it). Safe to call twice: a done cell
+    returns at once, which is what makes a rerun, or a duplicate scheduler job, harmless."""
+    from ..train import resume, run
+    now = state(cell)
+    if now in (DONE, BUSY):
+        return R.RunReader(cell.folder).status["status"] if now == DONE else BUSY
+    try:
+        if now == TODO:
+            _clear_a_start(cell.folder)
+            return run(from_dict(cell.config), cell.folder, quiet=True).status
+        return resume(cell.folder, cell.config["steps"], quiet=True).status
+    except R.RunError as e:
+        if "being written by another process" in str(e):   # it started elsewhere since we looked
+            return BUSY
+        raise
+
+
+def _clear_a_start(folder: Path) -> None:
+    """A run killed before its config.json was written left empty folders and perhaps the temp file of that
+    write: remove them, so the cell starts afresh (anything else stays, and the run refuses it in one line)."""
+    if folder.is_dir():
+        R.discard_partial_writes(folder)
+        for p in folder.iterdir():
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+
+
+def train_local(cells: list[Cell], jobs: int, on_done=None) -> dict[str, str]:
+    """Train the cells here (jobs = 1) or in `jobs` worker processes; {cell name: status}. Stops starting
+    cells once one comes back interrupted (Ctrl-C), so a rerun resumes from there."""
+    results = {}
+    if jobs <= 1:
+        for cell in cells:
+            results[cell.name] = status = train_cell(cell)
+            if on_done:
+                on_done(cell, status)
+            if status == R.INTERRUPTED:
+                break
+        return results
+    # spawn, not fork: a forked child of a process that has run torch's thread pool can hang
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(train_cell, cell): cell for cell in cells}
+        try:
+            for future, cell in futures.items():
+                results[cell.name] = status = future.result()
+                if on_done:
+                    on_done(cell, status)
+                if status == R.INTERRUPTED:
+                    break
+        finally:
+            for future in futures:
+                future.cancel()
+    return results
+
+
+def submit(cells: list[Cell], executor) -> list:
+    """Submit each cell as a job of a submitit executor (slurm, or its local executor); the jobs."""
+    with executor.batch():
+        jobs = [executor.submit(train_cell, cell) for cell in cells]
+    return jobs
+
+
+def slurm_executor(folder: Path, parameters: dict):
+    """submitit's executor for a Slurm cluster, its logs under `folder`; parameters are its own
+    (slurm_partition, timeout_min, gpus_per_node, ...)."""
+    try:
+        import submitit
+    except ImportError:
+        raise R.RunError("--launcher slurm submits through submitit: pip install 'gandiag[slurm]'") from None
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    executor.update_parameters(**parameters)
+    return executor

@@ -1,0 +1,207 @@
+"""`gandiag reproduce`: every shipped protocol end to end on tiny players, reruns that train nothing, a
+killed reproduction that resumes to the same table, submitit jobs, and the table against the run folders."""
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from torch.testing import assert_close
+
+import gandiag.train
+from gandiag import record as R
+from gandiag.cli import main
+from gandiag.metrics import classifier as classifier_metrics
+from gandiag.reproduce import load_protocol, protocol_names, reproduce
+from gandiag.reproduce.protocol import ProtocolError
+from mnist_cache import cache  # noqa: F401  (a fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+#: tiny players and frequent records: a cell trains in well under a second
+TOY = {"g_hidden": (16,), "d_hidden": (8,), "z_dim": 4, "batch": 16, "eval_samples": 100, "snapshot_samples": 32,
+       "grid_res": 4, "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "device": "cpu"}
+IMAGE = {"g_width": 2, "d_width": 2, "z_dim": 8, "batch": 8, "eval_samples": 64, "snapshot_samples": 8, "threads": 1,
+         "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "device": "cpu"}
+STEPS = {"metz-fig1": 6, "pacgan-table1": 6, "veegan-table1-2d": 30, "unrolled-stacked-mnist": 2}
+SEEDS = {"unrolled-stacked-mnist": 1}
+
+
+def tiny(name: str, out: Path, **kw):
+    return reproduce(name, "quick", SEEDS.get(name, 2), STEPS[name], out,
+                     overrides=IMAGE if "mnist" in name else TOY, **kw)
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    """Each toy protocol reproduced once on tiny settings (the image one in its own test)."""
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            made[name] = tiny(name, tmp_path_factory.mktemp(name))
+        return made[name]
+    return get
+
+
+def cell_folders(out: Path) -> list[Path]:
+    return sorted(p.parent for p in (out / "cells").rglob(R.CONFIG_FILE))
+
+
+@pytest.mark.parametrize("name", ["metz-fig1", "pacgan-table1", "veegan-table1-2d"])
+def test_each_toy_protocol_runs_end_to_end_in_the_quick_profile(done, name):
+    result, protocol = done(name), load_protocol(name)
+    per_seed = len(protocol.scenarios) * len(protocol.methods)
+    assert len(result.rows) == per_seed * len(protocol.metrics)
+    assert result.trained == len(cell_folders(result.out)) == per_seed * 2
+    assert {R.RunReader(f).status["status"] for f in cell_folders(result.out)} == {R.FINISHED}
+    first = result.text.splitlines()[0]
+    assert "quick profile" in first and "not the published protocol" in first
+    assert (result.out / "figure.png").stat().st_size and (result.out / "table.csv").is_file()
+    if protocol.strip:
+        assert sorted(p.name for p in (result.out / "strips").iterdir()) == sorted(
+            f"{s.id}-{m.id}.png" for s in protocol.scenarios for m in protocol.methods)
+
+
+def test_the_stacked_mnist_protocol_runs_end_to_end(cache, monkeypatch, tmp_path):
+    monkeypatch.setenv("GANDIAG_CACHE", str(cache))
+    # the Frechet distance (a second or two per evaluation on 2 cores) is not in this protocol's table
+    monkeypatch.setattr(classifier_metrics, "frechet_distance", lambda a, b: 0.0)
+    result = tiny("unrolled-stacked-mnist", tmp_path)
+    assert result.trained == 8 and [r["n"] for r in result.rows] == [1] * 16
+    assert all(0 <= r["mean"] <= 1000 for r in result.rows if r["metric"] == R.MODES)
+
+
+def test_a_rerun_reuses_every_finished_cell(done, monkeypatch):
+    first = done("pacgan-table1")
+    stamps = {f: (f / R.METRICS_FILE).stat().st_mtime_ns for f in cell_folders(first.out)}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished cell was trained again")
+    monkeypatch.setattr(gandiag.train, "run", refuse)
+    monkeypatch.setattr(gandiag.train, "resume", refuse)
+    again = tiny("pacgan-table1", first.out)
+    assert (again.trained, again.reused, again.rows) == (0, len(stamps), first.rows)
+    assert stamps == {f: (f / R.METRICS_FILE).stat().st_mtime_ns for f in cell_folders(first.out)}
+
+
+def test_a_cell_killed_before_its_config_was_written_starts_afresh(done, tmp_path):
+    first = done("pacgan-table1")
+    out = tmp_path / "copy"
+    shutil.copytree(first.out, out)
+    cell = out / "cells" / "grid" / "pacgan4" / "seed_0"
+    shutil.rmtree(cell)
+    for name in (R.SNAPSHOT_DIR, R.CHECKPOINT_DIR):   # what the Recorder makes before config.json
+        (cell / name).mkdir(parents=True)
+    (cell / R.LOCK_FILE).touch()
+    (cell / f".{R.CONFIG_FILE}.123.abc.tmp").write_text("{")   # the write of config.json, killed
+    again = tiny("pacgan-table1", out)
+    assert (again.trained, again.rows) == (1, first.rows)
+
+
+def test_a_rerun_with_another_config_is_refused_in_one_line(done):
+    out = done("pacgan-table1").out
+    result = CliRunner().invoke(main, ["reproduce", "pacgan-table1", "--steps", "6", "--seeds", "2", "--out", str(out)])
+    assert result.exit_code == 1 and "holds a run of another configuration" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_path):
+    name, out = "veegan-table1-2d", tmp_path / "killed"
+    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in TOY.items()]
+    cmd = [sys.executable, "-m", "gandiag", "reproduce", name, "--profile", "quick", "--seeds", "2",
+           "--steps", str(STEPS[name]), "--out", str(out), "--jobs", "2", *sets]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    status = lambda f: json.loads((f / R.STATUS_FILE).read_text())["status"] if (f / R.STATUS_FILE).is_file() else None  # noqa: E731
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        folders = cell_folders(out)
+        if any(status(f) == R.FINISHED for f in folders):
+            break
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)   # the command and its worker processes, mid-way
+    proc.wait()
+    while True:   # the workers die a moment after the command: until then they hold their cells
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    folders = cell_folders(out)
+    finished = [f for f in folders if R.RunReader(f).status["status"] == R.FINISHED]
+    assert 0 < len(finished) < 8, "the kill should land between the first finished cell and the last"
+    resumed = tiny(name, out)
+    assert resumed.trained == 8 - len(finished)
+    assert resumed.rows == done(name).rows
+
+
+def test_submitit_jobs_train_the_missing_cells_and_the_same_command_collects_the_table(done, tmp_path):
+    submitit = pytest.importorskip("submitit")
+    first = done("veegan-table1-2d")
+    out = tmp_path / "slurm"
+    shutil.copytree(first.out, out)
+    shutil.rmtree(out / "cells" / "grid" / "unrolled5" / "seed_1")
+    result = tiny("veegan-table1-2d", out, launcher="slurm", executor=submitit.LocalExecutor(tmp_path / "jobs"))
+    assert (result.trained, result.rows) == (1, first.rows)
+
+
+def last_row(folder: Path) -> dict:
+    rows = [json.loads(line) for line in (folder / R.METRICS_FILE).read_text().splitlines()]
+    return [r for r in rows if r.get("mode_counts") is not None][-1]
+
+
+@pytest.mark.parametrize("name", ["pacgan-table1", "metz-fig1"])
+def test_the_table_is_a_direct_computation_from_the_cells_run_folders(done, name):
+    result, protocol = done(name), load_protocol(name)
+    scale = {m.key: m.scale for m in protocol.metrics}
+    for row in result.rows:
+        folders = sorted((result.out / "cells" / row["scenario"] / row["method"]).iterdir())
+        if row["metric"] in R.OUTCOMES:   # the analyzer's verdicts, as diagnosis.json holds them
+            verdicts = [{v["rule"] for v in json.loads((f / R.DIAGNOSIS_FILE).read_text())["verdicts"]} for f in folders]
+            hops = ["mode_hopping" in v for v in verdicts]
+            collapsed = [not h and "mode_collapse" in v for h, v in zip(hops, verdicts)]
+            spread = [not h and not c and last_row(f)["modes_strict"] == len(last_row(f)["mode_counts"])
+                      for h, c, f in zip(hops, collapsed, folders)]
+            expected = {"hops": hops, "collapsed": collapsed, "spread": spread,
+                        "partial": [not (h or c or s) for h, c, s in zip(hops, collapsed, spread)]}[row["metric"]]
+            assert_close(row["mean"], sum(expected) / len(folders))
+            continue
+        values = [scale[row["metric"]] * last_row(f)[row["metric"]] for f in folders]
+        assert_close(row["mean"], statistics.fmean(values))
+        assert_close(row["error"], statistics.stdev(values) / math.sqrt(len(values)))   # both papers: s.e.
+    base = {(r["scenario"], r["metric"]): r["mean"] for r in result.rows if r["method"] == protocol.methods[0].id}
+    for row in result.rows:
+        if row["ordering"].startswith(">") and row["method"] != protocol.methods[0].id and name == "pacgan-table1":
+            assert row["holds"] == (row["mean"] > base[row["scenario"], row["metric"]])
+        if row["ordering"].startswith("<") and name == "pacgan-table1":
+            assert row["holds"] == (row["mean"] < base[row["scenario"], row["metric"]])
+
+
+def test_every_cell_folder_is_an_ordinary_run_folder_for_report(done, tmp_path):
+    folder = cell_folders(done("metz-fig1").out)[0]
+    result = CliRunner().invoke(main, ["report", str(folder), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+
+
+def test_list_names_every_shipped_protocol():
+    result = CliRunner().invoke(main, ["reproduce", "--list"])
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == protocol_names()
+    assert {"metz-fig1", "pacgan-table1", "veegan-table1-2d", "unrolled-stacked-mnist"} <= set(protocol_names())
+
+
+def test_a_broken_protocol_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    text = (ROOT / "gandiag/protocols/veegan-table1-2d.toml").read_text()
+    bad.write_text(text.replace('flags = { unrolled = 5 }', 'flags = { unrolled_by = 5 }'))
+    with pytest.raises(ProtocolError, match="unrolled_by"):
+        load_protocol(str(bad))
+    result = CliRunner().invoke(main, ["reproduce", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and len(result.output.splitlines()) == 1
