@@ -22,20 +22,16 @@ from gandiag.metrics import classifier as classifier_metrics
 from gandiag.reproduce import load_protocol, protocol_names, reproduce
 from gandiag.reproduce.protocol import ProtocolError
 from mnist_cache import cache  # noqa: F401  (a fixture)
+from tiny import CELL_IMAGE, CELL_TOY
 
 ROOT = Path(__file__).resolve().parents[1]
-#: tiny players and frequent records: a cell trains in well under a second
-TOY = {"g_hidden": (16,), "d_hidden": (8,), "z_dim": 4, "batch": 16, "eval_samples": 100, "snapshot_samples": 32,
-       "grid_res": 4, "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "device": "cpu"}
-IMAGE = {"g_width": 2, "d_width": 2, "z_dim": 8, "batch": 8, "eval_samples": 64, "snapshot_samples": 8, "threads": 1,
-         "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "device": "cpu"}
 STEPS = {"metz-fig1": 6, "pacgan-table1": 6, "veegan-table1-2d": 30, "unrolled-stacked-mnist": 2}
 SEEDS = {"unrolled-stacked-mnist": 1}
 
 
 def tiny(name: str, out: Path, **kw):
     return reproduce(name, "quick", SEEDS.get(name, 2), STEPS[name], out,
-                     overrides=IMAGE if "mnist" in name else TOY, **kw)
+                     overrides=CELL_IMAGE if "mnist" in name else CELL_TOY, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +110,7 @@ def test_a_rerun_with_another_config_is_refused_in_one_line(done):
 
 def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_path):
     name, out = "veegan-table1-2d", tmp_path / "killed"
-    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in TOY.items()]
+    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in CELL_TOY.items()]
     cmd = [sys.executable, "-m", "gandiag", "reproduce", name, "--profile", "quick", "--seeds", "2",
            "--steps", str(STEPS[name]), "--out", str(out), "--jobs", "2", *sets]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ from gandiag.config import ConfigError
 from gandiag.engine import choose
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
-from tiny_run import tiny_config
+from tiny import toy_config
 
 
 def _bce(logits, target):
@@ -54,7 +54,7 @@ def hand_step(G, D, cfg, draws, simultaneous: bool):
 
 def gandiag_step(updates: str):
     """(players before, players after one train_step, the draws it made in order)."""
-    s = Session.for_config(tiny_config(updates=updates, engine="reference"), "cpu")
+    s = Session.for_config(toy_config(updates=updates, engine="reference"), "cpu")
     before = copy.deepcopy(s.players.G), copy.deepcopy(s.players.D)
     draws = []
 
@@ -86,12 +86,12 @@ def test_simultaneous_updates_train_another_generator_than_alternating():
 
 def test_the_fast_engine_refuses_simultaneous_updates_and_auto_falls_back():
     with pytest.raises(ConfigError, match="updates"):
-        choose(tiny_config(updates="simultaneous", engine="fast"))
-    choice = choose(tiny_config(updates="simultaneous"))
+        choose(toy_config(updates="simultaneous", engine="fast"))
+    choice = choose(toy_config(updates="simultaneous"))
     assert (choice.name, "updates" in choice.reason) == ("reference", True)
 
 
 @pytest.mark.parametrize("extra", [{"d_steps": 2}, {"g_steps": 2}, {"unrolled": 3}])
 def test_simultaneous_updates_refuse_more_than_one_step_each(extra):
     with pytest.raises(ConfigError, match="simultaneous"):
-        tiny_config(updates="simultaneous", **extra)
+        toy_config(updates="simultaneous", **extra)

@@ -22,6 +22,12 @@ RUN = {"steps": 60, "batch": 32, "z_dim": 8, "g_hidden": (16, 16), "d_hidden": (
 #: an MNIST or Stacked MNIST GAN of a few channels, for the image tests (the digits come from mnist_cache)
 IMAGE = {"steps": 4, "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "eval_samples": 60,
          "snapshot_samples": 8, "batch": 16, "g_width": 4, "d_width": 4, "z_dim": 8, "device": "cpu"}
+#: a reproduce protocol's cells in the tests: tiny players and frequent records, under a second a cell
+CELL_TOY = {"g_hidden": (16,), "d_hidden": (8,), "z_dim": 4, "batch": 16, "eval_samples": 100,
+            "snapshot_samples": 32, "grid_res": 4, "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2,
+            "device": "cpu"}
+CELL_IMAGE = {"g_width": 2, "d_width": 2, "z_dim": 8, "batch": 8, "eval_samples": 64, "snapshot_samples": 8,
+              "threads": 1, "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "device": "cpu"}
 #: what a CLI run of a test never needs: the GIF at the end and the progress display
 QUIET = ("--no-animate", "--quiet")
 

@@ -10,7 +10,6 @@ gandiag.train's public run / resume (here, in worker processes, or as submitit j
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
