@@ -27,6 +27,7 @@ VEEGAN = {"g_act": "tanh", "d_act": "tanh", "init": "default", "d_input_scale": 
 CASES = {
     "pacgan setting": ({**PACGAN, "d_hidden": (10, 10, 10)}, 200),
     "pacgan setting, pack 3": ({**PACGAN, "pack": 3}, 150),
+    "pacgan setting, simultaneous updates": ({**PACGAN, "pack": 2, "updates": "simultaneous"}, 150),
     "veegan setting, unrolled second order": ({**VEEGAN, "unrolled": 3}, 100),
     "veegan setting, unrolled first order": ({**VEEGAN, "unrolled": 2, "unrolled_first_order": True}, 100),
     "maxout, unrolled second order": ({**PACGAN, "unrolled": 2, "loss": "least-squares"}, 60),

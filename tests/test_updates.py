@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 from gandiag.config import ConfigError
-from gandiag.engine import choose
+from gandiag.engine import choose, in_closed_form
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
 from tiny import toy_config
@@ -84,11 +84,9 @@ def test_simultaneous_updates_train_another_generator_than_alternating():
     assert any(not torch.equal(a, b) for a, b in zip(G_alt.parameters(), G_sim.parameters()))
 
 
-def test_the_fast_engine_refuses_simultaneous_updates_and_auto_falls_back():
-    with pytest.raises(ConfigError, match="updates"):
-        choose(toy_config(updates="simultaneous", engine="fast"))
-    choice = choose(toy_config(updates="simultaneous"))
-    assert (choice.name, "updates" in choice.reason) == ("reference", True)
+def test_simultaneous_updates_run_on_the_generic_fast_path_not_in_closed_form():
+    cfg = toy_config(updates="simultaneous")
+    assert choose(cfg).name == "fast" and not in_closed_form(cfg) and in_closed_form(toy_config())
 
 
 @pytest.mark.parametrize("extra", [{"d_steps": 2}, {"g_steps": 2}, {"unrolled": 3}])

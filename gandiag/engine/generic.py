@@ -113,9 +113,30 @@ class GenericStep:
         grads = list(torch.autograd.grad(loss, self.g.params[i]))
         return grads, {"g_loss": loss.detach(), "g_grad_norm": _norm(grads)}
 
+    def _both_grads(self, i: int, sample_real, sample_z, gen) -> tuple[list[Tensor], list[Tensor], dict]:
+        """updates = simultaneous: D's and G's gradients at the iteration's parameters, G's on the fakes D
+        scores (one forward of G, as the reference's schedule)."""
+        cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
+        real = sample_real(n)
+        fake = pack(self.g_nets[i](self.g.params[i], sample_z(n)), cfg.pack)
+        loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], pack(real, cfg.pack), fake.detach(),
+                                                      self._targets(gen, real))
+        d_grads = list(torch.autograd.grad(loss, self.d.params[i]))
+        g_loss = self.objectives[i].g(self.d_nets[i](self.d.params[i], fake))
+        g_grads = list(torch.autograd.grad(g_loss, self.g.params[i]))
+        return d_grads, g_grads, {
+            "d_loss": loss.detach(), "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),
+            "d_fake": losses.d_output(cfg.loss, fake_logits.detach()).mean(), "d_grad_norm": _norm(d_grads),
+            "g_loss": g_loss.detach(), "g_grad_norm": _norm(g_grads)}
+
     def compute(self, slots: list) -> Stats:
         """An iteration of every slot (each with sample_real, sample_z and gen); the (S,) statistics."""
         stats = [{} for _ in slots]
+        if self.cfg.updates == "simultaneous":
+            both = [self._both_grads(i, s.sample_real, s.sample_z, s.gen) for i, s in enumerate(slots)]
+            self.d.step_([d for d, _, _ in both])
+            self.g.step_([g for _, g, _ in both])
+            return {k: torch.stack([row[k] for _, _, row in both]) for k in both[0][2]}
         for player, grad in ((self.d, self._d_grad), (self.g, self._g_grad)):
             for _ in range(self.cfg.d_steps if player is self.d else self.cfg.g_steps):
                 grads = []

@@ -44,7 +44,8 @@ SOME_VALUES = {
 
 #: the generic path: every field above but compile (it has no compiled form), and these
 GENERIC_ANY_VALUE = (ANY_VALUE - {"compile"}) | {"d_hidden", "pack", "minibatch_disc"}
-GENERIC_SOME_VALUES = {**SOME_VALUES, "d_act": ("relu", "leaky_relu", "tanh", "maxout"), "g_norm": ("none", "batch")}
+GENERIC_SOME_VALUES = {**SOME_VALUES, "d_act": ("relu", "leaky_relu", "tanh", "maxout"), "g_norm": ("none", "batch"),
+                       "updates": ("alternating", "simultaneous")}
 
 
 @dataclass(frozen=True)
