@@ -53,8 +53,8 @@ def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False)
     if n < 1:
         raise R.RunError(f"--seeds {n} is not allowed: give a number of seeds >= 1")
     root = out_folder(out) if out is not None else Path(f"{default_out(cfg)}-seeds{n}")
+    memory.check_fits(cfg, n)   # before n configs are even made
     cfgs, choice = seed_configs(cfg, n), choose(cfg)
-    memory.check_fits(cfg, n)
     device = resolve_device(cfg.device)
     with locked(root) as lock:
         try:
