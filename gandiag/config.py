@@ -24,8 +24,15 @@ class ConfigError(ValueError):
     """A user-facing, one-line configuration error (the CLI prints it without a traceback)."""
 
 
+#: the largest count any integer field takes: beyond it numpy and torch overflow (10^30 would be an
+#: OverflowError deep inside); what fits below it in memory is checked by gandiag.memory
+INT_MAX = 2**31 - 1
+
+
 def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, cli=True):
     """A config field: its default plus what validation and the CLI need to know about it."""
+    if type(default) is int and hi is None:
+        hi = INT_MAX
     meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "cli": cli}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
@@ -40,6 +47,9 @@ DATA_KINDS = ("ring", "grid", "mixture", "points", *IMAGE_DATA)
 
 @dataclass(frozen=True)
 class Config:
+    """A run's configuration, validated whenever one is made (Config(...), dataclasses.replace, from_dict):
+    a Config that exists is one that can run."""
+
     # --- scenario and data -------------------------------------------------------------------
     scenario: str = _f("custom", "Scenario name (set from the scenario file).", cli=False)
     description: str = _f("", "One-line description of the scenario.", cli=False)
@@ -149,6 +159,11 @@ class Config:
     snapshot_samples: int = _f(512, "Fakes for the fixed z batch in each snapshot.", lo=1)
     grid_res: int = _f(64, "Resolution of D's heatmap grid in snapshots.", lo=2)
 
+    def __post_init__(self):
+        for name in FIELDS:   # frozen: the coerced values go in as dataclasses' own __init__ puts them
+            object.__setattr__(self, name, _coerce(name, getattr(self, name)))
+        _check(self)
+
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Config)}
 DEFAULTS: dict[str, object] = {
@@ -171,8 +186,9 @@ def _describe_allowed(name: str) -> str:
 
 
 def _coerce(name: str, value):
-    """Bring a TOML/CLI value to the field's type or raise a one-line ConfigError."""
-    kind = _HINTS[name]
+    """Bring a TOML/CLI/Python value (numpy scalars and arrays included) to the field's type or raise a
+    one-line ConfigError."""
+    kind, value = _HINTS[name], _plain(value)
     bad = ConfigError(f"{name} = {value!r} is not allowed: expected {_describe_allowed(name)}")
     if kind is bool:
         if not isinstance(value, bool):
@@ -202,6 +218,16 @@ def _coerce(name: str, value):
     raise AssertionError(f"unhandled field type {kind}")  # a new field type needs a branch here
 
 
+def _plain(value):
+    """numpy scalars and arrays as the Python numbers and lists they hold (numpy is not imported here:
+    `gandiag --help` loads the config without it)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
 def _check(cfg: Config) -> Config:
     for name, f in FIELDS.items():
         value, meta = getattr(cfg, name), f.metadata
@@ -214,8 +240,9 @@ def _check(cfg: Config) -> Config:
             raise bad
     for name in ("g_hidden", "d_hidden"):
         widths = getattr(cfg, name)
-        if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
-            raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like 128,128")
+        if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and 0 < w <= INT_MAX for w in widths):
+            raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like "
+                              f"128,128 (at most {INT_MAX})")
     if cfg.data == "grid" and math.isqrt(cfg.modes) ** 2 != cfg.modes:
         raise ConfigError(f"modes = {cfg.modes} is not allowed for data = grid: expected a square number like 25")
     if (cfg.conditional or cfg.aux_classifier) and cfg.data not in IMAGE_DATA:
@@ -250,8 +277,9 @@ def _check_mixture(cfg: Config) -> None:
     if len(cfg.stds) != n or not all(_is_num(s) and s > 0 for s in cfg.stds):
         raise ConfigError(f"stds is not allowed: expected {n} positive numbers, one per centre")
     if cfg.weights and (len(cfg.weights) != n or not all(_is_num(w) and w >= 0 for w in cfg.weights)
-                        or sum(cfg.weights) <= 0):
-        raise ConfigError(f"weights is not allowed: expected {n} non-negative numbers with a positive sum")
+                        or not 0 < sum(cfg.weights) <= sys.float_info.max):
+        raise ConfigError(f"weights is not allowed: expected {n} non-negative numbers with a positive sum "
+                          "within the float range (they are relative: [1, 3] is [0.25, 0.75])")
 
 
 def _is_num(v) -> bool:
@@ -267,7 +295,7 @@ def make_config(values: dict | None = None, **overrides) -> Config:
     unknown = sorted(set(merged) - set(FIELDS))
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r}: see `gandiag run --help` for the allowed keys")
-    return _check(Config(**{k: _coerce(k, v) for k, v in merged.items()}))
+    return Config(**merged)   # Config validates itself
 
 
 # --- scenarios -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def _try(fn: Callable, field: str, spec: str) -> None:
     args = (logits,) if field == "g_loss" else (logits, logits.flip(0))
     try:
         value = fn(*args)
-    except Exception as e:  # the user's code, shown in one line
+    except (Exception, SystemExit) as e:  # the user's code, shown in one line (sys.exit would end the run with 0)
         raise ConfigError(f"{field} = {spec!r} fails on a batch of logits: {type(e).__name__}: {e}") from None
     if not isinstance(value, torch.Tensor) or value.numel() != 1:
         raise ConfigError(f"{field} = {spec!r} returns {type(value).__name__}"

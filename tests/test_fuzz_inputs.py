@@ -1,5 +1,6 @@
 """Fuzzed user input: every scenario table, scenario file and samples file either loads or is a one-line error."""
 import io
+import shutil
 import json
 import math
 import typing
@@ -140,3 +141,78 @@ def test_any_samples_file_loads_as_finite_n_by_2_points_or_is_a_one_line_error(t
 def test_a_missing_samples_file_is_a_one_line_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nowhere\.npy not found: give a \.npy, \.npz or \.csv file"):
         load_samples(Path(tmp_path / "nowhere.npy"))
+
+
+# --- the command line's numeric options at their extremes ------------------------------------------
+#: what a user may type for a number: edges, overflows and non-numbers (every value either runs or is refused
+#: in one line; none is accepted and then left to overflow, hang or exit 0)
+EXTREMES = st.sampled_from(["0", "-1", "3", "0.5", "1e-308", "1e308", "-1e308", "nan", "inf", "-inf", str(10 ** 30),
+                            str(2 ** 31), str(2 ** 63), "1e30"])
+NUMERIC_FIELDS = sorted(n for n in FIELDS if HINTS[n] in (int, float) and FIELDS[n].metadata["cli"])
+#: tiny runs (2 steps) for the options that train; steps itself is fuzzed through the config only
+TINY_RUN = ["--steps", "2", "--batch", "16", "--z-dim", "4", "--g-hidden", "8", "--d-hidden", "8", "--eval-samples",
+            "32", "--snapshot-samples", "16", "--grid-res", "4", "--log-every", "1", "--snapshot-every", "1",
+            "--checkpoint-every", "1", "--device", "cpu", "--no-animate", "--quiet"]
+TINY_TABLE = {"steps": 2, "batch": 16, "z_dim": 4, "g_hidden": [8], "d_hidden": [8], "eval_samples": 32,
+              "snapshot_samples": 16, "grid_res": 4}
+
+
+def as_typed(name: str, text: str):
+    """The value click hands the config for `text` (an int option refuses "0.5" itself, in one line)."""
+    return float(text) if HINTS[name] is float else int(text)
+
+
+@settings(deadline=None)
+@given(st.sampled_from(NUMERIC_FIELDS), EXTREMES)
+def test_any_extreme_number_for_a_config_option_makes_a_config_that_fits_or_a_one_line_config_error(name, text):
+    from gandiag.memory import check_fits
+    try:
+        cfg = make_config({**TINY_TABLE, "scenario": "fuzz"}, **{name: as_typed(name, text)})
+        check_fits(cfg)
+    except ValueError as e:   # ConfigError; int("0.5") is click's to refuse
+        assert str(e) and "\n" not in str(e)
+
+
+def _one_line_or_runs(result) -> None:
+    assert "Traceback" not in result.output and isinstance(result.exception, (SystemExit, type(None))), \
+        (result.exception, result.output)
+    if result.exit_code:
+        said = [line for line in result.output.splitlines() if line.startswith(("Error:", "diverged:"))]
+        assert len(said) == 1, result.output
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from tiny_runs import cli
+    out = tmp_path_factory.mktemp("fuzz") / "run"
+    assert cli("run", "ring8", "--out", out, *TINY_RUN).exit_code == 0
+    return out
+
+
+#: (command before the option, option, command after it) for the options besides run's config options
+READERS = [(["animate", "{run}", "--out", "{tmp}/a.gif"], "--fps", []), (["animate", "{run}", "--out", "{tmp}/a.gif"],
+           "--max-frames", []), (["animate", "{run}", "--out", "{tmp}/a.gif"], "--dpi", []),
+           (["figure", "{run}", "--out", "{tmp}/f.png"], "--dpi", []),
+           (["probe", "saturation", "{run}", "--d-steps", "2"], "--d-lr", []),
+           (["probe", "saturation", "{run}"], "--d-steps", ["--d-lr", "1e-3"]),
+           (["resume", "{run}", "--quiet", "--no-animate"], "--steps", [])]
+
+
+# a few real commands per run of the suite (each trains or draws for a second or two); the config test
+# above takes the many examples
+@settings(settings.default, max_examples=max(2, settings.default.max_examples // 3), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.tuples(st.just((["run", "ring8", "--out", "{tmp}/r", *TINY_RUN], None, [])),
+                           st.sampled_from(["--seeds", *[f"--{n.replace('_', '-')}" for n in NUMERIC_FIELDS
+                                                         if n != "steps"]])),
+                 st.sampled_from(READERS).map(lambda r: (r, r[1]))), EXTREMES)
+def test_any_extreme_number_on_the_command_line_runs_or_is_one_line_and_a_non_zero_exit(tiny_run, case, text):
+    import tempfile
+
+    from tiny_runs import cli
+    (before, _, after), option = case
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        shutil.copytree(tiny_run, run)
+        args = [a.format(run=run, tmp=tmp) for a in before] + [option, text] + after
+        _one_line_or_runs(cli(*args))

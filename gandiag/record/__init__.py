@@ -5,12 +5,12 @@ folder's readers and helpers; `gandiag.record.Recorder` (also `gandiag.Recorder`
 The keys and RunError import nothing; the rest is imported when first asked for, so a command that only
 names them (`gandiag --help`) starts at once.
 """
-from .errors import RunError  # noqa: F401
+from .errors import RunError, os_error  # noqa: F401
 from .keys import *  # noqa: F401,F403
 
 _FOLDER = ("FolderLock", "RunReader", "atomic_write_bytes", "atomic_write_json", "checkpoint_name",
            "discard_partial_writes", "json_text", "jsonable", "metrics_lines", "number", "series", "snapshot_name",
-           "writer_alive")
+           "temp_path", "writer_alive")
 
 
 def __getattr__(name):

@@ -42,7 +42,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = temp_path(path)
     # os.open with 0o666 lets the umask decide the mode, as for any other file the user writes
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -54,6 +54,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def temp_path(path: Path) -> Path:
+    """A name beside `path` that no other writer of it uses, this process or another (two animations of
+    one run to one file each write their own, and the last rename wins whole)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
 
 
 def discard_partial_writes(root: Path) -> list[Path]:
@@ -197,6 +204,25 @@ def series(rows: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
 
 
+#: config.json's entries that readers rely on, with the JSON type each must have where present
+RECORD_TYPES = {"config": dict, "target": dict, "modes": dict, "losses": dict, "engine": dict, "pass": dict,
+                "versions": dict, "recorder": dict, "resumed_from": list, "method": str, "device": str}
+_JSON_TYPES = {dict: "a table", list: "a list", str: "a string"}
+
+
+class Snapshot(dict):
+    """A snapshot's arrays by name; an array it lacks (a damaged or foreign file) is a one-line RunError
+    where a reader asks for it, not a KeyError."""
+
+    def __init__(self, arrays: dict, path: Path):
+        super().__init__(arrays)
+        self.path = path
+
+    def __missing__(self, key):
+        raise RunError(f"snapshot {self.path} has no {key!r} array (it holds {', '.join(sorted(self)) or 'none'}): "
+                       "it is damaged or not a gandiag snapshot of this run; delete it and try again")
+
+
 class RunReader:
     """Reads whatever a run folder holds; never imports training code."""
 
@@ -218,6 +244,10 @@ class RunReader:
         if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
             raise RunError(f"{path} is not a gandiag run record (no config table): give the folder that "
                            "`gandiag run` printed")
+        for key, kind in RECORD_TYPES.items():
+            if record.get(key) is not None and not isinstance(record[key], kind):   # null: none (image runs' modes)
+                raise RunError(f"{path} is damaged: its {key!r} entry is {type(record[key]).__name__}, not "
+                               f"{_JSON_TYPES[kind]}; restore it from a copy, or rerun the scenario")
         return record
 
     @property
@@ -254,7 +284,7 @@ class RunReader:
         path = self.root / SNAPSHOT_DIR / snapshot_name(step)
         try:
             with np.load(path) as z:
-                return {k: z[k] for k in z.files}
+                return Snapshot({k: z[k] for k in z.files}, path)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise RunError(f"snapshot {path} cannot be read ({type(e).__name__}): delete it and try again") from None
 

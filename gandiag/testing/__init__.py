@@ -5,9 +5,10 @@
 
 Properties live in `properties` (losses) and `stabilizer_properties`; strategies in `strategies`.
 """
-from .kit import OPTIMUM_CHOICES, KitError, Report, check_loss, load_loss, loss_properties, parametrize_properties
+from .kit import (OPTIMUM_CHOICES, KitError, Report, check_loss, check_loss_apart, load_loss, loss_properties,
+                  parametrize_properties)
 from .properties import DISCRIMINATOR, GENERATOR, saturation_profile
 from .search import Result, register_profiles
 
-__all__ = ["check_loss", "load_loss", "loss_properties", "parametrize_properties", "register_profiles",
-           "saturation_profile", "KitError", "Report", "Result", "OPTIMUM_CHOICES", "GENERATOR", "DISCRIMINATOR"]
+__all__ = ["check_loss", "check_loss_apart", "load_loss", "loss_properties", "parametrize_properties",
+           "register_profiles", "saturation_profile", "KitError", "Report", "Result", "OPTIMUM_CHOICES", "GENERATOR", "DISCRIMINATOR"]

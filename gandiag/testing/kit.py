@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import multiprocessing
 import os
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from .search import Result, register_profiles, searching_with
 
 #: Loss families a discriminator loss can be checked against for its optimum (`optimum=`).
 OPTIMUM_CHOICES = (*P.OPTIMA, "wasserstein")
+#: seconds `check_loss_apart` waits for the whole check (a loss checked in 4 s on 2 CPU cores)
+DEFAULT_TIMEOUT_S = 120.0
 
 
 class KitError(ValueError):
@@ -99,6 +102,55 @@ def check_loss(loss, role: str, optimum: str | None = None, examples: int | None
     return Report(results, _profile(loss) if role == P.GENERATOR else None)
 
 
+def check_loss_apart(spec: str, role: str, optimum: str | None = None, examples: int | None = None,
+                     timeout: float = DEFAULT_TIMEOUT_S) -> Report:
+    """check_loss on the loss `spec` names (as load_loss takes it), loaded and checked in a child process
+    that is stopped after `timeout` seconds; what `gandiag check-loss` runs.
+
+    A process, not a thread: a Python thread cannot be stopped, so a loss that never returns would keep
+    the caller from ending, and a loss or module that calls sys.exit (or os._exit, or crashes) would end
+    the caller with it, with exit code 0. Whatever the child does, the caller gets a Report or a
+    one-line KitError. The child is spawned (not forked: torch's threads do not survive a fork), which
+    costs its imports, about 2 s."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_check_in_child, args=(send, spec, role, optimum, examples), daemon=True)
+    child.start()
+    send.close()   # the child holds the only sending end: its end, however it comes, is an EOF here
+    try:
+        if not receive.poll(timeout):
+            raise KitError(f"{spec} did not return within {timeout:g} s (the check was stopped): a loss that "
+                           "never returns? if it is only slow, give it longer with --timeout")
+        kind, payload = receive.recv()
+    except EOFError:
+        child.join()
+        raise KitError(f"{spec} ended the check's process (exit code {child.exitcode}) before the check "
+                       "finished: a loss returns a scalar tensor, it does not exit or crash") from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+    if kind == "error":
+        raise KitError(payload)
+    return payload
+
+
+def _check_in_child(send, spec: str, role: str, optimum: str | None, examples: int | None) -> None:
+    try:
+        message = ("report", check_loss(load_loss(spec), role, optimum, examples))
+    except KitError as e:
+        message = ("error", str(e))
+    except SystemExit as e:   # sys.exit in the loss or its module: no value, and no failure either
+        message = ("error", f"{spec} called sys.exit({e.code!r}) instead of returning a value: a loss returns "
+                            "a scalar tensor")
+    except BaseException as e:   # KeyboardInterrupt and the like raised by the user's code
+        message = ("error", f"{spec} raised {type(e).__name__}{f': {e}' if str(e) else ''}: a loss returns a "
+                            "scalar tensor")
+    send.send(message)
+    send.close()
+
+
 def _profile(g_loss) -> str:
     try:
         return P.saturation_profile(g_loss)
@@ -119,6 +171,8 @@ def load_loss(spec: str):
         raise
     except Exception as e:  # anything the user's module raises on import, shown in one line
         raise KitError(f"cannot import {target!r}: {type(e).__name__}: {e}") from None
+    except SystemExit as e:   # a module that exits on import would end the caller, with its exit code
+        raise KitError(f"cannot import {target!r}: it calls sys.exit({e.code!r}) when imported") from None
     fn = getattr(module, name, None)
     if not callable(fn):
         raise KitError(f"{target!r} has no function {name!r}: check the name after the colon")

@@ -5,13 +5,14 @@ has one writer; a second `run` or `resume` of the folder is refused in one line.
 """
 from __future__ import annotations
 
+import shutil
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import torch
 
-from .. import record as R, targets, user_losses
+from .. import memory, record as R, targets, user_losses
 from ..config import DEFAULTS, Config, from_dict, to_dict
 from ..engine import Choice, choose
 from ..record.recorder import Recorder, refuse_a_used_folder, versions
@@ -40,6 +41,13 @@ def method_name(cfg: Config) -> str:
     if cfg.pack > 1:
         parts.append(f"pack{cfg.pack}")
     return "-".join(parts) or "vanilla"
+
+
+def out_folder(out) -> Path:
+    """The run folder a user named (an empty name would be the current directory: refused)."""
+    if not str(out).strip():
+        raise R.RunError("the run folder's name is empty: give a path, e.g. runs/mine")
+    return Path(out)
 
 
 def default_out(cfg: Config) -> Path:
@@ -74,16 +82,16 @@ def run_record(cfg: Config, device: torch.device, choice: Choice) -> dict:
 @contextmanager
 def locked(root: Path):
     """The folder's writer lock for the block; the Recorder made inside takes it over (and releases it).
-    A folder made here and left holding only the lock file when the block fails is removed again."""
+    A folder made here that holds no file but the lock when the block fails (a full disk, a refused
+    config) is removed again."""
     made = not root.exists()
     lock = R.FolderLock(root).acquire()
     try:
         yield lock
     except BaseException:
         lock.release()
-        if made and [p.name for p in root.iterdir()] == [R.LOCK_FILE]:
-            (root / R.LOCK_FILE).unlink()
-            root.rmdir()
+        if made and all(p.is_dir() or p.name == R.LOCK_FILE for p in root.rglob("*")):   # nothing written yet
+            shutil.rmtree(root, ignore_errors=True)
         raise
 
 
@@ -92,8 +100,9 @@ def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) 
     under torchrun, data-parallel over its processes (gandiag.train.ddp)."""
     with ddp.process_group(resolve_device(cfg.device)) as device:
         choice = choose(cfg)   # a config the requested engine cannot run fails before any write
+        memory.check_fits(cfg)   # and so does one that does not fit in memory
         objective = user_losses.objective(cfg)   # a broken loss of the user's fails before any write
-        root = ddp.from_main(Path(out) if out is not None else default_out(cfg))
+        root = ddp.from_main(out_folder(out) if out is not None else default_out(cfg))
         if not ddp.is_main():
             return _follow(cfg, device, choice, root)
         with locked(root) as lock:
@@ -166,6 +175,7 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
         raise R.RunError(f"{root} is already at step {done}: pass --steps larger than that (a total, not extra)")
     device = _resume_device(cfg, ckpt, path)
     choice = choose(cfg)
+    memory.check_fits(cfg)
     target = run_target(cfg, device)
     session = Session(cfg, device, target, choice)
     if ckpt:

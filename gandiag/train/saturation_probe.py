@@ -69,15 +69,16 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
     if step not in steps:
         raise R.RunError(f"{reader.root} has no checkpoint at step {step}: choose one of {steps}")
     ckpt = load_checkpoint(reader.root / R.CHECKPOINT_DIR / R.checkpoint_name(step))
-    cfg = from_dict(ckpt["config"])
-    s = Session.for_config(cfg)   # D as the run began: a fresh one
+    if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
+        raise R.RunError(f"d_steps = {d_steps!r} is not allowed: give a whole number of D steps >= 1")
+    # the run's config with the probe's learning rate, validated as any config (NaN, 0 or -1 refused)
+    cfg = from_dict({**ckpt["config"], **({"d_lr": d_lr} if d_lr is not None else {})})
+    s = Session.for_config(cfg)   # D as the run began: a fresh one, with its optimiser at d_lr
     s.players.G.load_state_dict(ckpt["G"])
-    for group in s.players.opt_d.param_groups:
-        group["lr"] = d_lr or cfg.d_lr
     rows = frozen_g_probe(s.players.G, s.players.D, s.sample_real, s.sample_z,
                           lambda g, d, z: measure_saturation(g, d, z)[0], d_steps, cfg.batch, s.players.opt_d)
     stem = reader.root / f"{R.SATURATION_PROBE}_{Path(R.checkpoint_name(step)).stem}"
-    R.atomic_write_json(stem.with_suffix(".json"), {R.STEP: step, R.PROBE_D_LR: d_lr or cfg.d_lr, R.SERIES: rows})
+    R.atomic_write_json(stem.with_suffix(".json"), {R.STEP: step, R.PROBE_D_LR: cfg.d_lr, R.SERIES: rows})
     _probe_figure(rows, step, stem.with_suffix(".png"))
     return rows, [stem.with_suffix(".json"), stem.with_suffix(".png")]
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import record as R
+from .. import memory, record as R
 from ..config import Config, from_dict, to_dict
 from ..engine import choose
 from ..record.recorder import refuse_a_used_folder
 from .device import threads
 from .loop import EXIT_DIVERGED, EXIT_INTERRUPTED, RunResult, RunSlot, train
 from .progress import Progress
-from .runs import default_out, locked, prepare_resume, recorder_for, run_record, run_target
+from .runs import default_out, locked, out_folder, prepare_resume, recorder_for, run_record, run_target
 from .session import Session, resolve_device
 
 SEEDS_FILE = "seeds.json"
@@ -52,7 +52,8 @@ def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False)
     folder; returns the summary."""
     if n < 1:
         raise R.RunError(f"--seeds {n} is not allowed: give a number of seeds >= 1")
-    root = Path(out) if out is not None else Path(f"{default_out(cfg)}-seeds{n}")
+    root = out_folder(out) if out is not None else Path(f"{default_out(cfg)}-seeds{n}")
+    memory.check_fits(cfg, n)   # before n configs are even made
     cfgs, choice = seed_configs(cfg, n), choose(cfg)
     device = resolve_device(cfg.device)
     with locked(root) as lock:
@@ -83,6 +84,7 @@ def resume_seeds(root: Path, steps: int | None = None, quiet: bool = False) -> d
         try:
             spec = _read_pass(root)
             cfgs = [from_dict({**spec["config"], "seed": s}) for s in spec["seeds"]]
+            memory.check_fits(cfgs[0], len(cfgs))
             progress = Progress(0, quiet=quiet)
             with ExitStack() as stack:
                 folder_locks = {c.seed: stack.enter_context(_held(seed_folder(root, c.seed))) for c in cfgs}

@@ -16,5 +16,9 @@ DEFAULT_FPS = 10
 DEFAULT_DPI = 100
 DEFAULT_SIZE = (800, 450)           # pixels per run panel
 DEFAULT_MAX_FRAMES = 200            # longer runs are thinned evenly (first and last kept)
+MAX_DPI = 2400                      # finer than any printer; a page at it is 17,000 pixels wide
+#: the largest picture drawn: matplotlib's Agg canvas refuses 2^16 pixels in either direction, and an
+#: RGBA buffer of 2^28 pixels is 1 GB
+MAX_SIDE_PX, MAX_PIXELS = 2 ** 16 - 1, 2 ** 28
 FIGURE_DPI = 200                    # PNG resolution of static figures (PDF and SVG are vector)
 STRIP_LAYERS = "heatmap,density,fakes,manifold"  # a figure's panels (arrows crowd a small panel)

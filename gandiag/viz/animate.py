@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
+from .. import record as R
 from . import DEFAULT_DPI, DEFAULT_FPS, DEFAULT_MAX_FRAMES, DEFAULT_SIZE, style
 from .frames import FrameRenderer
 from .panels import ranges
@@ -125,10 +126,13 @@ def write_gif(frames: Iterator[Image.Image], out: Path, fps: int) -> None:
     images = list(frames)
     durations = [round(1000 / fps)] * len(images)
     durations[-1] = max(durations[-1], round(1000 * HOLD_LAST_S))
-    tmp = out.with_name(f".{out.name}.tmp")
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
-                   loop=0, optimize=True, disposal=1)
-    tmp.replace(out)  # a reader (the report, a browser) never sees half a GIF
+    tmp = R.temp_path(out)
+    try:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
+                       loop=0, optimize=True, disposal=1)
+        tmp.replace(out)  # a reader (the report, a browser) never sees half a GIF
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _hold_last(frames: Iterator[np.ndarray], extra: int) -> Iterator[np.ndarray]:
@@ -145,7 +149,7 @@ def write_mp4(frames: Iterator[np.ndarray], out: Path, fps: int) -> None:
     first = next(frames)
     frames = _hold_last(itertools.chain([first], frames), max(round(HOLD_LAST_S * fps) - 1, 0))
     h, w, _ = first.shape
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = R.temp_path(out)
     cmd = [ffmpeg(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
            "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
            "-pix_fmt", "yuv420p", "-f", "mp4", str(tmp)]
@@ -158,8 +162,10 @@ def write_mp4(frames: Iterator[np.ndarray], out: Path, fps: int) -> None:
             pass  # ffmpeg quit early: its exit code and message below say why
         proc.stdin.close()
         err = proc.stderr.read().decode(errors="replace").strip()
-    if proc.returncode:
+    try:
+        if proc.returncode:
+            raise VizError(f"ffmpeg failed ({err.splitlines()[-1] if err else f'exit {proc.returncode}'}): "
+                           "use --format gif")
+        tmp.replace(out)  # a player never opens half a video
+    finally:
         tmp.unlink(missing_ok=True)
-        raise VizError(f"ffmpeg failed ({err.splitlines()[-1] if err else f'exit {proc.returncode}'}): "
-                       "use --format gif")
-    tmp.replace(out)  # a player never opens half a video

@@ -20,7 +20,7 @@ from . import FIGURE_DPI, STRIP_LAYERS, style
 from .describe import curve_groups
 from .frames import IMAGE_LAYERS, TOY_LAYERS, parse_layers
 from .panels import ImagePanel, ToyPanel, ranges
-from .source import RunView, VizError, at_or_before, timeline
+from .source import RunView, VizError, at_or_before, check_pixels, timeline
 
 FORMATS = ("png", "pdf", "svg")
 #: print widths in inches: a journal column and a full page (two-column journals: ~3.3-3.5 and ~7)
@@ -181,9 +181,13 @@ def compare_figure(views: list[RunView], labels: list[str],
 def save_figure(fig: Figure, stem: Path, dpi: int = FIGURE_DPI, formats=FORMATS) -> list[Path]:
     """stem.png, stem.pdf and stem.svg (or those of `formats`)."""
     paths = [stem.with_suffix(f".{ext}") for ext in formats]
+    width, height = fig.get_size_inches()
+    check_pixels(width * dpi, height * dpi, f"a {width:.1f} x {height:.1f} in figure at {dpi} dpi")
     freeze_layout(fig)
-    for path in paths:
-        fig.savefig(path, dpi=dpi)
+    for path in paths:   # whole or not at all, as every file gandiag writes
+        buf = io.BytesIO()
+        fig.savefig(buf, format=path.suffix[1:], dpi=dpi)
+        R.atomic_write_bytes(path, buf.getvalue())
     return paths
 
 

@@ -15,7 +15,7 @@ from .. import record as R
 from . import DEFAULT_DPI, DEFAULT_SIZE, style
 from .describe import curve_groups
 from .panels import BarsPanel, CurvesPanel, ImagePanel, Ranges, ToyPanel, mode_share, ranges
-from .source import RunView, VizError
+from .source import RunView, VizError, check_pixels
 
 TOY_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold", "bars", "curves", "title")
 IMAGE_LAYERS = ("samples", "classes", "curves", "title")
@@ -49,6 +49,7 @@ def parse_size(text: str) -> tuple[int, int]:
         raise VizError(f"size {text!r} is not WIDTHxHEIGHT in pixels, e.g. 800x450") from None
     if w < 120 or h < 120:
         raise VizError(f"size {text!r} is too small: give at least 120x120 pixels")
+    check_pixels(w, h, f"a frame of size {text}")
     return w, h
 
 

@@ -25,6 +25,14 @@ class VizError(R.RunError):
     reports a bad run folder as one line (the CLI) reports these the same way."""
 
 
+def check_pixels(width: float, height: float, what: str) -> None:
+    """Refuse a picture too large to draw (matplotlib's limit per side, a 1 GB RGBA buffer) in one line."""
+    from . import MAX_PIXELS, MAX_SIDE_PX
+    if max(width, height) > MAX_SIDE_PX or width * height > MAX_PIXELS:
+        raise VizError(f"{what} would be {width:,.0f} x {height:,.0f} pixels, more than the {MAX_SIDE_PX:,} per side "
+                       f"and {MAX_PIXELS:,} in all that gandiag draws: lower --dpi or --size")
+
+
 class RunView:
     """One run folder as the pictures see it: config, target, snapshot steps, curves, verdicts."""
 
@@ -120,6 +128,8 @@ def at_or_before(steps: list[int], step: int) -> int:
 def timeline(views: list[RunView], max_frames: int) -> list[int]:
     """Frame steps for one or more runs: every snapshot step of any run, thinned evenly to at most
     max_frames while keeping the first and the last."""
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
+        raise VizError(f"max_frames = {max_frames!r} is not allowed: give a whole number of frames >= 1")
     steps = sorted(set().union(*(v.steps for v in views)))
     if len(steps) <= max_frames:
         return steps

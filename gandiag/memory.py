@@ -1,0 +1,118 @@
+"""What a run of a config holds in memory at once, estimated before anything is allocated or written.
+
+A config can be valid field by field and still not fit: a 10^6-mode mixture (the mode metrics hold an
+evaluation-samples x modes distance table), grid_res 100,000 (D's heatmap has grid_res^2 points),
+100,000 seeds stacked in one pass. Allocating first fails late (after minutes and folders) and as a
+traceback; the estimate refuses such a run in one line that names its largest part, the estimate and
+the limit. It counts the large arrays only, so it errs low: a refused run would not have fitted.
+"""
+from __future__ import annotations
+
+import os
+import resource
+
+from .config import IMAGE_DATA, Config, ConfigError
+
+FLOAT32, FLOAT64 = 4, 8
+#: what each further seed of a pass costs besides its arrays (session, recorder, modules, generators):
+#: 100 more seeds of a tiny ring8 config raised the peak RSS by 16 MB
+SEED_OVERHEAD = 160_000
+#: files each seed of a pass holds open while it trains (its lock and its metrics.jsonl), and the
+#: process's own (libraries, the pass's lock) besides
+FILES_PER_SEED, FILES_BESIDES = 2, 64
+
+
+def parts(cfg: Config, seeds: int = 1) -> dict[str, tuple[int, str]]:
+    """{what: (bytes, the option that sets it)} for the largest things a run of cfg holds at once; what
+    each seed of a stacked pass holds counts once per seed."""
+    evaluated = max(cfg.eval_samples, cfg.snapshot_samples)
+    modes = cfg.target_modes if cfg.data == "points" else 0 if cfg.data in IMAGE_DATA else \
+        len(cfg.centres) if cfg.data == "mixture" else cfg.modes
+    each = f" ({seeds:,} seeds)" if seeds > 1 else ""
+    return {
+        # (N, M, 2) float64 differences, their squares and the (N, M) distances (metrics/coverage.py)
+        "the mode metrics' distance table": (evaluated * modes * 5 * FLOAT64, "modes"),
+        # grid points, meshgrid, D's scores and the snapshot's copies (record/snapshot.py)
+        "D's heatmap grid": (cfg.grid_res ** 2 * 6 * FLOAT32, "grid_res"),
+        "the replay buffer" + each: (seeds * cfg.replay_size * _sample_size(cfg) * FLOAT32, "replay_size"),
+        "the evaluation z" + each: (seeds * evaluated * cfg.z_dim * FLOAT32, "eval_samples"),
+        "the players" + each: (seeds * (_players(cfg) + SEED_OVERHEAD), "g_hidden and d_hidden"),
+        "a step's batches" + each: (seeds * _batches(cfg), "batch"),
+    }
+
+
+def _sample_size(cfg: Config) -> int:
+    return 28 * 28 * (3 if cfg.data == "stacked-mnist" else 1) if cfg.data in IMAGE_DATA else 2
+
+
+def _players(cfg: Config) -> int:
+    """Parameters, gradients and Adam's two moments of both MLP players (image runs: the DCGAN widths)."""
+    if cfg.data in IMAGE_DATA:
+        params = 25 * 16 * (cfg.g_width ** 2 + cfg.d_width ** 2) + 4 * 4 * 4 * cfg.g_width * cfg.z_dim
+    else:
+        g = [cfg.z_dim, *cfg.g_hidden, 2]
+        d = [2 * cfg.pack, *cfg.d_hidden, 1]
+        params = sum(a * b for a, b in zip(g, g[1:])) + sum(a * b for a, b in zip(d, d[1:]))
+        params *= cfg.maxout_pieces if cfg.d_act == "maxout" else 1
+    return params * 4 * FLOAT32 * (1 + cfg.unrolled)
+
+
+def _batches(cfg: Config) -> int:
+    """A step's activations with their gradients (reals and fakes through D), unrolled copies included."""
+    widths = cfg.z_dim + sum(cfg.g_hidden) + 2 * sum(cfg.d_hidden) + _sample_size(cfg)
+    if cfg.data in IMAGE_DATA:
+        widths += 2 * 28 * 28 * 4 * (cfg.g_width + cfg.d_width)
+    step = cfg.batch * widths * 3 * FLOAT32
+    if cfg.minibatch_disc:   # the pairwise L1 distances of every kernel (nets/layers.py)
+        step += cfg.batch ** 2 * cfg.mbd_kernels * 3 * FLOAT32
+    return step * (1 + cfg.unrolled) * max(cfg.d_steps, 1)
+
+
+def available() -> int:
+    """Bytes this process may still take: the memory the system has available, or less under a
+    `ulimit -v`."""
+    limit = _meminfo_available()
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft - _address_space())
+    return max(limit, 0)
+
+
+def _meminfo_available() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _address_space() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def check_fits(cfg: Config, seeds: int = 1, limit: int | None = None) -> None:
+    """Refuse, in one line, a run of `seeds` seeds of cfg that would not fit in memory (or, for a pass,
+    in the open files a process may hold)."""
+    files, max_files = FILES_PER_SEED * seeds + FILES_BESIDES, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if seeds > 1 and max_files != resource.RLIM_INFINITY and files > max_files:
+        raise ConfigError(f"--seeds {seeds:,} holds {files:,} files open at once (a lock and a metrics file per "
+                          f"seed) and this process may open {max_files:,} (ulimit -n): run fewer seeds per pass")
+    estimate = parts(cfg, seeds)
+    total = sum(size for size, _ in estimate.values())
+    limit = available() if limit is None else limit
+    if total > limit:
+        what, (size, option) = max(estimate.items(), key=lambda item: item[1][0])
+        lower = f"--seeds or {option}" if seeds > 1 and "seeds)" in what else option
+        raise ConfigError(f"this run needs about {_gb(total)} of memory ({what}: {_gb(size)}), more than the "
+                          f"{_gb(limit)} available: lower {lower}")
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.1f} MB"

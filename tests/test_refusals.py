@@ -1,0 +1,271 @@
+"""What gandiag refuses, in one line and with a non-zero exit, instead of a traceback, a hang or exit 0:
+losses that exit or hang, non-finite numbers, sizes beyond memory, damaged records, a file system that
+refuses writes, empty and impossible output paths (docs/reliability.md)."""
+import dataclasses
+import errno
+import json
+import os
+import shutil
+import textwrap
+
+import numpy as np
+import pytest
+
+import gandiag
+from gandiag import memory, record as R
+from gandiag.config import FIELDS, Config, ConfigError, load_config, make_config
+from gandiag.viz.animate import write_gif
+from gandiag.viz.source import VizError
+from tiny_runs import TINY, cli, run_tiny
+
+
+def one_line_error(result, code: int = 1) -> str:
+    """The refusal's one line (click's 'Error: ...'); fails on a traceback, a hang's exit or exit 0."""
+    assert result.exit_code == code and isinstance(result.exception, SystemExit), (result.exception, result.output)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 or code == 2, result.output   # usage errors add a usage line and a help hint
+    assert "Traceback" not in result.output
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    return run_tiny(tmp_path_factory.mktemp("finished") / "run")
+
+
+@pytest.fixture
+def copy(finished, tmp_path):
+    return shutil.copytree(finished, tmp_path / "run")
+
+
+# --- item 5: exit 0 on failure -------------------------------------------------------------------
+
+LOSSES = {
+    "exits": ("import sys\ndef g(fake):\n    sys.exit(0)\n", "called sys.exit(0) instead of returning a value"),
+    "exits_on_import": ("import sys\nsys.exit(0)\ndef g(fake):\n    return fake.mean()\n",
+                        "it calls sys.exit(0) when imported"),
+    "interrupts": ("def g(fake):\n    raise KeyboardInterrupt\n", "raised KeyboardInterrupt"),
+    "ends_its_process": ("import os\ndef g(fake):\n    os._exit(0)\n", "ended the check's process (exit code 0)"),
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_check_loss_on_a_loss_that_ends_instead_of_returning_fails_in_one_line(tmp_path, name):
+    source, message = LOSSES[name]
+    (tmp_path / f"{name}.py").write_text(source)
+    line = one_line_error(cli("check-loss", f"{tmp_path}/{name}.py:g", "--role", "generator", "--examples", 3))
+    assert message in line
+
+
+def test_check_loss_stops_a_loss_that_never_returns_at_its_deadline(tmp_path):
+    (tmp_path / "hangs.py").write_text("import time\ndef g(fake):\n    while True:\n        time.sleep(1)\n")
+    line = one_line_error(cli("check-loss", f"{tmp_path}/hangs.py:g", "--role", "generator", "--timeout", 2))
+    assert "did not return within 2 s (the check was stopped)" in line
+
+
+def test_a_run_whose_own_loss_exits_is_refused_before_it_starts(tmp_path):
+    (tmp_path / "exits.py").write_text(LOSSES["exits"][0])
+    line = one_line_error(cli("run", "ring8", "--out", tmp_path / "run", *TINY, "--g-loss", f"{tmp_path}/exits.py:g"))
+    assert "fails on a batch of logits: SystemExit" in line and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1"])
+def test_the_probe_refuses_a_learning_rate_that_is_no_positive_number(copy, value):
+    one_line_error(cli("probe", "saturation", copy, "--d-lr", value, "--d-steps", 3), code=2)
+    assert not list(copy.glob(f"{R.SATURATION_PROBE}*"))
+
+
+def test_the_probe_library_refuses_a_non_finite_learning_rate(copy):
+    from gandiag.train.saturation_probe import probe_saturation
+    with pytest.raises(ConfigError, match="d_lr = nan is not allowed"):
+        probe_saturation(copy, d_steps=3, d_lr=float("nan"))
+
+
+def test_metrics_on_huge_samples_print_json_without_infinity_or_nan(tmp_path):
+    np.save(tmp_path / "big.npy", np.full((50, 2), 1e308))
+    result = cli("metrics", tmp_path / "big.npy", "--scenario", "ring8")
+    assert result.exit_code == 0, result.output
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+    report = json.loads(result.output, parse_constant=refuse)
+    assert report[R.LOG_LIKELIHOOD] is None
+
+
+# --- item 6: one line instead of a traceback ---------------------------------------------------------
+
+@pytest.mark.parametrize("damage", [{"target": "abc"}, {"modes": [1, 2]}, {"losses": 5}])
+@pytest.mark.parametrize("command", ["animate", "figure", "report", "analyze"])
+def test_a_config_json_of_the_wrong_structure_is_one_line(copy, command, damage):
+    record = json.loads((copy / R.CONFIG_FILE).read_text())
+    (copy / R.CONFIG_FILE).write_text(json.dumps({**record, **damage}))
+    assert "is damaged: its" in one_line_error(cli(command, copy))
+
+
+@pytest.mark.parametrize("command", ["animate", "figure", "report"])
+def test_a_snapshot_without_fakes_is_one_line_naming_the_file(copy, command):
+    path = copy / R.SNAPSHOT_DIR / R.snapshot_name(0)
+    arrays = dict(np.load(path))
+    del arrays[R.SNAP_FAKES]
+    np.savez(path, **arrays)
+    assert f"snapshot {path} has no 'fakes' array" in one_line_error(cli(command, copy))
+
+
+@pytest.fixture(params=[(errno.EROFS, "Read-only file system"), (errno.ENOSPC, "No space left on device"),
+                        (errno.EACCES, "Permission denied")], ids=["read-only", "full", "no-permission"])
+def refused_writes(request, monkeypatch, tmp_path, finished):
+    """(a copy of the finished run, the system's reason): every write under its folder then fails as the
+    operating system fails it (os.open, os.mkdir and open are where gandiag, numpy, torch, PIL and
+    matplotlib all end up)."""
+    code, reason = request.param
+    run = shutil.copytree(finished, tmp_path / "refused" / "run")
+    root = str(tmp_path / "refused")
+    real_os_open, real_open, real_mkdir = os.open, open, os.mkdir
+
+    def refuse(path):
+        if str(path).startswith(root):
+            raise OSError(code, reason, str(path))
+
+    def os_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            refuse(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def builtin_open(path, mode="r", *args, **kwargs):
+        if isinstance(path, (str, os.PathLike)) and set(mode) & set("wax+"):
+            refuse(path)
+        return real_open(path, mode, *args, **kwargs)
+
+    def mkdir(path, *args, **kwargs):
+        refuse(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr("builtins.open", builtin_open)
+    return run, reason
+
+
+@pytest.mark.parametrize("command", [["resume", "{run}", "--steps", "80"], ["analyze", "{run}"], ["figure", "{run}"],
+                                     ["animate", "{run}"], ["report", "{run}"],
+                                     ["probe", "saturation", "{run}", "--d-steps", "3"],
+                                     ["run", "ring8", "--out", "{run}/../new", *TINY]])
+def test_a_file_system_that_refuses_writes_is_one_line_and_keeps_what_was_written(refused_writes, command):
+    run, reason = refused_writes
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    line = one_line_error(cli(*[a.format(run=run) for a in command]))
+    assert reason in line and ".tmp" not in line
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_an_out_path_through_a_file_is_one_line(tmp_path):
+    line = one_line_error(cli("run", "ring8", "--out", "/dev/null/x", *TINY))
+    assert line == "Error: /dev/null/x: Not a directory: a part of the path is a file, not a folder: choose another path"
+
+
+@pytest.mark.parametrize("name", [n for n, f in FIELDS.items() if f.type == "int"])
+def test_every_count_beyond_what_numpy_and_torch_hold_is_a_config_error(name):
+    with pytest.raises(ConfigError, match=f"{name} = {10 ** 30} is not allowed: expected an integer .*and <= "):
+        make_config({name: 10 ** 30})
+    assert FIELDS[name].metadata["hi"] < 2 ** 63   # below int64's overflow
+
+
+@pytest.mark.parametrize("flags, part", [(["--modes", "1000000"], "the mode metrics' distance table"),
+                                         (["--grid-res", "100000"], "D's heatmap grid"),
+                                         (["--seeds", "100000"], "a step's batches (100,000 seeds)")])
+def test_a_run_that_cannot_fit_in_memory_is_refused_with_the_estimate_before_any_folder(tmp_path, monkeypatch,
+                                                                                         flags, part):
+    monkeypatch.setattr(memory, "available", lambda: 8 * 10 ** 9)
+    monkeypatch.setattr(memory, "FILES_PER_SEED", 0)   # the memory, not the open files, is what is checked here
+    out = tmp_path / "run"
+    line = one_line_error(cli("run", "ring8", "--out", out, "--steps", 5, "--eval-samples", 2500, *flags,
+                              "--quiet", "--no-animate"))
+    assert f"GB of memory ({part}" in line and "more than the 8.0 GB available" in line
+    assert not out.exists()
+
+
+def test_a_pass_of_more_seeds_than_open_files_allow_is_refused_before_any_folder(tmp_path):
+    import resource
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if limit == resource.RLIM_INFINITY:
+        pytest.skip("no limit on open files here")
+    out = tmp_path / "pass"
+    line = one_line_error(cli("run", "ring8", "--out", out, *TINY, "--seeds", limit))
+    assert f"may open {limit:,} (ulimit -n)" in line and not out.exists()
+
+
+def test_mixture_weights_whose_sum_overflows_are_a_config_error():
+    with pytest.raises(ConfigError, match="weights is not allowed: .* within the float range"):
+        make_config({"data": "mixture", "centres": [[0, 0], [1, 1]], "stds": [0.1, 0.1], "weights": [1e308, 1e308]})
+
+
+@pytest.mark.parametrize("args, message", [(["figure", "{run}", "--dpi", "1000000"], "is not in the range"),
+                                           (["figure", "{run}", "--dpi", "2400", "--size", "40x40"],
+                                            "pixels, more than the 65,535 per side"),
+                                           (["animate", "{run}", "--size", "100000x100000"], "pixels, more than")])
+def test_a_picture_too_large_to_draw_is_one_line(finished, args, message):
+    result = cli(*[a.format(run=finished) for a in args])
+    assert message in one_line_error(result, code=2 if "range" in message else 1)
+
+
+def test_every_way_of_making_a_config_validates_it(tmp_path):
+    with pytest.raises(ConfigError, match="batch = 0 is not allowed"):
+        Config(batch=0)
+    cfg = load_config("ring8")
+    with pytest.raises(ConfigError, match="steps = -5 is not allowed"):
+        gandiag.run(dataclasses.replace(cfg, steps=-5), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_load_config_takes_numpy_numbers_as_the_python_numbers_they_are():
+    given = dict(batch=np.int64(32), d_lr=np.float32(0.5), radius=np.float64(3.0), compile=np.bool_(False),
+                 g_hidden=np.array([16, 8]))
+    plain = dict(batch=32, d_lr=float(np.float32(0.5)), radius=3.0, compile=False, g_hidden="16,8")
+    assert load_config("ring8", **given) == load_config("ring8", **plain)
+    assert type(load_config("ring8", **given).batch) is int
+
+
+@pytest.mark.parametrize("frames", [0, -1, 2.5])
+def test_an_animation_of_no_frames_is_refused_in_one_line(finished, frames):
+    with pytest.raises(VizError, match=f"max_frames = {frames} is not allowed"):
+        gandiag.animate(finished, max_frames=frames)
+
+
+# --- item 7: misleading states ----------------------------------------------------------------------
+
+def test_two_animations_to_one_file_write_through_temp_files_of_their_own(tmp_path, monkeypatch):
+    from PIL import Image
+    temps = []
+    real_save = Image.Image.save
+    monkeypatch.setattr(Image.Image, "save", lambda self, fp, *a, **k: (temps.append(fp), real_save(self, fp, *a, **k)))
+    frames = [Image.new("P", (4, 4)) for _ in range(2)]
+    for _ in range(2):   # as two processes writing animation.gif at once would
+        write_gif(iter(frames), tmp_path / "animation.gif", fps=5)
+    assert len(set(temps)) == 2 and all(t.parent == tmp_path for t in temps)
+    assert [p.name for p in tmp_path.iterdir()] == ["animation.gif"]
+
+
+@pytest.mark.parametrize("command", [["run", "ring8", "--out", "", *TINY], ["animate", "{run}", "--out", ""],
+                                     ["report", "{run}", "--out", " "]])
+def test_an_empty_out_is_refused_instead_of_writing_elsewhere(finished, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(cli(*[a.format(run=finished) for a in command]), code=2)
+    assert "is empty: give a path to write to" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_python_api_refuses_an_empty_run_folder_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(R.RunError, match="the run folder's name is empty"):
+        gandiag.run(load_config("ring8", steps=2), "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_readme_style_loss_file_still_checks_in_its_own_process(tmp_path):
+    (tmp_path / "fine.py").write_text(textwrap.dedent("""
+        import torch.nn.functional as F
+        def g(fake):
+            return F.softplus(-fake).mean()
+    """))
+    result = cli("check-loss", f"{tmp_path}/fine.py:g", "--role", "generator", "--examples", 3)
+    assert result.exit_code == 0 and result.output.strip().endswith("properties hold"), result.output
