@@ -1,8 +1,8 @@
 """Fuzzed user input: every scenario table, scenario file and samples file either loads or is a one-line error."""
 import io
 import shutil
+import tempfile
 import json
-import math
 import typing
 from pathlib import Path
 
@@ -10,12 +10,18 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import gandiag
 from gandiag.data.points import load_samples
 from gandiag.config import FIELDS, Config, ConfigError, from_dict, load_config, make_config, to_dict
+from gandiag.memory import check_fits
+from cli_runs import cli
+from tiny import FUZZ_RUN, QUIET, flags
 
 HINTS = typing.get_type_hints(Config)
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# parsing is cheap: four times the loaded profile's examples (dev 40, ci 400), never a number of its own
+PARSING = settings(settings.default, max_examples=4 * settings.default.max_examples, deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # --- what a TOML file can hold (plus None, which the CLI uses for "not given") ------------------
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-3, 3), st.floats(), st.text(max_size=8),
@@ -59,7 +65,7 @@ def tables(draw):
     return table
 
 
-@FUZZ
+@PARSING
 @given(tables())
 def test_any_scenario_table_loads_into_a_recordable_config_or_is_a_one_line_config_error(table):
     try:
@@ -77,7 +83,7 @@ toml_lines = st.one_of(st.builds("{} = {}".format, st.sampled_from(sorted(FIELDS
                        st.sampled_from(["[table]", "[[array]]", "# comment", ""]), st.text(max_size=20))
 
 
-@FUZZ
+@PARSING
 @given(st.lists(toml_lines, max_size=8), st.binary(max_size=8))
 def test_any_scenario_file_loads_or_is_a_one_line_config_error(tmp_path, lines, tail):
     path = tmp_path / "fuzz.toml"
@@ -123,9 +129,11 @@ samples_files = st.one_of(
     st.tuples(st.sampled_from([".npy", ".npz", ".csv", ".json", ""]), st.binary(max_size=64)))
 
 
-@FUZZ
+@PARSING
 @given(samples_files, st.integers(0, 100))
-def test_any_samples_file_loads_as_finite_n_by_2_points_or_is_a_one_line_error(tmp_path, file, cut_percent):
+def test_any_samples_file_loads_as_n_by_2_floats_or_is_a_one_line_error(tmp_path, file, cut_percent):
+    """Samples with NaN or inf load (the coverage report scores them as on no mode); a target refuses them
+    (test_non_finite_target_points_are_refused_in_one_line)."""
     suffix, data = file
     path = tmp_path / f"samples{suffix}"
     path.write_bytes(data[:max(1, len(data) * cut_percent // 100)] if cut_percent < 100 else data)
@@ -135,7 +143,14 @@ def test_any_samples_file_loads_as_finite_n_by_2_points_or_is_a_one_line_error(t
         assert str(e) and "\n" not in str(e)
         return
     assert x.dtype == np.float64 and x.ndim == 2 and x.shape[1] == 2 and len(x) > 0
-    assert all(math.isfinite(v) for v in x.ravel())
+
+
+def test_non_finite_target_points_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("x,y\n" + "0.5,1.0\n" * 10 + "inf,1.000\n")
+    assert load_samples(path).shape == (11, 2)
+    with pytest.raises(ConfigError, match="^the target points hold NaN or infinite values: remove them"):
+        gandiag.target(path)
 
 
 def test_a_missing_samples_file_is_a_one_line_error(tmp_path):
@@ -150,11 +165,7 @@ EXTREMES = st.sampled_from(["0", "-1", "3", "0.5", "1e-308", "1e308", "-1e308", 
                             str(2 ** 31), str(2 ** 63), "1e30"])
 NUMERIC_FIELDS = sorted(n for n in FIELDS if HINTS[n] in (int, float) and FIELDS[n].metadata["cli"])
 #: tiny runs (2 steps) for the options that train; steps itself is fuzzed through the config only
-TINY_RUN = ["--steps", "2", "--batch", "16", "--z-dim", "4", "--g-hidden", "8", "--d-hidden", "8", "--eval-samples",
-            "32", "--snapshot-samples", "16", "--grid-res", "4", "--log-every", "1", "--snapshot-every", "1",
-            "--checkpoint-every", "1", "--device", "cpu", "--no-animate", "--quiet"]
-TINY_TABLE = {"steps": 2, "batch": 16, "z_dim": 4, "g_hidden": [8], "d_hidden": [8], "eval_samples": 32,
-              "snapshot_samples": 16, "grid_res": 4}
+TINY_RUN = flags(FUZZ_RUN, *QUIET, log_every=1, snapshot_every=1, checkpoint_every=1, device="cpu")
 
 
 def as_typed(name: str, text: str):
@@ -165,9 +176,8 @@ def as_typed(name: str, text: str):
 @settings(deadline=None)
 @given(st.sampled_from(NUMERIC_FIELDS), EXTREMES)
 def test_any_extreme_number_for_a_config_option_makes_a_config_that_fits_or_a_one_line_config_error(name, text):
-    from gandiag.memory import check_fits
     try:
-        cfg = make_config({**TINY_TABLE, "scenario": "fuzz"}, **{name: as_typed(name, text)})
+        cfg = make_config({**FUZZ_RUN, "scenario": "fuzz"}, **{name: as_typed(name, text)})
         check_fits(cfg)
     except ValueError as e:   # ConfigError; int("0.5") is click's to refuse
         assert str(e) and "\n" not in str(e)
@@ -183,7 +193,6 @@ def _one_line_or_runs(result) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from tiny_runs import cli
     out = tmp_path_factory.mktemp("fuzz") / "run"
     assert cli("run", "ring8", "--out", out, *TINY_RUN).exit_code == 0
     return out
@@ -207,9 +216,6 @@ READERS = [(["animate", "{run}", "--out", "{tmp}/a.gif"], "--fps", []), (["anima
                                                          if n != "steps"]])),
                  st.sampled_from(READERS).map(lambda r: (r, r[1]))), EXTREMES)
 def test_any_extreme_number_on_the_command_line_runs_or_is_one_line_and_a_non_zero_exit(tiny_run, case, text):
-    import tempfile
-
-    from tiny_runs import cli
     (before, _, after), option = case
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"

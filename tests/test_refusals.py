@@ -16,7 +16,7 @@ from gandiag import memory, record as R
 from gandiag.config import FIELDS, Config, ConfigError, load_config, make_config
 from gandiag.viz.animate import write_gif
 from gandiag.viz.source import VizError
-from tiny_runs import TINY, cli, run_tiny
+from cli_runs import TINY, cli, run_tiny
 
 
 def one_line_error(result, code: int = 1) -> str:

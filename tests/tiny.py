@@ -28,6 +28,9 @@ CELL_TOY = {"g_hidden": (16,), "d_hidden": (8,), "z_dim": 4, "batch": 16, "eval_
             "device": "cpu"}
 CELL_IMAGE = {"g_width": 2, "d_width": 2, "z_dim": 8, "batch": 8, "eval_samples": 64, "snapshot_samples": 8,
               "threads": 1, "log_every": 2, "snapshot_every": 2, "checkpoint_every": 2, "device": "cpu"}
+#: the fuzz tests' runs: 2 steps of the smallest players
+FUZZ_RUN = {"steps": 2, "batch": 16, "z_dim": 4, "g_hidden": (8,), "d_hidden": (8,), "eval_samples": 32,
+            "snapshot_samples": 16, "grid_res": 4}
 #: what a CLI run of a test never needs: the GIF at the end and the progress display
 QUIET = ("--no-animate", "--quiet")
 

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from .. import record as R
 from . import FIGURE_DPI, STRIP_LAYERS, style
 from .describe import curve_groups
 from .frames import IMAGE_LAYERS, TOY_LAYERS, parse_layers
