@@ -300,12 +300,21 @@ def make_config(values: dict | None = None, **overrides) -> Config:
 
 # --- scenarios -------------------------------------------------------------------------------
 
+def shipped(folder: str):
+    """A folder of TOML files inside the package (scenarios, reproduce's protocols)."""
+    return resources.files("gandiag") / folder
+
+
+def shipped_names(folder: str) -> list[str]:
+    return sorted(p.name[:-5] for p in shipped(folder).iterdir() if p.name.endswith(".toml"))
+
+
 def scenario_dir():
-    return resources.files("gandiag") / "scenarios"
+    return shipped("scenarios")
 
 
 def scenario_names() -> list[str]:
-    return sorted(p.name[:-5] for p in scenario_dir().iterdir() if p.name.endswith(".toml"))
+    return shipped_names("scenarios")
 
 
 def read_scenario(name_or_path: str) -> dict:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from .. import record as R
-from ..config import Config, ConfigError, load_config, read_scenario
+from ..config import Config, ConfigError, load_config, read_scenario, shipped, shipped_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -129,11 +128,11 @@ class Protocol:
 # --- reading ---------------------------------------------------------------------------------------
 
 def protocol_dir():
-    return resources.files("gandiag") / "protocols"
+    return shipped("protocols")
 
 
 def protocol_names() -> list[str]:
-    return sorted(p.name[:-5] for p in protocol_dir().iterdir() if p.name.endswith(".toml"))
+    return shipped_names("protocols")
 
 
 def load_protocol(name_or_path: str) -> Protocol:
