@@ -19,7 +19,8 @@ import gandiag.train
 from gandiag import record as R
 from gandiag.cli import main
 from gandiag.metrics import classifier as classifier_metrics
-from gandiag.reproduce import load_protocol, protocol_names, reproduce
+from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce
+from gandiag.reproduce.cells import slurm_executor
 from gandiag.reproduce.protocol import ProtocolError
 from mnist_cache import cache  # noqa: F401  (a fixture)
 from tiny import CELL_IMAGE, CELL_TOY
@@ -201,3 +202,32 @@ def test_a_broken_protocol_file_is_one_line(tmp_path):
         load_protocol(str(bad))
     result = CliRunner().invoke(main, ["reproduce", str(bad)])
     assert result.exit_code == 1 and "Traceback" not in result.output and len(result.output.splitlines()) == 1
+
+
+def test_the_paper_profile_plans_the_published_steps_and_seeds(tmp_path):
+    protocol = load_protocol("pacgan-table1")
+    quick, paper = (plan(protocol, p, protocol.profiles[p].seeds, protocol.profiles[p].steps, tmp_path)
+                    for p in ("quick", "paper"))
+    assert {c.config["steps"] for c in paper} == {400_000}
+    assert len(paper) == len(protocol.scenarios) * len(protocol.methods) * 10 and len({c.seed for c in paper}) == 10
+    assert {c.config["steps"] for c in quick} == {protocol.profiles["quick"].steps} != {400_000}
+
+
+def test_slurm_parameters_reach_the_submitit_executor(tmp_path, monkeypatch):
+    import submitit
+
+    class Recording:
+        def __init__(self, folder, cluster):
+            self.cluster, self.parameters = cluster, {}
+
+        def update_parameters(self, **parameters):
+            self.parameters.update(parameters)
+    monkeypatch.setattr(submitit, "AutoExecutor", Recording)
+    executor = slurm_executor(tmp_path, {"timeout_min": 600, "slurm_partition": "gpu"})
+    assert (executor.cluster, executor.parameters) == ("slurm", {"timeout_min": 600, "slurm_partition": "gpu"})
+
+
+def test_slurm_without_a_cluster_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))   # no srun anywhere
+    with pytest.raises(R.RunError, match="^--launcher slurm: .*srun.*use --launcher local"):
+        slurm_executor(tmp_path, {})

@@ -134,6 +134,9 @@ def slurm_executor(folder: Path, parameters: dict):
         import submitit
     except ImportError:
         raise R.RunError("--launcher slurm submits through submitit: pip install 'gandiag[slurm]'") from None
-    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    except RuntimeError as e:   # submitit's own words: no srun on this machine
+        raise R.RunError(f"--launcher slurm: {e} (run on the cluster's login node, or use --launcher local)") from None
     executor.update_parameters(**parameters)
     return executor
