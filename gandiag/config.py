@@ -27,13 +27,21 @@ class ConfigError(ValueError):
 #: the largest count any integer field takes: beyond it numpy and torch overflow (10^30 would be an
 #: OverflowError deep inside); what fits below it in memory is checked by gandiag.memory
 INT_MAX = 2**31 - 1
+#: the largest number any float field takes: the players compute in float32, and a larger Python float
+#: (a learning rate of 1e308) cannot even be multiplied into a float32 tensor ("cannot be converted to
+#: type float without overflow" from inside torch's optimiser)
+FLOAT32_MAX = 3.4028234663852886e38
+#: how far from the origin a toy target's modes (plus 3 stds) may lie: squared distances between points
+#: within it stay finite in float32 (the heatmap grid and the k-NN metrics square them)
+TARGET_REACH_MAX = 1e18
 
 
-def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, cli=True):
+def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, hi_open=False, cli=True):
     """A config field: its default plus what validation and the CLI need to know about it."""
-    if type(default) is int and hi is None:
-        hi = INT_MAX
-    meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "cli": cli}
+    if hi is None and type(default) in (int, float):
+        hi = INT_MAX if type(default) is int else FLOAT32_MAX
+    meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
+            "cli": cli}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -110,10 +118,10 @@ class Config:
     g_opt: str = _f("adam", "G optimiser.", choices=("adam", "sgd"))
     d_lr: float = _f(1e-4, "D learning rate.", lo=0.0, lo_open=True)
     g_lr: float = _f(1e-4, "G learning rate.", lo=0.0, lo_open=True)
-    d_beta1: float = _f(0.5, "D Adam beta1 (SGD: momentum).", lo=0.0, hi=1.0)
-    d_beta2: float = _f(0.999, "D Adam beta2.", lo=0.0, hi=1.0)
-    g_beta1: float = _f(0.5, "G Adam beta1 (SGD: momentum).", lo=0.0, hi=1.0)
-    g_beta2: float = _f(0.999, "G Adam beta2.", lo=0.0, hi=1.0)
+    d_beta1: float = _f(0.5, "D Adam beta1 (SGD: momentum).", lo=0.0, hi=1.0, hi_open=True)
+    d_beta2: float = _f(0.999, "D Adam beta2.", lo=0.0, hi=1.0, hi_open=True)
+    g_beta1: float = _f(0.5, "G Adam beta1 (SGD: momentum).", lo=0.0, hi=1.0, hi_open=True)
+    g_beta2: float = _f(0.999, "G Adam beta2.", lo=0.0, hi=1.0, hi_open=True)
     eps: float = _f(1e-8, "Adam epsilon.", lo=0.0, lo_open=True)
     seed: int = _f(0, "Random seed (CPU runs are bit-for-bit repeatable).", lo=0, hi=2**32 - 1)
     device: str = _f("auto", "Device: auto picks CUDA when present.", choices=("auto", "cpu", "cuda"))
@@ -181,7 +189,7 @@ def _describe_allowed(name: str) -> str:
     if lo is not None:
         parts += f" {'>' if meta['lo_open'] else '>='} {lo:g}"
     if hi is not None:
-        parts += f" and <= {hi:.10g}"
+        parts += f" and {'<' if meta['hi_open'] else '<='} {hi:.10g}"
     return parts
 
 
@@ -236,8 +244,14 @@ def _check(cfg: Config) -> Config:
             raise bad
         if meta["lo"] is not None and (value <= meta["lo"] if meta["lo_open"] else value < meta["lo"]):
             raise bad
-        if meta["hi"] is not None and value > meta["hi"]:
+        if meta["hi"] is not None and (value >= meta["hi"] if meta["hi_open"] else value > meta["hi"]):
             raise bad
+    for player in ("d", "g"):
+        lr, beta1 = getattr(cfg, f"{player}_lr"), getattr(cfg, f"{player}_beta1")
+        if getattr(cfg, f"{player}_opt") == "adam" and lr / (1 - beta1) > FLOAT32_MAX:
+            raise ConfigError(f"{player}_lr = {lr:g} with {player}_beta1 = {beta1:g} is not allowed: Adam's first "
+                              f"step is lr / (1 - beta1) = {lr / (1 - beta1):.3g}, beyond what float32 holds "
+                              f"({FLOAT32_MAX:.3g}); choose a smaller learning rate")
     for name in ("g_hidden", "d_hidden"):
         widths = getattr(cfg, name)
         if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and 0 < w <= INT_MAX for w in widths):
@@ -256,6 +270,15 @@ def _check(cfg: Config) -> Config:
                           "(torch.compile has no double backward): drop --compile or the penalty")
     if cfg.data == "mixture" or cfg.centres or cfg.stds or cfg.weights:
         _check_mixture(cfg)
+    if "batch" in (cfg.g_norm, cfg.d_norm):
+        small = [n for n in ("batch", "snapshot_samples", "eval_samples") if getattr(cfg, n) < 2]
+        if small:
+            raise ConfigError(f"{small[0]} = 1 is not allowed with batch norm: a batch's statistics need at least "
+                              "2 samples; raise it or drop --g-norm/--d-norm batch")
+    if cfg.data in ("ring", "grid", "mixture") and _reach(cfg) > TARGET_REACH_MAX:
+        raise ConfigError(f"the target's modes reach {_reach(cfg):.3g} from the origin, beyond the "
+                          f"{TARGET_REACH_MAX:.0e} where float32's squared distances stay finite: choose a smaller "
+                          "radius, spacing, centres or std")
     if (cfg.data == "points") != bool(cfg.data_file):
         raise ConfigError("data = points trains on your own points: give them with --data-file FILE (.npy, .npz "
                           "or .csv)" if cfg.data == "points" else f"data_file is for data = points, not {cfg.data}")
@@ -280,6 +303,15 @@ def _check_mixture(cfg: Config) -> None:
                         or not 0 < sum(cfg.weights) <= sys.float_info.max):
         raise ConfigError(f"weights is not allowed: expected {n} non-negative numbers with a positive sum "
                           "within the float range (they are relative: [1, 3] is [0.25, 0.75])")
+
+
+def _reach(cfg: Config) -> float:
+    """The farthest a toy target's mass lies from the origin: its farthest centre plus 3 stds."""
+    if cfg.data == "ring":
+        return cfg.radius + 3 * cfg.std
+    if cfg.data == "grid":
+        return cfg.spacing * (math.isqrt(cfg.modes) - 1) / 2 + 3 * cfg.std
+    return max(max(abs(x), abs(y)) + 3 * s for (x, y), s in zip(cfg.centres, cfg.stds))
 
 
 def _is_num(v) -> bool:

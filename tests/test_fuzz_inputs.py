@@ -39,7 +39,8 @@ def allowed(name: str) -> st.SearchStrategy:
     if kind is int:
         return st.integers(lo if lo is not None else -5, hi if hi is not None else (lo or 0) + 500)
     if kind is float:
-        return st.floats(lo if lo is not None else -5.0, hi if hi is not None else 1e3, exclude_min=meta["lo_open"])
+        return st.floats(lo if lo is not None else -5.0, hi if hi is not None else 1e3, exclude_min=meta["lo_open"],
+                         exclude_max=meta["hi_open"])
     return {bool: st.booleans(), str: st.text(max_size=8), tuple: st.lists(st.integers(1, 64), min_size=1, max_size=3)}[kind]
 
 
@@ -161,7 +162,7 @@ def test_a_missing_samples_file_is_a_one_line_error(tmp_path):
 # --- the command line's numeric options at their extremes ------------------------------------------
 #: what a user may type for a number: edges, overflows and non-numbers (every value either runs or is refused
 #: in one line; none is accepted and then left to overflow, hang or exit 0)
-EXTREMES = st.sampled_from(["0", "-1", "3", "0.5", "1e-308", "1e308", "-1e308", "nan", "inf", "-inf", str(10 ** 30),
+EXTREMES = st.sampled_from(["0", "-1", "3", "0.5", "1e-308", "1e308", "-1e308", "3.4e38", "1", "nan", "inf", "-inf", str(10 ** 30),
                             str(2 ** 31), str(2 ** 63), "1e30"])
 NUMERIC_FIELDS = sorted(n for n in FIELDS if HINTS[n] in (int, float) and FIELDS[n].metadata["cli"])
 #: tiny runs (2 steps) for the options that train; steps itself is fuzzed through the config only

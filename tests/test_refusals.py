@@ -70,7 +70,7 @@ def test_a_run_whose_own_loss_exits_is_refused_before_it_starts(tmp_path):
     assert "fails on a batch of logits: SystemExit" in line and not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1", "1e308"])
 def test_the_probe_refuses_a_learning_rate_that_is_no_positive_number(copy, value):
     one_line_error(cli("probe", "saturation", copy, "--d-lr", value, "--d-steps", 3), code=2)
     assert not list(copy.glob(f"{R.SATURATION_PROBE}*"))
@@ -169,6 +169,51 @@ def test_every_count_beyond_what_numpy_and_torch_hold_is_a_config_error(name):
     with pytest.raises(ConfigError, match=f"{name} = {10 ** 30} is not allowed: expected an integer .*and <= "):
         make_config({name: 10 ** 30})
     assert FIELDS[name].metadata["hi"] < 2 ** 63   # below int64's overflow
+
+
+@pytest.mark.parametrize("name", [n for n, f in FIELDS.items() if f.type == "float"])
+def test_every_float_beyond_what_float32_holds_is_a_config_error(name):
+    # 1e308 reached torch's optimiser as a learning rate: "cannot be converted to type float without overflow"
+    with pytest.raises(ConfigError, match=f"{name} = 1e\\+308 is not allowed: expected a number .*and <=? "):
+        make_config({name: 1e308})
+    assert FIELDS[name].metadata["hi"] <= np.finfo(np.float32).max
+
+
+@pytest.mark.parametrize("values", [{"std": 3.4e38}, {"radius": 1e19}, {"data": "grid", "modes": 25, "spacing": 1e18},
+                                    {"data": "mixture", "centres": [[0, 0], [1e19, 0]], "stds": [1, 1]}])
+def test_a_toy_target_beyond_where_float32_squares_stay_finite_is_a_config_error(values):
+    # std 3.4e38 passed the float bound and overflowed in the snapshot's heatmap grid
+    with pytest.raises(ConfigError, match="^the target's modes reach .* from the origin, beyond the 1e\\+18 where"):
+        make_config(values)
+
+
+@pytest.mark.parametrize("player", ["d", "g"])
+def test_adam_betas_of_one_are_a_config_error(player):
+    # torch's Adam raised "Invalid beta parameter at index 0: 1.0" as a traceback
+    for beta in ("beta1", "beta2"):
+        with pytest.raises(ConfigError, match=f"^{player}_{beta} = 1.0 is not allowed: expected a number >= 0 and < 1$"):
+            make_config({f"{player}_{beta}": 1.0})
+
+
+def test_a_learning_rate_whose_first_adam_step_overflows_float32_is_a_config_error():
+    # 3.4e38 / (1 - 0.5) overflowed inside torch's Adam; with SGD the same rate is a number it can take
+    with pytest.raises(ConfigError, match="^d_lr = 3.4e\\+38 with d_beta1 = 0.5 is not allowed: Adam's first step is "
+                                          "lr / \\(1 - beta1\\) = 6.8e\\+38, beyond what float32 holds"):
+        make_config({"d_lr": 3.4e38})
+    assert make_config({"d_lr": 3.4e38, "d_opt": "sgd"}).d_lr == 3.4e38
+
+
+@pytest.mark.parametrize("name", ["batch", "snapshot_samples", "eval_samples"])
+def test_batch_norm_on_batches_of_one_is_a_config_error(name):
+    # torch's "Expected more than 1 value per channel when training" came as a traceback at step 1
+    with pytest.raises(ConfigError, match=f"^{name} = 1 is not allowed with batch norm: a batch's statistics need"):
+        make_config({"d_norm": "batch", name: 1})
+    assert getattr(make_config({name: 1}), name) == 1
+
+
+def test_a_learning_rate_beyond_float32_is_one_line_on_the_autograd_engine_too(tmp_path):
+    line = one_line_error(cli("run", "ring8", "--out", tmp_path / "r", "--d-norm", "batch", "--d-lr", "1e308", *TINY))
+    assert line.startswith("Error: d_lr = 1e+308 is not allowed") and not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("flags, part", [(["--modes", "1000000"], "the mode metrics' distance table"),

@@ -33,9 +33,13 @@ class Group(click.Group):
 
 class Finite(click.FloatRange):
     """A float option that is a number: NaN passes every range comparison and infinity most, so both are
-    refused here, before they reach a learning rate or a deadline."""
+    refused here, before they reach a learning rate or a deadline; at most what float32 holds, as the
+    config's float fields."""
 
     name = "finite float"
+
+    def __init__(self, min=None, max=C.FLOAT32_MAX, **kwargs):
+        super().__init__(min=min, max=max, **kwargs)
 
     def convert(self, value, param, ctx):
         number = super().convert(value, param, ctx)
