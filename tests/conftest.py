@@ -1,5 +1,5 @@
-"""Hypothesis profiles for the whole suite (the thorough "ci" one when CI is set, else the fast "dev"), and
-the fixtures of the tests that compile."""
+"""Hypothesis profiles for the whole suite (HYPOTHESIS_PROFILE names one; else the thorough "ci" when CI
+is set, else the fast "dev"), and the fixtures of the tests that compile."""
 import functools
 import os
 
@@ -11,7 +11,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 from gandiag.testing import register_profiles
 
 register_profiles()
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture

@@ -61,8 +61,8 @@ def failing(loss, role, **options) -> set:
 
 
 def derandomized(examples: int = 30):
-    """Search under the derandomized "ci" profile: a broken variant is then caught on every run, not
-    only on most runs of the randomized "dev" profile."""
+    """Search `examples` inputs under the "ci" profile: a broken variant needs more of them than the dev
+    profile's 10 to be caught, and under any loaded profile (explore draws at random) the same ones."""
     return searching_with(settings(settings.get_profile("ci"), max_examples=examples))
 
 

@@ -35,11 +35,14 @@ class Result:
 
 
 def register_profiles() -> None:
-    """Register hypothesis profiles "dev" (fast: few examples) and "ci" (thorough and derandomized, so
-    CI and `gandiag check-loss` give the same answer every run). Neither has a deadline: the first torch
-    call in a process can outlast any per-example limit and fail a property for the wrong reason."""
-    settings.register_profile("dev", max_examples=10, deadline=None)
+    """Register hypothesis profiles "dev" (fast: few examples), "ci" (thorough) and "explore" (many
+    examples, new ones every run, to look for what the fixed ones miss). dev and ci are derandomized: a
+    suite, CI and `gandiag check-loss` give the same answer on every run and machine, where a random draw
+    once failed one CI run in several. None has a deadline: the first torch call in a process can outlast
+    any per-example limit and fail a property for the wrong reason."""
+    settings.register_profile("dev", max_examples=10, deadline=None, derandomize=True)
     settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True)
+    settings.register_profile("explore", max_examples=300, deadline=None)
 
 
 @contextlib.contextmanager
