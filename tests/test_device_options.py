@@ -199,5 +199,5 @@ def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_opti
     base = TOY if data == "ring" else IMAGE
     cfg = make_config({**base, "data": data, "steps": 2, "log_every": 1, "device": "cpu", **overrides})
     engine = json.loads((run(cfg, tmp_path / "r", quiet=True).path / R.CONFIG_FILE).read_text())["engine"]
-    assert engine == ({"name": "fast", "requested": "auto"} if reason is None else
+    assert engine == ({"name": "fast", "requested": "auto", "path": "closed form"} if reason is None else
                       {"name": "reference", "requested": "auto", "reason": reason})

@@ -335,7 +335,7 @@ def test_a_fast_path_checkpoint_continues_on_the_reference_path():
     ({"d_hidden": (16, 16), "compile": True}, "compile"), ({"hist_avg": 0.1}, "hist_avg"),
 ])
 def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
-    assert choose(make_config(SMALL)).record() == {"name": "fast", "requested": "auto"}
+    assert choose(make_config(SMALL)).record() == {"name": "fast", "requested": "auto", "path": "closed form"}
     choice = choose(make_config(SMALL, **overrides))
     assert (choice.name, choice.requested) == ("reference", "auto") and choice.reason.startswith(reason)
     with pytest.raises(ConfigError, match=f"engine = 'fast' cannot run this config \\({reason}"):
@@ -351,7 +351,7 @@ def test_gandiag_run_with_compile_on_a_second_order_unroll_trains_on_the_compile
         assert result.exit_code == 0, result.output
         rows[name] = R.RunReader(tmp_path / name).metrics()[-1]
     recorded = json.loads((tmp_path / "compiled" / R.CONFIG_FILE).read_text())
-    assert recorded["engine"] == {"name": "fast", "requested": "auto"} and recorded["config"]["compile"] is True
+    assert recorded["engine"] == {"name": "fast", "requested": "auto", "path": "closed form"} and recorded["config"]["compile"] is True
     assert compile_counter.frame_count >= 1
     keys = (R.D_LOSS, R.G_LOSS, R.G_GRAD_NORM)
     assert_close([rows["compiled"][k] for k in keys], [rows["eager"][k] for k in keys], rtol=1e-4, atol=1e-6)
@@ -365,9 +365,9 @@ def test_config_json_says_which_engine_ran_and_both_engines_train_alike(tmp_path
         assert result.exit_code == 0, result.output
         records[name] = json.loads((out / R.CONFIG_FILE).read_text())["engine"]
         rows[name] = R.RunReader(out).metrics()[-1]
-    assert records["auto"] == {"name": "fast", "requested": "auto"}
+    assert records["auto"] == {"name": "fast", "requested": "auto", "path": "closed form"}
     assert records["reference"] == {"name": "reference", "requested": "reference"}
-    assert records["tanh"] == {"name": "fast", "requested": "auto"}   # the generic path
+    assert records["tanh"] == {"name": "fast", "requested": "auto", "path": "generic"}
     assert records["sn"]["name"] == "reference" and records["sn"]["reason"].startswith("spectral_norm = True")
     keys = (R.D_LOSS, R.G_LOSS, R.D_REAL, R.D_FAKE, R.D_GRAD_NORM, R.G_GRAD_NORM)
     assert_close([rows["auto"][k] for k in keys], [rows["reference"][k] for k in keys], rtol=1e-4, atol=1e-6)

@@ -150,7 +150,7 @@ def test_resume_of_a_pass_on_the_generic_path_repeats_the_uninterrupted_pass(tmp
     assert resumed.exit_code == 0, resumed.output
     for seed in (0, 1):
         a, b = (R.RunReader(tmp_path / x / f"seed_{seed}") for x in ("whole", "part"))
-        assert a.record["engine"]["name"] == "fast"
+        assert a.record["engine"]["path"] == "generic"
         assert (a.root / R.METRICS_FILE).read_bytes() == (b.root / R.METRICS_FILE).read_bytes()
 
 

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .reference import Players, ReferenceEngine
-from .support import Choice, choose, in_closed_form, unsupported
+from .support import CLOSED_FORM, GENERIC, Choice, choose, in_closed_form, unsupported
 
 Stats = dict[str, Tensor]
 
@@ -52,13 +52,13 @@ class Engine(Protocol):
 
 def build(choice: Choice, cfg, slots: list[Slot], start: int, then: Callable[[Stats], None]) -> Engine:
     """The engine `choice` names, over `slots`, counting iterations from `start`."""
-    if choice.name == "fast" and in_closed_form(cfg):
+    if choice.path == CLOSED_FORM:
         from .fast import FastEngine
         return FastEngine(cfg, slots, start, then)
-    if choice.name == "fast":
+    if choice.path == GENERIC:
         from .generic import GenericEngine
         return GenericEngine(cfg, slots, start, then)
     return ReferenceEngine(cfg, slots, start, then)
 
 
-__all__ = ["Choice", "Engine", "Players", "Slot", "Stats", "build", "choose", "in_closed_form", "unsupported"]
+__all__ = ["CLOSED_FORM", "GENERIC", "Choice", "Engine", "Players", "Slot", "Stats", "build", "choose", "in_closed_form", "unsupported"]

@@ -48,15 +48,21 @@ GENERIC_SOME_VALUES = {**SOME_VALUES, "d_act": ("relu", "leaky_relu", "tanh", "m
                        "updates": ("alternating", "simultaneous")}
 
 
+#: the fast engine's two paths, as Choice.path and config.json name them
+CLOSED_FORM, GENERIC = "closed form", "generic"
+
+
 @dataclass(frozen=True)
 class Choice:
     name: str        # the engine that runs: "fast" or "reference"
     requested: str   # cfg.engine
     reason: str      # why the fast path does not apply ("" when it does)
+    path: str = ""   # the fast engine's path, CLOSED_FORM or GENERIC ("" on the reference engine)
 
     def record(self) -> dict:
         """The config.json entry."""
-        return {"name": self.name, "requested": self.requested, **({"reason": self.reason} if self.reason else {})}
+        return {"name": self.name, "requested": self.requested, **({"path": self.path} if self.path else {}),
+                **({"reason": self.reason} if self.reason else {})}
 
 
 def _outside(cfg, any_value: frozenset, some_values: dict) -> str:
@@ -92,4 +98,5 @@ def choose(cfg) -> Choice:
         raise ConfigError("compile with second-order unrolled runs on the fast engine only (the reference "
                           f"engine's compiled players have no double backward; {reason or 'engine = reference'}): "
                           "use --unrolled-first-order or drop --compile")
-    return Choice(name, cfg.engine, reason if cfg.engine == "auto" else "")
+    path = "" if name == "reference" else CLOSED_FORM if in_closed_form(cfg) else GENERIC
+    return Choice(name, cfg.engine, reason if cfg.engine == "auto" else "", path)
