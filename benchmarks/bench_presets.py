@@ -1,5 +1,5 @@
-"""Seconds per iteration of the presets beyond the hero one: the reference engine against the fast one
-(its generic path, gandiag.engine.generic), one seed and a stacked pass, side by side.
+"""Seconds per iteration of the presets beyond the hero one and of the stabilizers: the reference engine
+against the fast one (its generic path, gandiag.engine.generic), one seed and a stacked pass, side by side.
 
 Each config's loops are interleaved block by block in one process after an untimed warm-up (as
 benchmarks.bench_step does): figures are medians over blocks, ratios medians of the ratios of
@@ -36,6 +36,11 @@ CONFIGS = {
     "ring8-veegan --unrolled 5": ("ring8-veegan", {"unrolled": 5}, 2),
     "ring8 --pack 2": ("ring8", {"pack": 2}, 10),
     "ring8 --minibatch-disc": ("ring8", {"minibatch_disc": True}, 1),
+    # the stabilizers the generic path took over from the reference engine
+    "ring8 --noisy-labels --label-flip 0.05": ("ring8", {"noisy_labels": True, "label_flip": 0.05}, 10),
+    "ring8 --instance-noise 0.1": ("ring8", {"instance_noise": 0.1}, 10),
+    "ring8 --replay-size 4096": ("ring8", {"replay_size": 4096}, 10),
+    "ring8 --hist-avg 0.01": ("ring8", {"hist_avg": 0.01}, 10),
 }
 SEEDS_CONFIG = "grid25"
 MBD_CONFIG = "ring8 --minibatch-disc"

@@ -332,7 +332,7 @@ def test_a_fast_path_checkpoint_continues_on_the_reference_path():
 @pytest.mark.parametrize("overrides, reason", [
     ({"d_norm": "batch"}, "d_norm"), ({"loss": "wgan"}, "loss"), ({"d_opt": "sgd"}, "d_opt"),
     ({"spectral_norm": True}, "spectral_norm"), ({"g_dropout": 0.1}, "g_dropout"),
-    ({"d_hidden": (16, 16), "compile": True}, "compile"), ({"hist_avg": 0.1}, "hist_avg"),
+    ({"d_hidden": (16, 16), "compile": True}, "compile"), ({"r1": 1.0}, "r1"), ({"swap_every": 5}, "swap_every"),
 ])
 def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
     assert choose(make_config(SMALL)).record() == {"name": "fast", "requested": "auto", "path": "closed form"}
@@ -359,7 +359,8 @@ def test_gandiag_run_with_compile_on_a_second_order_unroll_trains_on_the_compile
 
 def test_config_json_says_which_engine_ran_and_both_engines_train_alike(tmp_path):
     runner, records, rows = CliRunner(), {}, {}
-    for name, extra in (("auto", []), ("reference", ["--engine", "reference"]), ("tanh", ["--d-act", "tanh"]), ("sn", ["--spectral-norm"])):
+    for name, extra in (("auto", []), ("reference", ["--engine", "reference"]), ("tanh", ["--d-act", "tanh"]), ("sn", ["--spectral-norm"]),
+                        ("noise", ["--instance-noise", "0.1"])):
         out = tmp_path / name
         result = runner.invoke(main, ["run", "ring8", "--out", str(out), *CLI_TINY, *extra])
         assert result.exit_code == 0, result.output
@@ -367,7 +368,7 @@ def test_config_json_says_which_engine_ran_and_both_engines_train_alike(tmp_path
         rows[name] = R.RunReader(out).metrics()[-1]
     assert records["auto"] == {"name": "fast", "requested": "auto", "path": "closed form"}
     assert records["reference"] == {"name": "reference", "requested": "reference"}
-    assert records["tanh"] == {"name": "fast", "requested": "auto", "path": "generic"}
+    assert records["tanh"] == records["noise"] == {"name": "fast", "requested": "auto", "path": "generic"}
     assert records["sn"]["name"] == "reference" and records["sn"]["reason"].startswith("spectral_norm = True")
     keys = (R.D_LOSS, R.G_LOSS, R.D_REAL, R.D_FAKE, R.D_GRAD_NORM, R.G_GRAD_NORM)
     assert_close([rows["auto"][k] for k in keys], [rows["reference"][k] for k in keys], rtol=1e-4, atol=1e-6)

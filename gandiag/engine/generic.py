@@ -1,5 +1,6 @@
 """The generic fast path: any toy MLP config the closed form does not cover (deeper D, maxout or tanh
-units, batch norm in G, packing, minibatch discrimination, the unrolled D on any of them), for S seeds.
+units, batch norm in G, packing, minibatch discrimination, noisy and flipped labels, instance noise,
+experience replay, historical averaging, the unrolled D on any of them), for S seeds.
 
 It computes gandiag.engine.reference.train_step's iteration with autograd on the players written as
 functions of their parameters (gandiag.engine.functional), and differs from it only where that
@@ -23,7 +24,9 @@ import torch
 from torch import Tensor
 
 from .. import losses
+from ..stabilizers import Stabilizers
 from ..stabilizers.labels import d_targets
+from ..stabilizers.noise import add_noise, noise_std
 from ..stabilizers.packing import pack
 from ..stabilizers.unrolled import AdamReplay
 from .functional import Net
@@ -41,8 +44,10 @@ def _norm(grads: list[Tensor]) -> Tensor:
 class GenericStep:
     """One iteration of S seeds' players (gandiag.engine.support says which configs qualify)."""
 
-    def __init__(self, cfg, players: list[Players], objectives: list[losses.Objective]):
-        self.cfg, self.players, self.objectives = cfg, players, objectives
+    def __init__(self, cfg, players: list[Players], objectives: list[losses.Objective], stabilizers: list[Stabilizers],
+                 start: int = 0):
+        self.cfg, self.players, self.objectives, self.stabilizers = cfg, players, objectives, stabilizers
+        self.iteration, self.sigma = start, 0.0   # the iteration's instance-noise std, set by compute
         second_order = cfg.unrolled > 0 and not cfg.unrolled_first_order
         self.g_nets, self.d_nets = [Net(p.G) for p in players], [Net(p.D, second_order) for p in players]
         self.g = OwnPlayer([p.G for p in players], [p.opt_g for p in players])
@@ -65,8 +70,21 @@ class GenericStep:
         return D(params, torch.cat([real, fake])).split([len(real), len(fake)])
 
     def _d_loss(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor, targets) -> tuple[Tensor, Tensor, Tensor]:
+        """D's objective on its inputs, as gandiag.engine.reference.d_objective (the real D's and the unrolled one's)."""
         real_logits, fake_logits = self._logits(i, params, real, fake)
-        return self.objectives[i].d(real_logits, fake_logits, *targets), real_logits, fake_logits
+        loss, average = self.objectives[i].d(real_logits, fake_logits, *targets), self.stabilizers[i].d_average
+        if average is not None:
+            loss = loss + average.penalty(params)
+        return loss, real_logits, fake_logits
+
+    def _d_input(self, x: Tensor, gen) -> Tensor:
+        """What D sees of a batch of samples: packed, then the iteration's instance noise."""
+        return add_noise(pack(x, self.cfg.pack), self.sigma, gen)
+
+    def _d_fakes(self, i: int, fake: Tensor, gen) -> Tensor:
+        """D's fake batch: the fresh fakes, some replaced by old ones where a replay buffer is on."""
+        replay = self.stabilizers[i].replay
+        return fake if replay is None else replay.mix(fake, gen)
 
     def _targets(self, gen, like: Tensor):
         return d_targets(self.cfg, self.cfg.batch, gen, like.device)
@@ -75,9 +93,10 @@ class GenericStep:
         cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
         real = sample_real(n)
         with torch.no_grad():
-            fake = self.g_nets[i](self.g.params[i], sample_z(n))
-        loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], pack(real, cfg.pack), pack(fake, cfg.pack),
-                                                      self._targets(gen, real))
+            fake = self._d_fakes(i, self.g_nets[i](self.g.params[i], sample_z(n)), gen)
+        targets = self._targets(gen, real)
+        loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], self._d_input(real, gen),
+                                                      self._d_input(fake, gen), targets)
         grads = list(torch.autograd.grad(loss, self.d.params[i]))
         return grads, {"d_loss": loss.detach(), "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),
                        "d_fake": losses.d_output(cfg.loss, fake_logits.detach()).mean(), "d_grad_norm": _norm(grads)}
@@ -105,24 +124,30 @@ class GenericStep:
 
     def _g_grad(self, i: int, sample_real, sample_z, gen) -> tuple[list[Tensor], dict]:
         cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
-        fake = pack(self.g_nets[i](self.g.params[i], sample_z(n)), cfg.pack)
+        fake = self._d_input(self.g_nets[i](self.g.params[i], sample_z(n)), gen)
         d_params = self.d.params[i]
         if cfg.unrolled:
-            d_params = self._unrolled(i, pack(sample_real(n), cfg.pack), fake, gen)
-        loss = self.objectives[i].g(self.d_nets[i](d_params, fake))
+            d_params = self._unrolled(i, self._d_input(sample_real(n), gen), fake, gen)
+        loss = self._g_loss(i, self.d_nets[i](d_params, fake))
         grads = list(torch.autograd.grad(loss, self.g.params[i]))
         return grads, {"g_loss": loss.detach(), "g_grad_norm": _norm(grads)}
+
+    def _g_loss(self, i: int, logits: Tensor) -> Tensor:
+        loss, average = self.objectives[i].g(logits), self.stabilizers[i].g_average
+        return loss if average is None else loss + average.penalty(self.g.params[i])
 
     def _both_grads(self, i: int, sample_real, sample_z, gen) -> tuple[list[Tensor], list[Tensor], dict]:
         """updates = simultaneous: D's and G's gradients at the iteration's parameters, G's on the fakes D
         scores (one forward of G, as the reference's schedule)."""
         cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
         real = sample_real(n)
-        fake = pack(self.g_nets[i](self.g.params[i], sample_z(n)), cfg.pack)
-        loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], pack(real, cfg.pack), fake.detach(),
-                                                      self._targets(gen, real))
+        g_fake = self.g_nets[i](self.g.params[i], sample_z(n))
+        fake = self._d_fakes(i, g_fake.detach(), gen)
+        targets = self._targets(gen, real)
+        loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], self._d_input(real, gen),
+                                                      self._d_input(fake, gen), targets)
         d_grads = list(torch.autograd.grad(loss, self.d.params[i]))
-        g_loss = self.objectives[i].g(self.d_nets[i](self.d.params[i], fake))
+        g_loss = self._g_loss(i, self.d_nets[i](self.d.params[i], self._d_input(g_fake, gen)))
         g_grads = list(torch.autograd.grad(g_loss, self.g.params[i]))
         return d_grads, g_grads, {
             "d_loss": loss.detach(), "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),
@@ -131,11 +156,13 @@ class GenericStep:
 
     def compute(self, slots: list) -> Stats:
         """An iteration of every slot (each with sample_real, sample_z and gen); the (S,) statistics."""
-        stats = [{} for _ in slots]
-        if self.cfg.updates == "simultaneous":
+        cfg, stats = self.cfg, [{} for _ in slots]
+        self.iteration += 1
+        self.sigma = noise_std(cfg.instance_noise, cfg.instance_noise_decay, self.iteration)
+        if cfg.updates == "simultaneous":
             both = [self._both_grads(i, s.sample_real, s.sample_z, s.gen) for i, s in enumerate(slots)]
-            self.d.step_([d for d, _, _ in both])
-            self.g.step_([g for _, g, _ in both])
+            self._step(self.d, [d for d, _, _ in both])
+            self._step(self.g, [g for _, g, _ in both])
             return {k: torch.stack([row[k] for _, _, row in both]) for k in both[0][2]}
         for player, grad in ((self.d, self._d_grad), (self.g, self._g_grad)):
             for _ in range(self.cfg.d_steps if player is self.d else self.cfg.g_steps):
@@ -144,8 +171,16 @@ class GenericStep:
                     g, row = grad(i, s.sample_real, s.sample_z, s.gen)
                     grads.append(g)
                     stats[i].update(row)
-                player.step_(grads)
+                self._step(player, grads)
         return {k: torch.stack([row[k] for row in stats]) for k in stats[0]}
+
+    def _step(self, player: OwnPlayer, grads: list[list[Tensor]]) -> None:
+        """The player's optimiser step for every seed, then its historical average takes the new values."""
+        player.step_(grads)
+        for p, stab in zip(self.players, self.stabilizers):
+            average, module = (stab.d_average, p.D) if player is self.d else (stab.g_average, p.G)
+            if average is not None:
+                average.update(module)
 
 
 class GenericEngine:
@@ -155,7 +190,8 @@ class GenericEngine:
 
     def __init__(self, cfg, slots: list, start: int, then: Callable[[Stats], None]):
         self.slots, self.then = slots, then
-        self.core = GenericStep(cfg, [s.players for s in slots], [s.objective for s in slots])
+        self.core = GenericStep(cfg, [s.players for s in slots], [s.objective for s in slots],
+                                [s.stabilizers for s in slots], start)
 
     def step(self) -> Stats:
         stats = self.core.compute(self.slots)

@@ -43,7 +43,8 @@ SOME_VALUES = {
 
 
 #: the generic path: every field above but compile (it has no compiled form), and these
-GENERIC_ANY_VALUE = (ANY_VALUE - {"compile"}) | {"d_hidden", "pack", "minibatch_disc"}
+GENERIC_ANY_VALUE = (ANY_VALUE - {"compile"}) | {"d_hidden", "pack", "minibatch_disc", "noisy_labels", "label_flip",
+                                                  "instance_noise", "replay_size", "hist_avg"}
 GENERIC_SOME_VALUES = {**SOME_VALUES, "d_act": ("relu", "leaky_relu", "tanh", "maxout"), "g_norm": ("none", "batch"),
                        "updates": ("alternating", "simultaneous")}
 
