@@ -36,11 +36,14 @@ CONFIGS = {
     "ring8-veegan --unrolled 5": ("ring8-veegan", {"unrolled": 5}, 2),
     "ring8 --pack 2": ("ring8", {"pack": 2}, 10),
     "ring8 --minibatch-disc": ("ring8", {"minibatch_disc": True}, 1),
-    # the stabilizers the generic path took over from the reference engine
+    # the stabilizers and losses the generic path took over from the reference engine
     "ring8 --noisy-labels --label-flip 0.05": ("ring8", {"noisy_labels": True, "label_flip": 0.05}, 10),
     "ring8 --instance-noise 0.1": ("ring8", {"instance_noise": 0.1}, 10),
     "ring8 --replay-size 4096": ("ring8", {"replay_size": 4096}, 10),
     "ring8 --hist-avg 0.01": ("ring8", {"hist_avg": 0.01}, 10),
+    "ring8 --loss wgan": ("ring8", {"loss": "wgan"}, 10),
+    "ring8 --loss wgan-gp": ("ring8", {"loss": "wgan-gp"}, 5),
+    "ring8 --r1 1": ("ring8", {"r1": 1.0}, 5),
 }
 SEEDS_CONFIG = "grid25"
 MBD_CONFIG = "ring8 --minibatch-disc"

@@ -41,6 +41,11 @@ CASES = {
     "experience replay, pack 2": ({"replay_size": 48, "replay_share": 0.25, "pack": 2}, 100),
     "historical averaging, two steps each": ({"hist_avg": 0.5, "d_steps": 2, "g_steps": 2}, 80),
     "historical averaging, unrolled": ({**VEEGAN, "hist_avg": 0.5, "unrolled": 2}, 40),
+    # every loss, with what it needs of D: WGAN's clipping (of the unrolled D too) and the input-gradient penalties
+    "wgan, clipped, unrolled": ({"loss": "wgan", "clip": 0.05, "unrolled": 2}, 60),
+    "wgan-gp, two D steps": ({"loss": "wgan-gp", "gp_weight": 5.0, "d_steps": 2}, 60),
+    "wgan-gp, unrolled second order": ({"loss": "wgan-gp", "unrolled": 2}, 20),
+    "r1, minibatch discrimination": ({"r1": 2.0, "minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3}, 40),
     # not with batch norm in G: the bias before a batch norm has no gradient but rounding, and historical
     # averaging's pull towards its mean feeds that rounding back through Adam: the engines' roundings of
     # it, 2e-13 apart at step 1, are 2e-4 apart at step 3; the batch norm removes the bias from G's output
@@ -74,7 +79,8 @@ def slot(s: Session):
 def reference_steps(s: Session, first: int, last: int) -> dict:
     x = slot(s)
     for step in range(first, last + 1):
-        stats = train_step(s.players, s.stabilizers, s.cfg, x.sample_real, x.sample_z, s.gen, step)
+        stats = train_step(s.players, s.stabilizers, s.cfg, x.sample_real, x.sample_z, s.gen, step,
+                           objective=s.objective)
     return stats
 
 
@@ -108,6 +114,29 @@ def test_the_generic_path_trains_exactly_what_the_reference_step_trains(case):
     stats = generic_steps(generic([fast]), [fast], steps)
     assert_close(trained_state(fast), trained_state(ref))
     assert_close({k: v[0] for k, v in stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
+
+
+OWN_LOSSES = """
+import torch.nn.functional as F
+
+def g(fake):
+    return F.softplus(-fake).mean() + 0.1 * fake.square().mean()
+
+def d(real, fake):
+    return F.softplus(-real).mean() + F.softplus(fake).mean() + 0.05 * (real.mean() - fake.mean()) ** 2
+"""
+
+
+@pytest.mark.parametrize("overrides", [{}, {"unrolled": 2}], ids=["plain", "unrolled"])
+def test_the_generic_path_trains_a_users_own_losses_exactly_as_the_reference(tmp_path, overrides):
+    path = tmp_path / "mine.py"
+    path.write_text(OWN_LOSSES)
+    own = {"g_loss": f"{path}:g", "d_loss": f"{path}:d", **overrides}
+    ref, fast = session(**own), session(**own)
+    assert choose(ref.cfg).name == "fast" and not in_closed_form(ref.cfg)
+    reference_steps(ref, 1, 60)
+    generic_steps(generic([fast]), [fast], 60)
+    assert_close(trained_state(fast), trained_state(ref))
 
 
 #: the stateful and random stabilizers together: a replay buffer and historical averages per seed, and draws

@@ -1,5 +1,6 @@
 """The generic fast path: any toy MLP config the closed form does not cover (deeper D, maxout or tanh
-units, batch norm in G, packing, minibatch discrimination, noisy and flipped labels, instance noise,
+units, batch norm in G, packing, minibatch discrimination, every loss of gandiag.losses with WGAN's
+clipping and the gradient penalties, a user's own losses, noisy and flipped labels, instance noise,
 experience replay, historical averaging, the unrolled D on any of them), for S seeds.
 
 It computes gandiag.engine.reference.train_step's iteration with autograd on the players written as
@@ -28,6 +29,7 @@ from ..stabilizers import Stabilizers
 from ..stabilizers.labels import d_targets
 from ..stabilizers.noise import add_noise, noise_std
 from ..stabilizers.packing import pack
+from ..stabilizers.penalties import gradient_penalty, r1_penalty
 from ..stabilizers.unrolled import AdamReplay
 from .functional import Net
 from .players import OwnPlayer
@@ -48,7 +50,10 @@ class GenericStep:
                  start: int = 0):
         self.cfg, self.players, self.objectives, self.stabilizers = cfg, players, objectives, stabilizers
         self.iteration, self.sigma = start, 0.0   # the iteration's instance-noise std, set by compute
-        second_order = cfg.unrolled > 0 and not cfg.unrolled_first_order
+        # D twice differentiable where its gradient is differentiated again: the second-order unroll and
+        # the penalties on D's input gradient
+        second_order = (cfg.unrolled > 0 and not cfg.unrolled_first_order) or cfg.loss == "wgan-gp" or cfg.r1 > 0
+        self.clip = cfg.clip if cfg.loss == "wgan" else None   # WGAN keeps the critic Lipschitz by clipping
         self.g_nets, self.d_nets = [Net(p.G) for p in players], [Net(p.D, second_order) for p in players]
         self.g = OwnPlayer([p.G for p in players], [p.opt_g for p in players])
         self.d = OwnPlayer([p.D for p in players], [p.opt_d for p in players])
@@ -69,10 +74,16 @@ class GenericStep:
             return D(params, real), D(params, fake)
         return D(params, torch.cat([real, fake])).split([len(real), len(fake)])
 
-    def _d_loss(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor, targets) -> tuple[Tensor, Tensor, Tensor]:
+    def _d_loss(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor, targets,
+                gen) -> tuple[Tensor, Tensor, Tensor]:
         """D's objective on its inputs, as gandiag.engine.reference.d_objective (the real D's and the unrolled one's)."""
-        real_logits, fake_logits = self._logits(i, params, real, fake)
+        cfg, real_logits, fake_logits = self.cfg, *self._logits(i, params, real, fake)
         loss, average = self.objectives[i].d(real_logits, fake_logits, *targets), self.stabilizers[i].d_average
+        critic = lambda x: self.d_nets[i](params, x)  # noqa: E731
+        if cfg.loss == "wgan-gp":
+            loss = loss + cfg.gp_weight * gradient_penalty(critic, real, fake, gen)
+        if cfg.r1:
+            loss = loss + cfg.r1 / 2 * r1_penalty(critic, real)
         if average is not None:
             loss = loss + average.penalty(params)
         return loss, real_logits, fake_logits
@@ -96,7 +107,7 @@ class GenericStep:
             fake = self._d_fakes(i, self.g_nets[i](self.g.params[i], sample_z(n)), gen)
         targets = self._targets(gen, real)
         loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], self._d_input(real, gen),
-                                                      self._d_input(fake, gen), targets)
+                                                      self._d_input(fake, gen), targets, gen)
         grads = list(torch.autograd.grad(loss, self.d.params[i]))
         return grads, {"d_loss": loss.detach(), "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),
                        "d_fake": losses.d_output(cfg.loss, fake_logits.detach()).mean(), "d_grad_norm": _norm(grads)}
@@ -116,8 +127,10 @@ class GenericStep:
         targets = self._targets(gen, real)   # one draw for all K steps, as the reference's unroll
         views = lambda theta: [q.view(shape) for q, shape in zip(theta.split(sizes), shapes)]  # noqa: E731
         for _ in range(cfg.unrolled):
-            loss = self._d_loss(i, views(theta), real, fake, targets)[0]
+            loss = self._d_loss(i, views(theta), real, fake, targets, gen)[0]
             (theta,) = update([theta], torch.autograd.grad(loss, theta, create_graph=not cfg.unrolled_first_order))
+            if self.clip is not None:
+                theta = theta.clamp(-self.clip, self.clip)
             if cfg.unrolled_first_order:
                 theta = theta.detach().requires_grad_()
         return views(theta)
@@ -145,7 +158,7 @@ class GenericStep:
         fake = self._d_fakes(i, g_fake.detach(), gen)
         targets = self._targets(gen, real)
         loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], self._d_input(real, gen),
-                                                      self._d_input(fake, gen), targets)
+                                                      self._d_input(fake, gen), targets, gen)
         d_grads = list(torch.autograd.grad(loss, self.d.params[i]))
         g_loss = self._g_loss(i, self.d_nets[i](self.d.params[i], self._d_input(g_fake, gen)))
         g_grads = list(torch.autograd.grad(g_loss, self.g.params[i]))
@@ -175,8 +188,13 @@ class GenericStep:
         return {k: torch.stack([row[k] for row in stats]) for k in stats[0]}
 
     def _step(self, player: OwnPlayer, grads: list[list[Tensor]]) -> None:
-        """The player's optimiser step for every seed, then its historical average takes the new values."""
+        """The player's optimiser step for every seed, then what follows it in the reference's d_update: WGAN's
+        clipping of D, then the player's historical average takes the new values."""
         player.step_(grads)
+        if player is self.d and self.clip is not None:
+            with torch.no_grad():
+                for q in (q for params in self.d.params for q in params):
+                    q.clamp_(-self.clip, self.clip)
         for p, stab in zip(self.players, self.stabilizers):
             average, module = (stab.d_average, p.D) if player is self.d else (stab.g_average, p.G)
             if average is not None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import DEFAULTS, ConfigError
-from .objectives import SUPPORTED as LOSSES
+from ..config import DEFAULTS, LOSSES, ConfigError
+from .objectives import SUPPORTED as CLOSED_FORM_LOSSES
 
 #: fields that do not change what the fast path computes, or that it implements for any value
 ANY_VALUE = frozenset({
@@ -35,7 +35,7 @@ SOME_VALUES = {
     "data": ("ring", "grid", "mixture", "points"),
     "g_act": ("relu", "leaky_relu", "tanh"),
     "d_act": ("relu", "leaky_relu"),          # piecewise linear: exact second-order unrolling
-    "loss": LOSSES,
+    "loss": CLOSED_FORM_LOSSES,
     "d_opt": ("adam",),
     "g_opt": ("adam",),
     "updates": ("alternating",),
@@ -44,9 +44,9 @@ SOME_VALUES = {
 
 #: the generic path: every field above but compile (it has no compiled form), and these
 GENERIC_ANY_VALUE = (ANY_VALUE - {"compile"}) | {"d_hidden", "pack", "minibatch_disc", "noisy_labels", "label_flip",
-                                                  "instance_noise", "replay_size", "hist_avg"}
+                                                  "instance_noise", "replay_size", "hist_avg", "r1", "g_loss", "d_loss"}
 GENERIC_SOME_VALUES = {**SOME_VALUES, "d_act": ("relu", "leaky_relu", "tanh", "maxout"), "g_norm": ("none", "batch"),
-                       "updates": ("alternating", "simultaneous")}
+                       "updates": ("alternating", "simultaneous"), "loss": LOSSES}
 
 
 #: the fast engine's two paths, as Choice.path and config.json name them
