@@ -29,11 +29,10 @@ from ..stabilizers import Stabilizers
 from ..stabilizers.labels import d_targets
 from ..stabilizers.noise import add_noise, noise_std
 from ..stabilizers.packing import pack
-from ..stabilizers.penalties import gradient_penalty, r1_penalty
 from ..stabilizers.unrolled import AdamReplay
 from .functional import Net
 from .players import OwnPlayer
-from .reference import Players
+from .reference import Players, after_d_step, d_penalties
 
 Stats = dict[str, Tensor]
 
@@ -53,7 +52,7 @@ class GenericStep:
         # D twice differentiable where its gradient is differentiated again: the second-order unroll and
         # the penalties on D's input gradient
         second_order = (cfg.unrolled > 0 and not cfg.unrolled_first_order) or cfg.loss == "wgan-gp" or cfg.r1 > 0
-        self.clip = cfg.clip if cfg.loss == "wgan" else None   # WGAN keeps the critic Lipschitz by clipping
+        self.clip = cfg.clip if cfg.loss == "wgan" else None   # the unrolled D's clipping, as unroll's
         self.g_nets, self.d_nets = [Net(p.G) for p in players], [Net(p.D, second_order) for p in players]
         self.g = OwnPlayer([p.G for p in players], [p.opt_g for p in players])
         self.d = OwnPlayer([p.D for p in players], [p.opt_d for p in players])
@@ -77,15 +76,10 @@ class GenericStep:
     def _d_loss(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor, targets,
                 gen) -> tuple[Tensor, Tensor, Tensor]:
         """D's objective on its inputs, as gandiag.engine.reference.d_objective (the real D's and the unrolled one's)."""
-        cfg, real_logits, fake_logits = self.cfg, *self._logits(i, params, real, fake)
-        loss, average = self.objectives[i].d(real_logits, fake_logits, *targets), self.stabilizers[i].d_average
+        real_logits, fake_logits = self._logits(i, params, real, fake)
         critic = lambda x: self.d_nets[i](params, x)  # noqa: E731
-        if cfg.loss == "wgan-gp":
-            loss = loss + cfg.gp_weight * gradient_penalty(critic, real, fake, gen)
-        if cfg.r1:
-            loss = loss + cfg.r1 / 2 * r1_penalty(critic, real)
-        if average is not None:
-            loss = loss + average.penalty(params)
+        loss = self.objectives[i].d(real_logits, fake_logits, *targets) + d_penalties(
+            self.cfg, critic, params, real, fake, self.stabilizers[i], gen)
         return loss, real_logits, fake_logits
 
     def _d_input(self, x: Tensor, gen) -> Tensor:
@@ -188,17 +182,14 @@ class GenericStep:
         return {k: torch.stack([row[k] for row in stats]) for k in stats[0]}
 
     def _step(self, player: OwnPlayer, grads: list[list[Tensor]]) -> None:
-        """The player's optimiser step for every seed, then what follows it in the reference's d_update: WGAN's
-        clipping of D, then the player's historical average takes the new values."""
+        """The player's optimiser step for every seed, then what follows it as on the reference engine
+        (OwnPlayer's parameters are the modules' own)."""
         player.step_(grads)
-        if player is self.d and self.clip is not None:
-            with torch.no_grad():
-                for q in (q for params in self.d.params for q in params):
-                    q.clamp_(-self.clip, self.clip)
         for p, stab in zip(self.players, self.stabilizers):
-            average, module = (stab.d_average, p.D) if player is self.d else (stab.g_average, p.G)
-            if average is not None:
-                average.update(module)
+            if player is self.d:
+                after_d_step(self.cfg, p.D, stab)
+            elif stab.g_average is not None:
+                stab.g_average.update(p.G)
 
 
 class GenericEngine:

@@ -42,25 +42,38 @@ def d_objective(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: 
     """(D's loss, logits on reals, logits on fakes) for D's inputs; the same objective drives the real D
     and its unrolled copy. Reals and fakes go through D as separate batches (batch norm needs that)."""
     real_logits, fake_logits = D(real), D(fake)
-    loss = objective.d(real_logits, fake_logits, *targets)
-    if cfg.loss == "wgan-gp":
-        loss = loss + cfg.gp_weight * gradient_penalty(D, real, fake, gen)
-    if cfg.r1:
-        loss = loss + cfg.r1 / 2 * r1_penalty(D, real)
-    if stab.d_average is not None:
-        loss = loss + stab.d_average.penalty(params)
+    loss = objective.d(real_logits, fake_logits, *targets) + d_penalties(cfg, D, params, real, fake, stab, gen)
     return loss, real_logits, fake_logits
+
+
+def d_penalties(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: Tensor, fake: Tensor,
+                stab: Stabilizers, gen: torch.Generator) -> Tensor | float:
+    """The terms D's loss adds to its objective on the logits: WGAN-GP's and R1's input-gradient
+    penalties, then historical averaging's pull on `params` (0 where none is on)."""
+    total = 0.0
+    if cfg.loss == "wgan-gp":
+        total = total + cfg.gp_weight * gradient_penalty(D, real, fake, gen)
+    if cfg.r1:
+        total = total + cfg.r1 / 2 * r1_penalty(D, real)
+    if stab.d_average is not None:
+        total = total + stab.d_average.penalty(params)
+    return total
 
 
 def d_update(cfg, p: Players, stab: Stabilizers) -> None:
     """D's optimizer step from the gradients it holds, with what follows every D step."""
     p.opt_d.step()
+    after_d_step(cfg, p.D, stab)
+
+
+def after_d_step(cfg, D: nn.Module, stab: Stabilizers) -> None:
+    """What follows every step of D's optimiser: WGAN's weight clipping, then D's historical average."""
     if cfg.loss == "wgan":  # Arjovsky et al. 2017 keep the critic Lipschitz by clipping its weights
         with torch.no_grad():
-            for w in p.D.parameters():
+            for w in D.parameters():
                 w.clamp_(-cfg.clip, cfg.clip)
     if stab.d_average is not None:
-        stab.d_average.update(p.D)
+        stab.d_average.update(D)
 
 
 def train_step(p: Players, stab: Stabilizers, cfg, sample_real: Callable[[int], Tensor],
