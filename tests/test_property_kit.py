@@ -302,21 +302,9 @@ def test_stabilizer_property_holds_for_gandiags_and_fails_for_a_broken_variant(p
     assert result.passed == holds, result
 
 
-def _examples_drawn(profile: settings) -> list:
-    seen = []
 
-    @settings(profile, database=None)
-    @given(st.lists(st.floats(allow_nan=False), max_size=4))
-    def collect(x):
-        seen.append(x)
-
-    collect()
-    return seen
-
-
-def test_the_dev_profile_draws_the_same_examples_on_every_run():
+def test_the_suites_profiles_draw_the_same_examples_every_run_and_explore_draws_new_ones():
     # README's test command gives one answer: a random draw of the CLI fuzz once failed one CI run in several
-    dev = settings.get_profile("dev")
-    assert _examples_drawn(dev) == _examples_drawn(dev)
-    explore = settings(settings.get_profile("explore"), max_examples=dev.max_examples)
-    assert _examples_drawn(explore) != _examples_drawn(explore)
+    # (comparing two searches' examples is itself unstable: hypothesis adapts a search to what came before)
+    assert settings.get_profile("dev").derandomize and settings.get_profile("ci").derandomize
+    assert not settings.get_profile("explore").derandomize
