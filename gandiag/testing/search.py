@@ -42,7 +42,8 @@ def register_profiles() -> None:
     any per-example limit and fail a property for the wrong reason."""
     settings.register_profile("dev", max_examples=10, deadline=None, derandomize=True)
     settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True)
-    settings.register_profile("explore", max_examples=300, deadline=None)
+    # every setting given: a profile registered without a parent inherits the loaded one (dev, derandomized)
+    settings.register_profile("explore", max_examples=300, deadline=None, derandomize=False)
 
 
 @contextlib.contextmanager
