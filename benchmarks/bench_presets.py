@@ -44,6 +44,14 @@ CONFIGS = {
     "ring8 --loss wgan": ("ring8", {"loss": "wgan"}, 10),
     "ring8 --loss wgan-gp": ("ring8", {"loss": "wgan-gp"}, 5),
     "ring8 --r1 1": ("ring8", {"r1": 1.0}, 5),
+    # the optimiser, normalisations and stabilizers that replace players, taken over next
+    "ring8 --d-opt sgd --g-opt sgd": ("ring8", {"d_opt": "sgd", "g_opt": "sgd"}, 10),
+    "ring8 --g-dropout 0.2": ("ring8", {"g_dropout": 0.2}, 10),
+    "ring8 --swap-every 1000": ("ring8", {"swap_every": 1000}, 10),
+    "ring8 --spectral-norm": ("ring8", {"spectral_norm": True}, 5),
+    "ring8 --d-norm batch": ("ring8", {"d_norm": "batch"}, 5),
+    "ring8 --d-norm instance": ("ring8", {"d_norm": "instance"}, 5),
+    "ring8 --d-norm virtual-batch": ("ring8", {"d_norm": "virtual-batch"}, 5),
 }
 SEEDS_CONFIG = "grid25"
 MBD_CONFIG = "ring8 --minibatch-disc"

@@ -330,9 +330,7 @@ def test_a_fast_path_checkpoint_continues_on_the_reference_path():
 # --- which engine runs ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("overrides, reason", [
-    ({"d_norm": "batch"}, "d_norm"), ({"d_opt": "sgd"}, "d_opt"),
-    ({"spectral_norm": True}, "spectral_norm"), ({"g_dropout": 0.1}, "g_dropout"),
-    ({"d_hidden": (16, 16), "compile": True}, "compile"), ({"swap_every": 5}, "swap_every"),
+    ({"precision": "bf16"}, "precision"), ({"d_hidden": (16, 16), "compile": True}, "compile"), ({"data": "mnist"}, "data"),
 ])
 def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
     assert choose(make_config(SMALL)).record() == {"name": "fast", "requested": "auto", "path": "closed form"}
@@ -359,7 +357,7 @@ def test_gandiag_run_with_compile_on_a_second_order_unroll_trains_on_the_compile
 
 def test_config_json_says_which_engine_ran_and_both_engines_train_alike(tmp_path):
     runner, records, rows = CliRunner(), {}, {}
-    for name, extra in (("auto", []), ("reference", ["--engine", "reference"]), ("tanh", ["--d-act", "tanh"]), ("sn", ["--spectral-norm"]),
+    for name, extra in (("auto", []), ("reference", ["--engine", "reference"]), ("tanh", ["--d-act", "tanh"]), ("bf16", ["--precision", "bf16"]),
                         ("noise", ["--instance-noise", "0.1"])):
         out = tmp_path / name
         result = runner.invoke(main, ["run", "ring8", "--out", str(out), *CLI_TINY, *extra])
@@ -369,18 +367,18 @@ def test_config_json_says_which_engine_ran_and_both_engines_train_alike(tmp_path
     assert records["auto"] == {"name": "fast", "requested": "auto", "path": "closed form"}
     assert records["reference"] == {"name": "reference", "requested": "reference"}
     assert records["tanh"] == records["noise"] == {"name": "fast", "requested": "auto", "path": "generic"}
-    assert records["sn"]["name"] == "reference" and records["sn"]["reason"].startswith("spectral_norm = True")
+    assert records["bf16"]["name"] == "reference" and records["bf16"]["reason"].startswith("precision = 'bf16'")
     keys = (R.D_LOSS, R.G_LOSS, R.D_REAL, R.D_FAKE, R.D_GRAD_NORM, R.G_GRAD_NORM)
     assert_close([rows["auto"][k] for k in keys], [rows["reference"][k] for k in keys], rtol=1e-4, atol=1e-6)
 
 
 def test_engine_fast_on_a_config_it_cannot_run_fails_in_one_line_before_writing(tmp_path):
     result = CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / "x"), *CLI_TINY,
-                                       "--engine", "fast", "--spectral-norm"])
+                                       "--engine", "fast", "--precision", "bf16"])
     assert result.exit_code != 0
     assert result.output.strip().splitlines() == [
-        "Error: engine = 'fast' cannot run this config (spectral_norm = True: the fast path implements only the "
-        "default (False)): use --engine auto or reference"]
+        "Error: engine = 'fast' cannot run this config (precision = 'bf16': the fast path implements only the "
+        "default ('fp32')): use --engine auto or reference"]
     assert not (tmp_path / "x").exists()
 
 

@@ -46,6 +46,23 @@ CASES = {
     "wgan-gp, two D steps": ({"loss": "wgan-gp", "gp_weight": 5.0, "d_steps": 2}, 60),
     "wgan-gp, unrolled second order": ({"loss": "wgan-gp", "unrolled": 2}, 20),
     "r1, minibatch discrimination": ({"r1": 2.0, "minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3}, 40),
+    # the optimisers and the stabilizers that replace or perturb the players
+    "sgd with momentum, both players": ({"d_opt": "sgd", "g_opt": "sgd", "d_lr": 0.02, "g_lr": 0.01, "d_beta1": 0.9,
+                                         "g_beta1": 0.0}, 100),
+    "sgd D, unrolled second order": ({**VEEGAN, "d_opt": "sgd", "d_lr": 0.05, "d_beta1": 0.5, "unrolled": 3}, 60),
+    "dropout in G, unrolled": ({"g_dropout": 0.3, "unrolled": 2}, 60),
+    "swaps of old players": ({"swap_every": 7, "swap_for": 3, "d_steps": 2}, 60),
+    "swaps from the first step, unrolled": ({"swap_every": 1, "swap_for": 1, "unrolled": 2}, 20),
+    # D's normalisations (batch norm on reals and fakes apart, its statistics copied by the unrolled D) and
+    # spectral norm (a power iteration per pass: the unrolled D's on copies of its vectors)
+    "batch norm in D, unrolled second order": ({"d_norm": "batch", "unrolled": 2}, 40),
+    "batch norm in D, wgan-gp": ({"d_norm": "batch", "loss": "wgan-gp", "d_steps": 2}, 40),
+    "instance norm in D": ({"d_norm": "instance", "d_act": "tanh"}, 80),
+    "virtual batch norm in D, pack 2, unrolled": ({"d_norm": "virtual-batch", "pack": 2, "unrolled": 2}, 40),
+    "spectral norm, maxout": ({**PACGAN, "spectral_norm": True}, 80),
+    "spectral norm, unrolled second order, r1": ({"spectral_norm": True, "unrolled": 2, "r1": 1.0}, 40),
+    "spectral norm with batch norm, simultaneous updates": ({"spectral_norm": True, "d_norm": "batch",
+                                                             "updates": "simultaneous"}, 60),
     # not with batch norm in G: the bias before a batch norm has no gradient but rounding, and historical
     # averaging's pull towards its mean feeds that rounding back through Adam: the engines' roundings of
     # it, 2e-13 apart at step 1, are 2e-4 apart at step 3; the batch norm removes the bias from G's output
@@ -139,14 +156,15 @@ def test_the_generic_path_trains_a_users_own_losses_exactly_as_the_reference(tmp
     assert_close(trained_state(fast), trained_state(ref))
 
 
-#: the stateful and random stabilizers together: a replay buffer and historical averages per seed, and draws
-#: of noise and labels from each seed's generator
+#: the stateful and random stabilizers together: a replay buffer, historical averages and swapped-out players
+#: per seed, and draws of noise, labels and G's dropout masks from each seed's generator
 STABILIZERS = {"replay_size": 48, "instance_noise": 0.2, "instance_noise_decay": 30, "hist_avg": 0.5,
-               "noisy_labels": True, "label_flip": 0.1}
+               "noisy_labels": True, "label_flip": 0.1, "g_dropout": 0.2, "swap_every": 9, "swap_for": 4}
+SGD = {"d_opt": "sgd", "g_opt": "sgd", "d_lr": 0.02, "g_lr": 0.01, "d_beta1": 0.9, "g_beta1": 0.5}
 
 
-@pytest.mark.parametrize("overrides", [{**PACGAN, "pack": 2}, {**VEEGAN, "unrolled": 2}, STABILIZERS],
-                         ids=["pacgan", "veegan", "stabilizers"])
+@pytest.mark.parametrize("overrides", [{**PACGAN, "pack": 2}, {**VEEGAN, "unrolled": 2}, STABILIZERS, SGD],
+                         ids=["pacgan", "veegan", "stabilizers", "sgd"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_a_seed_of_a_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, dtype):
     def sessions(seeds):
@@ -167,8 +185,8 @@ def test_a_seed_of_a_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, 
     assert_close(trained_state(stacked[1]), trained_state(alone[0]), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("overrides", [{**PACGAN, "unrolled": 2}, {**STABILIZERS, "unrolled": 2}],
-                         ids=["pacgan", "stabilizers"])
+@pytest.mark.parametrize("overrides", [{**PACGAN, "unrolled": 2}, {**STABILIZERS, "unrolled": 2}, {**SGD, "unrolled": 2}],
+                         ids=["pacgan", "stabilizers (a swap running at the checkpoint)", "sgd"])
 def test_a_checkpoint_of_the_generic_path_continues_exactly_on_it_and_on_the_reference(overrides):
     s = session(**overrides)
     engine = generic([s])

@@ -1,7 +1,8 @@
 """The generic fast path: any toy MLP config the closed form does not cover (deeper D, maxout or tanh
-units, batch norm in G, packing, minibatch discrimination, every loss of gandiag.losses with WGAN's
-clipping and the gradient penalties, a user's own losses, noisy and flipped labels, instance noise,
-experience replay, historical averaging, the unrolled D on any of them), for S seeds.
+units, batch norm and dropout in G, batch, instance or virtual batch norm and spectral norm in D,
+packing, minibatch discrimination, every loss of gandiag.losses with WGAN's clipping and the gradient
+penalties, a user's own losses, noisy and flipped labels, instance noise, experience replay,
+historical averaging, swaps of old players, Adam or SGD, the unrolled D on any of them), for S seeds.
 
 It computes gandiag.engine.reference.train_step's iteration with autograd on the players written as
 functions of their parameters (gandiag.engine.functional), and differs from it only where that
@@ -9,9 +10,10 @@ changes no result beyond rounding:
 - the products are oneDNN's on a float32 CPU (gandiag.engine.products: about twice MKL's speed on AMD);
 - D scores reals and fakes as one batch where that measured faster (one product per layer; D has no
   batch statistics here), apart as the reference does elsewhere (GenericStep.apart);
-- Adam is torch's fused kernel, one call for every seed (gandiag.engine.adam.step_);
-- the unrolled D replays the reference's own Adam update (stabilizers.unrolled.AdamReplay) on
-  parameter lists, not through torch.func.functional_call on a module.
+- Adam is torch's fused kernel, one call for every seed (gandiag.engine.adam.step_; SGD is the seeds'
+  own optimisers, gandiag.engine.players.SGDPlayer);
+- the unrolled D replays the reference's own update (stabilizers.unrolled.AdamReplay, SGDReplay) on
+  one flat vector of its parameters, not through torch.func.functional_call on a module.
 Seeds run one after another through the autograd passes (each its own products: batched ones are MKL's,
 slower than one oneDNN product per seed, benchmarks/bench_presets.py) and share the optimiser steps.
 Draws come from each seed's samplers in train_step's order, so seed s of a pass trains bit for bit
@@ -29,9 +31,8 @@ from ..stabilizers import Stabilizers
 from ..stabilizers.labels import d_targets
 from ..stabilizers.noise import add_noise, noise_std
 from ..stabilizers.packing import pack
-from ..stabilizers.unrolled import AdamReplay
 from .functional import Net
-from .players import OwnPlayer
+from .players import own_player
 from .reference import Players, after_d_step, d_penalties
 
 Stats = dict[str, Tensor]
@@ -54,30 +55,31 @@ class GenericStep:
         second_order = (cfg.unrolled > 0 and not cfg.unrolled_first_order) or cfg.loss == "wgan-gp" or cfg.r1 > 0
         self.clip = cfg.clip if cfg.loss == "wgan" else None   # the unrolled D's clipping, as unroll's
         self.g_nets, self.d_nets = [Net(p.G) for p in players], [Net(p.D, second_order) for p in players]
-        self.g = OwnPlayer([p.G for p in players], [p.opt_g for p in players])
-        self.d = OwnPlayer([p.D for p in players], [p.opt_d for p in players])
-        # reals and fakes as separate batches where D's batch matters (minibatch discrimination), and where
-        # D is unrolled: its second-order pass keeps every layer's activations, and at half the rows they
-        # stay in cache (measured: ring8-veegan --unrolled 5 0.83 of the reference apart, 0.98 as one batch;
+        self.g = own_player([p.G for p in players], [p.opt_g for p in players])
+        self.d = own_player([p.D for p in players], [p.opt_d for p in players])
+        # reals and fakes as separate batches where D needs it (functional.Net.apart), and where D is
+        # unrolled: its second-order pass keeps every layer's activations, and at half the rows they stay
+        # in cache (measured: ring8-veegan --unrolled 5 0.83 of the reference apart, 0.98 as one batch;
         # grid25 0.51 as one batch, 0.56 apart)
-        self.apart = self.d_nets[0].minibatch or cfg.unrolled > 0
+        self.apart = self.d_nets[0].apart or cfg.unrolled > 0
 
     def export(self, i: int) -> None:
         p = self.players[i]
         self.g.export(i, p.G, p.opt_g)
         self.d.export(i, p.D, p.opt_d)
 
-    def _logits(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    def _logits(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor, state) -> tuple[Tensor, Tensor]:
         D = self.d_nets[i]
         if self.apart:
-            return D(params, real), D(params, fake)
-        return D(params, torch.cat([real, fake])).split([len(real), len(fake)])
+            return D(params, real, state), D(params, fake, state)
+        return D(params, torch.cat([real, fake]), state).split([len(real), len(fake)])
 
     def _d_loss(self, i: int, params: list[Tensor], real: Tensor, fake: Tensor, targets,
-                gen) -> tuple[Tensor, Tensor, Tensor]:
-        """D's objective on its inputs, as gandiag.engine.reference.d_objective (the real D's and the unrolled one's)."""
-        real_logits, fake_logits = self._logits(i, params, real, fake)
-        critic = lambda x: self.d_nets[i](params, x)  # noqa: E731
+                gen, state=None) -> tuple[Tensor, Tensor, Tensor]:
+        """D's objective on its inputs, as gandiag.engine.reference.d_objective (the real D's, and the
+        unrolled one's with its copies of D's buffers)."""
+        real_logits, fake_logits = self._logits(i, params, real, fake, state)
+        critic = lambda x: self.d_nets[i](params, x, state)  # noqa: E731
         loss = self.objectives[i].d(real_logits, fake_logits, *targets) + d_penalties(
             self.cfg, critic, params, real, fake, self.stabilizers[i], gen)
         return loss, real_logits, fake_logits
@@ -106,36 +108,37 @@ class GenericStep:
         return grads, {"d_loss": loss.detach(), "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),
                        "d_fake": losses.d_output(cfg.loss, fake_logits.detach()).mean(), "d_grad_norm": _norm(grads)}
 
-    def _unrolled(self, i: int, real: Tensor, fake: Tensor, gen) -> list[Tensor]:
+    def _unrolled(self, i: int, real: Tensor, fake: Tensor, gen) -> tuple[list[Tensor], list]:
         """D's parameters after cfg.unrolled steps of its optimiser on (real, fake), differentiable w.r.t.
-        the fakes unless first order (gandiag.stabilizers.unrolled.unroll).
+        the fakes unless first order, and its copies of D's buffers (gandiag.stabilizers.unrolled.unroll).
 
         The K updates run on one flat vector of D's parameters (each parameter a view of it): Adam's
         update is elementwise, so it computes what it computes per parameter, in a sixth of the
-        operations for a two-layer D (forward and, second order, backward)."""
-        cfg, h, params = self.cfg, self.d.hyper, self.d.params[i]
+        operations for a two-layer D (forward and, second order, backward); so is SGD's."""
+        cfg, params = self.cfg, self.d.params[i]
         shapes, sizes = [q.shape for q in params], [q.numel() for q in params]
         flat = lambda tensors: torch.cat([q.detach().reshape(-1) for q in tensors])  # noqa: E731
         theta = flat(params).requires_grad_()
-        update = AdamReplay(h.lr, (h.b1, h.b2), h.eps, [flat(self.d.m[i])], [flat(self.d.v[i])], int(self.d.t_tensor))
+        update = self.d.replay(i, flat)
         targets = self._targets(gen, real)   # one draw for all K steps, as the reference's unroll
         views = lambda theta: [q.view(shape) for q, shape in zip(theta.split(sizes), shapes)]  # noqa: E731
+        state = self.d_nets[i].copied_state()
         for _ in range(cfg.unrolled):
-            loss = self._d_loss(i, views(theta), real, fake, targets, gen)[0]
+            loss = self._d_loss(i, views(theta), real, fake, targets, gen, state)[0]
             (theta,) = update([theta], torch.autograd.grad(loss, theta, create_graph=not cfg.unrolled_first_order))
             if self.clip is not None:
                 theta = theta.clamp(-self.clip, self.clip)
             if cfg.unrolled_first_order:
                 theta = theta.detach().requires_grad_()
-        return views(theta)
+        return views(theta), state
 
     def _g_grad(self, i: int, sample_real, sample_z, gen) -> tuple[list[Tensor], dict]:
         cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
         fake = self._d_input(self.g_nets[i](self.g.params[i], sample_z(n)), gen)
-        d_params = self.d.params[i]
+        d_params, state = self.d.params[i], None
         if cfg.unrolled:
-            d_params = self._unrolled(i, self._d_input(sample_real(n), gen), fake, gen)
-        loss = self._g_loss(i, self.d_nets[i](d_params, fake))
+            d_params, state = self._unrolled(i, self._d_input(sample_real(n), gen), fake, gen)
+        loss = self._g_loss(i, self.d_nets[i](d_params, fake, state))
         grads = list(torch.autograd.grad(loss, self.g.params[i]))
         return grads, {"g_loss": loss.detach(), "g_grad_norm": _norm(grads)}
 
@@ -165,6 +168,7 @@ class GenericStep:
         """An iteration of every slot (each with sample_real, sample_z and gen); the (S,) statistics."""
         cfg, stats = self.cfg, [{} for _ in slots]
         self.iteration += 1
+        self._swap(self.iteration)
         self.sigma = noise_std(cfg.instance_noise, cfg.instance_noise_decay, self.iteration)
         if cfg.updates == "simultaneous":
             both = [self._both_grads(i, s.sample_real, s.sample_z, s.gen) for i, s in enumerate(slots)]
@@ -181,7 +185,22 @@ class GenericStep:
                 self._step(player, grads)
         return {k: torch.stack([row[k] for row in stats]) for k in stats[0]}
 
-    def _step(self, player: OwnPlayer, grads: list[list[Tensor]]) -> None:
+    def _swap(self, step: int) -> None:
+        """Old players swapped in or back (gandiag.stabilizers.swaps) where a swap acts at this step: on the
+        seeds' modules and optimisers, as the reference swaps them, with the players' state written there
+        first and read back after. Every seed is written out before any is read back: the seeds share
+        Adam's step count, which the swapped-in players bring back to theirs (every seed swaps at the
+        same steps)."""
+        acting = [i for i, stab in enumerate(self.stabilizers) if stab.swaps is not None and stab.swaps.acts(step)]
+        for i in acting:
+            self.export(i)
+        for i in acting:
+            p = self.players[i]
+            self.stabilizers[i].swaps.before_step(step, p)
+            self.g.reload(i, p.G, p.opt_g)
+            self.d.reload(i, p.D, p.opt_d)
+
+    def _step(self, player, grads: list[list[Tensor]]) -> None:
         """The player's optimiser step for every seed, then what follows it as on the reference engine
         (OwnPlayer's parameters are the modules' own)."""
         player.step_(grads)

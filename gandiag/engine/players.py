@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from ..stabilizers.unrolled import AdamReplay, SGDReplay
 from . import adam
 
 #: maps the stacked views to one seed's module parameters, in module.parameters() order
@@ -157,8 +158,55 @@ class OwnPlayer:
         export_adam(net, opt, self.params[i], self.m[i], self.v[i], self.t_tensor)
 
     @torch.no_grad()
+    def reload(self, i: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        """Seed i's Adam state from its optimiser again, after something replaced it there (a swap of
+        old players, gandiag.stabilizers.swaps: every seed swaps at the same steps, so the step count
+        stays common)."""
+        for m, v in zip(self.m[i], self.v[i]):
+            m.zero_()
+            v.zero_()
+        self.t_tensor.fill_(load_adam([net], [opt], lambda _: [self.params[i], self.m[i], self.v[i]]))
+
+    def replay(self, i: int, flat: Callable[[list[Tensor]], Tensor]) -> AdamReplay:
+        """Seed i's optimiser update as the unrolled D replays it, on flat(its parameters)."""
+        h = self.hyper
+        return AdamReplay(h.lr, (h.b1, h.b2), h.eps, [flat(self.m[i])], [flat(self.v[i])], int(self.t_tensor))
+
+    @torch.no_grad()
     def step_(self, grads: list[list[Tensor]]) -> None:
         """One optimiser step of every seed, grads[i] seed i's gradients (each tensor its own: adam.step_)."""
         self.t_tensor.add_(self._one)
         flat = lambda lists: [q for qs in lists for q in qs]  # noqa: E731
         adam.step_(flat(self.params), flat(self.m), flat(self.v), flat(grads), self.t_tensor, self.hyper)
+
+
+class SGDPlayer:
+    """One player of S seeds trained by SGD (the generic fast path): its steps are the seeds' own
+    torch optimisers, whose update is a few elementwise operations per parameter; so the modules and
+    optimisers are the state and there is nothing to export."""
+
+    def __init__(self, nets: list[nn.Module], opts: list[torch.optim.Optimizer]):
+        self.params, self.opts = [list(net.parameters()) for net in nets], opts
+
+    def export(self, i: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        """Nothing to copy: the optimiser holds its own state."""
+
+    def reload(self, i: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        """Nothing to read again: the optimiser holds its own state."""
+
+    def replay(self, i: int, flat: Callable[[list[Tensor]], Tensor]) -> SGDReplay:
+        """Seed i's optimiser update as the unrolled D replays it, on flat(its parameters)."""
+        update = SGDReplay.of(self.opts[i], self.params[i])
+        return SGDReplay(update.lr, update.momentum, [None if update.buf[0] is None else flat(update.buf)])
+
+    def step_(self, grads: list[list[Tensor]]) -> None:
+        """One optimiser step of every seed, grads[i] seed i's gradients, as the reference steps."""
+        for params, seed_grads, opt in zip(self.params, grads, self.opts):
+            for q, g in zip(params, seed_grads):
+                q.grad = g
+            opt.step()
+
+
+def own_player(nets: list[nn.Module], opts: list[torch.optim.Optimizer]) -> OwnPlayer | SGDPlayer:
+    """The generic path's player for the seeds' optimisers (gandiag.train.session makes Adam or SGD)."""
+    return SGDPlayer(nets, opts) if isinstance(opts[0], torch.optim.SGD) else OwnPlayer(nets, opts)

@@ -25,8 +25,12 @@ _DNN = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mk
 
 def _dnn(a: Tensor, b: Tensor) -> bool:
     """Whether a @ b (2-D) goes to oneDNN: float32 on the CPU, every side at least MIN_SIDE."""
-    return (_DNN is not None and a.dtype == torch.float32 and a.device.type == "cpu"
-            and min(a.shape[0], a.shape[1], b.shape[1]) >= MIN_SIDE)
+    return _dnn_sides(a, a.shape[0], a.shape[1], b.shape[1])
+
+
+def _dnn_sides(like: Tensor, m: int, k: int, n: int) -> bool:
+    """Whether an (m, k) @ (k, n) product of `like`'s dtype and device goes to oneDNN."""
+    return _DNN is not None and like.dtype == torch.float32 and like.device.type == "cpu" and min(m, k, n) >= MIN_SIDE
 
 
 def _product(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -74,7 +78,11 @@ class _Linear(torch.autograd.Function):
 
 def _own(a: Tensor, b: Tensor) -> bool:
     """Whether a @ b takes a kernel of _product's choice (else torch's own, whose autograd nodes are C++)."""
-    return _dnn(a, b) or a.shape[1] == 1 or b.shape[1] < MIN_SIDE <= a.shape[0]
+    return _own_sides(a, a.shape[0], a.shape[1], b.shape[1])
+
+
+def _own_sides(like: Tensor, m: int, k: int, n: int) -> bool:
+    return _dnn_sides(like, m, k, n) or k == 1 or n < MIN_SIDE <= m
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -83,5 +91,10 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
-    """x W^T + b, as nn.Linear computes it."""
-    return _Linear.apply(x, W, b) if _own(x, W.T) else torch.addmm(b, x, W.T)
+    """x W^T + b, as nn.Linear computes it. Its own node where a product of its forward or backward
+    takes _product's kernel: a narrow input layer (a D's 2 or 2 * pack inputs) has a forward for MKL
+    but a weight gradient (out, N) @ (N, in) that is a tall product with few columns (measured 4 times
+    faster transposed), and an input gradient (N, out) @ (out, in) too."""
+    (N, n_in), n_out = x.shape, W.shape[0]
+    own = any(_own_sides(x, *sides) for sides in ((N, n_in, n_out), (n_out, N, n_in), (N, n_out, n_in)))
+    return _Linear.apply(x, W, b) if own else torch.addmm(b, x, W.T)

@@ -44,9 +44,12 @@ SOME_VALUES = {
 
 #: the generic path: every field above but compile (it has no compiled form), and these
 GENERIC_ANY_VALUE = (ANY_VALUE - {"compile"}) | {"d_hidden", "pack", "minibatch_disc", "noisy_labels", "label_flip",
-                                                  "instance_noise", "replay_size", "hist_avg", "r1", "g_loss", "d_loss"}
+                                                  "instance_noise", "replay_size", "hist_avg", "r1", "g_loss", "d_loss",
+                                                  "g_dropout", "swap_every", "spectral_norm"}
 GENERIC_SOME_VALUES = {**SOME_VALUES, "d_act": ("relu", "leaky_relu", "tanh", "maxout"), "g_norm": ("none", "batch"),
-                       "updates": ("alternating", "simultaneous"), "loss": LOSSES}
+                       "d_norm": ("none", "batch", "instance", "virtual-batch"),
+                       "updates": ("alternating", "simultaneous"), "loss": LOSSES, "d_opt": ("adam", "sgd"),
+                       "g_opt": ("adam", "sgd")}
 
 
 #: the fast engine's two paths, as Choice.path and config.json name them

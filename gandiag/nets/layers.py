@@ -140,15 +140,19 @@ class VirtualBatchNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(width))
 
     def forward(self, h: Tensor) -> Tensor:
-        ref, x = h[:self.reference_size], h[self.reference_size:]
-        mean_ref, var_ref = ref.mean(0), ref.var(0, unbiased=False)
-        # moments of the reference batch with x added at weight w = 1 / (R + 1), in a form that is never < 0
-        w = 1.0 / (self.reference_size + 1)
-        mean = mean_ref + w * (x - mean_ref)
-        var = (1 - w) * var_ref + w * (1 - w) * (x - mean_ref) ** 2
-        normed = torch.cat([(ref - mean_ref) / torch.sqrt(var_ref + self.eps),
-                            (x - mean) / torch.sqrt(var + self.eps)])
-        return normed * self.weight + self.bias
+        return virtual_batch_norm(h, self.reference_size, self.weight, self.bias, self.eps)
+
+
+def virtual_batch_norm(h: Tensor, reference_size: int, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """VirtualBatchNorm's output for h = [reference rows; batch rows] and its parameters."""
+    ref, x = h[:reference_size], h[reference_size:]
+    mean_ref, var_ref = ref.mean(0), ref.var(0, unbiased=False)
+    # moments of the reference batch with x added at weight w = 1 / (R + 1), in a form that is never < 0
+    w = 1.0 / (reference_size + 1)
+    mean = mean_ref + w * (x - mean_ref)
+    var = (1 - w) * var_ref + w * (1 - w) * (x - mean_ref) ** 2
+    normed = torch.cat([(ref - mean_ref) / torch.sqrt(var_ref + eps), (x - mean) / torch.sqrt(var + eps)])
+    return normed * weight + bias
 
 
 class AlwaysDropout(nn.Module):

@@ -31,6 +31,10 @@ class Swaps:
         self.away: dict | None = None    # {"name", "state", "until"}: the current player while an old one plays
         self.swaps = 0
 
+    def acts(self, step: int) -> bool:
+        """Whether before_step(step) changes the players."""
+        return step % self.every == 0 or self.away is not None and step >= self.away["until"]
+
     def before_step(self, step: int, players) -> None:
         """Call at the start of iteration `step` (1-based): ends a swap that is due, starts one at swap points."""
         at_point = step % self.every == 0

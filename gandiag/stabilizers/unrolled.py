@@ -50,15 +50,19 @@ class AdamReplay:
                 for q, m, v in zip(params, self.m, self.v)]
 
 
-class _SGD:
-    """torch.optim.SGD's update (with momentum) as a pure function, continuing from its buffers."""
+class SGDReplay:
+    """torch.optim.SGD's update (with momentum) as a pure function, continuing from its momentum
+    buffers (None before its first step: then the first update's gradient is the buffer, as torch's)."""
 
-    def __init__(self, opt: torch.optim.SGD, params: list[Tensor]):
+    def __init__(self, lr: float, momentum: float, buf: list[Tensor | None]):
+        self.lr, self.momentum, self.buf = lr, momentum, buf
+
+    @classmethod
+    def of(cls, opt: torch.optim.SGD, params: list[Tensor]) -> "SGDReplay":
         group = opt.param_groups[0]
         if group["weight_decay"] or group["dampening"] or group["nesterov"] or group["maximize"]:
             raise ValueError("unrolling replays SGD with plain momentum: no weight decay, dampening or nesterov")
-        self.lr, self.momentum = group["lr"], group["momentum"]
-        self.buf = [opt.state.get(q, {}).get("momentum_buffer") for q in group["params"]]
+        return cls(group["lr"], group["momentum"], [opt.state.get(q, {}).get("momentum_buffer") for q in group["params"]])
 
     def __call__(self, params: list[Tensor], grads: tuple[Tensor, ...]) -> list[Tensor]:
         if self.momentum:
@@ -73,7 +77,7 @@ def _update_rule(opt: torch.optim.Optimizer, params: list[Tensor]):
     if isinstance(opt, torch.optim.Adam):
         return AdamReplay.of(opt, params)
     if isinstance(opt, torch.optim.SGD):
-        return _SGD(opt, params)
+        return SGDReplay.of(opt, params)
     raise ValueError(f"unrolling supports Adam and SGD, not {type(opt).__name__}")
 
 
