@@ -330,7 +330,8 @@ def test_a_fast_path_checkpoint_continues_on_the_reference_path():
 # --- which engine runs ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("overrides, reason", [
-    ({"precision": "bf16"}, "precision"), ({"d_hidden": (16, 16), "compile": True}, "compile"), ({"data": "mnist"}, "data"),
+    ({"precision": "bf16"}, "precision"), ({"d_hidden": (16, 16), "compile": True}, "compile"),
+    ({"data": "mnist"}, "data"),
 ])
 def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
     assert choose(make_config(SMALL)).record() == {"name": "fast", "requested": "auto", "path": "closed form"}

@@ -185,7 +185,8 @@ def test_a_seed_of_a_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, 
     assert_close(trained_state(stacked[1]), trained_state(alone[0]), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("overrides", [{**PACGAN, "unrolled": 2}, {**STABILIZERS, "unrolled": 2}, {**SGD, "unrolled": 2}],
+@pytest.mark.parametrize("overrides", [{**PACGAN, "unrolled": 2}, {**STABILIZERS, "unrolled": 2},
+                                       {**SGD, "unrolled": 2}],
                          ids=["pacgan", "stabilizers (a swap running at the checkpoint)", "sgd"])
 def test_a_checkpoint_of_the_generic_path_continues_exactly_on_it_and_on_the_reference(overrides):
     s = session(**overrides)
@@ -222,16 +223,18 @@ def test_resume_of_a_pass_on_the_generic_path_repeats_the_uninterrupted_pass(tmp
         assert (a.root / R.METRICS_FILE).read_bytes() == (b.root / R.METRICS_FILE).read_bytes()
 
 
-@pytest.mark.parametrize("dtype, outputs", [(torch.float32, 32), (torch.float32, 2), (torch.float64, 32)],
-                         ids=["float32 (oneDNN)", "float32, 2 outputs (transposed mm)", "float64 (mm)"])
-def test_the_products_equal_torch_s_linear_through_a_double_backward(dtype, outputs):
+@pytest.mark.parametrize("dtype, inputs, outputs", [(torch.float32, 24, 32), (torch.float32, 24, 2),
+                                                    (torch.float32, 4, 32), (torch.float64, 24, 32)],
+                         ids=["float32 (oneDNN)", "float32, 2 outputs (transposed mm)",
+                              "float32, 4 inputs (transposed gradients)", "float64 (mm)"])
+def test_the_products_equal_torch_s_linear_through_a_double_backward(dtype, inputs, outputs):
     torch.manual_seed(0)
-    x = torch.randn(40, 24, dtype=dtype, requires_grad=True)
-    W, b = (torch.randn(*shape, dtype=dtype, requires_grad=True) for shape in ((outputs, 24), (outputs,)))
+    x = torch.randn(40, inputs, dtype=dtype, requires_grad=True)
+    W, b = (torch.randn(*shape, dtype=dtype, requires_grad=True) for shape in ((outputs, inputs), (outputs,)))
     results = []
     for linear in (products.linear, torch.nn.functional.linear):
         y = torch.tanh(linear(x, W, b))
         (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
         results.append([y, gx, *torch.autograd.grad(gx.square().sum(), [W, b])])
-    assert products._dnn(x, W.T) == (products._DNN is not None and dtype == torch.float32 and outputs >= 16)
+    assert products._dnn(x, W.T) == (products._DNN is not None and dtype == torch.float32 and min(inputs, outputs) >= 16)
     assert_close(results[0], results[1], **({} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-4}))

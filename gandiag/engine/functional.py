@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn.utils import parametrize
 
-from ..nets.layers import AlwaysDropout, MinibatchDiscrimination, VirtualBatchNorm, minibatch_features, virtual_batch_norm
+from ..nets.layers import (AlwaysDropout, MinibatchDiscrimination, VirtualBatchNorm, minibatch_features,
+                           virtual_batch_norm)
 from ..nets.mlp import Discriminator, Generator, Maxout, Scale
 from .products import linear
 

@@ -62,7 +62,8 @@ class SGDReplay:
         group = opt.param_groups[0]
         if group["weight_decay"] or group["dampening"] or group["nesterov"] or group["maximize"]:
             raise ValueError("unrolling replays SGD with plain momentum: no weight decay, dampening or nesterov")
-        return cls(group["lr"], group["momentum"], [opt.state.get(q, {}).get("momentum_buffer") for q in group["params"]])
+        buffers = [opt.state.get(q, {}).get("momentum_buffer") for q in group["params"]]
+        return cls(group["lr"], group["momentum"], buffers)
 
     def __call__(self, params: list[Tensor], grads: tuple[Tensor, ...]) -> list[Tensor]:
         if self.momentum:
