@@ -16,6 +16,7 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.optim.sgd import sgd
 
 from ..stabilizers.unrolled import AdamReplay, SGDReplay
 from . import adam
@@ -181,9 +182,10 @@ class OwnPlayer:
 
 
 class SGDPlayer:
-    """One player of S seeds trained by SGD (the generic fast path): its steps are the seeds' own
-    torch optimisers, whose update is a few elementwise operations per parameter; so the modules and
-    optimisers are the state and there is nothing to export."""
+    """One player of S seeds trained by SGD (the generic fast path): torch's SGD update on the seeds'
+    own optimisers' state, every seed's parameters in one foreach call (the optimiser's own loop is a
+    few operations per parameter, each with its fixed cost); the modules and optimisers are the
+    state, so there is nothing to export."""
 
     def __init__(self, nets: list[nn.Module], opts: list[torch.optim.Optimizer]):
         self.params, self.opts = [list(net.parameters()) for net in nets], opts
@@ -199,12 +201,21 @@ class SGDPlayer:
         update = SGDReplay.of(self.opts[i], self.params[i])
         return SGDReplay(update.lr, update.momentum, [None if update.buf[0] is None else flat(update.buf)])
 
+    @torch.no_grad()
     def step_(self, grads: list[list[Tensor]]) -> None:
-        """One optimiser step of every seed, grads[i] seed i's gradients, as the reference steps."""
-        for params, seed_grads, opt in zip(self.params, grads, self.opts):
-            for q, g in zip(params, seed_grads):
-                q.grad = g
-            opt.step()
+        """One optimiser step of every seed, grads[i] seed i's gradients."""
+        group = self.opts[0].param_groups[0]
+        params = [q for qs in self.params for q in qs]
+        # the optimiser keeps a state per parameter only with momentum (its state is a defaultdict: read it
+        # only then, as SGD.step does)
+        states = [opt.state[q] for opt, qs in zip(self.opts, self.params) for q in qs] if group["momentum"] else []
+        buffers = [state.get("momentum_buffer") for state in states] or [None] * len(params)
+        sgd(params, [g for gs in grads for g in gs], buffers, foreach=True, weight_decay=group["weight_decay"],
+            momentum=group["momentum"], lr=group["lr"], dampening=group["dampening"], nesterov=group["nesterov"],
+            maximize=group["maximize"])
+        if group["momentum"]:
+            for state, buf in zip(states, buffers):
+                state["momentum_buffer"] = buf
 
 
 def own_player(nets: list[nn.Module], opts: list[torch.optim.Optimizer]) -> OwnPlayer | SGDPlayer:
