@@ -138,7 +138,7 @@ def main(argv=None) -> None:
         out.parent.mkdir(exist_ok=True)
         out.write_text("\n".join([f"# `python -m benchmarks.bench_presets {' '.join(argv or sys.argv[1:])}`", "",
                                    *lines, ""]))
-        print(f"written to {out}")
+        print(f"written to {out}; docs/benchmarks.md shows the newest such file: run `python docs/generate.py`")
 
 
 if __name__ == "__main__":
