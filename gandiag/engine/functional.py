@@ -84,7 +84,6 @@ class Net:
         # reals and fakes as separate batches, as the reference passes them, where a layer's output depends on
         # its batch or a pass changes state (batch norm's statistics; spectral norm's power iterations count passes)
         self.apart = any(self.state) or any(isinstance(m, MinibatchDiscrimination) for m in self.layers)
-        self.minibatch = any(isinstance(m, MinibatchDiscrimination) for m in self.layers)
         self.logits = isinstance(module, Discriminator)   # D's head: (N, 1) -> (N,)
         # virtual batch norm's fixed reference batch goes through D's features ahead of every batch
         self.reference = module.reference if self.logits else None

@@ -8,8 +8,8 @@ It computes gandiag.engine.reference.train_step's iteration with autograd on the
 functions of their parameters (gandiag.engine.functional), and differs from it only where that
 changes no result beyond rounding:
 - the products are oneDNN's on a float32 CPU (gandiag.engine.products: about twice MKL's speed on AMD);
-- D scores reals and fakes as one batch where that measured faster (one product per layer; D has no
-  batch statistics here), apart as the reference does elsewhere (GenericStep.apart);
+- D scores reals and fakes as one batch where that changes nothing and measured faster (one product
+  per layer), apart as the reference does where D's batch or its buffers matter (GenericStep.apart);
 - Adam is torch's fused kernel, one call for every seed (gandiag.engine.adam.step_; SGD is the seeds'
   own optimisers, gandiag.engine.players.SGDPlayer);
 - the unrolled D replays the reference's own update (stabilizers.unrolled.AdamReplay, SGDReplay) on

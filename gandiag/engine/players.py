@@ -199,7 +199,8 @@ class SGDPlayer:
     def replay(self, i: int, flat: Callable[[list[Tensor]], Tensor]) -> SGDReplay:
         """Seed i's optimiser update as the unrolled D replays it, on flat(its parameters)."""
         update = SGDReplay.of(self.opts[i], self.params[i])
-        return SGDReplay(update.lr, update.momentum, [None if update.buf[0] is None else flat(update.buf)])
+        update.buf = [None if update.buf[0] is None else flat(update.buf)]   # one buffer, as the one vector
+        return update
 
     @torch.no_grad()
     def step_(self, grads: list[list[Tensor]]) -> None:
