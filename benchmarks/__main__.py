@@ -75,7 +75,7 @@ def step_tables(reps: int, report: dict) -> list[str]:
     compiled_u = ratio(report[f"step_k{K}"], "fast compiled", "naive")
     floor_v = ratio(report["step_k0"], "floor", "naive")
     out += ["", f"- vanilla: fast / plain = {fast_v:.3f}, {verdict(fast_v, TARGETS['vanilla'])}; the floor of the "
-                f"work (same draws and G products, nothing else) is {floor_v:.3f} of the plain loop",
+                f"work (the fast step's draws and products alone) is {floor_v:.3f} of the plain loop",
             f"- unrolled-10: fast / plain = {fast_u:.3f}, {verdict(fast_u, TARGETS['unrolled'])}; with config "
             f"compile {compiled_u:.3f}, {verdict(compiled_u, TARGETS['unrolled'])}",
             *(f"- {note}" for note in notes)]

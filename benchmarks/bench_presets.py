@@ -6,6 +6,10 @@ benchmarks.bench_step does): figures are medians over blocks, ratios medians of 
 neighbouring blocks. Both engines run the step exactly as `gandiag run` calls it, at the toy runs'
 one thread (gandiag.train.device.TOY_THREADS).
 
+Every config is also measured against the floor of the fast step's work (benchmarks.floor): its
+matrix products and random draws alone, as the step calls them. Where that floor is above 0.6 of the
+reference step, no form of the step that multiplies and draws what it does can reach the target.
+
 Minibatch discrimination (batch 512, 100 kernels of 5) is measured against the floor of its work: an
 iteration has 3 passes of D with the layer (D's step on reals and on fakes, G's step on fakes), each a
 forward and a backward over all N^2 * B * C pairwise L1 terms; the floor is 6 times the fastest pass
@@ -29,6 +33,7 @@ from gandiag.engine import build, choose
 from gandiag.train.session import Session
 
 from .bench_step import interleave, parse, ratio, suite_parser
+from .floor import floor_of
 
 #: name -> (scenario, overrides, block): the issue's configs
 CONFIGS = {
@@ -55,6 +60,7 @@ CONFIGS = {
 }
 SEEDS_CONFIG = "grid25"
 MBD_CONFIG = "ring8 --minibatch-disc"
+FLOOR = "fast's floor"   # the fast step's products and draws alone (benchmarks.floor)
 MBD_PASSES = 6   # forward and backward of D's step on reals, on fakes, and of G's step on fakes
 
 
@@ -82,8 +88,10 @@ def preset_suite(name: str, reps: int, seeds: int = 0) -> dict[str, list[float]]
     scenario, overrides, block = CONFIGS[name]
     loops = {"reference": engine_step(scenario, "reference", **overrides),
              "fast": engine_step(scenario, "fast", **overrides)}
+    loops[FLOOR] = floor_of(loops["fast"])
     if seeds:
         loops[f"fast, {seeds} seeds"] = engine_step(scenario, "fast", seeds, **overrides)
+        loops[f"{FLOOR}, {seeds} seeds"] = floor_of(loops[f"fast, {seeds} seeds"])
     if name == MBD_CONFIG:
         for kind in ("cdist", "blocked"):
             one = pairwise_terms(kind)
@@ -92,10 +100,12 @@ def preset_suite(name: str, reps: int, seeds: int = 0) -> dict[str, list[float]]
 
 
 def table(results: dict[str, dict[str, list[float]]]) -> list[str]:
-    out = ["| config | reference ms/it | fast ms/it | fast / reference |", "|---|---|---|---|"]
-    for name, times in results.items():
-        out.append(f"| {name} | {1e3 * statistics.median(times['reference']):.2f} | "
-                   f"{1e3 * statistics.median(times['fast']):.2f} | {ratio(times, 'fast', 'reference'):.3f} |")
+    out = ["| config | reference ms/it | fast ms/it | fast / reference | floor ms/it | floor / reference |",
+           "|---|---|---|---|---|---|"]
+    for name, t in results.items():
+        out.append(f"| {name} | {1e3 * statistics.median(t['reference']):.2f} | {1e3 * statistics.median(t['fast']):.2f} | "
+                   f"{ratio(t, 'fast', 'reference'):.3f} | {1e3 * statistics.median(t[FLOOR]):.2f} | "
+                   f"{ratio(t, FLOOR, 'reference'):.3f} |")
     return out
 
 
@@ -117,7 +127,8 @@ def presets_report(configs: list[str], reps: int, seeds: int, report: dict | Non
         t, key = results[SEEDS_CONFIG], f"fast, {seeds} seeds"
         lines += ["", f"- {SEEDS_CONFIG}, {seeds} seeds in one pass: {1e3 * statistics.median(t[key]):.2f} ms/it; "
                   f"/ one seed on the fast engine {ratio(t, key, 'fast'):.2f}, / one seed on the reference engine "
-                  f"{ratio(t, key, 'reference'):.2f}"]
+                  f"{ratio(t, key, 'reference'):.2f}; its floor {1e3 * statistics.median(t[f'{FLOOR}, {seeds} seeds']):.2f}"
+                  f" ms/it, / one seed on the fast engine {ratio(t, f'{FLOOR}, {seeds} seeds', 'fast'):.2f}"]
     return lines
 
 

@@ -3,8 +3,8 @@
 The machine may be shared, so every measurement here interleaves its loops block by block in one
 process after an untimed warm-up: each figure is a median over blocks and each ratio the median of the
 ratios of blocks that ran next to each other. `floor` does only what any exact implementation of the
-vanilla step must: the same random draws (two z batches of 512 x 256 normals and the reals) and G's
-matrix products (forward on both batches, backward on one); D is too small to count.
+vanilla step must: the fast step's random draws (two z batches of 512 x 256 normals and the reals) and
+its matrix products, as it calls them, and nothing else (benchmarks.floor).
 
     python -m benchmarks.bench_step [--unrolled 10] [--reps 11] [--threads 1]
 """
@@ -22,6 +22,7 @@ from gandiag.engine import build, choose
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
 
+from .floor import floor_of
 from .naive_ring8 import Trainer
 
 
@@ -56,27 +57,6 @@ def reference(unrolled: int, device: str = "cpu") -> Callable[[], object]:
     return lambda: train_step(s.players, s.stabilizers, s.cfg, s.sample_real, s.sample_z, s.gen, 1)
 
 
-def floor() -> Callable[[], object]:
-    """The draws and G's products of one vanilla iteration, nothing else (torch's fastest forms)."""
-    s = session()
-    W = [lin.weight.detach() for lin in s.players.G.modules() if isinstance(lin, torch.nn.Linear)]
-    b = [lin.bias.detach() for lin in s.players.G.modules() if isinstance(lin, torch.nn.Linear)]
-
-    def forward(z):
-        h1 = torch.addmm(b[0], z, W[0].T).relu_()
-        h2 = torch.addmm(b[1], h1, W[1].T).relu_()
-        return h1, h2, torch.addmm(b[2], h2, W[2].T)
-
-    def iteration():
-        s.sample_real(512)
-        forward(s.sample_z(512))
-        z = s.sample_z(512)
-        h1, h2, x = forward(z)
-        g2 = x @ W[2]
-        return g2.T @ h1, (g2 @ W[1]).T @ z, x.T @ h2
-    return iteration
-
-
 def interleave(loops: dict[str, Callable[[], object]], block: int, reps: int, warmup: int = 3,
                sync: Callable[[], None] = lambda: None) -> dict[str, list[float]]:
     """Per loop, seconds per iteration of each of `reps` blocks; the loops take turns block by block."""
@@ -106,7 +86,7 @@ def step_suite(unrolled: int, reps: int, block: int) -> tuple[dict[str, list[flo
     vanilla, compile changes nothing on the fast engine)."""
     loops, note = {"naive": naive_trainer(unrolled).step, "fast": fast(unrolled), "reference": reference(unrolled)}, ""
     if unrolled == 0:
-        loops["floor"] = floor()
+        loops["floor"] = floor_of(loops["fast"])
     else:
         loops["fast compiled"], seconds = compiled(unrolled)
         note = f"fast compiled: its first iteration (the compilation) took {seconds:.1f} s"

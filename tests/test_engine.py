@@ -15,7 +15,7 @@ from torch.testing import assert_close
 from gandiag.cli import main
 from gandiag import losses, record as R
 from gandiag.config import ConfigError, make_config
-from gandiag.engine import adam, choose, fused, objectives, unroll
+from gandiag.engine import adam, choose, fused, objectives, products, unroll
 from gandiag.engine.fast import FastStep
 from gandiag.engine.closed_form import (critic_grad, critic_grad_reverse, critic_pass, critic_views, layers,
                                         mlp_backward, mlp_forward)
@@ -26,7 +26,7 @@ from gandiag.train.guards import DivergenceWatch
 from gandiag.train.loop import RunResult
 from gandiag.train.seeds import summarize
 from gandiag.train.session import Session
-from tiny import QUIET, RUN, TOY_DEEP_G, flags
+from tiny import QUIET, RUN, TOY_DEEP_G, flags, in_dtype
 
 F64 = {"dtype": torch.float64}
 SMALL = TOY_DEEP_G
@@ -277,6 +277,8 @@ CASES = {
          "d_act": "leaky_relu", "unrolled": 2}, 100),
     "least squares": ({"loss": "least-squares", "g_act": "leaky_relu", "unrolled": 2}, 100),
     "hinge": ({"loss": "hinge", "unrolled": 2}, 100),
+    "pack 2": ({"pack": 2}, 200),
+    "pack 3, unrolled second order": ({"pack": 3, "unrolled": 2}, 100),
 }
 
 
@@ -301,14 +303,35 @@ def test_each_seed_of_a_stacked_pass_trains_its_own_single_run():
 
 @pytest.mark.parametrize("overrides", [{}, {"unrolled": 2}, {"g_act": "tanh", "loss": "least-squares"}],
                          ids=["vanilla", "unrolled", "tanh G, least squares"])
-def test_a_seed_of_a_stacked_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides):
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32 (oneDNN)"])
+def test_a_seed_of_a_stacked_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, dtype):
     """Not merely close: the stacked products, sums and norms round as the single ones do (no
-    matrix-vector BLAS call, no product written into memory strided across seeds)."""
-    stacked = [session(seed=s, **overrides) for s in (5, 6, 7)]
-    fast_steps(FastStep(stacked[0].cfg, [s.players for s in stacked]), stacked, 40)
-    alone = session(seed=6, **overrides)
-    fast_steps(fast_engine(alone), [alone], 40)
+    matrix-vector BLAS call, no product written into memory strided across seeds, G's oneDNN products
+    seed by seed)."""
+    def sessions(seeds):
+        return in_dtype([session(seed=s, **overrides) for s in seeds], dtype)
+    stacked, (alone,) = sessions((5, 6, 7)), sessions((6,))
+    for group in (stacked, [alone]):
+        engine = FastStep(group[0].cfg, [s.players for s in group])
+        for _ in range(40):
+            engine.compute([(lambda n, s=s: s.sample_real(n).to(dtype), lambda n, s=s: s.sample_z(n).to(dtype))
+                            for s in group])
+        for i, s in enumerate(group):
+            engine.export(i, s.players)
     assert_close(trained_state(stacked[1]), trained_state(alone), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype, width", [(torch.float32, 32), (torch.float32, 4), (torch.float64, 32)],
+                         ids=["float32 (oneDNN, seed by seed)", "float32, a narrow side (bmm)", "float64 (bmm)"])
+def test_the_stacked_product_equals_torch_s_batched_product_and_each_seed_its_product_alone(dtype, width):
+    torch.manual_seed(0)
+    a, b, bias = torch.randn(3, 40, width, dtype=dtype), torch.randn(3, width, 24, dtype=dtype), torch.randn(3, 24, dtype=dtype)
+    for x in (a, a.transpose(1, 2).contiguous().transpose(1, 2)):   # row-major and transposed operands
+        stacked = products.bmm(x, b, bias)
+        assert_close(stacked, torch.baddbmm(bias.unsqueeze(1), x, b))
+        assert_close(stacked[1:2], products.bmm(x[1:2], b[1:2], bias[1:2]), rtol=0, atol=0)
+        assert_close(products.bmm(x, b), torch.bmm(x, b))
+    assert products._dnn_sides(a, 40, width, 24) == (products._DNN is not None and dtype == torch.float32 and width >= 16)
 
 
 def test_a_fast_path_checkpoint_continues_on_the_reference_path():
@@ -341,12 +364,13 @@ def test_auto_falls_back_to_the_reference_path_and_says_why(overrides, reason):
         choose(make_config(SMALL, engine="fast", **overrides))
 
 
+@pytest.mark.parametrize("pack", [[], ["--pack", "2"]], ids=["one point", "packed"])
 def test_gandiag_run_with_compile_on_a_second_order_unroll_trains_on_the_compiled_fast_engine(
-        compile_counter, tmp_path):
+        compile_counter, tmp_path, pack):
     runner, rows = CliRunner(), {}
     for name, extra in (("eager", []), ("compiled", ["--compile"])):
         result = runner.invoke(main, ["run", "ring8", "--out", str(tmp_path / name), *CLI_TINY, "--unrolled", "2",
-                                      *extra])
+                                      *pack, *extra])
         assert result.exit_code == 0, result.output
         rows[name] = R.RunReader(tmp_path / name).metrics()[-1]
     recorded = json.loads((tmp_path / "compiled" / R.CONFIG_FILE).read_text())

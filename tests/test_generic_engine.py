@@ -17,7 +17,7 @@ from gandiag.engine import choose, in_closed_form, products
 from gandiag.engine.generic import GenericStep
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
-from tiny import TOY_DEEP
+from tiny import TOY_DEEP, in_dtype
 
 #: the presets' architectures in small: grid25 / ring8-pacgan (normal init, batch-norm G, maxout D),
 #: ring8-veegan (tanh players), ring8 --pack 2 (the hero's one-layer ReLU D, packed)
@@ -31,7 +31,8 @@ CASES = {
     "veegan setting, unrolled second order": ({**VEEGAN, "unrolled": 3}, 100),
     "veegan setting, unrolled first order": ({**VEEGAN, "unrolled": 2, "unrolled_first_order": True}, 100),
     "maxout, unrolled second order": ({**PACGAN, "unrolled": 2, "loss": "least-squares"}, 60),
-    "one-layer ReLU D, pack 2": ({"d_hidden": (16,), "pack": 2}, 200),
+    "one-layer ReLU D, pack 2, simultaneous updates": ({"d_hidden": (16,), "pack": 2, "updates": "simultaneous"},
+                                                       200),
     "minibatch discrimination": ({"minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3, "batch": 40}, 100),
     "minibatch discrimination, unrolled": ({"minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3, "unrolled": 2,
                                             "label_smoothing": 0.9, "d_steps": 2, "g_steps": 2}, 40),
@@ -168,11 +169,7 @@ SGD = {"d_opt": "sgd", "g_opt": "sgd", "d_lr": 0.02, "g_lr": 0.01, "d_beta1": 0.
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_a_seed_of_a_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, dtype):
     def sessions(seeds):
-        out = [session(seed=s, **overrides) for s in seeds]
-        for s in out:
-            s.players.G.to(dtype)
-            s.players.D.to(dtype)
-        return out
+        return in_dtype([session(seed=s, **overrides) for s in seeds], dtype)
     stacked, alone = sessions((5, 6, 7)), sessions((6,))
     for group in (stacked, alone):
         engine = generic(group)

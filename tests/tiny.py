@@ -66,3 +66,11 @@ def scores_depend_on_batch(D) -> bool:
     x, others = torch.randn(1, 2), torch.randn(2, 5, 2)
     first, second = (D(torch.cat([x, o]))[0] for o in others)
     return not torch.allclose(first, second)
+
+
+def in_dtype(sessions: list[Session], dtype: torch.dtype) -> list[Session]:
+    """The sessions with both players' parameters in `dtype` (their draws are cast where they are read)."""
+    for s in sessions:
+        s.players.G.to(dtype)
+        s.players.D.to(dtype)
+    return sessions

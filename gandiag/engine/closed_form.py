@@ -1,7 +1,8 @@
 """Closed-form forward and backward passes of the toy players, stacked over S independent seeds.
 
 Every tensor carries a leading seed axis S and every matrix product is batched (torch.bmm), so S seeds
-cost one call per product. G is an MLP. D has one hidden layer of a piecewise-linear unit (ReLU or
+cost one call per product; G's wide products on the CPU go seed by seed to oneDNN instead
+(gandiag.engine.products.bmm), which measured twice as fast as MKL's there. G is an MLP. D has one hidden layer of a piecewise-linear unit (ReLU or
 leaky ReLU): given the pattern of active units its logit is linear in its parameters, so its gradient
 is two products with that pattern and its Hessian-vector product (what the unrolled D's second-order
 gradient needs) is exact with no second derivative of the unit.
@@ -21,6 +22,8 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
+
+from . import products
 
 _aten = torch.ops.aten
 
@@ -52,25 +55,25 @@ class Layer(NamedTuple):
     W: Tensor       # (S, out, in)
     b: Tensor       # (S, out)
     WT: Tensor      # (S, in, out)
-    b_row: Tensor   # (S, 1, out)
     b_col: Tensor   # (S, out, 1)
 
 
 def layers(params: list[Tensor]) -> list[Layer]:
     """The layers of stacked parameters [W0, b0, W1, b1, ...] (or of their gradients)."""
-    return [Layer(W, b, W.transpose(1, 2), b.unsqueeze(1), b.unsqueeze(-1)) for W, b in zip(params[0::2], params[1::2])]
+    return [Layer(W, b, W.transpose(1, 2), b.unsqueeze(-1)) for W, b in zip(params[0::2], params[1::2])]
 
 
 def mlp_forward(layers: list[Layer], z: Tensor, act: str, slope: float, out: Tensor, scale: float = 1.0
                 ) -> list[Tensor]:
-    """Write scale * G(z) (S, out, R) into `out` for z (S, R, in); return every layer's input (for
-    mlp_backward). The scale rides on the last product (D's input scaling, at no extra operation)."""
+    """Write scale * G(z) (S, out, R) into `out` (that shape, or a view of it split as (S, out, R / m, m))
+    for z (S, R, in); return every layer's input (for mlp_backward). The scale rides on the last product
+    (D's input scaling, at no extra operation)."""
     inputs = [z]
     for layer in layers[:-1]:
-        inputs.append(activate(torch.baddbmm(layer.b_row, inputs[-1], layer.WT), act, slope))
+        inputs.append(activate(products.bmm(inputs[-1], layer.WT, layer.b), act, slope))
     last = layers[-1]
     # computed, then copied into `out` (a view strided across seeds): mlp_backward says why
-    out.copy_(torch.baddbmm(last.b_col, last.W, inputs[-1].transpose(1, 2), beta=scale, alpha=scale))
+    out.copy_(torch.baddbmm(last.b_col, last.W, inputs[-1].transpose(1, 2), beta=scale, alpha=scale).view(out.shape))
     return inputs
 
 
@@ -82,10 +85,10 @@ def mlp_backward(layers: list[Layer], inputs: list[Tensor], grad_out: Tensor, gr
     for i in reversed(range(len(layers))):
         # not bmm(out=): a product written into a view strided across seeds (of the (S, P) buffer) rounds
         # differently than into its own memory, and a stacked seed must train exactly as it does alone
-        grads[i].W.copy_(torch.bmm(gT, inputs[i]))
+        grads[i].W.copy_(products.bmm(gT, inputs[i]))
         torch.sum(gT, 2, out=grads[i].b)
         if i:
-            gT = unit_backward(torch.bmm(gT.transpose(1, 2), layers[i].W), inputs[i], act, slope).transpose(1, 2)
+            gT = unit_backward(products.bmm(gT.transpose(1, 2), layers[i].W), inputs[i], act, slope).transpose(1, 2)
 
 
 # --- D: one hidden layer of a piecewise-linear unit --------------------------------------------

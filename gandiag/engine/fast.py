@@ -16,6 +16,9 @@ from . import adam, fused, objectives, unroll
 from .closed_form import critic_grad, critic_pass, critic_views, layers, mlp_backward, mlp_forward
 from .players import StackedPlayer, critic_layout, same_layout
 
+#: the toy data's points are 2D
+POINT_DIM = 2
+
 #: one seed's (sample_real, sample_z)
 Samplers = tuple[Callable[[int], Tensor], Callable[[int], Tensor]]
 
@@ -42,8 +45,10 @@ class FastStep:
         self.cfg = cfg
         # the architecture comes from the config (gandiag.engine.support admits only the MLPs it computes);
         # StackedPlayer checks that the modules' parameters have these shapes
-        (H,), d = cfg.d_hidden, 2
-        self.g = StackedPlayer(mlp_shapes(cfg.z_dim, cfg.g_hidden, d), same_layout, [p.G for p in players],
+        # with pack = m (PacGAN) D's input is m points side by side: d = 2m features per packed input
+        (H,), self.pack = cfg.d_hidden, cfg.pack
+        d = POINT_DIM * self.pack
+        self.g = StackedPlayer(mlp_shapes(cfg.z_dim, cfg.g_hidden, POINT_DIM), same_layout, [p.G for p in players],
                         [p.opt_g for p in players])
         self.d = StackedPlayer([(d + 3, H)], critic_layout, [p.D for p in players], [p.opt_d for p in players],
                         module_shapes=mlp_shapes(d, cfg.d_hidden, 1))
@@ -60,7 +65,9 @@ class FastStep:
         # fakes alone (the plain G step). Their rows of ones are written here once; each step writes the
         # x rows in place, so building them costs no concatenation.
         self.XtT, self.XfT = like.new_ones(S, d + 1, 2 * n), like.new_ones(S, d + 1, n)
-        self.x_real, self.x_fake, self.x_fake_alone = self.XtT[:, :-1, :n], self.XtT[:, :-1, n:], self.XfT[:, :-1]
+        # G's fakes (S, 2, m n) go straight into those rows: their packed views (S, 2, n, m) (_points says how)
+        self.x_real = self.XtT[:, :-1, :n]
+        self.x_fake, self.x_fake_alone = self._points(self.XtT[:, :-1, n:]), self._points(self.XfT[:, :-1])
         # d_input_scale as a tensor for the multiplications (G's last product takes it as a number, its factor)
         self.scale = torch.full((), cfg.d_input_scale, dtype=like.dtype, device=like.device)
         self.d_loss = objectives.DLoss(cfg.loss, n, cfg.label_smoothing, like)
@@ -77,9 +84,16 @@ class FastStep:
         self.g.export(i, players.G, players.opt_g)
         self.d.export(i, players.D, players.opt_d)
 
+    def _points(self, packed: Tensor) -> Tensor:
+        """Packed feature-major inputs (S, 2m, n) as the points they hold, (S, 2, n, m): packed input i
+        is points m i .. m i + m - 1 side by side (gandiag.stabilizers.packing), so point m i + k's
+        coordinate c is feature 2k + c of input i."""
+        S, _, n = packed.shape
+        return packed.view(S, self.pack, POINT_DIM, n).permute(0, 2, 3, 1)
+
     def _write_reals(self, reals: Tensor) -> None:
-        """XtT's first n columns: scale * reals^T, for reals (S, n, d)."""
-        torch.mul(reals.transpose(1, 2), self.scale, out=self.x_real)
+        """XtT's first n columns: scale * the packed reals^T, for reals (S, m n, 2)."""
+        torch.mul(reals.reshape(reals.shape[0], self.cfg.batch, -1).transpose(1, 2), self.scale, out=self.x_real)
 
     def _unrolled_g_loss(self) -> tuple[Tensor, Tensor]:
         """G's loss through the unroll on the current XtT, and its gradient w.r.t. the fakes (pure: D's
@@ -119,7 +133,7 @@ class FastStep:
     def compute(self, samplers: list[Samplers]) -> dict[str, Tensor]:
         """An iteration's device work (no host sync, nothing on the host changes: a CUDA graph can
         capture it, gandiag.engine.graphed)."""
-        cfg, n, scale = self.cfg, self.cfg.batch, self.cfg.d_input_scale
+        cfg, n, scale = self.cfg, self.cfg.batch * self.pack, self.cfg.d_input_scale
         real = lambda: _stacked([sample_real(n) for sample_real, _ in samplers])  # noqa: E731
         z = lambda: _stacked([sample_z(n) for _, sample_z in samplers])  # noqa: E731
 
@@ -141,7 +155,8 @@ class FastStep:
                 cp = critic_pass(self.d_views, self.XfT, self.critic.slope)
                 g_loss, bar_a = self.critic.g_loss(cp.logits)
                 bar_fakes = cp.jacT * bar_a.unsqueeze(1)
-            mlp_backward(self.g_layers, inputs, torch.mul(bar_fakes[:, :-1], self.scale), self.g_grads, *self.g_unit)
+            bar_points = torch.mul(self._points(bar_fakes[:, :-1]), self.scale).reshape(len(samplers), POINT_DIM, n)
+            mlp_backward(self.g_layers, inputs, bar_points, self.g_grads, *self.g_unit)
             g_norm = self.g.flat.norms(self.g.grad)
             self.g.step_()
 

@@ -1,12 +1,13 @@
-"""Matrix products for the generic fast path: oneDNN's float32 GEMM on the CPU where it applies.
+"""Matrix products for the fast paths: oneDNN's float32 GEMM on the CPU where it applies.
 
 torch's CPU matmul calls MKL, whose float32 GEMM runs its AVX2 kernels on AMD processors: on the
 toy players' shapes (100 to 1024 rows, 128 to 1000 wide) it measured about 50 GFLOP/s on one core of
 an AMD EPYC, where oneDNN's (the kernel torch's inductor calls for linear layers) measured 100 to 135,
 with any of the operands transposed. The toy presets' iterations are mostly these products, so that is
-most of the generic path's speed-up over the reference step (benchmarks/bench_presets.py).
+most of the fast engine's speed-up over the reference step (benchmarks/bench_presets.py).
 
-Both functions are differentiable any number of times: the backward of a product is two products of
+`bmm` is the closed form's stacked product; `matmul` and `linear`, the generic path's. The latter two
+are differentiable any number of times: the backward of a product is two products of
 this module, so autograd can differentiate it again (the unrolled D's second-order gradient), and
 every product of the backward passes picks its kernel here too. Where oneDNN does not apply (another
 dtype or device, or a product with a side under MIN_SIDE, where it measured slower) they are torch's
@@ -74,6 +75,18 @@ class _Linear(torch.autograd.Function):
         need = ctx.needs_input_grad
         return (matmul(grad, W) if need[0] else None, matmul(grad.T, x) if need[1] else None,
                 grad.sum(0) if need[2] else None)
+
+
+def bmm(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
+    """a @ b (+ bias (S, n) on every row) for stacked (S, m, k) and (S, k, n). Where oneDNN applies,
+    seed by seed: each seed's product is then the same call in a stacked pass as alone (a stacked seed
+    trains bit for bit what it trains alone), and the copy into the stack is small beside the product.
+    Elsewhere (CUDA, float64, a narrow side) torch's batched product, one call for every seed."""
+    S, m, k = a.shape
+    if _dnn_sides(a, m, k, b.shape[2]):
+        each = [_product(a[s], b[s], None if bias is None else bias[s]) for s in range(S)]
+        return each[0].unsqueeze(0) if S == 1 else torch.stack(each)
+    return torch.bmm(a, b) if bias is None else torch.baddbmm(bias.unsqueeze(1), a, b)
 
 
 def _own(a: Tensor, b: Tensor) -> bool:

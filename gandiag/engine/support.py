@@ -82,7 +82,7 @@ def _outside(cfg, any_value: frozenset, some_values: dict) -> str:
 
 def in_closed_form(cfg) -> bool:
     """Whether the fast engine runs `cfg` in closed form (else, where unsupported(cfg) is "", generically)."""
-    return len(cfg.d_hidden) == 1 and not _outside(cfg, ANY_VALUE | {"d_hidden"}, SOME_VALUES)
+    return len(cfg.d_hidden) == 1 and not _outside(cfg, ANY_VALUE | {"d_hidden", "pack"}, SOME_VALUES)
 
 
 def unsupported(cfg) -> str:
