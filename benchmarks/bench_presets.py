@@ -59,8 +59,8 @@ CONFIGS = {
     "ring8 --d-norm virtual-batch": ("ring8", {"d_norm": "virtual-batch"}, 5),
 }
 SEEDS_CONFIG = "grid25"
-MBD_CONFIG = "ring8 --minibatch-disc"
 FLOOR = "fast's floor"   # the fast step's products and draws alone (benchmarks.floor)
+MBD_CONFIG = "ring8 --minibatch-disc"
 MBD_PASSES = 6   # forward and backward of D's step on reals, on fakes, and of G's step on fakes
 
 

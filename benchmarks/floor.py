@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 from torch.profiler import profile
 
-_DNN = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+from gandiag.engine.products import _DNN   # oneDNN's linear, as the fast path calls it
 
 #: profiler op name -> the operation, called with the recorded tensor operands (scalar factors left at 1)
 PRODUCTS: dict[str, Callable] = {

@@ -46,8 +46,7 @@ class FastStep:
         # the architecture comes from the config (gandiag.engine.support admits only the MLPs it computes);
         # StackedPlayer checks that the modules' parameters have these shapes
         # with pack = m (PacGAN) D's input is m points side by side: d = 2m features per packed input
-        (H,), self.pack = cfg.d_hidden, cfg.pack
-        d = POINT_DIM * self.pack
+        (H,), d = cfg.d_hidden, POINT_DIM * cfg.pack
         self.g = StackedPlayer(mlp_shapes(cfg.z_dim, cfg.g_hidden, POINT_DIM), same_layout, [p.G for p in players],
                         [p.opt_g for p in players])
         self.d = StackedPlayer([(d + 3, H)], critic_layout, [p.D for p in players], [p.opt_d for p in players],
@@ -89,7 +88,7 @@ class FastStep:
         is points m i .. m i + m - 1 side by side (gandiag.stabilizers.packing), so point m i + k's
         coordinate c is feature 2k + c of input i."""
         S, _, n = packed.shape
-        return packed.view(S, self.pack, POINT_DIM, n).permute(0, 2, 3, 1)
+        return packed.view(S, self.cfg.pack, POINT_DIM, n).permute(0, 2, 3, 1)
 
     def _write_reals(self, reals: Tensor) -> None:
         """XtT's first n columns: scale * the packed reals^T, for reals (S, m n, 2)."""
@@ -133,7 +132,7 @@ class FastStep:
     def compute(self, samplers: list[Samplers]) -> dict[str, Tensor]:
         """An iteration's device work (no host sync, nothing on the host changes: a CUDA graph can
         capture it, gandiag.engine.graphed)."""
-        cfg, n, scale = self.cfg, self.cfg.batch * self.pack, self.cfg.d_input_scale
+        cfg, n, scale = self.cfg, self.cfg.batch * self.cfg.pack, self.cfg.d_input_scale
         real = lambda: _stacked([sample_real(n) for sample_real, _ in samplers])  # noqa: E731
         z = lambda: _stacked([sample_z(n) for _, sample_z in samplers])  # noqa: E731
 
