@@ -249,3 +249,24 @@ def test_a_narrow_input_layer_s_weight_gradient_on_the_transposed_product_equals
         results.append([y, gW, gb, *torch.autograd.grad(gW.square().sum() + gb.square().sum(), [W, b])])
     assert type(products.linear(x, W, b).grad_fn).__name__ == "_LinearBackward"
     assert_close(results[0], results[1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32 (oneDNN's tanh)", "float64"])
+def test_the_fused_tanh_layer_equals_torch_s_linear_then_tanh_to_the_third_derivative(dtype):
+    """products.linear_tanh's hand-written backward of its backward (the unrolled D's second-order pass)
+    and what autograd takes through it (r1 or wgan-gp on a second-order unrolled D: a third order)."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 20, dtype=dtype, requires_grad=True)
+    W, b = ((torch.randn(*shape, dtype=dtype) * 0.3).requires_grad_() for shape in ((30, 20), (30,)))
+    v = torch.randn(64, 30, dtype=dtype)
+    results = []
+    for layer in (products.linear_tanh, lambda x, W, b: torch.tanh(torch.nn.functional.linear(x, W, b))):
+        y = layer(x, W, b)
+        first = torch.autograd.grad((y * v).sum() + y.square().sum(), [x, W, b], create_graph=True)
+        second = torch.autograd.grad(sum(g.pow(3).sum() for g in first), [x, W, b], create_graph=True)
+        results.append([y, *first, *second, *torch.autograd.grad(sum(g.square().sum() for g in second), [x, W, b])])
+    assert type(products.linear_tanh(x, W, b).grad_fn).__name__ == "_LinearTanhBackward"
+    if dtype == torch.float64:
+        assert_close(results[0], results[1])
+    else:   # float32: its third derivatives here reach 1e4 out of cancelling terms; up to the second
+        assert_close(results[0][:7], results[1][:7], rtol=1e-3, atol=1e-3)

@@ -19,7 +19,7 @@ from torch.nn.utils import parametrize
 from ..nets.layers import (AlwaysDropout, MinibatchDiscrimination, VirtualBatchNorm, minibatch_features,
                            virtual_batch_norm)
 from ..nets.mlp import Discriminator, Generator, Maxout, Scale
-from .products import linear
+from .products import linear, linear_tanh
 
 #: each layer's buffers that its train-mode pass changes, () for none
 State = list[tuple[Tensor, ...]]
@@ -89,6 +89,9 @@ class Net:
         self.reference = module.reference if self.logits else None
         self.features = len([m for m in module.features if not isinstance(m, nn.Identity)]) if self.logits else 0
         self.twice = twice_differentiable   # False: a layer may take a faster backward that has no backward
+        # an affine layer followed by tanh is one product with the tanh fused into it (products.linear_tanh)
+        self.tanh_after = {k for k, (m, after) in enumerate(zip(self.layers, self.layers[1:]))
+                           if type(m) is nn.Linear and isinstance(after, nn.Tanh)}
 
     def copied_state(self) -> State:
         return [tuple(b.clone() for b in buffers) for buffers in self.state]
@@ -103,7 +106,7 @@ class Net:
             p = [params[j] for j in slot]
             if isinstance(m, (nn.Linear, Maxout)):
                 W = self._weight(_linear_of(m), p[0], buffers, state is self.state)
-                x = linear(x, W, p[1])
+                x = (linear_tanh if k in self.tanh_after else linear)(x, W, p[1])
                 if isinstance(m, Maxout):
                     # max, not amax as the module: its backward routes each unit's gradient to the chosen piece
                     # by index, where amax's compares and counts (several times slower here); they differ only
@@ -124,7 +127,7 @@ class Net:
             elif isinstance(m, nn.LeakyReLU):
                 x = F.leaky_relu(x, m.negative_slope)
             elif isinstance(m, nn.Tanh):
-                x = torch.tanh(x)
+                x = x if k - 1 in self.tanh_after else torch.tanh(x)
             elif isinstance(m, AlwaysDropout):
                 x = m(x)   # its mask from its own generator, the run's, as the reference draws it
             else:

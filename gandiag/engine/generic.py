@@ -8,6 +8,8 @@ It computes gandiag.engine.reference.train_step's iteration with autograd on the
 functions of their parameters (gandiag.engine.functional), and differs from it only where that
 changes no result beyond rounding:
 - the products are oneDNN's on a float32 CPU (gandiag.engine.products: about twice MKL's speed on AMD);
+- an affine layer and its tanh are one node, the tanh oneDNN's post-op on a float32 CPU, with its
+  backward's backward written out (products.linear_tanh);
 - D scores reals and fakes as one batch where that changes nothing and measured faster (one product
   per layer), apart as the reference does where D's batch or its buffers matter (GenericStep.apart);
 - Adam is torch's fused kernel, one call for every seed (gandiag.engine.adam.step_; SGD is the seeds'
