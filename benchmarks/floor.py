@@ -14,12 +14,16 @@ from typing import Callable
 import torch
 from torch.profiler import profile
 
-from gandiag.engine.products import _DNN   # oneDNN's linear, as the fast path calls it
+from gandiag.engine.products import DNN_LINEAR, DNN_LINEAR_BINARY   # as the fast path calls them
 
+BINARY = "mkldnn::_linear_pointwise.binary"
 #: profiler op name -> the operation, called with the recorded tensor operands (scalar factors left at 1)
 PRODUCTS: dict[str, Callable] = {
     "aten::mm": torch.mm, "aten::addmm": torch.addmm, "aten::bmm": torch.bmm, "aten::baddbmm": torch.baddbmm,
-    "mkldnn::_linear_pointwise": lambda x, w, b=None: _DNN(x, w, b, "none", [], ""),
+    "mkldnn::_linear_pointwise": lambda x, w, b=None: DNN_LINEAR(x, w, b, "none", [], ""),
+    # the product with a sum added in its epilogue (products._tangent_of_pre): the profiler names it as the
+    # plain one, told apart here by its five arguments (recorded)
+    BINARY: lambda x, other, w, b=None: DNN_LINEAR_BINARY(x, other, w, b, "add"),
 }
 #: in-place draws from a generator: what torch.randn, torch.rand and the samplers call
 DRAWS = ("aten::normal_", "aten::uniform_")
@@ -37,11 +41,16 @@ def _inside_another(event) -> bool:
     return False
 
 
+def _name(event) -> str:
+    """The op's name in PRODUCTS or DRAWS."""
+    return BINARY if event.name == "mkldnn::_linear_pointwise" and len(event.input_shapes) == 5 else event.name
+
+
 def recorded(iteration: Callable[[], object]) -> list[Recorded]:
     """The products and draws one call of `iteration` makes, in order."""
     with profile(record_shapes=True) as prof:
         iteration()
-    return [(e.name, [(shape, stride) for shape, stride, dtype in
+    return [(_name(e), [(shape, stride) for shape, stride, dtype in
                       zip(e.structured_input_shapes, e.structured_input_strides, e.input_dtypes) if dtype == "float"])
             for e in prof.events() if (e.name in PRODUCTS or e.name in DRAWS) and not _inside_another(e)]
 

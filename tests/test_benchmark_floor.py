@@ -34,3 +34,17 @@ def test_the_floor_makes_the_products_and_draws_of_the_iteration_with_their_layo
 def test_an_iteration_with_no_product_or_draw_has_no_floor():
     with pytest.raises(ValueError, match="no matrix product or draw"):
         floor_of(lambda: torch.ones(3).tanh_())
+
+
+@pytest.mark.skipif(floor.DNN_LINEAR is None, reason="torch without oneDNN")
+def test_the_floor_tells_onednn_s_product_with_a_sum_in_its_epilogue_from_its_plain_product():
+    x, w, other = torch.randn(32, 16), torch.randn(24, 16), torch.randn(32, 24)
+
+    def iteration():
+        floor.DNN_LINEAR(x, w, None, "tanh", [], "")
+        return floor.DNN_LINEAR_BINARY(x, other, w, None, "add")
+
+    ops = recorded(iteration)
+    assert [name for name, _ in ops] == ["mkldnn::_linear_pointwise", floor.BINARY]
+    assert ops[1][1] == [([32, 16], [16, 1]), ([32, 24], [24, 1]), ([24, 16], [16, 1])]
+    assert recorded(floor_of(iteration)) == ops

@@ -331,7 +331,8 @@ def test_the_stacked_product_equals_torch_s_batched_product_and_each_seed_its_pr
         assert_close(stacked, torch.baddbmm(bias.unsqueeze(1), x, b))
         assert_close(stacked[1:2], products.bmm(x[1:2], b[1:2], bias[1:2]), rtol=0, atol=0)
         assert_close(products.bmm(x, b), torch.bmm(x, b))
-    assert products._dnn_sides(a, 40, width, 24) == (products._DNN is not None and dtype == torch.float32 and width >= 16)
+    onednn = products._kernel(a, 40, width, 24) is products.ONEDNN
+    assert onednn == (products.DNN_LINEAR is not None and dtype == torch.float32 and width >= 16)
 
 
 def test_a_fast_path_checkpoint_continues_on_the_reference_path():

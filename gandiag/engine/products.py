@@ -21,33 +21,41 @@ from torch import Tensor
 #: the smallest M, K and N a product goes to oneDNN with (a D's 2-wide input layer stays on torch's mm)
 MIN_SIDE = 16
 
-_DNN = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+#: oneDNN's linear, (input, weight, bias, post-op, its scalars, its algorithm) -> post-op(input @ weight^T
+#: + bias); None where torch has no oneDNN
+DNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+#: oneDNN's linear with a binary post-op, (input, other, weight, bias, op) -> op(input @ weight^T + bias, other)
+DNN_LINEAR_BINARY = None if DNN_LINEAR is None else DNN_LINEAR.binary
 
 
-def _dnn(a: Tensor, b: Tensor) -> bool:
-    """Whether a @ b (2-D) goes to oneDNN: float32 on the CPU, every side at least MIN_SIDE."""
-    return _dnn_sides(a, a.shape[0], a.shape[1], b.shape[1])
+#: the kernels a product can take (_kernel)
+ONEDNN, OUTER, TALL, TORCH = "oneDNN", "outer", "tall", "torch"
 
 
-def _dnn_sides(like: Tensor, m: int, k: int, n: int) -> bool:
-    """Whether an (m, k) @ (k, n) product of `like`'s dtype and device goes to oneDNN."""
-    return _dnn_dtype(like) and min(m, k, n) >= MIN_SIDE
+def _kernel(like: Tensor, m: int, k: int, n: int) -> str:
+    """The kernel of an (m, k) @ (k, n) product of `like`'s dtype and device."""
+    if _dnn_dtype(like) and min(m, k, n) >= MIN_SIDE:
+        return ONEDNN
+    if k == 1:
+        return OUTER
+    return TALL if n < MIN_SIDE <= m else TORCH
 
 
 def _dnn_dtype(like: Tensor) -> bool:
     """Whether oneDNN computes products of `like`'s dtype and device: float32 on the CPU."""
-    return _DNN is not None and like.dtype == torch.float32 and like.device.type == "cpu"
+    return DNN_LINEAR is not None and like.dtype is torch.float32 and like.is_cpu
 
 
-def _product(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
-    """a @ b (+ bias)."""
-    if _dnn(a, b):
-        return _DNN(a, b.T, bias, "none", [], "")   # oneDNN's linear: input @ weight^T (+ bias)
-    if a.shape[1] == 1:
-        # an outer product (the backward of D's one-logit head): elementwise, where MKL's GEMM with one
-        # inner term measured several times slower; each entry is the same single product
+def _product(a: Tensor, b: Tensor, bias: Tensor | None = None, kernel: str | None = None) -> Tensor:
+    """a @ b (+ bias), on `kernel` (else _kernel's choice)."""
+    kernel = kernel or _kernel(a, a.shape[0], a.shape[1], b.shape[1])
+    if kernel is ONEDNN:
+        return DNN_LINEAR(a, b.T, bias, "none", [], "")   # oneDNN's linear: input @ weight^T (+ bias)
+    if kernel is OUTER:
+        # the backward of D's one-logit head: elementwise, where MKL's GEMM with one inner term measured
+        # several times slower; each entry is the same single product
         return a * b if bias is None else torch.addcmul(bias, a, b)
-    if b.shape[1] < MIN_SIDE <= a.shape[0]:
+    if kernel is TALL:
         # MKL is slow on a tall product with few columns (G's 2-wide output, a D's packed input layer's
         # gradient): 4 to 15 times slower, measured, than the transposed product b^T a^T. Made contiguous:
         # Adam's fused kernel reads a gradient's memory as contiguous, whatever its strides
@@ -88,7 +96,7 @@ class _LinearTanh(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, W: Tensor, b: Tensor) -> Tensor:
-        y = _DNN(x, W, b, "tanh", [], "") if _dnn_dtype(x) else torch.tanh(torch.addmm(b, x, W.T))
+        y = DNN_LINEAR(x, W, b, "tanh", [], "") if _dnn_dtype(x) else torch.tanh(torch.addmm(b, x, W.T))
         ctx.save_for_backward(x, W, y)
         return y
 
@@ -115,11 +123,9 @@ class _TanhLayerGrad(torch.autograd.Function):
         grad, x, W, y, pre = ctx.saved_tensors
         if torch.is_grad_enabled():
             pre = torch.ops.aten.tanh_backward(grad, y)   # a saved intermediate has no history to differentiate
-        terms = [t for t in (None if bar_gx is None else matmul(bar_gx, W.T),
-                             None if bar_gW is None else matmul(x, bar_gW.T), bar_gb) if t is not None]
-        if not terms:
+        if bar_gx is None and bar_gW is None and bar_gb is None:
             return None, None, None, None, None
-        bar_pre = sum(terms[1:], terms[0])
+        bar_pre = _tangent_of_pre(bar_gx, W, x, bar_gW, bar_gb)
         need = ctx.needs_input_grad
         return (torch.ops.aten.tanh_backward(bar_pre, y) if need[0] else None,
                 matmul(pre, bar_gW) if need[1] and bar_gW is not None else None,
@@ -128,30 +134,46 @@ class _TanhLayerGrad(torch.autograd.Function):
                 None)
 
 
+def _tangent_of_pre(bar_gx: Tensor | None, W: Tensor, x: Tensor, bar_gW: Tensor | None,
+                    bar_gb: Tensor | None) -> Tensor:
+    """bar_gx W^T + x bar_gW^T + bar_gb, the terms that are not None. Both products and the bias in one
+    oneDNN call (the second product's binary-add post-op) where they apply and nothing differentiates the
+    sum again: oneDNN's fused call has no derivative, so a third-order pass (r1 or wgan-gp on a
+    second-order unrolled D) takes the products of this module."""
+    N, n_in, n_out = x.shape[0], x.shape[1], W.shape[0]
+    if bar_gx is not None and bar_gW is not None and not torch.is_grad_enabled() \
+            and _kernel(x, N, n_in, n_out) is ONEDNN:
+        return DNN_LINEAR_BINARY(x, DNN_LINEAR(bar_gx, W, bar_gb, "none", [], ""), bar_gW, None, "add")
+    terms = [t for t in (None if bar_gx is None else matmul(bar_gx, W.T),
+                         None if bar_gW is None else matmul(x, bar_gW.T), bar_gb) if t is not None]
+    return sum(terms[1:], terms[0])
+
+
 def bmm(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
     """a @ b (+ bias (S, n) on every row) for stacked (S, m, k) and (S, k, n). Where oneDNN applies,
     seed by seed: each seed's product is then the same call in a stacked pass as alone (a stacked seed
     trains bit for bit what it trains alone), and the copy into the stack is small beside the product.
     Elsewhere (CUDA, float64, a narrow side) torch's batched product, one call for every seed."""
     S, m, k = a.shape
-    if _dnn_sides(a, m, k, b.shape[2]):
+    if _kernel(a, m, k, b.shape[2]) is ONEDNN:
         each = [_product(a[s], b[s], None if bias is None else bias[s]) for s in range(S)]
         return each[0].unsqueeze(0) if S == 1 else torch.stack(each)
     return torch.bmm(a, b) if bias is None else torch.baddbmm(bias.unsqueeze(1), a, b)
 
 
-def _own(a: Tensor, b: Tensor) -> bool:
-    """Whether a @ b takes a kernel of _product's choice (else torch's own, whose autograd nodes are C++)."""
-    return _own_sides(a, a.shape[0], a.shape[1], b.shape[1])
-
-
-def _own_sides(like: Tensor, m: int, k: int, n: int) -> bool:
-    return _dnn_sides(like, m, k, n) or k == 1 or n < MIN_SIDE <= m
-
-
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """a @ b for 2-D a, b."""
-    return _MatMul.apply(a, b) if _own(a, b) else torch.mm(a, b)
+    kernel = _kernel(a, a.shape[0], a.shape[1], b.shape[1])
+    if kernel is TORCH:
+        return torch.mm(a, b)   # torch's own node, in C++
+    # an autograd node only where something will differentiate it: the last backward pass of a step (where
+    # most of these products are) has grad mode off, and a Function's apply costs several microseconds
+    return _MatMul.apply(a, b) if _tracked(a, b) else _product(a, b, kernel=kernel)
+
+
+def _tracked(*tensors: Tensor) -> bool:
+    """Whether autograd records an operation on these tensors."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
@@ -163,7 +185,8 @@ def linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
     node's extra operations in the second-order pass cost more than the product saves (measured:
     ring8-veegan --unrolled 5 0.83 of the reference with torch's node, 0.90 with this one)."""
     (N, n_in), n_out = x.shape, W.shape[0]
-    own = _own_sides(x, N, n_in, n_out) or (not x.requires_grad and _own_sides(x, n_out, N, n_in))
+    own = _kernel(x, N, n_in, n_out) is not TORCH or \
+        (not x.requires_grad and _kernel(x, n_out, N, n_in) is not TORCH)
     return _Linear.apply(x, W, b) if own else torch.addmm(b, x, W.T)
 
 
