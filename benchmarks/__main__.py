@@ -4,6 +4,7 @@
     python -m benchmarks --threads 1 --quick  # a busy machine: one thread each, fewer repetitions
     python -m benchmarks --suites step --json bench.json
     python -m benchmarks --suites threads      # alone on the machine: it starts its own busy process
+    python -m benchmarks --suites step,run,seeds --write   # also keep the tables in benchmarks/results/
 
 Suites (each interleaves its loops in one process, figures are medians, ratios are medians of
 neighbouring blocks; see each module's docstring):
@@ -34,6 +35,7 @@ from .bench_run import run_suite
 from .bench_seeds import seeds_suite, stacked
 from .bench_step import compiled, fast, interleave, ratio, reference, step_suite
 from .bench_threads import threads_suite, threads_table
+from .results_files import write_results
 
 K = 10                  # the unrolled setting of the targets
 HERO_STEPS = 25_000     # the hero command's length (the CUDA target)
@@ -139,12 +141,14 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument("--thread-counts", default="1,2", help="the threads suite's thread counts, comma-separated")
     ap.add_argument("--json", default=None, help="also write every block time here")
+    ap.add_argument("--write", action="store_true",
+                    help="also write the tables to a new benchmarks/results/suite-<time>.md")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     suites = set(args.suites.split(","))
     reps = (lambda full, quick: args.reps or (quick if args.quick else full))  # noqa: E731
-    report, lines = {}, ["# gandiag speed suite", "", f"machine: {machine()}", ""]
+    report, lines = {}, [f"machine: {machine()}", ""]
     if "step" in suites:
         lines += ["## Step time against the plain loop (ring8, CPU)", "", *step_tables(reps(11, 5), report), ""]
     if "run" in suites:
@@ -164,7 +168,9 @@ def main(argv=None) -> None:
         lines += [f"## Threads: {steps}-step `gandiag run ring8`, iterations per second", "",
                   *threads_table(report["threads_it_per_s"], counts), ""]
     lines.append(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print("\n".join(lines))
+    print("\n".join(["# gandiag speed suite", "", *lines]))
+    if args.write:
+        write_results("suite", "benchmarks", argv, lines)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine(), "args": vars(args), "seconds_per_iteration": report}, f, indent=1)

@@ -19,11 +19,8 @@ over those terms measured here (torch.cdist p=1, or gandiag's blocked in-place f
 """
 from __future__ import annotations
 
-import datetime
 import os
 import statistics
-import sys
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -34,6 +31,7 @@ from gandiag.train.session import Session
 
 from .bench_step import interleave, parse, ratio, suite_parser
 from .floor import floor_of
+from .results_files import write_results
 
 #: name -> (scenario, overrides, block): the issue's configs
 CONFIGS = {
@@ -103,9 +101,9 @@ def table(results: dict[str, dict[str, list[float]]]) -> list[str]:
     out = ["| config | reference ms/it | fast ms/it | fast / reference | floor ms/it | floor / reference |",
            "|---|---|---|---|---|---|"]
     for name, t in results.items():
-        out.append(f"| {name} | {1e3 * statistics.median(t['reference']):.2f} | {1e3 * statistics.median(t['fast']):.2f} | "
-                   f"{ratio(t, 'fast', 'reference'):.3f} | {1e3 * statistics.median(t[FLOOR]):.2f} | "
-                   f"{ratio(t, FLOOR, 'reference'):.3f} |")
+        out.append(f"| {name} | {1e3 * statistics.median(t['reference']):.2f} | "
+                   f"{1e3 * statistics.median(t['fast']):.2f} | {ratio(t, 'fast', 'reference'):.3f} | "
+                   f"{1e3 * statistics.median(t[FLOOR]):.2f} | {ratio(t, FLOOR, 'reference'):.3f} |")
     return out
 
 
@@ -127,8 +125,9 @@ def presets_report(configs: list[str], reps: int, seeds: int, report: dict | Non
         t, key = results[SEEDS_CONFIG], f"fast, {seeds} seeds"
         lines += ["", f"- {SEEDS_CONFIG}, {seeds} seeds in one pass: {1e3 * statistics.median(t[key]):.2f} ms/it; "
                   f"/ one seed on the fast engine {ratio(t, key, 'fast'):.2f}, / one seed on the reference engine "
-                  f"{ratio(t, key, 'reference'):.2f}; its floor {1e3 * statistics.median(t[f'{FLOOR}, {seeds} seeds']):.2f}"
-                  f" ms/it, / one seed on the fast engine {ratio(t, f'{FLOOR}, {seeds} seeds', 'fast'):.2f}"]
+                  f"{ratio(t, key, 'reference'):.2f}; its floor "
+                  f"{1e3 * statistics.median(t[f'{FLOOR}, {seeds} seeds']):.2f} ms/it, / one seed on the fast engine "
+                  f"{ratio(t, f'{FLOOR}, {seeds} seeds', 'fast'):.2f}"]
     return lines
 
 
@@ -137,7 +136,8 @@ def main(argv=None) -> None:
     ap = suite_parser(__doc__, reps=7)
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names of CONFIGS")
     ap.add_argument("--seeds", type=int, default=10, help=f"a stacked pass of {SEEDS_CONFIG} (0: none)")
-    ap.add_argument("--write", action="store_true", help="also write the tables to benchmarks/results/")
+    ap.add_argument("--write", action="store_true",
+                    help="also write the tables to a new benchmarks/results/presets-<time>.md")
     args = parse(ap, argv)
     if not args.threads:
         torch.set_num_threads(1)
@@ -145,11 +145,7 @@ def main(argv=None) -> None:
              f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"]
     print("\n".join(lines))
     if args.write:
-        out = Path(__file__).parent / "results" / f"presets-{datetime.date.today().isoformat()}.md"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text("\n".join([f"# `python -m benchmarks.bench_presets {' '.join(argv or sys.argv[1:])}`", "",
-                                   *lines, ""]))
-        print(f"written to {out}; docs/benchmarks.md shows the newest such file: run `python docs/generate.py`")
+        write_results("presets", "benchmarks.bench_presets", argv, lines)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The docs cannot drift from the code nor point nowhere: the generated tables are what
 docs/generate.py writes from the code today, every relative link and image of README.md and docs/
 names a file that exists, and docs/index.md lists every page."""
+import datetime
 import importlib.util
 import re
 from pathlib import Path
@@ -14,14 +15,16 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 AWAITED: set[str] = set()
 
 
-def load_generator():
-    spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
+def load(name: str, path: Path):
+    """A module of the clone by its file (docs/ and benchmarks/ are not in the installed package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-GENERATE = load_generator()
+GENERATE = load("docs_generate", ROOT / "docs" / "generate.py")
+RESULTS_FILES = load("results_files", ROOT / "benchmarks" / "results_files.py")
 
 
 @pytest.mark.parametrize("path", list(GENERATE.targets()), ids=lambda p: str(p.relative_to(ROOT)))
@@ -39,6 +42,37 @@ def test_the_drift_check_sees_a_changed_table(tmp_path, monkeypatch):
     copy.write_text("\n".join(rules.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
     monkeypatch.setattr(GENERATE, "targets", lambda: {copy: GENERATE.rules_md})
     assert GENERATE.stale() == [copy]
+
+
+NIGHT = datetime.datetime(2026, 12, 3, 22, 15, 30)
+
+
+def test_a_second_write_in_the_same_second_is_a_new_file_and_leaves_the_first_as_it_was(tmp_path):
+    first = RESULTS_FILES.write_results("presets", "benchmarks.bench_presets", [], ["run 1"], tmp_path, NIGHT)
+    second = RESULTS_FILES.write_results("presets", "benchmarks.bench_presets", [], ["run 2"], tmp_path, NIGHT)
+    assert first != second
+    assert first.read_text(encoding="utf-8") == "# `python -m benchmarks.bench_presets`\n\nrun 1\n"
+    assert second.read_text(encoding="utf-8").endswith("run 2\n")
+
+
+def test_the_newest_results_file_is_the_last_written_after_a_name_of_the_day_without_a_time(tmp_path):
+    (tmp_path / "presets-2026-12-03.md").write_text("# `old`\n", encoding="utf-8")
+    (tmp_path / "presets-2026-12-02.md").write_text("# `older`\n", encoding="utf-8")
+    written = [RESULTS_FILES.write_results("presets", "benchmarks.bench_presets", ["--reps", "1"], [f"run {i}"],
+                                           tmp_path, NIGHT) for i in range(3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["presets-2026-12-02.md", "presets-2026-12-03.md",
+                                                          *(p.name for p in written)]
+    assert GENERATE.newest_result("presets", tmp_path) == written[-1]
+
+
+def test_a_results_block_shows_the_newest_file_its_command_and_its_headings_under_the_page(tmp_path):
+    (tmp_path / "suite-2026-11-22.md").write_text("# `python -m benchmarks`\n\nold\n", encoding="utf-8")
+    newest = RESULTS_FILES.write_results("suite", "benchmarks", ["--suites", "step"],
+                                         ["machine: M", "", "## Step time", "", "| a |"], tmp_path, NIGHT)
+    start, end = GENERATE.RESULTS_BLOCKS["suite"]
+    assert GENERATE.results_block("suite", tmp_path).splitlines() == [
+        start, f"`python -m benchmarks --suites step` ([benchmarks/results/{newest.name}](../benchmarks/results/"
+        f"{newest.name})):", "", "machine: M", "", "#### Step time", "", "| a |", end]
 
 
 def test_the_command_table_lists_every_command():

@@ -109,13 +109,17 @@ def test_a_rerun_with_another_config_is_refused_in_one_line(done):
     assert "Traceback" not in result.output
 
 
-def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_path):
-    name, out = "veegan-table1-2d", tmp_path / "killed"
+def start_tiny(name: str, out: Path, steps: int, jobs: int, output=subprocess.DEVNULL) -> subprocess.Popen:
+    """`gandiag reproduce NAME` of tiny cells in a process group of its own (the command and its workers)."""
     sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in CELL_TOY.items()]
     cmd = [sys.executable, "-m", "gandiag", "reproduce", name, "--profile", "quick", "--seeds", "2",
-           "--steps", str(STEPS[name]), "--out", str(out), "--jobs", "2", *sets]
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+           "--steps", str(steps), "--out", str(out), "--jobs", str(jobs), *sets]
+    return subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=output, stderr=output, text=True)
+
+
+def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_path):
+    name, out = "veegan-table1-2d", tmp_path / "killed"
+    proc = start_tiny(name, out, STEPS[name], jobs=2)
     status = lambda f: json.loads((f / R.STATUS_FILE).read_text())["status"] if (f / R.STATUS_FILE).is_file() else None  # noqa: E731
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -137,6 +141,49 @@ def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_pa
     resumed = tiny(name, out)
     assert resumed.trained == 8 - len(finished)
     assert resumed.rows == done(name).rows
+
+
+def live_processes_of_group(group: int) -> list[int]:
+    """The processes of a process group that still run (a zombie waits only for its parent to reap it)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError:   # it ended while we looked
+            continue
+        if int(pgrp) == group and state != "Z":
+            live.append(int(stat.parent.name))
+    return live
+
+
+@pytest.mark.parametrize("jobs, to", [(2, "group"), (2, "command"), (1, "group")],
+                         ids=["jobs 2, Ctrl-C", "jobs 2, SIGINT to the command alone", "jobs 1, Ctrl-C"])
+def test_ctrl_c_stops_every_cell_at_a_checkpoint_and_says_in_one_line_how_to_go_on(tmp_path, jobs, to):
+    out = tmp_path / "out"
+    proc = start_tiny("veegan-table1-2d", out, 1_000_000, jobs, output=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len({c.parents[1] for c in out.glob(f"cells/*/*/*/{R.CHECKPOINT_DIR}/*.pt")}) < jobs:   # all training
+            assert time.monotonic() < deadline and proc.poll() is None, "the cells did not start training"
+            time.sleep(0.05)
+        # Ctrl-C in a terminal signals the whole process group; a supervisor may signal the command alone
+        os.killpg(proc.pid, signal.SIGINT) if to == "group" else proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == gandiag.train.EXIT_INTERRUPTED
+    assert "Traceback" not in stdout + stderr
+    assert stderr.splitlines() == [
+        f"interrupted: 0 of 8 cells done; every cell's run folder is kept in {out / 'cells'}. Continue with the same "
+        "command: it reuses the done cells and resumes the others from their last checkpoints"]
+    folders = cell_folders(out)   # the cells in flight, and no cell started after the Ctrl-C
+    assert len(folders) == jobs and {R.RunReader(f).status["status"] for f in folders} == {R.INTERRUPTED}
+    deadline = time.monotonic() + 10   # a worker that outlived the command would train on, unwatched
+    while live_processes_of_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not live_processes_of_group(proc.pid)
 
 
 def test_submitit_jobs_train_the_missing_cells_and_the_same_command_collects_the_table(done, tmp_path):
@@ -161,7 +208,8 @@ def test_the_table_is_a_direct_computation_from_the_cells_run_folders(done, name
     for row in result.rows:
         folders = sorted((result.out / "cells" / row["scenario"] / row["method"]).iterdir())
         if row["metric"] in R.OUTCOMES:   # the analyzer's verdicts, as diagnosis.json holds them
-            verdicts = [{v["rule"] for v in json.loads((f / R.DIAGNOSIS_FILE).read_text())["verdicts"]} for f in folders]
+            verdicts = [{v["rule"] for v in json.loads((f / R.DIAGNOSIS_FILE).read_text())["verdicts"]}
+                        for f in folders]
             hops = ["mode_hopping" in v for v in verdicts]
             collapsed = [not h and "mode_collapse" in v for h, v in zip(hops, verdicts)]
             spread = [not h and not c and last_row(f)["modes_strict"] == len(last_row(f)["mode_counts"])

@@ -254,7 +254,8 @@ def probe():
 
 @probe.command("saturation")
 @click.argument("run_dir", metavar="RUN", type=click.Path())
-@click.option("--checkpoint", type=count(0), default=None, help="Checkpoint step to take G from.  [default: the newest]")
+@click.option("--checkpoint", type=count(0), default=None,
+              help="Checkpoint step to take G from.  [default: the newest]")
 @click.option("--d-steps", type=count(1, 1_000_000), default=2000, show_default=True,
               help="Steps the fresh D trains against the frozen G.")
 @click.option("--d-lr", type=Finite(min=0, min_open=True), default=None,
@@ -303,7 +304,8 @@ def check_loss(loss, role, optimum, examples, timeout):
 @click.option("--profile", type=click.Choice(("quick", "paper")), default=None,
               help="quick: shorter steps and fewer seeds (its table's title says so); paper: the published "
                    "protocol.  [default: paper with CUDA, else quick]")
-@click.option("--seeds", type=click.IntRange(min=1), default=None, help="Seeds 0 .. N-1 per cell.  [default: the profile's]")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Seeds 0 .. N-1 per cell.  [default: the profile's]")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Steps per cell.  [default: the profile's]")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder of the table and the cells.  [default: runs/reproduce/<protocol>-<profile>]")
@@ -312,24 +314,31 @@ def check_loss(loss, role, optimum, examples, timeout):
 @click.option("--launcher", type=click.Choice(("local", "slurm")), default="local", show_default=True,
               help="local: this machine; slurm: one submitit job per cell, waited for (pip install 'gandiag[slurm]').")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="A config value for every cell, e.g. device=cuda or g_hidden=64,64 (cells of another config need another --out).")
+              help="A config value for every cell, e.g. device=cuda or g_hidden=64,64 (cells of another config need "
+                   "another --out).")
 @click.option("--slurm", "slurm", multiple=True, metavar="KEY=VALUE",
               help="A submitit parameter for --launcher slurm, e.g. slurm_partition=gpu, timeout_min=600.")
 def reproduce(protocol, show, profile, seeds, steps, out, jobs, launcher, settings, slurm):
     """Train PROTOCOL's cells (a paper's table; `--list` names them) and write its table beside the published
     numbers: OUT/table.md, table.csv, figure.png. A rerun reuses finished cells and resumes interrupted ones."""
-    from gandiag.reproduce import describe, reproduce as run_protocol
+    from gandiag.reproduce import Interrupted, describe, reproduce as run_protocol
     if show or not protocol:
         if not show:
             raise click.UsageError("give a PROTOCOL, or --list to see them")
         for name, line in describe():
             click.echo(f"{name:<24} {line}")
         return
-    result = run_protocol(protocol, profile, seeds, steps, out, jobs, launcher, C.parse_assignments(settings) or None,
-                          slurm=C.parse_assignments(slurm), log=click.echo)
+    try:
+        result = run_protocol(protocol, profile, seeds, steps, out, jobs, launcher,
+                              C.parse_assignments(settings) or None, slurm=C.parse_assignments(slurm), log=click.echo)
+    except Interrupted as e:
+        from gandiag.train import EXIT_INTERRUPTED
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_INTERRUPTED)
     click.echo(result.text)
-    click.echo(f"trained {result.trained} cells, reused {result.reused}; wrote " +
-               ", ".join(str(p) for p in result.files[:4]) + (f" and {len(result.files) - 4} more" if len(result.files) > 4 else ""))
+    more = len(result.files) - 4
+    wrote = ", ".join(str(p) for p in result.files[:4]) + (f" and {more} more" if more > 0 else "")
+    click.echo(f"trained {result.trained} cells, reused {result.reused}; wrote {wrote}")
 
 
 # the picture commands live in their own module; importing it registers them on main

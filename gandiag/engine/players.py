@@ -198,7 +198,7 @@ class SGDPlayer:
 
     def replay(self, i: int, flat: Callable[[list[Tensor]], Tensor]) -> SGDReplay:
         """Seed i's optimiser update as the unrolled D replays it, on flat(its parameters)."""
-        update = SGDReplay.of(self.opts[i], self.params[i])
+        update = SGDReplay.of(self.opts[i])
         update.buf = [None if update.buf[0] is None else flat(update.buf)]   # one buffer, as the one vector
         return update
 

@@ -25,6 +25,10 @@ TABLE_MD, TABLE_CSV, TABLE_JSON, FIGURE, STRIPS, REQUEST = (
     "table.md", "table.csv", "table.json", "figure", "strips", "reproduction.json")
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a reproduction; the message says what is kept and how to go on."""
+
+
 @dataclass
 class Reproduction:
     out: Path
@@ -35,7 +39,8 @@ class Reproduction:
     files: list[Path]
 
 
-def plan(protocol: Protocol, profile: str, seeds: int, steps: int, out: Path, overrides: dict | None = None) -> list[Cell]:
+def plan(protocol: Protocol, profile: str, seeds: int, steps: int, out: Path,
+         overrides: dict | None = None) -> list[Cell]:
     """Every cell of the protocol: scenarios x methods x seeds 0 .. seeds - 1."""
     return [Cell(s.id, m.id, seed, to_dict(protocol.config(s, m, seed, steps, profile, overrides)),
                  cell_folder(out, s.id, m.id, seed))
@@ -74,13 +79,21 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
     say = log or (lambda text: None)
     say(f"{protocol.name}: {len(cells)} cells, {len(cells) - len(todo)} done or running elsewhere, {len(todo)} to train"
         f" ({profile} profile: {steps:,} steps, {seeds} seeds)")
-    if todo:
-        _train(todo, jobs, launcher, out, executor, slurm, say)
-    left = [c.name for c in cells if state(c) != DONE]
-    if left:
-        raise R.RunError(f"{len(left)} of {len(cells)} cells are not done ({', '.join(left[:3])}"
-                         f"{', ...' if len(left) > 3 else ''}): rerun the same command to resume them")
-    return write_outputs(protocol, profile, seeds, steps, out, cells, len(todo))
+    try:
+        if todo:
+            _train(todo, jobs, launcher, out, executor, slurm, say)
+        left = [c.name for c in cells if state(c) != DONE]
+        if left:
+            raise R.RunError(f"{len(left)} of {len(cells)} cells are not done ({', '.join(left[:3])}"
+                             f"{', ...' if len(left) > 3 else ''}): rerun the same command to resume them")
+        return write_outputs(protocol, profile, seeds, steps, out, cells, len(todo))
+    except KeyboardInterrupt:
+        done = sum(state(c) == DONE for c in cells)
+        kept = (f"every cell's run folder is kept in {out / 'cells'}. Continue with the same command: it reuses the "
+                "done cells and resumes the others from their last checkpoints"
+                if launcher == "local" else
+                "the submitted jobs go on: the same command, once they are done, collects them")
+        raise Interrupted(f"interrupted: {done} of {len(cells)} cells done; {kept}") from None
 
 
 def _train(todo: list[Cell], jobs: int, launcher: str, out: Path, executor, slurm, say) -> None:
@@ -119,8 +132,8 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     diverged = [c.name for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
     title = title_of(protocol, profile, seeds, steps, "/".join(devices))
     samples = sorted({c.config["eval_samples"] for c in cells})
-    notes = [f"Ours: each cell's last metrics row, on {'/'.join(f'{n:,}' for n in samples)} samples; cells in {out / 'cells'}"
-             "/<scenario>/<method>/seed_<s> (run folders: `gandiag report` works on any)."]
+    notes = [f"Ours: each cell's last metrics row, on {'/'.join(f'{n:,}' for n in samples)} samples; cells in "
+             f"{out / 'cells'}/<scenario>/<method>/seed_<s> (run folders: `gandiag report` works on any)."]
     if any(m.counted for m in protocol.metrics):
         notes.append("Outcomes from the analyzer's verdicts on each cell: " +
                      "; ".join(f"{k}: {v}" for k, v in R.OUTCOMES.items()) + ".")
@@ -151,4 +164,5 @@ def describe() -> list[tuple[str, str]]:
     return lines
 
 
-__all__ = ["Reproduction", "describe", "load_protocol", "plan", "protocol_names", "reproduce", "title_of"]
+__all__ = ["Interrupted", "Reproduction", "describe", "load_protocol", "plan", "protocol_names", "reproduce",
+           "title_of"]

@@ -11,7 +11,11 @@ where it stopped and never retrains a finished cell.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,31 +97,86 @@ def _clear_a_start(folder: Path) -> None:
 
 
 def train_local(cells: list[Cell], jobs: int, on_done=None) -> dict[str, str]:
-    """Train the cells here (jobs = 1) or in `jobs` worker processes; {cell name: status}. Stops starting
-    cells once one comes back interrupted (Ctrl-C), so a rerun resumes from there."""
+    """Train the cells here (jobs = 1) or in `jobs` worker processes; {cell name: status}. Ctrl-C (here or
+    in a worker) stops every cell in flight at a checkpoint and starts no other, and once the workers have
+    stopped raises KeyboardInterrupt: a rerun resumes from there."""
     results = {}
+
+    def collect(cell: Cell, status: str) -> None:
+        results[cell.name] = status
+        if on_done:
+            on_done(cell, status)
+        if status == R.INTERRUPTED:   # the cell's training loop took the Ctrl-C and checkpointed
+            raise KeyboardInterrupt
+
     if jobs <= 1:
         for cell in cells:
-            results[cell.name] = status = train_cell(cell)
-            if on_done:
-                on_done(cell, status)
-            if status == R.INTERRUPTED:
-                break
+            collect(cell, train_cell(cell))
         return results
     # spawn, not fork: a forked child of a process that has run torch's thread pool can hang
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(train_cell, cell): cell for cell in cells}
-        try:
-            for future, cell in futures.items():
-                results[cell.name] = status = future.result()
-                if on_done:
-                    on_done(cell, status)
-                if status == R.INTERRUPTED:
-                    break
-        finally:
-            for future in futures:
-                future.cancel()
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(stop,))
+    try:
+        with _ctrl_c_held():   # the workers start now (ProcessPoolExecutor spawns them as cells are submitted)
+            futures = [(pool.submit(_train_in_worker, cell), cell) for cell in cells]
+        for future, cell in futures:
+            collect(cell, future.result())
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)   # waits for the cells in flight: after a Ctrl-C, their checkpoints
     return results
+
+
+@contextmanager
+def _ctrl_c_held():
+    """SIGINT held back in this thread: a process started meanwhile starts with it held, and this one gets
+    a Ctrl-C pressed meanwhile on leaving."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+#: in a worker process: set once a Ctrl-C reached any process of the pool
+_stop = None
+
+
+def _start_worker(stop) -> None:
+    """A worker's start. Between cells it ignores Ctrl-C (it has nothing to stop, and would print a
+    traceback); held since its start (_ctrl_c_held), one pressed while it started is dropped here. Once
+    `stop` is set it interrupts itself, so that a Ctrl-C that reached only the parent, or came while this
+    worker was between cells, still stops its cell."""
+    global _stop
+    _stop = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    threading.Thread(target=_interrupt_when, args=(stop,), daemon=True).start()
+
+
+def _interrupt_when(stop) -> None:
+    stop.wait()
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def _train_in_worker(cell: Cell) -> str:
+    """train_cell in a worker: a Ctrl-C stops the cell as it stops a `gandiag run`, and the other workers
+    with it; a cell not begun when one came stays TODO."""
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if _stop.is_set():
+            return TODO
+        status = train_cell(cell)
+    except KeyboardInterrupt:   # before or after the training loop: the run's Recorder marked it interrupted
+        status = R.INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if status == R.INTERRUPTED:
+        _stop.set()
+    return status
 
 
 def submit(cells: list[Cell], executor) -> list:

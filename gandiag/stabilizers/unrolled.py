@@ -58,7 +58,7 @@ class SGDReplay:
         self.lr, self.momentum, self.buf = lr, momentum, buf
 
     @classmethod
-    def of(cls, opt: torch.optim.SGD, params: list[Tensor]) -> "SGDReplay":
+    def of(cls, opt: torch.optim.SGD) -> "SGDReplay":
         group = opt.param_groups[0]
         if group["weight_decay"] or group["dampening"] or group["nesterov"] or group["maximize"]:
             raise ValueError("unrolling replays SGD with plain momentum: no weight decay, dampening or nesterov")
@@ -78,7 +78,7 @@ def _update_rule(opt: torch.optim.Optimizer, params: list[Tensor]):
     if isinstance(opt, torch.optim.Adam):
         return AdamReplay.of(opt, params)
     if isinstance(opt, torch.optim.SGD):
-        return SGDReplay.of(opt, params)
+        return SGDReplay.of(opt)
     raise ValueError(f"unrolling supports Adam and SGD, not {type(opt).__name__}")
 
 
