@@ -156,9 +156,11 @@ def live_processes_of_group(group: int) -> list[int]:
     return live
 
 
-@pytest.mark.parametrize("jobs, to", [(2, "group"), (2, "command"), (1, "group")],
-                         ids=["jobs 2, Ctrl-C", "jobs 2, SIGINT to the command alone", "jobs 1, Ctrl-C"])
-def test_ctrl_c_stops_every_cell_at_a_checkpoint_and_says_in_one_line_how_to_go_on(tmp_path, jobs, to):
+@pytest.mark.parametrize("jobs, to, sig", [(2, "group", signal.SIGINT), (2, "command", signal.SIGINT),
+                                           (2, "command", signal.SIGTERM), (1, "group", signal.SIGINT)],
+                         ids=["jobs 2, Ctrl-C", "jobs 2, SIGINT to the command alone",
+                              "jobs 2, SIGTERM to the command alone (a scheduler's stop)", "jobs 1, Ctrl-C"])
+def test_ctrl_c_stops_every_cell_at_a_checkpoint_and_says_in_one_line_how_to_go_on(tmp_path, jobs, to, sig):
     out = tmp_path / "out"
     proc = start_tiny("veegan-table1-2d", out, 1_000_000, jobs, output=subprocess.PIPE)
     try:
@@ -167,7 +169,7 @@ def test_ctrl_c_stops_every_cell_at_a_checkpoint_and_says_in_one_line_how_to_go_
             assert time.monotonic() < deadline and proc.poll() is None, "the cells did not start training"
             time.sleep(0.05)
         # Ctrl-C in a terminal signals the whole process group; a supervisor may signal the command alone
-        os.killpg(proc.pid, signal.SIGINT) if to == "group" else proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, sig) if to == "group" else proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -118,16 +118,31 @@ def train_local(cells: list[Cell], jobs: int, on_done=None) -> dict[str, str]:
     stop = context.Event()
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(stop,))
     try:
-        with _ctrl_c_held():   # the workers start now (ProcessPoolExecutor spawns them as cells are submitted)
-            futures = [(pool.submit(_train_in_worker, cell), cell) for cell in cells]
-        for future, cell in futures:
-            collect(cell, future.result())
+        with _sigterm_as_ctrl_c():
+            with _ctrl_c_held():   # the workers start now (ProcessPoolExecutor spawns them as cells are submitted)
+                futures = [(pool.submit(_train_in_worker, cell), cell) for cell in cells]
+            for future, cell in futures:
+                collect(cell, future.result())
     except KeyboardInterrupt:
         stop.set()
         raise
     finally:
         pool.shutdown(cancel_futures=True)   # waits for the cells in flight: after a Ctrl-C, their checkpoints
     return results
+
+
+@contextmanager
+def _sigterm_as_ctrl_c():
+    """SIGTERM (a scheduler's or `kill`'s stop) taken as a Ctrl-C in this process: by default it ends the
+    command at once and leaves its workers training, unwatched. (A handler can be set in the main thread only.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
