@@ -2,6 +2,7 @@
 docs/generate.py writes from the code today, every relative link and image of README.md and docs/
 names a file that exists, and docs/index.md lists every page."""
 import datetime
+import importlib
 import importlib.util
 import re
 from pathlib import Path
@@ -128,3 +129,17 @@ def test_the_docs_index_lists_every_page():
     unlisted = [str(p.relative_to(ROOT)) for p in PAGES[1:] if p != index and p.resolve() not in listed]
     assert not unlisted, f"docs/index.md does not link to {', '.join(unlisted)}"
     assert index.resolve() in {path for _, path in relative_targets(ROOT / "README.md")}
+
+
+def test_the_speed_suite_s_write_option_keeps_what_it_printed_in_a_new_suite_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT))   # benchmarks/ is a package of the clone, its modules import each other
+    suite = importlib.import_module("benchmarks.__main__")
+    monkeypatch.setattr(importlib.import_module("benchmarks.results_files"), "RESULTS", tmp_path)
+    suite.main(["--suites", "cuda"])
+    assert list(tmp_path.iterdir()) == []
+    suite.main(["--suites", "cuda", "--write"])
+    (written,) = tmp_path.iterdir()
+    assert written.name.startswith("suite-")
+    title, _, *body = written.read_text(encoding="utf-8").splitlines()
+    assert title == "# `python -m benchmarks --suites cuda --write`"
+    assert body and body[0].startswith("machine: ") and "\n".join(body) in capsys.readouterr().out

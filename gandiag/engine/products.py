@@ -138,10 +138,10 @@ def _tangent_of_pre(bar_gx: Tensor | None, W: Tensor, x: Tensor, bar_gW: Tensor 
                     bar_gb: Tensor | None) -> Tensor:
     """bar_gx W^T + x bar_gW^T + bar_gb, the terms that are not None. Both products and the bias in one
     oneDNN call (the second product's binary-add post-op) where they apply and nothing differentiates the
-    sum again: oneDNN's fused call has no derivative, so a third-order pass (r1 or wgan-gp on a
-    second-order unrolled D) takes the products of this module."""
+    sum again (_tracked, as matmul decides): oneDNN's fused call has no derivative, so a third-order pass
+    (r1 or wgan-gp on a second-order unrolled D) takes the products of this module."""
     N, n_in, n_out = x.shape[0], x.shape[1], W.shape[0]
-    if bar_gx is not None and bar_gW is not None and not torch.is_grad_enabled() \
+    if bar_gx is not None and bar_gW is not None and not _tracked(bar_gx, W, x, bar_gW, bar_gb) \
             and _kernel(x, N, n_in, n_out) is ONEDNN:
         return DNN_LINEAR_BINARY(x, DNN_LINEAR(bar_gx, W, bar_gb, "none", [], ""), bar_gW, None, "add")
     terms = [t for t in (None if bar_gx is None else matmul(bar_gx, W.T),
@@ -171,9 +171,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return _MatMul.apply(a, b) if _tracked(a, b) else _product(a, b, kernel=kernel)
 
 
-def _tracked(*tensors: Tensor) -> bool:
-    """Whether autograd records an operation on these tensors."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+def _tracked(*tensors: Tensor | None) -> bool:
+    """Whether autograd records an operation on these tensors (None: no tensor)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
