@@ -134,6 +134,39 @@ def test_the_generic_path_trains_exactly_what_the_reference_step_trains(case):
     assert_close({k: v[0] for k, v in stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
 
 
+def product_flops(step) -> int:
+    """The FLOPs of the matrix products one call of `step` makes, torch's and oneDNN's (counted from their
+    operands' shapes: the profiler counts no FLOPs of oneDNN's)."""
+    with torch.profiler.profile(record_shapes=True) as prof:
+        step()
+    flops = 0
+    for e in prof.events():
+        shapes = e.input_shapes
+        if e.name == "aten::mm" or e.name == "aten::addmm":
+            (m, k), (_, n) = shapes[1:3] if e.name == "aten::addmm" else shapes[:2]
+        elif e.name == "mkldnn::_linear_pointwise":   # (x, [other,] weight, ...): x @ weight^T
+            (m, k), n = shapes[0], shapes[2 if len(shapes) == 5 else 1][0]
+        else:
+            continue
+        flops += 2 * m * k * n
+    return flops
+
+
+@pytest.mark.parametrize("overrides", [{**PACGAN, "d_hidden": (16, 16)}, VEEGAN,
+                                       {**PACGAN, "d_hidden": (16, 16), "updates": "simultaneous"}],
+                         ids=["pacgan", "veegan", "simultaneous updates"])
+def test_the_generic_path_multiplies_no_more_than_the_reference_step(overrides):
+    # G's step differentiates for G's parameters only: torch's nodes then skip D's weight gradients, and so
+    # must the generic path's own (they were 7% of grid25's arithmetic). In float32, on 16-wide players,
+    # where the presets' products take oneDNN and the generic path's own nodes
+    sessions = [Session.for_config(make_config(TOY_DEEP, g_hidden=(16, 16), **overrides), "cpu") for _ in "ab"]
+    ref, fast = sessions
+    engine = generic([fast])
+    reference = product_flops(lambda: train_step(ref.players, ref.stabilizers, ref.cfg, ref.sample_real,
+                                                 ref.sample_z, ref.gen, 1, objective=ref.objective))
+    assert 0 < product_flops(lambda: engine.compute([fast])) <= reference
+
+
 OWN_LOSSES = """
 import torch.nn.functional as F
 

@@ -137,12 +137,19 @@ class GenericStep:
     def _g_grad(self, i: int, sample_real, sample_z, gen) -> tuple[list[Tensor], dict]:
         cfg, n = self.cfg, self.cfg.batch * self.cfg.pack
         fake = self._d_input(self.g_nets[i](self.g.params[i], sample_z(n)), gen)
-        d_params, state = self.d.params[i], None
         if cfg.unrolled:
             d_params, state = self._unrolled(i, self._d_input(sample_real(n), gen), fake, gen)
+        else:
+            d_params, state = self._d_as_constant(i), None
         loss = self._g_loss(i, self.d_nets[i](d_params, fake, state))
         grads = list(torch.autograd.grad(loss, self.g.params[i]))
         return grads, {"g_loss": loss.detach(), "g_grad_norm": _norm(grads)}
+
+    def _d_as_constant(self, i: int) -> list[Tensor]:
+        """D's parameters detached, for a pass that differentiates for G only: a Function's backward computes
+        every gradient its inputs require (needs_input_grad), even those autograd.grad then drops, where
+        torch's own nodes skip them. D's weight gradients in G's step were 80 of grid25's 1,108 MFLOP."""
+        return [p.detach() for p in self.d.params[i]]
 
     def _g_loss(self, i: int, logits: Tensor) -> Tensor:
         loss, average = self.objectives[i].g(logits), self.stabilizers[i].g_average
@@ -159,7 +166,7 @@ class GenericStep:
         loss, real_logits, fake_logits = self._d_loss(i, self.d.params[i], self._d_input(real, gen),
                                                       self._d_input(fake, gen), targets, gen)
         d_grads = list(torch.autograd.grad(loss, self.d.params[i]))
-        g_loss = self._g_loss(i, self.d_nets[i](self.d.params[i], self._d_input(g_fake, gen)))
+        g_loss = self._g_loss(i, self.d_nets[i](self._d_as_constant(i), self._d_input(g_fake, gen)))
         g_grads = list(torch.autograd.grad(g_loss, self.g.params[i]))
         return d_grads, g_grads, {
             "d_loss": loss.detach(), "d_real": losses.d_output(cfg.loss, real_logits.detach()).mean(),

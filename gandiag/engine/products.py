@@ -103,20 +103,22 @@ class _LinearTanh(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         x, W, y = ctx.saved_tensors
-        return _TanhLayerGrad.apply(grad, x, W, y, ctx.needs_input_grad[0])
+        return _TanhLayerGrad.apply(grad, x, W, y, ctx.needs_input_grad)
 
 
 class _TanhLayerGrad(torch.autograd.Function):
-    """_LinearTanh's backward, one node: the gradients of x, W and b from the gradient at y. Its own
-    backward (the unrolled D's second-order pass) is written out: autograd's, through the backward's
-    separate operations, measured 1.2 times slower on ring8-veegan --unrolled 5."""
+    """_LinearTanh's backward, one node: the gradients of x, W and b from the gradient at y, those
+    `need` (the forward's needs_input_grad) names. Its own backward (the unrolled D's second-order pass)
+    is written out: autograd's, through the backward's separate operations, measured 1.2 times slower
+    on ring8-veegan --unrolled 5."""
 
     @staticmethod
-    def forward(ctx, grad: Tensor, x: Tensor, W: Tensor, y: Tensor, need_x: bool):
+    def forward(ctx, grad: Tensor, x: Tensor, W: Tensor, y: Tensor, need: tuple[bool, bool, bool]):
         ctx.set_materialize_grads(False)
         pre = torch.ops.aten.tanh_backward(grad, y)   # grad * (1 - y^2)
         ctx.save_for_backward(grad, x, W, y, pre)
-        return matmul(pre, W) if need_x else None, matmul(pre.T, x), pre.sum(0)
+        return (matmul(pre, W) if need[0] else None, matmul(pre.T, x) if need[1] else None,
+                pre.sum(0) if need[2] else None)
 
     @staticmethod
     def backward(ctx, bar_gx, bar_gW, bar_gb):
