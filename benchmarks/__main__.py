@@ -47,13 +47,17 @@ def ms(times: list[float]) -> str:
 
 
 def machine() -> str:
+    """The processor with its family and model (a virtual machine's model name can be as bare as "AMD
+    EPYC", whatever the generation), the instruction set torch's CPU kernels use, torch, threads."""
     cpu = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            first = f.read().split("\n\n")[0]   # the first processor's fields
+        fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())}
+        cpu = f"{fields.get('model name', cpu)} (family {fields.get('cpu family')}, model {fields.get('model')})"
     load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-            f"load average {load}")
+    return (f"{cpu}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads; load average {load}")
 
 
 def verdict(value: float, target: float) -> str:
