@@ -5,11 +5,15 @@ evaluation-samples x modes distance table), grid_res 100,000 (D's heatmap has gr
 100,000 seeds stacked in one pass. Allocating first fails late (after minutes and folders) and as a
 traceback; the estimate refuses such a run in one line that names its largest part, the estimate and
 the limit. It counts the large arrays only, so it errs low: a refused run would not have fitted.
+On a CUDA device the arrays a run keeps there (the players, batches, replay buffer, evaluation z and
+heatmap grid) are measured against the device's free memory, the rest against the host's.
 """
 from __future__ import annotations
 
 import os
 import resource
+
+import torch
 
 from .config import IMAGE_DATA, Config, ConfigError
 
@@ -20,6 +24,8 @@ SEED_OVERHEAD = 160_000
 #: files each seed of a pass holds open while it trains (its lock and its metrics.jsonl), and the
 #: process's own (libraries, the pass's lock) besides
 FILES_PER_SEED, FILES_BESIDES = 2, 64
+#: the part that stays on the host whatever the run's device: the mode metrics read G's fakes on the CPU
+ON_HOST = "the mode metrics' distance table"
 
 
 def parts(cfg: Config, seeds: int = 1) -> dict[str, tuple[int, str]]:
@@ -31,7 +37,7 @@ def parts(cfg: Config, seeds: int = 1) -> dict[str, tuple[int, str]]:
     each = f" ({seeds:,} seeds)" if seeds > 1 else ""
     return {
         # (N, M, 2) float64 differences, their squares and the (N, M) distances (metrics/coverage.py)
-        "the mode metrics' distance table": (evaluated * modes * 5 * FLOAT64, "modes"),
+        ON_HOST: (evaluated * modes * 5 * FLOAT64, "modes"),
         # grid points, meshgrid, D's scores and the snapshot's copies (record/snapshot.py)
         "D's heatmap grid": (cfg.grid_res ** 2 * 6 * FLOAT32, "grid_res"),
         "the replay buffer" + each: (seeds * cfg.replay_size * _sample_size(cfg) * FLOAT32, "replay_size"),
@@ -97,21 +103,48 @@ def _address_space() -> int:
         return 0
 
 
-def check_fits(cfg: Config, seeds: int = 1, limit: int | None = None) -> None:
-    """Refuse, in one line, a run of `seeds` seeds of cfg that would not fit in memory (or, for a pass,
-    in the open files a process may hold)."""
+def device_free(device: torch.device) -> int:
+    """Bytes a CUDA device can still give this process: its free memory and what torch's caching
+    allocator holds unused."""
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
+def check_fits(cfg: Config, seeds: int = 1, limit: int | None = None, device: torch.device | None = None) -> None:
+    """Refuse, in one line, a run of `seeds` seeds of cfg on `device` (the CPU where None) that would not
+    fit in memory, the host's or the CUDA device's (or, for a pass, in the open files a process may hold)."""
     files, max_files = FILES_PER_SEED * seeds + FILES_BESIDES, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if seeds > 1 and max_files != resource.RLIM_INFINITY and files > max_files:
         raise ConfigError(f"--seeds {seeds:,} holds {files:,} files open at once (a lock and a metrics file per "
                           f"seed) and this process may open {max_files:,} (ulimit -n): run fewer seeds per pass")
     estimate = parts(cfg, seeds)
+    if device is not None and device.type == "cuda":
+        on_device = {what: part for what, part in estimate.items() if what != ON_HOST}
+        _refuse_beyond(on_device, device_free(device), f"memory on {device}", seeds)
+        estimate = {ON_HOST: estimate[ON_HOST]}
+    _refuse_beyond(estimate, available() if limit is None else limit, "memory", seeds)
+
+
+def _refuse_beyond(estimate: dict[str, tuple[int, str]], limit: int, memory: str, seeds: int) -> None:
+    """A ConfigError naming the largest part where the parts add up to more than `limit` bytes."""
     total = sum(size for size, _ in estimate.values())
-    limit = available() if limit is None else limit
     if total > limit:
         what, (size, option) = max(estimate.items(), key=lambda item: item[1][0])
         lower = f"--seeds or {option}" if seeds > 1 and "seeds)" in what else option
-        raise ConfigError(f"this run needs about {_gb(total)} of memory ({what}: {_gb(size)}), more than the "
+        raise ConfigError(f"this run needs about {_gb(total)} of {memory} ({what}: {_gb(size)}), more than the "
                           f"{_gb(limit)} available: lower {lower}")
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """What ran out, where `error` is an allocation that failed (a CUDA device's, the host's: torch's CPU
+    allocator raises a plain RuntimeError for it), else None."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, torch.OutOfMemoryError):
+        return text.split(". GPU")[0]   # "CUDA out of memory. Tried to allocate 2.00 GiB", not the device's census
+    if isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "can't allocate memory" in text):
+        return text[text.find("DefaultCPUAllocator"):].split(". Error code")[0] if "DefaultCPUAllocator" in text \
+            else f"host memory: {text}"
+    return None
 
 
 def _gb(n: int) -> str:

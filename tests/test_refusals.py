@@ -5,12 +5,14 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import resource
 import shutil
 import textwrap
 
 import numpy as np
 import pytest
+import torch
 
 import gandiag
 from gandiag import memory, record as R
@@ -228,6 +230,63 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_with_the_estimate_before_any
                               "--quiet", "--no-animate"))
     assert f"GB of memory ({part}" in line and "more than the 8.0 GB available" in line
     assert not out.exists()
+
+
+def test_a_cuda_run_that_cannot_fit_in_the_device_s_memory_is_refused_before_any_folder(tmp_path, monkeypatch):
+    """No GPU needed: CUDA is reported present and the device's free memory is set (the refusal comes
+    before anything touches the device)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(memory, "device_free", lambda device: 2 * 10 ** 9)
+    monkeypatch.setattr(memory, "available", lambda: 10 ** 13)   # the host has room
+    monkeypatch.setattr(memory, "FILES_PER_SEED", 0)
+    out = tmp_path / "pass"
+    line = one_line_error(cli("run", "ring8", "--out", out, "--device", "cuda", "--steps", 5, "--seeds", 100000,
+                              "--quiet", "--no-animate"))
+    assert "GB of memory on cuda (a step's batches (100,000 seeds)" in line and "than the 2.0 GB available" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("device_free, host, refused", [
+    (10 ** 13, 8 * 10 ** 9, ""),   # what a CUDA run keeps on the device does not count against the host
+    (8 * 10 ** 9, 10 ** 13, "of memory on cuda (a step's batches (100,000 seeds)"),
+    (10 ** 13, 5 * 10 ** 8, "of memory (the mode metrics' distance table")])   # that one stays on the host
+def test_a_cuda_run_s_parts_count_against_the_memory_they_are_kept_in(monkeypatch, device_free, host, refused):
+    monkeypatch.setattr(memory, "device_free", lambda device: device_free)
+    monkeypatch.setattr(memory, "FILES_PER_SEED", 0)
+    cfg = load_config("ring8", eval_samples=2500, modes=10000)
+    if not refused:
+        memory.check_fits(cfg, 100000, limit=host, device=torch.device("cuda"))
+        with pytest.raises(ConfigError, match=r"of memory \(a step's batches"):   # on the CPU it would not fit
+            memory.check_fits(cfg, 100000, limit=host)
+        return
+    with pytest.raises(ConfigError, match=re.escape(refused)):
+        memory.check_fits(cfg, 100000, limit=host, device=torch.device("cuda"))
+
+
+@pytest.mark.parametrize("error", [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.1 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                 "tried to allocate 800000000 bytes. Error code 12 (Cannot allocate memory)")], ids=["cuda", "host"])
+def test_a_run_that_runs_out_of_memory_says_so_in_one_line_and_resumes_from_its_last_checkpoint(tmp_path, monkeypatch,
+                                                                                              error):
+    snapshot = R.Recorder.snapshot
+
+    def fails_at_step_40(self, step, *args, **kwargs):
+        if step == 40:
+            raise error
+        return snapshot(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(R.Recorder, "snapshot", fails_at_step_40)
+    out = tmp_path / "run"
+    line = one_line_error(cli("run", "ring8", "--out", out, *TINY))
+    allocation = str(error).split(". GPU")[0] if "CUDA" in str(error) else \
+        "DefaultCPUAllocator: can't allocate memory: you tried to allocate 800000000 bytes"
+    assert line.startswith(f"Error: out of memory ({allocation}): free memory or ask for less")
+    status = R.RunReader(out).status
+    assert status["status"] == R.FAILED and status["step"] == 40 and "allocate" in status["detail"]
+    assert R.RunReader(out).checkpoint_steps()[-1] == 30
+    monkeypatch.undo()
+    assert cli("resume", out).exit_code == 0 and R.RunReader(out).status["status"] == R.FINISHED
 
 
 def test_a_pass_of_more_seeds_than_open_files_allow_is_refused_before_any_folder(tmp_path):

@@ -29,6 +29,16 @@ class Group(click.Group):
             if ctx.params.get("debug"):
                 raise
             raise click.ClickException(str(R.os_error(e))) from None
+        except click.exceptions.Exit:   # a RuntimeError too (--help ends with it)
+            raise
+        except (RuntimeError, MemoryError) as e:   # torch's out-of-memory errors are RuntimeErrors
+            from gandiag.memory import out_of_memory   # here: `gandiag --help` imports no torch
+            what = out_of_memory(e)
+            if what is None or ctx.params.get("debug"):
+                raise
+            raise click.ClickException(f"out of memory ({what}): free memory or ask for less; a run it stopped keeps "
+                                       "its last checkpoint (status failed) and goes on with gandiag resume FOLDER") \
+                from None
 
 
 class Finite(click.FloatRange):

@@ -100,7 +100,7 @@ def run(cfg: Config, out: Path | None = None, quiet: bool = False, on_row=None) 
     under torchrun, data-parallel over its processes (gandiag.train.ddp)."""
     with ddp.process_group(resolve_device(cfg.device)) as device:
         choice = choose(cfg)   # a config the requested engine cannot run fails before any write
-        memory.check_fits(cfg)   # and so does one that does not fit in memory
+        memory.check_fits(cfg, device=device)   # and so does one that does not fit in memory
         objective = user_losses.objective(cfg)   # a broken loss of the user's fails before any write
         root = ddp.from_main(out_folder(out) if out is not None else default_out(cfg))
         if not ddp.is_main():
@@ -175,7 +175,7 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
         raise R.RunError(f"{root} is already at step {done}: pass --steps larger than that (a total, not extra)")
     device = _resume_device(cfg, ckpt, path)
     choice = choose(cfg)
-    memory.check_fits(cfg)
+    memory.check_fits(cfg, device=device)
     target = run_target(cfg, device)
     session = Session(cfg, device, target, choice)
     if ckpt:

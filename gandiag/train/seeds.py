@@ -53,9 +53,9 @@ def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False)
     if n < 1:
         raise R.RunError(f"--seeds {n} is not allowed: give a number of seeds >= 1")
     root = out_folder(out) if out is not None else Path(f"{default_out(cfg)}-seeds{n}")
-    memory.check_fits(cfg, n)   # before n configs are even made
-    cfgs, choice = seed_configs(cfg, n), choose(cfg)
     device = resolve_device(cfg.device)
+    memory.check_fits(cfg, n, device=device)   # before n configs are even made
+    cfgs, choice = seed_configs(cfg, n), choose(cfg)
     with locked(root) as lock:
         try:
             refuse_a_used_folder(root)
@@ -84,7 +84,7 @@ def resume_seeds(root: Path, steps: int | None = None, quiet: bool = False) -> d
         try:
             spec = _read_pass(root)
             cfgs = [from_dict({**spec["config"], "seed": s}) for s in spec["seeds"]]
-            memory.check_fits(cfgs[0], len(cfgs))
+            memory.check_fits(cfgs[0], len(cfgs), device=resolve_device(cfgs[0].device))
             progress = Progress(0, quiet=quiet)
             with ExitStack() as stack:
                 folder_locks = {c.seed: stack.enter_context(_held(seed_folder(root, c.seed))) for c in cfgs}
