@@ -134,10 +134,13 @@ def cuda_table(reps: int, n: int, report: dict) -> list[str]:
     return out
 
 
+#: the suites --suites names (threads only when asked for: it starts its own busy process)
+SUITES = ("step", "run", "seeds", "presets", "cuda", "threads")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suites", default="step,run,seeds,presets,cuda",
-                    help="comma-separated: step, run, seeds, presets, cuda, threads")
+    ap.add_argument("--suites", default="step,run,seeds,presets,cuda", help=f"comma-separated: {', '.join(SUITES)}")
     ap.add_argument("--reps", type=int, default=0,
                     help="repetitions per suite (0: 11 step, 3 run, 3 seeds, 11 cuda, 5 threads)")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and shorter runs")
@@ -151,6 +154,8 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     suites = set(args.suites.split(","))
+    if suites - set(SUITES):
+        ap.error(f"unknown suite {', '.join(sorted(suites - set(SUITES)))}: choose from {', '.join(SUITES)}")
     reps = (lambda full, quick: args.reps or (quick if args.quick else full))  # noqa: E731
     report, lines = {}, [f"machine: {machine()}", ""]
     if "step" in suites:

@@ -146,9 +146,12 @@ def main(argv=None) -> None:
     ap.add_argument("--write", action="store_true",
                     help="also write the tables to a new benchmarks/results/presets-<time>.md")
     args = parse(ap, argv)
+    configs = args.configs.split(",")
+    if set(configs) - set(CONFIGS):
+        ap.error(f"unknown config {', '.join(sorted(set(configs) - set(CONFIGS)))}: choose from {', '.join(CONFIGS)}")
     if not args.threads:
         torch.set_num_threads(1)
-    lines = [f"machine: {machine()}", "", *presets_report(args.configs.split(","), args.reps, args.seeds), "",
+    lines = [f"machine: {machine()}", "", *presets_report(configs, args.reps, args.seeds), "",
              f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"]
     print("\n".join(lines))
     if args.write:

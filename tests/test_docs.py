@@ -143,3 +143,14 @@ def test_the_speed_suite_s_write_option_keeps_what_it_printed_in_a_new_suite_fil
     title, _, *body = written.read_text(encoding="utf-8").splitlines()
     assert title == "# `python -m benchmarks --suites cuda --write`"
     assert body and body[0].startswith("machine: ") and "\n".join(body) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module, argv, unknown", [("benchmarks.__main__", ["--suites", "step,stepp"], "stepp"),
+                                                   ("benchmarks.bench_presets", ["--configs", "grid25,grid26"],
+                                                    "grid26")])
+def test_a_benchmark_asked_for_a_suite_or_config_it_does_not_have_says_so_instead_of_skipping_it(
+        monkeypatch, capsys, module, argv, unknown):
+    monkeypatch.syspath_prepend(str(ROOT))
+    with pytest.raises(SystemExit) as exit:
+        importlib.import_module(module).main(argv)
+    assert exit.value.code == 2 and f"unknown {argv[0][2:-1]} {unknown}: choose from" in capsys.readouterr().err
