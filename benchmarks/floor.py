@@ -16,11 +16,12 @@ from torch.profiler import profile
 
 from gandiag.engine.products import DNN_LINEAR, DNN_LINEAR_BINARY   # as the fast path calls them
 
-BINARY = "mkldnn::_linear_pointwise.binary"
+LINEAR = "mkldnn::_linear_pointwise"   # the profiler's name for both of oneDNN's products
+BINARY = LINEAR + ".binary"   # the one with a sum in its epilogue, as PRODUCTS names it
 #: profiler op name -> the operation, called with the recorded tensor operands (scalar factors left at 1)
 PRODUCTS: dict[str, Callable] = {
     "aten::mm": torch.mm, "aten::addmm": torch.addmm, "aten::bmm": torch.bmm, "aten::baddbmm": torch.baddbmm,
-    "mkldnn::_linear_pointwise": lambda x, w, b=None: DNN_LINEAR(x, w, b, "none", [], ""),
+    LINEAR: lambda x, w, b=None: DNN_LINEAR(x, w, b, "none", [], ""),
     # the product with a sum added in its epilogue (products._tangent_of_pre): the profiler names it as the
     # plain one, told apart here by its five arguments (recorded)
     BINARY: lambda x, other, w, b=None: DNN_LINEAR_BINARY(x, other, w, b, "add"),
@@ -43,7 +44,7 @@ def _inside_another(event) -> bool:
 
 def _name(event) -> str:
     """The op's name in PRODUCTS or DRAWS."""
-    return BINARY if event.name == "mkldnn::_linear_pointwise" and len(event.input_shapes) == 5 else event.name
+    return BINARY if event.name == LINEAR and len(event.input_shapes) == 5 else event.name
 
 
 def recorded(iteration: Callable[[], object]) -> list[Recorded]:
