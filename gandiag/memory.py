@@ -125,6 +125,22 @@ def check_fits(cfg: Config, seeds: int = 1, limit: int | None = None, device: to
     _refuse_beyond(estimate, available() if limit is None else limit, "memory", seeds)
 
 
+def most_seeds(cfg: Config, n: int, device: torch.device | None = None) -> int:
+    """The most seeds of cfg, up to n, that one pass holds in memory on `device` (0: not even one)."""
+    def fits(k: int) -> bool:
+        try:
+            check_fits(cfg, k, device=device)
+        except ConfigError:
+            return False
+        return True
+
+    low, high = 0, n   # fits(low) holds (or low = 0); the answer is in [low, high]
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
+
+
 def _refuse_beyond(estimate: dict[str, tuple[int, str]], limit: int, memory: str, seeds: int) -> None:
     """A ConfigError naming the largest part where the parts add up to more than `limit` bytes."""
     total = sum(size for size, _ in estimate.values())

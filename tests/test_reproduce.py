@@ -12,15 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 from torch.testing import assert_close
 
 import gandiag.train
-from gandiag import record as R
+from gandiag import memory, record as R
+from gandiag.config import from_dict
 from gandiag.cli import main
 from gandiag.metrics import classifier as classifier_metrics
-from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce
-from gandiag.reproduce.cells import slurm_executor
+from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce, seeds_per_pass, training_seconds
+from gandiag.reproduce.cells import slurm_executor, units
 from gandiag.reproduce.protocol import ProtocolError
 from mnist_cache import cache  # noqa: F401  (a fixture)
 from tiny import CELL_IMAGE, CELL_TOY
@@ -281,3 +283,41 @@ def test_slurm_without_a_cluster_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))   # no srun anywhere
     with pytest.raises(R.RunError, match="^--launcher slurm: .*srun.*use --launcher local"):
         slurm_executor(tmp_path, {})
+
+
+def test_fresh_seeds_trained_as_one_pass_give_the_cells_and_the_table_they_give_alone(done, tmp_path):
+    alone = done("pacgan-table1")
+    stacked = tiny("pacgan-table1", tmp_path / "stacked", per_pass=2)
+    assert stacked.rows == alone.rows and stacked.trained == alone.trained
+    folders = cell_folders(stacked.out)
+    assert [f.relative_to(stacked.out) for f in folders] == [f.relative_to(alone.out) for f in cell_folders(alone.out)]
+    for folder in folders:
+        reference = alone.out / folder.relative_to(stacked.out)
+        assert (folder / R.METRICS_FILE).read_text() == (reference / R.METRICS_FILE).read_text()
+        assert R.RunReader(folder).record["pass"] == {"seeds": [0, 1]}
+        assert "pass" not in R.RunReader(reference).record
+    # each cell of a pass records the pass's time: the table counts it once
+    cells = plan(load_protocol("pacgan-table1"), "quick", 2, STEPS["pacgan-table1"], stacked.out, CELL_TOY)
+    statuses = [R.RunReader(c.folder).status for c in cells]
+    passes = sum(s["seconds"] for c, s in zip(cells, statuses) if c.seed == 0)
+    assert training_seconds(cells, statuses) == pytest.approx(passes)
+    assert passes < sum(s["seconds"] for s in statuses)
+
+
+def test_cells_to_train_go_as_passes_of_fresh_seeds_of_one_scenario_and_method(tmp_path):
+    cells = plan(load_protocol("pacgan-table1"), "quick", 5, 6, tmp_path, CELL_TOY)
+    fresh = {c.name for c in cells if c.seed != 1}   # seed 1 of every cell is to be resumed
+    work = units(cells, fresh, lambda cell: 3)
+    assert sorted(c.name for unit in work for c in unit) == sorted(c.name for c in cells)
+    assert all(len({(c.scenario, c.method) for c in unit}) == 1 for unit in work)
+    assert [[c.seed for c in unit] for unit in work][:3] == [[0, 2, 3], [1], [4]]
+    assert units(cells, fresh, lambda cell: 1) == [(c,) for c in cells]
+
+
+def test_on_a_cpu_a_cell_s_seeds_go_alone_and_on_a_gpu_as_many_as_its_memory_holds(tmp_path, monkeypatch):
+    cell = plan(load_protocol("pacgan-table1"), "quick", 10, 6, tmp_path, CELL_TOY)[0]
+    assert seeds_per_pass(cell, 10) == 1
+    monkeypatch.setattr(gandiag.train, "resolve_device", lambda name: torch.device("cuda"))
+    four = sum(size for what, (size, _) in memory.parts(from_dict(cell.config), 4).items() if what != memory.ON_HOST)
+    monkeypatch.setattr(memory, "device_free", lambda device: four)   # room for exactly 4 seeds' arrays
+    assert seeds_per_pass(cell, 10) == 4

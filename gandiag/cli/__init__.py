@@ -321,14 +321,18 @@ def check_loss(loss, role, optimum, examples, timeout):
               help="Folder of the table and the cells.  [default: runs/reproduce/<protocol>-<profile>]")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Cells trained at once in worker processes (one thread each).")
+@click.option("--seeds-per-pass", "per_pass", type=click.IntRange(min=1), default=None,
+              help="Fresh seeds of a scenario and method trained together, as one stacked pass writing each cell's "
+                   "folder.  [default: as many as fit in memory on a GPU, 1 on a CPU]")
 @click.option("--launcher", type=click.Choice(("local", "slurm")), default="local", show_default=True,
-              help="local: this machine; slurm: one submitit job per cell, waited for (pip install 'gandiag[slurm]').")
+              help="local: this machine; slurm: one submitit job per pass or cell, waited for "
+                   "(pip install 'gandiag[slurm]').")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="A config value for every cell, e.g. device=cuda or g_hidden=64,64 (cells of another config need "
                    "another --out).")
 @click.option("--slurm", "slurm", multiple=True, metavar="KEY=VALUE",
               help="A submitit parameter for --launcher slurm, e.g. slurm_partition=gpu, timeout_min=600.")
-def reproduce(protocol, show, profile, seeds, steps, out, jobs, launcher, settings, slurm):
+def reproduce(protocol, show, profile, seeds, steps, out, jobs, per_pass, launcher, settings, slurm):
     """Train PROTOCOL's cells (a paper's table; `--list` names them) and write its table beside the published
     numbers: OUT/table.md, table.csv, figure.png. A rerun reuses finished cells and resumes interrupted ones."""
     from gandiag.reproduce import Interrupted, describe, reproduce as run_protocol
@@ -340,7 +344,8 @@ def reproduce(protocol, show, profile, seeds, steps, out, jobs, launcher, settin
         return
     try:
         result = run_protocol(protocol, profile, seeds, steps, out, jobs, launcher,
-                              C.parse_assignments(settings) or None, slurm=C.parse_assignments(slurm), log=click.echo)
+                              C.parse_assignments(settings) or None, slurm=C.parse_assignments(slurm), log=click.echo,
+                              per_pass=per_pass)
     except Interrupted as e:
         from gandiag.train import EXIT_INTERRUPTED
         click.echo(str(e), err=True)

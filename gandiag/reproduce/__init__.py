@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import record as R
 from ..config import to_dict
-from .cells import BUSY, DONE, Cell, cell_folder, slurm_executor, state, submit, train_local
+from .cells import BUSY, DONE, TODO, Cell, Unit, cell_folder, slurm_executor, state, submit, train_local, units
 from .protocol import PROFILES, Protocol, ProtocolError, load_protocol, protocol_names
 from .table import build_table, csv_text, markdown
 
@@ -53,11 +53,25 @@ def default_profile() -> str:
     return "paper" if torch.cuda.is_available() else "quick"
 
 
+def seeds_per_pass(cell: Cell, seeds: int) -> int:
+    """How many fresh seeds of a cell's scenario and method one pass trains where --seeds-per-pass is not
+    given: on a CUDA device as many as fit in its memory (there a step's cost is mostly per-operation
+    overhead, which a stacked pass shares), on the CPU one (its steps are arithmetic, which stacking
+    does not share: 10 seeds of grid25 in one pass took 10 to 11 times one seed's step)."""
+    from .. import memory
+    from ..config import from_dict
+    from ..train import resolve_device
+    cfg = from_dict(cell.config)
+    device = resolve_device(cfg.device)
+    return max(memory.most_seeds(cfg, seeds, device), 1) if device.type == "cuda" else 1
+
+
 def reproduce(name: str, profile: str | None = None, seeds: int | None = None, steps: int | None = None,
               out=None, jobs: int = 1, launcher: str = "local", overrides: dict | None = None,
-              executor=None, slurm: dict | None = None, log=None) -> Reproduction:
+              executor=None, slurm: dict | None = None, log=None, per_pass: int | None = None) -> Reproduction:
     """Train the protocol's missing cells and write its table. executor: a submitit executor for
-    launcher = slurm (tests pass its local one); slurm: that executor's parameters otherwise."""
+    launcher = slurm (tests pass its local one); slurm: that executor's parameters otherwise. per_pass: the
+    fresh seeds of a scenario and method trained together as one pass (None: seeds_per_pass)."""
     protocol = load_protocol(name)
     profile = profile or default_profile()
     if profile not in PROFILES or launcher not in LAUNCHERS:
@@ -65,8 +79,9 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
                             f"{', '.join(LAUNCHERS)}")
     chosen = protocol.profiles[profile]
     seeds, steps = seeds or chosen.seeds, steps or chosen.steps
-    if seeds < 1 or steps < 1 or jobs < 1:
-        raise ProtocolError(f"--seeds {seeds}, --steps {steps}, --jobs {jobs}: each must be at least 1")
+    if seeds < 1 or steps < 1 or jobs < 1 or (per_pass is not None and per_pass < 1):
+        raise ProtocolError(f"--seeds {seeds}, --steps {steps}, --jobs {jobs}, --seeds-per-pass {per_pass}: each "
+                            "must be at least 1")
     out = Path(out) if out is not None else \
         Path("runs/reproduce") / f"{protocol.name}-{profile}{'' if steps == chosen.steps else f'-steps{steps}'}"
     cells = plan(protocol, profile, seeds, steps, out, overrides)
@@ -79,9 +94,18 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
     say = log or (lambda text: None)
     say(f"{protocol.name}: {len(cells)} cells, {len(cells) - len(todo)} done or running elsewhere, {len(todo)} to train"
         f" ({profile} profile: {steps:,} steps, {seeds} seeds)")
+    capacity = {}   # per scenario and method: their cells' configs differ in the seed only
+
+    def per(cell: Cell) -> int:
+        key = (cell.scenario, cell.method)
+        if key not in capacity:
+            capacity[key] = per_pass or seeds_per_pass(cell, seeds)
+        return capacity[key]
+
+    work = units(todo, {c.name for c in todo if states[c.name] == TODO}, per)
     try:
         if todo:
-            _train(todo, jobs, launcher, out, executor, slurm, say)
+            _train(work, len(todo), jobs, launcher, out, executor, slurm, say)
         left = [c.name for c in cells if state(c) != DONE]
         if left:
             raise R.RunError(f"{len(left)} of {len(cells)} cells are not done ({', '.join(left[:3])}"
@@ -96,22 +120,26 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
         raise Interrupted(f"interrupted: {done} of {len(cells)} cells done; {kept}") from None
 
 
-def _train(todo: list[Cell], jobs: int, launcher: str, out: Path, executor, slurm, say) -> None:
+def _train(work: list[Unit], cells: int, jobs: int, launcher: str, out: Path, executor, slurm, say) -> None:
     t0, count = time.perf_counter(), [0]
 
     def done(cell: Cell, status: str) -> None:
         count[0] += 1
-        say(f"  {cell.name}: {status} ({count[0]} of {len(todo)}, {time.perf_counter() - t0:.0f} s)")
+        say(f"  {cell.name}: {status} ({count[0]} of {cells}, {time.perf_counter() - t0:.0f} s)")
 
+    if any(len(unit) > 1 for unit in work):
+        say(f"  as {len(work)} passes: {', '.join(f'{u[0].scenario}/{u[0].method} x {len(u)}' for u in work[:4])}"
+            f"{', ...' if len(work) > 4 else ''}")
     if launcher == "local":
-        train_local(todo, jobs, done)
+        train_local(work, jobs, done)
         return
     executor = executor or slurm_executor(out / "slurm", slurm or {})
-    submitted = submit(todo, executor)
+    submitted = submit(work, executor)
     say(f"submitted {len(submitted)} jobs ({submitted[0].job_id} ...): waiting for them; if this command is "
         "stopped, the jobs go on and the same command collects them")
-    for cell, job in zip(todo, submitted):
-        done(cell, job.result())
+    for unit, job in zip(work, submitted):
+        for cell, status in zip(unit, job.result()):
+            done(cell, status)
 
 
 def title_of(protocol: Protocol, profile: str, seeds: int, steps: int, device: str) -> str:
@@ -128,7 +156,7 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     rows = build_table(protocol, cells)
     statuses = [R.RunReader(c.folder).status for c in cells]
     devices = sorted({R.RunReader(c.folder).record.get("device", "?") for c in cells})
-    seconds = sum(s.get("seconds") or 0 for s in statuses)
+    seconds = training_seconds(cells, statuses)
     diverged = [c.name for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
     title = title_of(protocol, profile, seeds, steps, "/".join(devices))
     samples = sorted({c.config["eval_samples"] for c in cells})
@@ -142,7 +170,7 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     if protocol.notes:
         notes.append(protocol.notes.strip())
     notes.append(f"Training time summed over the cells: {seconds / 60:.1f} min (a resumed cell counts its last "
-                 "session only).")
+                 "session only, a pass of several cells once).")
     text = markdown(protocol, rows, title, notes)
     (out / TABLE_MD).write_text(text, encoding="utf-8")
     (out / TABLE_CSV).write_text(csv_text(rows), encoding="utf-8")
@@ -151,6 +179,16 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     if protocol.strip:
         files += strip_figures(protocol, cells, out / STRIPS)
     return Reproduction(out, rows, text, trained, len(cells) - trained, files)
+
+
+def training_seconds(cells: list[Cell], statuses: list[dict]) -> float:
+    """The cells' training seconds summed, a pass's once: each cell of a pass records the whole pass's time."""
+    sessions = {}
+    for cell, status in zip(cells, statuses):
+        together = R.RunReader(cell.folder).record.get("pass", {}).get("seeds")
+        key = (cell.scenario, cell.method, *together) if together else cell.name
+        sessions[key] = max(sessions.get(key, 0), status.get("seconds") or 0)
+    return sum(sessions.values())
 
 
 def describe() -> list[tuple[str, str]]:
@@ -165,4 +203,4 @@ def describe() -> list[tuple[str, str]]:
 
 
 __all__ = ["Interrupted", "Reproduction", "describe", "load_protocol", "plan", "protocol_names", "reproduce",
-           "title_of"]
+           "seeds_per_pass", "title_of", "training_seconds"]

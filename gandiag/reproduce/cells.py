@@ -3,7 +3,9 @@
     OUT/cells/<scenario>/<method>/seed_<s>/     an ordinary run folder: analyze, report, resume work on it
 
 A cell is trained by gandiag.train's public run / resume, here in this process, in --jobs worker
-processes, or as scheduler jobs through submitit (--launcher slurm). Whatever trained it, a cell is
+processes, or as scheduler jobs through submitit (--launcher slurm); fresh seeds of one scenario and
+method can be trained together, as one stacked pass (run_pass) that writes each cell's own folder
+(on a GPU, where a step's cost is mostly per-operation overhead). Whatever trained it, a cell is
 done when its folder says finished (or diverged) at the protocol's steps with the protocol's config; an
 interrupted or killed cell resumes from its newest checkpoint, so rerunning the same command goes on
 where it stopped and never retrains a finished cell.
@@ -86,6 +88,46 @@ def train_cell(cell: Cell) -> str:
         raise
 
 
+#: cells trained together: one, or fresh seeds of one scenario and method as one pass
+Unit = tuple[Cell, ...]
+
+
+def units(cells: list[Cell], fresh: set[str], per_pass) -> list[Unit]:
+    """The cells in their order, those named in `fresh` (nothing trained yet) grouped by scenario and method
+    into passes of up to per_pass(cell) seeds, each at its group's first cell; every other cell alone."""
+    out, open_passes = [], {}
+    for cell in cells:
+        key = (cell.scenario, cell.method)
+        if cell.name not in fresh or per_pass(cell) <= 1:
+            out.append([cell])
+            continue
+        if key not in open_passes:
+            open_passes[key] = []
+            out.append(open_passes[key])
+        open_passes[key].append(cell)
+        if len(open_passes[key]) == per_pass(cell):
+            del open_passes[key]
+    return [tuple(unit) for unit in out]
+
+
+def train_unit(unit: Unit) -> list[str]:
+    """Bring a unit's cells to their steps: one as train_cell does, several as one pass; their statuses.
+    A cell of a pass that another process started since the plan, or finished, has each cell go alone."""
+    if len(unit) == 1:
+        return [train_cell(unit[0])]
+    from ..train import run_pass
+    if any(state(cell) != TODO for cell in unit):
+        return [train_cell(cell) for cell in unit]
+    for cell in unit:
+        _clear_a_start(cell.folder)
+    try:
+        return [r.status for r in run_pass([from_dict(c.config) for c in unit], [c.folder for c in unit], quiet=True)]
+    except R.RunError as e:
+        if "being written by another process" in str(e):
+            return [train_cell(cell) for cell in unit]
+        raise
+
+
 def _clear_a_start(folder: Path) -> None:
     """A run killed before its config.json was written left empty folders and perhaps the temp file of that
     write: remove them, so the cell starts afresh (anything else stays, and the run refuses it in one line)."""
@@ -96,22 +138,23 @@ def _clear_a_start(folder: Path) -> None:
                 p.rmdir()
 
 
-def train_local(cells: list[Cell], jobs: int, on_done=None) -> dict[str, str]:
-    """Train the cells here (jobs = 1) or in `jobs` worker processes; {cell name: status}. Ctrl-C (here or
+def train_local(work: list[Unit], jobs: int, on_done=None) -> dict[str, str]:
+    """Train the units here (jobs = 1) or in `jobs` worker processes; {cell name: status}. Ctrl-C (here or
     in a worker) stops every cell in flight at a checkpoint and starts no other, and once the workers have
     stopped raises KeyboardInterrupt: a rerun resumes from there."""
     results = {}
 
-    def collect(cell: Cell, status: str) -> None:
-        results[cell.name] = status
-        if on_done:
-            on_done(cell, status)
-        if status == R.INTERRUPTED:   # the cell's training loop took the Ctrl-C and checkpointed
+    def collect(unit: Unit, statuses: list[str]) -> None:
+        for cell, status in zip(unit, statuses):
+            results[cell.name] = status
+            if on_done:
+                on_done(cell, status)
+        if R.INTERRUPTED in statuses:   # the cells' training loop took the Ctrl-C and checkpointed
             raise KeyboardInterrupt
 
     if jobs <= 1:
-        for cell in cells:
-            collect(cell, train_cell(cell))
+        for unit in work:
+            collect(unit, train_unit(unit))
         return results
     # spawn, not fork: a forked child of a process that has run torch's thread pool can hang
     context = multiprocessing.get_context("spawn")
@@ -120,9 +163,9 @@ def train_local(cells: list[Cell], jobs: int, on_done=None) -> dict[str, str]:
     try:
         with _sigterm_as_ctrl_c():
             with _ctrl_c_held():   # the workers start now (ProcessPoolExecutor spawns them as cells are submitted)
-                futures = [(pool.submit(_train_in_worker, cell), cell) for cell in cells]
-            for future, cell in futures:
-                collect(cell, future.result())
+                futures = [(pool.submit(_train_in_worker, unit), unit) for unit in work]
+            for future, unit in futures:
+                collect(unit, future.result())
     except KeyboardInterrupt:
         stop.set()
         raise
@@ -177,27 +220,28 @@ def _interrupt_when(stop) -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
-def _train_in_worker(cell: Cell) -> str:
-    """train_cell in a worker: a Ctrl-C stops the cell as it stops a `gandiag run`, and the other workers
-    with it; a cell not begun when one came stays TODO."""
+def _train_in_worker(unit: Unit) -> list[str]:
+    """train_unit in a worker: a Ctrl-C stops its cells as it stops a `gandiag run`, and the other workers
+    with it; a unit not begun when one came stays TODO."""
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if _stop.is_set():
-            return TODO
-        status = train_cell(cell)
-    except KeyboardInterrupt:   # before or after the training loop: the run's Recorder marked it interrupted
-        status = R.INTERRUPTED
+            return [TODO] * len(unit)
+        statuses = train_unit(unit)
+    except KeyboardInterrupt:   # before or after the training loop: the runs' Recorders marked them interrupted
+        statuses = [R.INTERRUPTED] * len(unit)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if status == R.INTERRUPTED:
+    if R.INTERRUPTED in statuses:
         _stop.set()
-    return status
+    return statuses
 
 
-def submit(cells: list[Cell], executor) -> list:
-    """Submit each cell as a job of a submitit executor (slurm, or its local executor); the jobs."""
+def submit(work: list[Unit], executor) -> list:
+    """Submit each unit as a job of a submitit executor (slurm, or its local executor); the jobs (each
+    one's result: its cells' statuses)."""
     with executor.batch():
-        jobs = [executor.submit(train_cell, cell) for cell in cells]
+        jobs = [executor.submit(train_unit, unit) for unit in work]
     return jobs
 
 

@@ -61,19 +61,38 @@ def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False)
             refuse_a_used_folder(root)
             R.atomic_write_json(root / SEEDS_FILE, {"config": to_dict(cfg), "seeds": [c.seed for c in cfgs],
                                                     "engine": choice.record()})
-            with ExitStack() as stack:
-                slots = []
-                for c in cfgs:
-                    folder = seed_folder(root, c.seed)
-                    session = Session(c, device, run_target(c, device), choice)
-                    extra = {**run_record(c, device, choice), "pass": {"folder": "..", "seeds": [x.seed for x in cfgs]}}
-                    rec = stack.enter_context(recorder_for(c, folder, session, extra, R.FolderLock(folder).acquire()))
-                    slots.append(RunSlot(session, rec, folder))
-                with threads(cfg):
-                    results = train(slots, choice, 0, Progress(cfg.steps, quiet=quiet))
+            results = _train_pass(cfgs, [seed_folder(root, c.seed) for c in cfgs], device, choice, quiet,
+                                  {"folder": ".."})
             return write_summary(root, cfgs, results)
         finally:
             lock.release()
+
+
+def run_pass(cfgs: list[Config], folders: list[Path], quiet: bool = False) -> list[RunResult]:
+    """Train configs that differ in their seed only as one pass (stacked on the fast engine), each into its
+    own new or empty folder: an ordinary run folder, as `run` writes it (what seed s of a pass trains is
+    what it trains alone). What `gandiag reproduce` stacks its cells with."""
+    if len({json.dumps({**to_dict(c), "seed": 0}, sort_keys=True) for c in cfgs}) != 1:
+        raise ValueError("a pass trains seeds of one config: these configs differ in more than their seed")
+    device, choice = resolve_device(cfgs[0].device), choose(cfgs[0])
+    memory.check_fits(cfgs[0], len(cfgs), device=device)
+    return _train_pass(cfgs, [Path(f) for f in folders], device, choice, quiet, {})
+
+
+def _train_pass(cfgs: list[Config], folders: list[Path], device, choice, quiet: bool, record: dict) -> list[RunResult]:
+    """The pass: a session and recorder per folder, one training loop over them all. record: what the
+    folders' config.json holds of the pass besides its seeds."""
+    with ExitStack() as stack:
+        slots = []
+        for c, folder in zip(cfgs, folders):
+            lock = stack.enter_context(locked(folder))
+            refuse_a_used_folder(folder)
+            session = Session(c, device, run_target(c, device), choice)
+            extra = {**run_record(c, device, choice), "pass": {**record, "seeds": [x.seed for x in cfgs]}}
+            rec = stack.enter_context(recorder_for(c, folder, session, extra, lock))
+            slots.append(RunSlot(session, rec, folder))
+        with threads(cfgs[0]):
+            return train(slots, choice, 0, Progress(cfgs[0].steps, quiet=quiet))
 
 
 def resume_seeds(root: Path, steps: int | None = None, quiet: bool = False) -> dict:
