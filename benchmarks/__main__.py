@@ -33,7 +33,7 @@ import torch
 from .bench_presets import CONFIGS, presets_report
 from .bench_run import run_suite
 from .bench_seeds import seeds_suite, stacked
-from .bench_step import compiled, fast, interleave, ratio, reference, step_suite
+from .bench_step import compiled, fast, interleave, ratio, reference, refuse_unknown, step_suite
 from .bench_threads import threads_suite, threads_table
 from .results_files import write_results
 
@@ -154,8 +154,7 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     suites = set(args.suites.split(","))
-    if suites - set(SUITES):
-        ap.error(f"unknown suite {', '.join(sorted(suites - set(SUITES)))}: choose from {', '.join(SUITES)}")
+    refuse_unknown(ap, "suite", sorted(suites), SUITES)
     reps = (lambda full, quick: args.reps or (quick if args.quick else full))  # noqa: E731
     report, lines = {}, [f"machine: {machine()}", ""]
     if "step" in suites:

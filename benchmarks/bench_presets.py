@@ -33,9 +33,9 @@ from gandiag.config import load_config
 from gandiag.engine import build, choose
 from gandiag.train.session import Session
 
-from .bench_step import interleave, parse, ratio, suite_parser
+from .bench_step import interleave, parse, ratio, refuse_unknown, suite_parser
 from .floor import floor_of
-from .results_files import write_results
+from .results_files import print_and_keep
 
 #: name -> (scenario, overrides, block): the issue's configs
 CONFIGS = {
@@ -147,15 +147,12 @@ def main(argv=None) -> None:
                     help="also write the tables to a new benchmarks/results/presets-<time>.md")
     args = parse(ap, argv)
     configs = args.configs.split(",")
-    if set(configs) - set(CONFIGS):
-        ap.error(f"unknown config {', '.join(sorted(set(configs) - set(CONFIGS)))}: choose from {', '.join(CONFIGS)}")
+    refuse_unknown(ap, "config", configs, CONFIGS)
     if not args.threads:
         torch.set_num_threads(1)
     lines = [f"machine: {machine()}", "", *presets_report(configs, args.reps, args.seeds), "",
              f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"]
-    print("\n".join(lines))
-    if args.write:
-        write_results("presets", "benchmarks.bench_presets", argv, lines)
+    print_and_keep("presets", "benchmarks.bench_presets", argv, lines, args.write)
 
 
 if __name__ == "__main__":

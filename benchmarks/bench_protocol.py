@@ -22,7 +22,7 @@ import torch
 from gandiag.config import parse_assignments
 from gandiag.reproduce import load_protocol, reproduce
 
-from .results_files import write_results
+from .results_files import print_and_keep
 
 #: the issue's target for the PacGAN Table 1 protocol at its paper profile on one GPU
 TARGET_MINUTES = 30
@@ -70,9 +70,7 @@ def main(argv=None) -> None:
              f"{short[1]:,} steps {second:.1f} s",
              f"- per 1,000 steps of every cell {1e3 * per_step:.2f} s, fixed {fixed:.1f} s; at the paper's "
              f"{paper.steps:,} steps {total / 60:.1f} min{verdict}"]
-    print("\n".join(lines))
-    if args.write:
-        write_results("protocol", "benchmarks.bench_protocol", argv, lines)
+    print_and_keep("protocol", "benchmarks.bench_protocol", argv, lines, args.write)
 
 
 if __name__ == "__main__":

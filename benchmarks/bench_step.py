@@ -103,6 +103,13 @@ def suite_parser(doc: str, reps: int) -> argparse.ArgumentParser:
     return ap
 
 
+def refuse_unknown(ap: argparse.ArgumentParser, what: str, asked: list[str], known) -> None:
+    """Exit through `ap` (2, one line) where `asked` names a `what` that is not among `known`."""
+    unknown = sorted(set(asked) - set(known))
+    if unknown:
+        ap.error(f"unknown {what} {', '.join(unknown)}: choose from {', '.join(known)}")
+
+
 def parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.threads:

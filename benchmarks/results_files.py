@@ -32,3 +32,10 @@ def write_results(kind: str, module: str, argv: list[str] | None, lines: list[st
             now += datetime.timedelta(seconds=1)
     print(f"written to {path}; docs/benchmarks.md shows the newest {kind}-*.md: run `python docs/generate.py`")
     return path
+
+
+def print_and_keep(kind: str, module: str, argv: list[str] | None, lines: list[str], keep: bool) -> None:
+    """Print a benchmark's `lines` and, where `keep` (its --write), write them as write_results does."""
+    print("\n".join(lines))
+    if keep:
+        write_results(kind, module, argv, lines)

@@ -300,7 +300,7 @@ def test_fresh_seeds_trained_as_one_pass_give_the_cells_and_the_table_they_give_
     cells = plan(load_protocol("pacgan-table1"), "quick", 2, STEPS["pacgan-table1"], stacked.out, CELL_TOY)
     statuses = [R.RunReader(c.folder).status for c in cells]
     passes = sum(s["seconds"] for c, s in zip(cells, statuses) if c.seed == 0)
-    assert training_seconds(cells, statuses) == pytest.approx(passes)
+    assert training_seconds(cells, statuses, [R.RunReader(c.folder).record for c in cells]) == pytest.approx(passes)
     assert passes < sum(s["seconds"] for s in statuses)
 
 
@@ -321,3 +321,17 @@ def test_on_a_cpu_a_cell_s_seeds_go_alone_and_on_a_gpu_as_many_as_its_memory_hol
     four = sum(size for what, (size, _) in memory.parts(from_dict(cell.config), 4).items() if what != memory.ON_HOST)
     monkeypatch.setattr(memory, "device_free", lambda device: four)   # room for exactly 4 seeds' arrays
     assert seeds_per_pass(cell, 10) == 4
+
+
+def test_the_seeds_per_pass_option_reaches_the_reproduction(tmp_path, monkeypatch):
+    import gandiag.reproduce as reproduction
+    asked = []
+
+    def stopped(*args, per_pass, **kwargs):   # the command's arguments, and no training
+        asked.append(per_pass)
+        raise reproduction.Interrupted("stopped here")
+
+    monkeypatch.setattr(reproduction, "reproduce", stopped)
+    for flags in (["--seeds-per-pass", "4"], []):
+        CliRunner().invoke(main, ["reproduce", "pacgan-table1", "--out", str(tmp_path), *flags])
+    assert asked == [4, None]   # None: reproduce's own choice (seeds_per_pass)

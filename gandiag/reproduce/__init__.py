@@ -94,15 +94,11 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
     say = log or (lambda text: None)
     say(f"{protocol.name}: {len(cells)} cells, {len(cells) - len(todo)} done or running elsewhere, {len(todo)} to train"
         f" ({profile} profile: {steps:,} steps, {seeds} seeds)")
-    capacity = {}   # per scenario and method: their cells' configs differ in the seed only
-
-    def per(cell: Cell) -> int:
-        key = (cell.scenario, cell.method)
-        if key not in capacity:
-            capacity[key] = per_pass or seeds_per_pass(cell, seeds)
-        return capacity[key]
-
-    work = units(todo, {c.name for c in todo if states[c.name] == TODO}, per)
+    # per scenario and method, whose cells' configs differ in the seed only
+    first = {(c.scenario, c.method): c for c in reversed(todo)}
+    capacity = {key: per_pass or seeds_per_pass(cell, seeds) for key, cell in first.items()}
+    work = units(todo, {c.name for c in todo if states[c.name] == TODO},
+                 lambda cell: capacity[cell.scenario, cell.method])
     try:
         if todo:
             _train(work, len(todo), jobs, launcher, out, executor, slurm, say)
@@ -154,9 +150,10 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
                   trained: int) -> Reproduction:
     from .figure import strip_figures, table_figure
     rows = build_table(protocol, cells)
-    statuses = [R.RunReader(c.folder).status for c in cells]
-    devices = sorted({R.RunReader(c.folder).record.get("device", "?") for c in cells})
-    seconds = training_seconds(cells, statuses)
+    readers = [R.RunReader(c.folder) for c in cells]
+    statuses, records = [r.status for r in readers], [r.record for r in readers]
+    devices = sorted({record.get("device", "?") for record in records})
+    seconds = training_seconds(cells, statuses, records)
     diverged = [c.name for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
     title = title_of(protocol, profile, seeds, steps, "/".join(devices))
     samples = sorted({c.config["eval_samples"] for c in cells})
@@ -181,11 +178,12 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     return Reproduction(out, rows, text, trained, len(cells) - trained, files)
 
 
-def training_seconds(cells: list[Cell], statuses: list[dict]) -> float:
-    """The cells' training seconds summed, a pass's once: each cell of a pass records the whole pass's time."""
+def training_seconds(cells: list[Cell], statuses: list[dict], records: list[dict]) -> float:
+    """The cells' training seconds (from their status.json) summed, a pass's once: each cell of a pass records
+    the whole pass's time (its config.json record names the pass's seeds)."""
     sessions = {}
-    for cell, status in zip(cells, statuses):
-        together = R.RunReader(cell.folder).record.get("pass", {}).get("seeds")
+    for cell, status, record in zip(cells, statuses, records):
+        together = record.get("pass", {}).get("seeds")
         key = (cell.scenario, cell.method, *together) if together else cell.name
         sessions[key] = max(sessions.get(key, 0), status.get("seconds") or 0)
     return sum(sessions.values())
