@@ -1,8 +1,12 @@
 """The generic fast path (gandiag.engine.generic) computes what the reference step computes: whole runs
 against gandiag.engine.reference in float64 (the presets' layers on tiny nets: maxout, tanh, batch norm
 in G, packing, minibatch discrimination, the unrolled D of second and first order), a seed of a pass
-bit for bit the seed alone, resume of a pass, and oneDNN's float32 products against torch's."""
+bit for bit the seed alone and the same on threads as on one, resume of a pass, and oneDNN's float32
+products against torch's."""
 import io
+import os
+import threading
+import time
 import types
 
 import pytest
@@ -14,7 +18,7 @@ from gandiag import record as R
 from gandiag.cli import main
 from gandiag.config import make_config
 from gandiag.engine import choose, in_closed_form, products
-from gandiag.engine.generic import GenericStep
+from gandiag.engine.generic import GenericStep, seed_workers
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
 from tiny import TOY_DEEP, in_dtype
@@ -213,6 +217,60 @@ def test_a_seed_of_a_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, 
         for i in range(len(group)):
             engine.export(i)
     assert_close(trained_state(stacked[1]), trained_state(alone[0]), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("overrides", [{**PACGAN, "pack": 2}, {**VEEGAN, "unrolled": 2}, STABILIZERS, SGD,
+                                       {**STABILIZERS, "updates": "simultaneous"},
+                                       {"spectral_norm": True, "unrolled": 2, "r1": 1.0}],
+                         ids=["pacgan", "veegan", "stabilizers", "sgd", "simultaneous", "spectral norm, r1"])
+def test_a_pass_on_threads_trains_bit_for_bit_what_it_trains_on_one(overrides):
+    def trained(workers: int) -> tuple[list[dict], set[str]]:
+        group = in_dtype([session(seed=s, seed_workers=workers, **overrides) for s in (5, 6, 7)], torch.float32)
+        engine, threads = generic(group), set()
+        for name in ("_d_grad", "_g_grad", "_both_grads"):   # each seed's pass notes the thread it ran on
+            def noting(*args, grad=getattr(engine, name)):
+                threads.add(threading.current_thread().name)
+                return grad(*args)
+            setattr(engine, name, noting)
+        for _ in range(30):
+            engine.compute([types.SimpleNamespace(sample_real=lambda n, s=s: s.sample_real(n).float(),
+                                                  sample_z=lambda n, s=s: s.sample_z(n).float(), gen=s.gen)
+                            for s in group])
+        for i in range(len(group)):
+            engine.export(i)
+        return [trained_state(s) for s in group], threads
+    (one, on_main), (three, on_pool) = trained(1), trained(3)
+    main_thread = threading.main_thread().name
+    assert on_main == {main_thread} and len(on_pool) == 3 and main_thread not in on_pool
+    assert_close(three, one, rtol=0, atol=0)
+
+
+def test_a_seed_s_failed_pass_is_raised_once_no_other_seed_s_pass_is_running():
+    group = [session(seed=s, seed_workers=2) for s in (5, 6, 7)]
+    engine, started, finished = generic(group), [], []
+
+    def d_grad(i, *args):
+        started.append(i)
+        if i == 0:
+            raise RuntimeError("out of memory")
+        time.sleep(0.2)
+        finished.append(i)
+        return GenericStep._d_grad(engine, i, *args)
+    engine._d_grad = d_grad
+    with pytest.raises(RuntimeError, match="out of memory"):
+        engine.compute([slot(s) for s in group])
+    assert 1 in started and sorted(finished) == sorted(i for i in started if i != 0)
+
+
+def test_the_seed_threads_are_as_many_as_the_cpus_hold_at_the_run_s_threads_each(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    cfg = make_config(TOY_DEEP)
+    torch.set_num_threads(2)   # put back by the one_thread fixture
+    assert [seed_workers(cfg, seeds, True) for seeds in (1, 2, 3)] == [1, 2, 2]
+    torch.set_num_threads(1)
+    assert [seed_workers(cfg, seeds, True) for seeds in (3, 6)] == [3, 4]
+    assert seed_workers(cfg, 6, False) == 1   # off the CPU, one after another
+    assert [seed_workers(make_config(TOY_DEEP, seed_workers=w), 6, True) for w in (1, 3, 9)] == [1, 3, 6]
 
 
 @pytest.mark.parametrize("overrides", [{**PACGAN, "unrolled": 2}, {**STABILIZERS, "unrolled": 2},

@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -47,6 +48,8 @@ def process_state() -> dict:
         "torch cuda random": [s.numpy().tobytes() for s in torch.cuda.get_rng_state_all()]
         if torch.cuda.is_available() else None,
         "torch threads": torch.get_num_threads(),
+        # a compiled run leaves torch's own compile workers; gandiag's threads are named for it
+        "gandiag's threads alive": sorted(t.name for t in threading.enumerate() if t.name.startswith("gandiag")),
         "functorch config": torch._functorch.config.get_config_copy(),
         "dynamo config": torch._dynamo.config.get_config_copy(),
         "inductor config": torch._inductor.config.get_config_copy(),
@@ -119,6 +122,8 @@ def test_the_fast_engine_compiled_leaves_torchs_config_as_it_found_it(unchanged,
 
 def test_many_seeds_and_a_resume_leave_the_process_as_they_found_it(unchanged, tmp_path):
     run_seeds(toy_config(steps=4), 2, tmp_path / "seeds", quiet=True)
+    # the generic path's seeds side by side on threads of their own
+    run_seeds(toy_config(steps=4, d_act="tanh", seed_workers=2), 2, tmp_path / "side by side", quiet=True)
     gandiag.run(toy_config(steps=4, checkpoint_every=2), tmp_path / "run")
     gandiag.resume(tmp_path / "run", steps=6)
 

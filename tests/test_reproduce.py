@@ -19,6 +19,7 @@ from torch.testing import assert_close
 import gandiag.train
 from gandiag import memory, record as R
 from gandiag.config import from_dict
+from gandiag.machine import usable_cpus
 from gandiag.cli import main
 from gandiag.metrics import classifier as classifier_metrics
 from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce, seeds_per_pass, training_seconds
@@ -302,6 +303,13 @@ def test_fresh_seeds_trained_as_one_pass_give_the_cells_and_the_table_they_give_
     passes = sum(s["seconds"] for c, s in zip(cells, statuses) if c.seed == 0)
     assert training_seconds(cells, statuses, [R.RunReader(c.folder).record for c in cells]) == pytest.approx(passes)
     assert passes < sum(s["seconds"] for s in statuses)
+
+
+def test_jobs_share_the_cpus_among_their_passes_seed_threads(done, tmp_path):
+    shared = tiny("pacgan-table1", tmp_path / "jobs", per_pass=2, jobs=2)
+    assert {R.RunReader(f).config["seed_workers"] for f in cell_folders(shared.out)} == {max(1, usable_cpus() // 2)}
+    assert {R.RunReader(f).config["seed_workers"] for f in cell_folders(done("pacgan-table1").out)} == {0}   # auto
+    assert shared.rows == done("pacgan-table1").rows
 
 
 def test_cells_to_train_go_as_passes_of_fresh_seeds_of_one_scenario_and_method(tmp_path):

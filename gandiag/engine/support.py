@@ -21,7 +21,8 @@ ANY_VALUE = frozenset({
     "z_dim", "z_dist", "g_hidden", "init", "init_gain", "init_std", "d_input_scale", "leaky_slope",
     "data_file", "target_modes",
     "steps", "batch", "d_steps", "g_steps", "d_lr", "g_lr", "d_beta1", "d_beta2", "g_beta1", "g_beta2", "eps",
-    "seed", "device", "threads", "engine", "compile", "unrolled", "unrolled_first_order", "label_smoothing",
+    "seed", "device", "threads", "seed_workers", "engine", "compile", "unrolled", "unrolled_first_order",
+    "label_smoothing",
     # parameters of options that are off unless their switch (checked at its default) is on
     "maxout_pieces", "mbd_kernels", "mbd_dim", "clip", "gp_weight", "instance_noise_decay", "replay_share",
     "swap_for",

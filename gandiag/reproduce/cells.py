@@ -18,16 +18,17 @@ import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import record as R
 from ..config import from_dict, to_dict
+from ..machine import usable_cpus
 
 #: how a cell stands before anything is trained
 TODO, RESUME, DONE, BUSY = "todo", "resume", "done", "busy"
 #: config fields that do not change what a cell trains or measures (steps are compared on their own)
-NOT_COMPARED = ("steps", "checkpoint_every", "keep_checkpoints", "threads", "device")
+NOT_COMPARED = ("steps", "checkpoint_every", "keep_checkpoints", "threads", "seed_workers", "device")
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def train_local(work: list[Unit], jobs: int, on_done=None) -> dict[str, str]:
     # spawn, not fork: a forked child of a process that has run torch's thread pool can hang
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(stop,))
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(stop, jobs))
     try:
         with _sigterm_as_ctrl_c():
             with _ctrl_c_held():   # the workers start now (ProcessPoolExecutor spawns them as cells are submitted)
@@ -201,15 +202,18 @@ def _ctrl_c_held():
 
 #: in a worker process: set once a Ctrl-C reached any process of the pool
 _stop = None
+#: in a worker: the seed threads of its passes where a cell leaves them to auto (config seed_workers = 0),
+#: the machine's CPUs shared among the --jobs workers (auto alone would take them all in every worker)
+_seed_workers = 1
 
 
-def _start_worker(stop) -> None:
+def _start_worker(stop, jobs: int) -> None:
     """A worker's start. Between cells it ignores Ctrl-C (it has nothing to stop, and would print a
     traceback); held since its start (_ctrl_c_held), one pressed while it started is dropped here. Once
     `stop` is set it interrupts itself, so that a Ctrl-C that reached only the parent, or came while this
-    worker was between cells, still stops its cell."""
-    global _stop
-    _stop = stop
+    worker was between cells, still stops its cell. Its passes take a 1 / jobs share of the CPUs."""
+    global _stop, _seed_workers
+    _stop, _seed_workers = stop, max(1, usable_cpus() // jobs)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_interrupt_when, args=(stop,), daemon=True).start()
@@ -227,7 +231,8 @@ def _train_in_worker(unit: Unit) -> list[str]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if _stop.is_set():
             return [TODO] * len(unit)
-        statuses = train_unit(unit)
+        statuses = train_unit(tuple(replace(cell, config={**cell.config, "seed_workers": _seed_workers})
+                                    if cell.config["seed_workers"] == 0 else cell for cell in unit))
     except KeyboardInterrupt:   # before or after the training loop: the runs' Recorders marked them interrupted
         statuses = [R.INTERRUPTED] * len(unit)
     finally:
