@@ -2,9 +2,10 @@
 
 Both run the fast engine's step on stacked sessions (seeds 0..N-1), interleaved block by block in one
 process; the ratio is N seeds' seconds per iteration over one seed's. N independent seeds draw N times
-the random numbers and do N times the matrix products, so on a CPU the ratio cannot fall below about
+the random numbers and do N times the matrix products, so on one core the ratio cannot fall below about
 N x (floor / one seed's step), the floor of benchmarks.bench_step; it falls where per-operation
-overhead, not arithmetic, is what one seed pays for (the unrolled D's many small operations).
+overhead, not arithmetic, is what one seed pays for (the unrolled D's many small operations), and on a
+CPU with the cores the pass's seed threads take (config seed_workers auto; also measured on one thread).
 
     python -m benchmarks.bench_seeds [--seeds 16] [--unrolled 10] [--reps 5] [--threads 1]
 """
@@ -12,21 +13,20 @@ from __future__ import annotations
 
 import statistics
 
-from gandiag.engine.fast import FastStep
-from gandiag.engine.graphed import iteration
+from gandiag.engine.fast import FastEngine
 
 from .bench_step import interleave, parse, ratio, session, suite_parser
 
 
-def stacked(n: int, unrolled: int, device: str = "cpu"):
+def stacked(n: int, unrolled: int, device: str = "cpu", **overrides):
     """The iteration of `gandiag run --seeds n` (on CUDA a replayed graph)."""
-    sessions = [session(unrolled, device, seed=seed) for seed in range(n)]
-    engine = FastStep(sessions[0].cfg, [s.players for s in sessions])
-    return iteration(engine, [(s.sample_real, s.sample_z) for s in sessions], [s.gen for s in sessions])
+    sessions = [session(unrolled, device, seed=seed, **overrides) for seed in range(n)]
+    return FastEngine(sessions[0].cfg, sessions, 0, lambda stats: None).step
 
 
 def seeds_suite(n: int, unrolled: int, reps: int, block: int) -> dict[str, list[float]]:
-    return interleave({"1 seed": stacked(1, unrolled), f"{n} seeds": stacked(n, unrolled)}, block, reps)
+    return interleave({"1 seed": stacked(1, unrolled), f"{n} seeds": stacked(n, unrolled),
+                       f"{n} seeds, one thread": stacked(n, unrolled, seed_workers=1)}, block, reps)
 
 
 def main(argv=None) -> None:

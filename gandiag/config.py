@@ -130,9 +130,9 @@ class Config:
     channels_last: bool = _f(False, "Image nets and batches in channels_last memory format (image data).")
     threads: int = _f(0, "torch's threads within an operation while the run trains, put back after (docs/threads.md); "
                          "0: auto (1 for the toy scenarios, torch's own count for image data).", lo=0)
-    seed_workers: int = _f(0, "Threads that compute a pass's seeds side by side on the CPU (the fast engine's generic "
-                              "path), each seed's arithmetic as alone (docs/threads.md); 0: auto (as many as the "
-                              "CPUs hold at `threads` each, one per seed at most), 1: one seed after another.", lo=0)
+    seed_workers: int = _f(0, "Threads that compute a pass's seeds side by side on the CPU (the fast engine), each "
+                              "seed's arithmetic as alone (docs/threads.md); 0: auto (as many as the CPUs hold at "
+                              "`threads` each, one per seed at most), 1: one seed after another.", lo=0)
     compile: bool = _f(False, "torch.compile where it pays: image players in place (not with wgan-gp or r1: "
                               "no double backward); on the fast engine, the unrolled D as one graph (a minute "
                               "to compile on 2 CPU cores).")

@@ -5,6 +5,7 @@ GPU) the replayed CUDA graph against eager iterations."""
 import copy
 import io
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from gandiag.cli import main
 from gandiag import losses, record as R
 from gandiag.config import ConfigError, make_config
 from gandiag.engine import adam, choose, fused, objectives, products, unroll
-from gandiag.engine.fast import FastStep
+from gandiag.engine.fast import FastEngine, FastStep
 from gandiag.engine.closed_form import (critic_grad, critic_grad_reverse, critic_pass, critic_views, layers,
                                         mlp_backward, mlp_forward)
 from gandiag.engine.graphed import Graphed, iteration
@@ -319,6 +320,32 @@ def test_a_seed_of_a_stacked_pass_is_bit_for_bit_the_same_seed_trained_alone(ove
         for i, s in enumerate(group):
             engine.export(i, s.players)
     assert_close(trained_state(stacked[1]), trained_state(alone), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"unrolled": 2}, {"pack": 2, "loss": "least-squares"}],
+                         ids=["vanilla", "unrolled", "pack 2, least squares"])
+def test_a_pass_on_seed_threads_trains_bit_for_bit_what_one_stacked_step_trains(overrides):
+    def trained(workers: int) -> tuple[list[dict], set[str], list]:
+        group = [Session.for_config(make_config(SMALL, seed=s, seed_workers=workers, **overrides), "cpu")
+                 for s in (5, 6, 7, 8)]
+        observed = []   # what the divergence watch would see: every seed's statistics at once
+        engine = FastEngine(group[0].cfg, group, 0, lambda stats: observed.append(stats["g_loss"].shape))
+        threads = set()
+        for core in engine.cores:   # each group's step notes the thread it ran on
+            def noting(samplers, compute=core.compute):
+                threads.add(threading.current_thread().name)
+                return compute(samplers)
+            core.compute = noting
+        for _ in range(40):
+            engine.step()
+        for i in range(len(group)):
+            engine.export(i)
+        return [trained_state(s) for s in group], threads, observed
+    (one, on_main, seen_one), (side, on_seed_threads, seen_side) = trained(1), trained(3)
+    main_thread = threading.main_thread().name
+    assert on_main == {main_thread} and len(on_seed_threads) == 3 and main_thread not in on_seed_threads
+    assert seen_one == seen_side == [(4,)] * 40
+    assert_close(side, one, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("dtype, width", [(torch.float32, 32), (torch.float32, 4), (torch.float64, 32)],

@@ -18,7 +18,8 @@ from gandiag import record as R
 from gandiag.cli import main
 from gandiag.config import make_config
 from gandiag.engine import choose, in_closed_form, products
-from gandiag.engine.generic import GenericStep, seed_workers
+from gandiag.engine.generic import GenericStep
+from gandiag.engine.seed_threads import seed_workers
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
 from tiny import TOY_DEEP, in_dtype

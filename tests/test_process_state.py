@@ -121,9 +121,9 @@ def test_the_fast_engine_compiled_leaves_torchs_config_as_it_found_it(unchanged,
 
 
 def test_many_seeds_and_a_resume_leave_the_process_as_they_found_it(unchanged, tmp_path):
-    run_seeds(toy_config(steps=4), 2, tmp_path / "seeds", quiet=True)
-    # the generic path's seeds side by side on threads of their own
-    run_seeds(toy_config(steps=4, d_act="tanh", seed_workers=2), 2, tmp_path / "side by side", quiet=True)
+    # seeds side by side on threads of their own, in closed form and on the generic path
+    run_seeds(toy_config(steps=4, seed_workers=2), 2, tmp_path / "seeds", quiet=True)
+    run_seeds(toy_config(steps=4, d_act="tanh", seed_workers=2), 2, tmp_path / "generic", quiet=True)
     gandiag.run(toy_config(steps=4, checkpoint_every=2), tmp_path / "run")
     gandiag.resume(tmp_path / "run", steps=6)
 

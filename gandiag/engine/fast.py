@@ -15,6 +15,7 @@ from .. import losses
 from . import adam, fused, objectives, unroll
 from .closed_form import critic_grad, critic_pass, critic_views, layers, mlp_backward, mlp_forward
 from .players import StackedPlayer, critic_layout, same_layout
+from .seed_threads import SeedThreads, groups, seed_workers
 
 #: the toy data's points are 2D
 POINT_DIM = 2
@@ -166,20 +167,34 @@ class FastStep:
 
 class FastEngine:
     """The fast path behind the engines' interface (gandiag.engine.Engine): FastStep over S slots, one
-    replayed CUDA graph per iteration on CUDA (gandiag.engine.graphed). The engine's buffers are the
-    state; export copies a slot's share into its modules and optimisers for recording and checkpoints."""
+    replayed CUDA graph per iteration on CUDA (gandiag.engine.graphed). On the CPU the slots go as groups
+    of consecutive seeds, one FastStep each, side by side on seed threads (config seed_workers; one group
+    with compile, whose compiled unroll is traced for one step). The engine's buffers are the state;
+    export copies a slot's share into its modules and optimisers for recording and checkpoints."""
 
     name = "fast"
 
     def __init__(self, cfg, slots: list, start: int, then: Callable[[dict[str, Tensor]], None]):
         from .graphed import iteration
-        self.slots = slots
-        self.core = FastStep(cfg, [s.players for s in slots])
-        self._iteration = iteration(self.core, [(s.sample_real, s.sample_z) for s in slots], [s.gen for s in slots],
-                                    then)
+        self.slots, self.then = slots, then
+        on_cpu = next(slots[0].players.G.parameters()).is_cpu
+        workers = 1 if cfg.compile else seed_workers(cfg, len(slots), on_cpu)
+        self.groups = groups(len(slots), workers)
+        self.cores = [FastStep(cfg, [slots[i].players for i in group]) for group in self.groups]
+        iterations = [iteration(core, [(slots[i].sample_real, slots[i].sample_z) for i in group],
+                                [slots[i].gen for i in group], then if workers == 1 else lambda stats: None)
+                      for core, group in zip(self.cores, self.groups)]
+        self.iterations, self.threads = iterations, SeedThreads(workers) if workers > 1 else None
 
     def step(self) -> dict[str, Tensor]:
-        return self._iteration()
+        if self.threads is None:
+            return self.iterations[0]()
+        # every group's iteration on the seed threads; their statistics in seed order, and `then` on them
+        parts = self.threads.map(lambda one: one(), self.iterations)
+        stats = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+        self.then(stats)
+        return stats
 
     def export(self, i: int) -> None:
-        self.core.export(i, self.slots[i].players)
+        k = next(k for k, group in enumerate(self.groups) if i in group)
+        self.cores[k].export(i - self.groups[k].start, self.slots[i].players)

@@ -18,21 +18,18 @@ changes no result beyond rounding:
   one flat vector of its parameters, not through torch.func.functional_call on a module.
 Seeds go through the autograd passes each on its own (its own products: batched ones are MKL's, slower
 than one oneDNN product per seed, benchmarks/bench_presets.py), on the CPU side by side on threads
-(config seed_workers), and share the optimiser steps. Draws come from each seed's samplers in
-train_step's order, so seed s of a pass trains bit for bit what the seed trains alone, whichever thread
-computes it. tests/test_generic_engine.py checks it against the reference.
+(config seed_workers, gandiag.engine.seed_threads), and share the optimiser steps. Draws come from
+each seed's samplers in train_step's order, so seed s of a pass trains bit for bit what the seed trains
+alone, whichever thread computes it. tests/test_generic_engine.py checks it against the reference.
 """
 from __future__ import annotations
 
-import weakref
-from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable
 
 import torch
 from torch import Tensor
 
 from .. import losses
-from ..machine import usable_cpus
 from ..stabilizers import Stabilizers
 from ..stabilizers.labels import d_targets
 from ..stabilizers.noise import add_noise, noise_std
@@ -40,24 +37,9 @@ from ..stabilizers.packing import pack
 from .functional import Net
 from .players import own_player
 from .reference import Players, after_d_step, d_penalties
+from .seed_threads import SeedThreads, seed_workers
 
 Stats = dict[str, Tensor]
-
-
-def seed_workers(cfg, seeds: int, on_cpu: bool) -> int:
-    """How many threads compute a pass's seeds side by side: config seed_workers, or under 0 (auto) as
-    many as the process's CPUs hold at the run's intra-op threads each; never more than the seeds, and
-    one off the CPU (a GPU's kernels queue on one stream, and a CUDA graph captures one thread)."""
-    if seeds == 1 or not on_cpu:
-        return 1
-    return min(seeds, cfg.seed_workers or max(1, usable_cpus() // torch.get_num_threads()))
-
-
-def _run_threads(count: int) -> None:
-    """A seed thread's start: the run's intra-op thread count for this thread too. OpenMP and MKL keep the
-    count per thread, and a new thread starts at their default (every core): without this, two seed threads
-    ran their products on two threads each, four threads on two cores."""
-    torch.set_num_threads(count)
 
 
 def _norm(grads: list[Tensor]) -> Tensor:
@@ -84,29 +66,17 @@ class GenericStep:
         # in cache (measured: ring8-veegan --unrolled 5 0.83 of the reference apart, 0.98 as one batch;
         # grid25 0.51 as one batch, 0.56 apart)
         self.apart = self.d_nets[0].apart or cfg.unrolled > 0
-        self.workers = seed_workers(cfg, len(players), next(players[0].G.parameters()).is_cpu)
-        self._pool = None
-        if self.workers > 1:
-            self._pool = ThreadPoolExecutor(self.workers, "gandiag-seed", _run_threads, (torch.get_num_threads(),))
-            weakref.finalize(self, self._pool.shutdown)   # its threads end with this object, not the process
+        workers = seed_workers(cfg, len(players), next(players[0].G.parameters()).is_cpu)
+        self.threads = SeedThreads(workers) if workers > 1 else None
 
     def _each(self, grad: Callable, slots: list) -> list:
         """grad(i, sample_real, sample_z, gen) of every seed slot i, in seed order: side by side on the
         pool's threads, or one after another. Each seed's pass reads and writes only its own players,
         stabilizers and generator; what all the seeds share (the optimiser step) runs after, here."""
         calls = [(i, s.sample_real, s.sample_z, s.gen) for i, s in enumerate(slots)]
-        if self._pool is None:
+        if self.threads is None:
             return [grad(*call) for call in calls]
-        passes = [self._pool.submit(grad, *call) for call in calls]
-        try:
-            return [p.result() for p in passes]
-        except BaseException:
-            # a seed's pass failed (out of memory, say): the others stop or finish before the error goes on,
-            # so nothing changes a seed's state while the trainer handles it
-            for p in passes:
-                p.cancel()
-            wait(passes)
-            raise
+        return self.threads.map(lambda call: grad(*call), calls)
 
     def export(self, i: int) -> None:
         p = self.players[i]
