@@ -71,7 +71,7 @@ class GenericStep:
 
     def _each(self, grad: Callable, slots: list) -> list:
         """grad(i, sample_real, sample_z, gen) of every seed slot i, in seed order: side by side on the
-        pool's threads, or one after another. Each seed's pass reads and writes only its own players,
+        seed threads, or one after another. Each seed's pass reads and writes only its own players,
         stabilizers and generator; what all the seeds share (the optimiser step) runs after, here."""
         calls = [(i, s.sample_real, s.sample_z, s.gen) for i, s in enumerate(slots)]
         if self.threads is None:
