@@ -3,11 +3,14 @@ against gandiag.engine.reference in float64 (the presets' layers on tiny nets: m
 in G, packing, minibatch discrimination, the unrolled D of second and first order), a seed of a pass
 bit for bit the seed alone and the same on threads as on one, resume of a pass, and oneDNN's float32
 products against torch's."""
+import ctypes
 import io
 import os
 import threading
 import time
 import types
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,8 +22,9 @@ from gandiag.cli import main
 from gandiag.config import make_config
 from gandiag.engine import choose, in_closed_form, products
 from gandiag.engine.generic import GenericStep
-from gandiag.engine.seed_threads import seed_workers
 from gandiag.engine.reference import train_step
+from gandiag.engine.seed_threads import SeedThreads, seed_workers
+from gandiag.machine import usable_cpus
 from gandiag.train.session import Session
 from tiny import TOY_DEEP, in_dtype
 
@@ -261,6 +265,22 @@ def test_a_seed_s_failed_pass_is_raised_once_no_other_seed_s_pass_is_running():
     with pytest.raises(RuntimeError, match="out of memory"):
         engine.compute([slot(s) for s in group])
     assert 1 in started and sorted(finished) == sorted(i for i in started if i != 0)
+
+
+def test_a_seed_thread_runs_its_operations_on_the_run_s_intra_op_threads():
+    """OpenMP keeps its thread count per thread: a new thread starts at its default, not the run's."""
+    maps = Path("/proc/self/maps")
+    found = sorted({line.split()[-1] for line in maps.read_text().splitlines() if "libgomp" in line}) \
+        if maps.exists() else []
+    if not found:
+        pytest.skip("torch here does not run on GNU OpenMP")
+    omp = ctypes.CDLL(found[0])
+    count = usable_cpus() + 1   # neither OpenMP's default (the CPUs) nor auto's
+    torch.set_num_threads(count)   # put back by the one_thread fixture
+    with ThreadPoolExecutor(1) as pool:
+        plain = pool.submit(omp.omp_get_max_threads).result()
+    assert plain != count   # what a seed thread would run with, left to itself
+    assert SeedThreads(2).map(lambda _: omp.omp_get_max_threads(), [0, 1]) == [count, count]
 
 
 def test_the_seed_threads_are_as_many_as_the_cpus_hold_at_the_run_s_threads_each(monkeypatch):

@@ -57,7 +57,7 @@ def seeds_per_pass(cell: Cell, seeds: int) -> int:
     """How many fresh seeds of a cell's scenario and method one pass trains where --seeds-per-pass is not
     given: on a CUDA device as many as fit in its memory (there a step's cost is mostly per-operation
     overhead, which a stacked pass shares), on the CPU one (its steps are arithmetic, which stacking
-    does not share: 10 seeds of grid25 in one pass took 10 to 11 times one seed's step)."""
+    does not share; --jobs spreads the cells over the cores, as a pass's seed threads would)."""
     from .. import memory
     from ..config import from_dict
     from ..train import resolve_device
