@@ -340,6 +340,7 @@ def test_a_pass_on_seed_threads_trains_bit_for_bit_what_one_stacked_step_trains(
             engine.step()
         for i in range(len(group)):
             engine.export(i)
+        engine.close()
         return [trained_state(s) for s in group], threads, observed
     (one, on_main, seen_one), (side, on_seed_threads, seen_side) = trained(1), trained(3)
     main_thread = threading.main_thread().name

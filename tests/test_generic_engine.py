@@ -10,6 +10,7 @@ import threading
 import time
 import types
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -243,6 +244,7 @@ def test_a_pass_on_threads_trains_bit_for_bit_what_it_trains_on_one(overrides):
                             for s in group])
         for i in range(len(group)):
             engine.export(i)
+        engine.close()
         return [trained_state(s) for s in group], threads
     (one, on_main), (three, on_pool) = trained(1), trained(3)
     main_thread = threading.main_thread().name
@@ -264,6 +266,7 @@ def test_a_seed_s_failed_pass_is_raised_once_no_other_seed_s_pass_is_running():
     engine._d_grad = d_grad
     with pytest.raises(RuntimeError, match="out of memory"):
         engine.compute([slot(s) for s in group])
+    engine.close()
     assert 1 in started and sorted(finished) == sorted(i for i in started if i != 0)
 
 
@@ -280,7 +283,8 @@ def test_a_seed_thread_runs_its_operations_on_the_run_s_intra_op_threads():
     with ThreadPoolExecutor(1) as pool:
         plain = pool.submit(omp.omp_get_max_threads).result()
     assert plain != count   # what a seed thread would run with, left to itself
-    assert SeedThreads(2).map(lambda _: omp.omp_get_max_threads(), [0, 1]) == [count, count]
+    with closing(SeedThreads(2)) as threads:
+        assert threads.map(lambda _: omp.omp_get_max_threads(), [0, 1]) == [count, count]
 
 
 def test_the_seed_threads_are_as_many_as_the_cpus_hold_at_the_run_s_threads_each(monkeypatch):

@@ -2,6 +2,7 @@
 torch, torch's config flags and thread count, matplotlib's backend. The one setting a run changes is
 the thread count its config asks for (`threads`), and only while it trains."""
 import dataclasses
+import gc
 import json
 import os
 import pickle
@@ -29,6 +30,7 @@ from gandiag.train.seeds import run_seeds
 from gandiag.train.classifier import train_classifier
 from gandiag.train import run as train
 from gandiag.train.device import TOY_THREADS, run_threads
+from gandiag.train.loop import record_step
 from gandiag.train.saturation_probe import probe_saturation
 from tiny import toy_config
 
@@ -77,8 +79,12 @@ def changes(before: dict, after: dict) -> list[str]:
 @pytest.fixture
 def unchanged():
     """Fails the test when the process state differs after it from before it; a draw from each
-    global generator first, so the state is not one a library would reach by seeding."""
+    global generator first, so the state is not one a library would reach by seeding. Earlier tests'
+    garbage is collected first: an engine one left in a reference cycle takes its seed threads with it
+    whenever the collector runs, in this test or not; after the test nothing is collected, so a run must
+    end its own threads."""
     random.random(), np.random.random(), torch.rand(1)
+    gc.collect()
     before = process_state()
     yield
     leaked = changes(before, process_state())
@@ -126,6 +132,22 @@ def test_many_seeds_and_a_resume_leave_the_process_as_they_found_it(unchanged, t
     run_seeds(toy_config(steps=4, d_act="tanh", seed_workers=2), 2, tmp_path / "generic", quiet=True)
     gandiag.run(toy_config(steps=4, checkpoint_every=2), tmp_path / "run")
     gandiag.resume(tmp_path / "run", steps=6)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"d_act": "tanh"}], ids=["closed form", "generic"])
+def test_a_run_that_raises_ends_its_seed_threads_while_its_traceback_is_kept(monkeypatch, tmp_path, overrides):
+    """A notebook keeps the last error's traceback, and with it the loop's frame and the engine: the seed
+    threads end as the run does, not when the engine is collected."""
+    def fail_after_step_0(x, step, *args, **kwargs):
+        if step > 0:   # once the engine and its threads are there
+            raise RuntimeError("recording failed")
+        return record_step(x, step, *args, **kwargs)
+
+    monkeypatch.setattr("gandiag.train.loop.record_step", fail_after_step_0)
+    with pytest.raises(RuntimeError, match="recording failed") as kept:
+        run_seeds(toy_config(steps=4, seed_workers=2, **overrides), 2, tmp_path / "seeds", quiet=True)
+    assert kept.traceback   # still held while the threads are looked at
+    assert [t.name for t in threading.enumerate() if t.name.startswith("gandiag")] == []
 
 
 def test_a_run_draws_nothing_from_the_global_generators(tmp_path):

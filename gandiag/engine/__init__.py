@@ -4,6 +4,7 @@
     engine = build(choice, cfg, slots, start, then)
     stats = engine.step()                         # one iteration of every slot: {key: (S,) tensor}
     engine.export(i)                              # slot i's modules and optimisers hold its state
+    engine.close()                                # its seed threads end (the loop: however it stops)
 
 - reference (gandiag.engine.reference): autograd, any config; it trains the slots' modules themselves.
 - fast: the toy MLPs, exact against the reference (docs/engine.md). In closed form
@@ -48,6 +49,8 @@ class Engine(Protocol):
     def step(self) -> Stats: ...
 
     def export(self, i: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def build(choice: Choice, cfg, slots: list[Slot], start: int, then: Callable[[Stats], None]) -> Engine:

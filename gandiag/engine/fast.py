@@ -198,3 +198,7 @@ class FastEngine:
     def export(self, i: int) -> None:
         k = next(k for k, group in enumerate(self.groups) if i in group)
         self.cores[k].export(i - self.groups[k].start, self.slots[i].players)
+
+    def close(self) -> None:
+        if self.threads is not None:
+            self.threads.close()

@@ -69,6 +69,11 @@ class GenericStep:
         workers = seed_workers(cfg, len(players), next(players[0].G.parameters()).is_cpu)
         self.threads = SeedThreads(workers) if workers > 1 else None
 
+    def close(self) -> None:
+        """The seed threads end."""
+        if self.threads is not None:
+            self.threads.close()
+
     def _each(self, grad: Callable, slots: list) -> list:
         """grad(i, sample_real, sample_z, gen) of every seed slot i, in seed order: side by side on the
         seed threads, or one after another. Each seed's pass reads and writes only its own players,
@@ -249,3 +254,6 @@ class GenericEngine:
 
     def export(self, i: int) -> None:
         self.core.export(i)
+
+    def close(self) -> None:
+        self.core.close()

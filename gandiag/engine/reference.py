@@ -170,3 +170,6 @@ class ReferenceEngine:
 
     def export(self, i: int) -> None:
         """Nothing to copy: the reference engine trains the slots' modules themselves."""
+
+    def close(self) -> None:
+        """Nothing to end: the reference engine starts no threads."""

@@ -37,11 +37,16 @@ def _run_threads(count: int) -> None:
 
 
 class SeedThreads:
-    """`workers` threads at the run's intra-op thread count; they end when this object goes."""
+    """`workers` threads at the run's intra-op thread count; they end on close, or when this object goes
+    unclosed (an engine built outside the loop, a benchmark's)."""
 
     def __init__(self, workers: int):
         self._pool = ThreadPoolExecutor(workers, "gandiag-seed", _run_threads, (torch.get_num_threads(),))
-        weakref.finalize(self, self._pool.shutdown)
+        self._shutdown = weakref.finalize(self, self._pool.shutdown)
+
+    def close(self) -> None:
+        """The threads end (after what they run); a second close does nothing."""
+        self._shutdown()
 
     def map(self, work: Callable, items: list) -> list:
         """[work(item) for item in items], side by side, in order. Where one fails (out of memory, say) the

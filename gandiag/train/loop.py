@@ -15,6 +15,7 @@ What it promises (docs/reliability.md):
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,29 +89,32 @@ def train(slots: list[RunSlot], choice: Choice, start: int, progress: Progress, 
         if start == 0:
             for x in recorded:
                 x.last = record_step(x, 0, {}, log=True, snap=True, save=False)
-        engine = build(choice, cfg, [x.session for x in slots], start, watch.observe)
-        t0, step = time.perf_counter(), start
-        progress.begin()
-        for step in range(start + 1, cfg.steps + 1):
-            stats = engine.step()
-            stop = interrupt.hit  # read once: a signal may land anywhere in this step
-            log, snap, save = due(cfg, step, stop)
-            if not (log or save):
-                continue
-            for i, x in enumerate(slots):
-                if x.result is None and x.recorder is not None:
-                    engine.export(i)
-                    bad = watch.first_bad(step, x.session.players, i)
-                    if bad:
-                        x.result = _diverged(x, *bad)
-                        continue
-                    x.last = record_step(x, step, {k: v[i] for k, v in stats.items()}, log, snap, save) or x.last
-            live = [x for x in recorded if x.result is None]
-            if log and live:
-                row = live[0].last if len(slots) == 1 else _mean_row([x.last for x in live])
-                progress.update(step, row, on_row(row) if on_row and len(slots) == 1 else [])
-            if stop or (recorded and not live):
-                break
+        # closed however the loop ends: a traceback the caller keeps (a notebook's last error) holds the
+        # engine, and its seed threads would live on with it
+        with closing(build(choice, cfg, [x.session for x in slots], start, watch.observe)) as engine:
+            t0, step = time.perf_counter(), start
+            progress.begin()
+            for step in range(start + 1, cfg.steps + 1):
+                stats = engine.step()
+                stop = interrupt.hit  # read once: a signal may land anywhere in this step
+                log, snap, save = due(cfg, step, stop)
+                if not (log or save):
+                    continue
+                for i, x in enumerate(slots):
+                    if x.result is None and x.recorder is not None:
+                        engine.export(i)
+                        bad = watch.first_bad(step, x.session.players, i)
+                        if bad:
+                            x.result = _diverged(x, *bad)
+                            continue
+                        written = record_step(x, step, {k: v[i] for k, v in stats.items()}, log, snap, save)
+                        x.last = written or x.last
+                live = [x for x in recorded if x.result is None]
+                if log and live:
+                    row = live[0].last if len(slots) == 1 else _mean_row([x.last for x in live])
+                    progress.update(step, row, on_row(row) if on_row and len(slots) == 1 else [])
+                if stop or (recorded and not live):
+                    break
     progress.close()
     elapsed = time.perf_counter() - t0
     done = step == cfg.steps   # Ctrl-C in the last step still finishes the run
