@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,11 @@ import torch
 from click.testing import CliRunner
 from torch.testing import assert_close
 
+import gandiag.machine
 import gandiag.train
 from gandiag import memory, record as R
 from gandiag.config import from_dict
-from gandiag.machine import usable_cpus
+from gandiag.machine import cpu_share, usable_cpus
 from gandiag.cli import main
 from gandiag.metrics import classifier as classifier_metrics
 from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce, seeds_per_pass, training_seconds
@@ -165,10 +167,11 @@ def live_processes_of_group(group: int) -> list[int]:
                               "jobs 2, SIGTERM to the command alone (a scheduler's stop)", "jobs 1, Ctrl-C"])
 def test_ctrl_c_stops_every_cell_at_a_checkpoint_and_says_in_one_line_how_to_go_on(tmp_path, jobs, to, sig):
     out = tmp_path / "out"
+    in_flight = jobs * min(2, cpu_share(jobs))   # each worker's pass: as many of the 2 seeds as its seed threads
     proc = start_tiny("veegan-table1-2d", out, 1_000_000, jobs, output=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while len({c.parents[1] for c in out.glob(f"cells/*/*/*/{R.CHECKPOINT_DIR}/*.pt")}) < jobs:   # all training
+        while len({c.parents[1] for c in out.glob(f"cells/*/*/*/{R.CHECKPOINT_DIR}/*.pt")}) < in_flight:
             assert time.monotonic() < deadline and proc.poll() is None, "the cells did not start training"
             time.sleep(0.05)
         # Ctrl-C in a terminal signals the whole process group; a supervisor may signal the command alone
@@ -184,7 +187,7 @@ def test_ctrl_c_stops_every_cell_at_a_checkpoint_and_says_in_one_line_how_to_go_
         f"interrupted: 0 of 8 cells done; every cell's run folder is kept in {out / 'cells'}. Continue with the same "
         "command: it reuses the done cells and resumes the others from their last checkpoints"]
     folders = cell_folders(out)   # the cells in flight, and no cell started after the Ctrl-C
-    assert len(folders) == jobs and {R.RunReader(f).status["status"] for f in folders} == {R.INTERRUPTED}
+    assert len(folders) == in_flight and {R.RunReader(f).status["status"] for f in folders} == {R.INTERRUPTED}
     deadline = time.monotonic() + 10   # a worker that outlived the command would train on, unwatched
     while live_processes_of_group(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -286,8 +289,8 @@ def test_slurm_without_a_cluster_is_one_line(tmp_path, monkeypatch):
         slurm_executor(tmp_path, {})
 
 
-def test_fresh_seeds_trained_as_one_pass_give_the_cells_and_the_table_they_give_alone(done, tmp_path):
-    alone = done("pacgan-table1")
+def test_fresh_seeds_trained_as_one_pass_give_the_cells_and_the_table_they_give_alone(tmp_path):
+    alone = tiny("pacgan-table1", tmp_path / "alone", per_pass=1)
     stacked = tiny("pacgan-table1", tmp_path / "stacked", per_pass=2)
     assert stacked.rows == alone.rows and stacked.trained == alone.trained
     folders = cell_folders(stacked.out)
@@ -322,9 +325,15 @@ def test_cells_to_train_go_as_passes_of_fresh_seeds_of_one_scenario_and_method(t
     assert units(cells, fresh, lambda cell: 1) == [(c,) for c in cells]
 
 
-def test_on_a_cpu_a_cell_s_seeds_go_alone_and_on_a_gpu_as_many_as_its_memory_holds(tmp_path, monkeypatch):
+def test_on_a_cpu_a_pass_holds_a_seed_per_seed_thread_and_on_a_gpu_as_many_as_its_memory_holds(tmp_path,
+                                                                                               monkeypatch):
     cell = plan(load_protocol("pacgan-table1"), "quick", 10, 6, tmp_path, CELL_TOY)[0]
-    assert seeds_per_pass(cell, 10) == 1
+    monkeypatch.setattr(gandiag.machine, "usable_cpus", lambda: 4)
+    # a toy run's one intra-op thread: a seed thread per CPU of the worker's share, at most one per seed
+    assert [seeds_per_pass(cell, 10, jobs) for jobs in (1, 2, 3, 8)] == [4, 2, 1, 1]
+    assert seeds_per_pass(cell, 3) == 3
+    assert seeds_per_pass(replace(cell, config={**cell.config, "threads": 2}), 10) == 2
+    assert seeds_per_pass(replace(cell, config={**cell.config, "seed_workers": 3}), 10) == 3
     monkeypatch.setattr(gandiag.train, "resolve_device", lambda name: torch.device("cuda"))
     four = sum(size for what, (size, _) in memory.parts(from_dict(cell.config), 4).items() if what != memory.ON_HOST)
     monkeypatch.setattr(memory, "device_free", lambda device: four)   # room for exactly 4 seeds' arrays

@@ -320,10 +320,11 @@ def check_loss(loss, role, optimum, examples, timeout):
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder of the table and the cells.  [default: runs/reproduce/<protocol>-<profile>]")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Cells trained at once in worker processes (one thread each).")
+              help="Cells or passes trained at once in worker processes, each on its share of the CPUs.")
 @click.option("--seeds-per-pass", "per_pass", type=click.IntRange(min=1), default=None,
               help="Fresh seeds of a scenario and method trained together, as one stacked pass writing each cell's "
-                   "folder.  [default: as many as fit in memory on a GPU, 1 on a CPU]")
+                   "folder.  [default: as many as fit in memory on a GPU; on a CPU one per seed thread, as many as the "
+                   "CPUs (of a --jobs worker's share) hold]")
 @click.option("--launcher", type=click.Choice(("local", "slurm")), default="local", show_default=True,
               help="local: this machine; slurm: one submitit job per pass or cell, waited for "
                    "(pip install 'gandiag[slurm]').")

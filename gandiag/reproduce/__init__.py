@@ -53,17 +53,26 @@ def default_profile() -> str:
     return "paper" if torch.cuda.is_available() else "quick"
 
 
-def seeds_per_pass(cell: Cell, seeds: int) -> int:
+def seeds_per_pass(cell: Cell, seeds: int, jobs: int = 1) -> int:
     """How many fresh seeds of a cell's scenario and method one pass trains where --seeds-per-pass is not
     given: on a CUDA device as many as fit in its memory (there a step's cost is mostly per-operation
-    overhead, which a stacked pass shares), on the CPU one (its steps are arithmetic, which stacking
-    does not share; --jobs spreads the cells over the cores, as a pass's seed threads would)."""
+    overhead, which a stacked pass shares); on the CPU as many as the pass has seed threads (config
+    seed_workers; under auto, its worker's share of the CPUs at the run's intra-op threads each): a step
+    there is arithmetic, which stacking does not share, so the seeds of a pass go side by side on the
+    cores, and a pass of more would only queue them."""
+    import torch
+
     from .. import memory
     from ..config import from_dict
+    from ..machine import cpu_share
     from ..train import resolve_device
+    from ..train.device import run_threads
     cfg = from_dict(cell.config)
     device = resolve_device(cfg.device)
-    return max(memory.most_seeds(cfg, seeds, device), 1) if device.type == "cuda" else 1
+    if device.type == "cuda":
+        return max(memory.most_seeds(cfg, seeds, device), 1)
+    threads = run_threads(cfg) or torch.get_num_threads()
+    return min(seeds, cfg.seed_workers or max(1, cpu_share(jobs) // threads))
 
 
 def reproduce(name: str, profile: str | None = None, seeds: int | None = None, steps: int | None = None,
@@ -96,7 +105,7 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
         f" ({profile} profile: {steps:,} steps, {seeds} seeds)")
     # per scenario and method, whose cells' configs differ in the seed only
     first = {(c.scenario, c.method): c for c in reversed(todo)}
-    capacity = {key: per_pass or seeds_per_pass(cell, seeds) for key, cell in first.items()}
+    capacity = {key: per_pass or seeds_per_pass(cell, seeds, jobs) for key, cell in first.items()}
     work = units(todo, {c.name for c in todo if states[c.name] == TODO},
                  lambda cell: capacity[cell.scenario, cell.method])
     try:

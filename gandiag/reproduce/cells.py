@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import record as R
 from ..config import from_dict, to_dict
-from ..machine import usable_cpus
+from ..machine import cpu_share
 
 #: how a cell stands before anything is trained
 TODO, RESUME, DONE, BUSY = "todo", "resume", "done", "busy"
@@ -213,7 +213,7 @@ def _start_worker(stop, jobs: int) -> None:
     `stop` is set it interrupts itself, so that a Ctrl-C that reached only the parent, or came while this
     worker was between cells, still stops its cell. Its passes take a 1 / jobs share of the CPUs."""
     global _stop, _seed_workers
-    _stop, _seed_workers = stop, max(1, usable_cpus() // jobs)
+    _stop, _seed_workers = stop, cpu_share(jobs)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_interrupt_when, args=(stop,), daemon=True).start()
