@@ -65,8 +65,7 @@ def seeds_per_pass(cell: Cell, seeds: int, jobs: int = 1) -> int:
     from .. import memory
     from ..config import from_dict
     from ..machine import cpu_share
-    from ..train import resolve_device
-    from ..train.device import run_threads
+    from ..train import resolve_device, run_threads
     cfg = from_dict(cell.config)
     device = resolve_device(cfg.device)
     if device.type == "cuda":
