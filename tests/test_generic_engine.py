@@ -272,11 +272,11 @@ def test_a_seed_s_failed_pass_is_raised_once_no_other_seed_s_pass_is_running():
 
 def test_a_seed_thread_runs_its_operations_on_the_run_s_intra_op_threads():
     """OpenMP keeps its thread count per thread: a new thread starts at its default, not the run's."""
-    maps = Path("/proc/self/maps")
-    found = sorted({line.split()[-1] for line in maps.read_text().splitlines() if "libgomp" in line}) \
-        if maps.exists() else []
-    if not found:
-        pytest.skip("torch here does not run on GNU OpenMP")
+    # torch's own OpenMP runtime, as loaded: GNU's in the Linux wheels, LLVM's or Intel's in other builds
+    runtimes = ("libgomp", "libomp", "libiomp5")
+    found = sorted({line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+                    if any(name in line for name in runtimes)})
+    assert found, f"no OpenMP runtime ({', '.join(runtimes)}) among this process's libraries"
     omp = ctypes.CDLL(found[0])
     count = usable_cpus() + 1   # neither OpenMP's default (the CPUs) nor auto's
     torch.set_num_threads(count)   # put back by the one_thread fixture

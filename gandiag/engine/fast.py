@@ -184,10 +184,10 @@ class FastEngine:
         iterations = [iteration(core, [(slots[i].sample_real, slots[i].sample_z) for i in group],
                                 [slots[i].gen for i in group], then if workers == 1 else lambda stats: None)
                       for core, group in zip(self.cores, self.groups)]
-        self.iterations, self.threads = iterations, SeedThreads(workers) if workers > 1 else None
+        self.iterations, self.threads = iterations, SeedThreads(workers)
 
     def step(self) -> dict[str, Tensor]:
-        if self.threads is None:
+        if len(self.iterations) == 1:   # `then` inside the iteration (on CUDA captured with it)
             return self.iterations[0]()
         # every group's iteration on the seed threads; their statistics in seed order, and `then` on them
         parts = self.threads.map(lambda one: one(), self.iterations)
@@ -200,5 +200,4 @@ class FastEngine:
         self.cores[k].export(i - self.groups[k].start, self.slots[i].players)
 
     def close(self) -> None:
-        if self.threads is not None:
-            self.threads.close()
+        self.threads.close()

@@ -66,21 +66,17 @@ class GenericStep:
         # in cache (measured: ring8-veegan --unrolled 5 0.83 of the reference apart, 0.98 as one batch;
         # grid25 0.51 as one batch, 0.56 apart)
         self.apart = self.d_nets[0].apart or cfg.unrolled > 0
-        workers = seed_workers(cfg, len(players), next(players[0].G.parameters()).is_cpu)
-        self.threads = SeedThreads(workers) if workers > 1 else None
+        self.threads = SeedThreads(seed_workers(cfg, len(players), next(players[0].G.parameters()).is_cpu))
 
     def close(self) -> None:
         """The seed threads end."""
-        if self.threads is not None:
-            self.threads.close()
+        self.threads.close()
 
     def _each(self, grad: Callable, slots: list) -> list:
         """grad(i, sample_real, sample_z, gen) of every seed slot i, in seed order: side by side on the
         seed threads, or one after another. Each seed's pass reads and writes only its own players,
         stabilizers and generator; what all the seeds share (the optimiser step) runs after, here."""
         calls = [(i, s.sample_real, s.sample_z, s.gen) for i, s in enumerate(slots)]
-        if self.threads is None:
-            return [grad(*call) for call in calls]
         return self.threads.map(lambda call: grad(*call), calls)
 
     def export(self, i: int) -> None:

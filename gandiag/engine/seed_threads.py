@@ -37,12 +37,14 @@ def _run_threads(count: int) -> None:
 
 
 class SeedThreads:
-    """`workers` threads at the run's intra-op thread count; they end on close, or when this object goes
-    unclosed (an engine built outside the loop, a benchmark's)."""
+    """`workers` threads at the run's intra-op thread count (one worker: none, the caller's thread does
+    the work); they end on close, or when this object goes unclosed (an engine built outside the loop,
+    a benchmark's)."""
 
     def __init__(self, workers: int):
-        self._pool = ThreadPoolExecutor(workers, "gandiag-seed", _run_threads, (torch.get_num_threads(),))
-        self._shutdown = weakref.finalize(self, self._pool.shutdown)
+        self._pool = ThreadPoolExecutor(workers, "gandiag-seed", _run_threads, (torch.get_num_threads(),)) \
+            if workers > 1 else None
+        self._shutdown = weakref.finalize(self, self._pool.shutdown) if self._pool else lambda: None
 
     def close(self) -> None:
         """The threads end (after what they run); a second close does nothing."""
@@ -52,6 +54,8 @@ class SeedThreads:
         """[work(item) for item in items], side by side, in order. Where one fails (out of memory, say) the
         others stop or finish before the error goes on, so nothing changes a seed while the trainer
         handles it."""
+        if self._pool is None:
+            return [work(item) for item in items]
         done = [self._pool.submit(work, item) for item in items]
         try:
             return [d.result() for d in done]
