@@ -392,3 +392,27 @@ def test_the_fused_tanh_layer_equals_torch_s_linear_then_tanh_to_the_third_deriv
         assert_close(results[0], results[1])
     else:   # float32: its third derivatives here reach 1e4 out of cancelling terms; up to the second
         assert_close(results[0][:10], results[1][:10], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_maxout_d_s_gradient_is_the_module_s_bit_for_bit_where_pieces_tie(dtype):
+    """The generic path's maxout (functional.maxout) against the module's amax, with two pieces of one
+    unit tied on every input and three of another tied on some (amax shares the gradient among tied
+    pieces: a max routing it to one piece trains another D), to the second derivative."""
+    from gandiag.engine.functional import Net
+    from gandiag.nets.mlp import Discriminator
+    torch.manual_seed(0)
+    D = Discriminator(2, [6, 6], "maxout", "none", 3, 1.0).to(dtype)
+    first = D.features[1].linear
+    with torch.no_grad():
+        first.weight[1] = first.weight[0]            # unit 0: pieces 0 and 1 tie on every input
+        first.bias[1] = first.bias[0]
+        first.weight[3:6] = 0.0                      # unit 1: its three pieces tie (all equal the bias)
+        first.bias[3:6] = 0.5
+    x = torch.randn(40, 2, dtype=dtype, requires_grad=True)
+    params = list(D.parameters())
+    results = []
+    for logits in (D(x), Net(D)(params, x)):
+        first_order = torch.autograd.grad(logits.square().sum(), [x, *params], create_graph=True)
+        results.append([logits, *first_order, *torch.autograd.grad(first_order[0].square().sum(), params)])
+    assert_close(results[1], results[0], rtol=0, atol=0)
