@@ -1,5 +1,6 @@
 """`gandiag reproduce`: every shipped protocol end to end on tiny players, reruns that train nothing, a
 killed reproduction that resumes to the same table, submitit jobs, and the table against the run folders."""
+import contextlib
 import json
 import math
 import os
@@ -9,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -202,6 +204,39 @@ def test_submitit_jobs_train_the_missing_cells_and_the_same_command_collects_the
     shutil.rmtree(out / "cells" / "grid" / "unrolled5" / "seed_1")
     result = tiny("veegan-table1-2d", out, launcher="slurm", executor=submitit.LocalExecutor(tmp_path / "jobs"))
     assert (result.trained, result.rows) == (1, first.rows)
+
+
+
+def test_on_a_cluster_the_node_that_runs_a_job_sizes_its_passes_not_the_submitting_machine(tmp_path, monkeypatch):
+    """Without --seeds-per-pass a job is a scenario and method's fresh seeds, and the job splits them into
+    passes by the CPUs of the machine it runs on: here a login node of 1 CPU submits to nodes of 2."""
+    cpus = {"now": 1}
+    monkeypatch.setattr(gandiag.machine, "usable_cpus", lambda: cpus["now"])
+    passes, train_pass = [], gandiag.train.run_pass
+    monkeypatch.setattr(gandiag.train, "run_pass", lambda cfgs, *a, **kw: passes.append(len(cfgs)) or
+                        train_pass(cfgs, *a, **kw))
+
+    class Node:
+        """submitit's executor as reproduce calls it: each job runs here at once, on a node of 2 CPUs."""
+        jobs = []
+
+        @contextlib.contextmanager
+        def batch(self):
+            yield
+
+        def submit(self, train, unit):
+            self.jobs.append(len(unit))
+            cpus["now"] = 2
+            try:
+                statuses = train(unit)
+            finally:
+                cpus["now"] = 1
+            return types.SimpleNamespace(job_id="1", result=lambda: statuses)
+
+    result = reproduce("pacgan-table1", "quick", 3, STEPS["pacgan-table1"], tmp_path, launcher="slurm",
+                       executor=Node(), overrides=CELL_TOY)
+    assert (Node.jobs, passes, result.trained) == ([3] * 8, [2] * 8, 24)   # each job: a pass of 2, then one alone
+    assert {R.RunReader(f).status["status"] for f in cell_folders(tmp_path)} == {R.FINISHED}
 
 
 def last_row(folder: Path) -> dict:

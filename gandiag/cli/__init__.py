@@ -324,10 +324,11 @@ def check_loss(loss, role, optimum, examples, timeout):
 @click.option("--seeds-per-pass", "per_pass", type=click.IntRange(min=1), default=None,
               help="Fresh seeds of a scenario and method trained together, as one stacked pass writing each cell's "
                    "folder.  [default: as many as fit in memory on a GPU; on a CPU one per seed thread, as many as the "
-                   "CPUs (of a --jobs worker's share) hold]")
+                   "CPUs (of a --jobs worker's share) hold; with --launcher slurm, as the node that runs the job "
+                   "holds]")
 @click.option("--launcher", type=click.Choice(("local", "slurm")), default="local", show_default=True,
-              help="local: this machine; slurm: one submitit job per pass or cell, waited for "
-                   "(pip install 'gandiag[slurm]').")
+              help="local: this machine; slurm: submitit jobs, waited for (pip install 'gandiag[slurm]'): one "
+                   "per scenario and method, or with --seeds-per-pass one per pass.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="A config value for every cell, e.g. device=cuda or g_hidden=64,64 (cells of another config need "
                    "another --out).")

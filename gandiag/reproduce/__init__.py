@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .. import record as R
 from ..config import to_dict
-from .cells import BUSY, DONE, TODO, Cell, Unit, cell_folder, slurm_executor, state, submit, train_local, units
+from .cells import (BUSY, DONE, TODO, Cell, Unit, cell_folder, seeds_per_pass, slurm_executor, state, submit,
+                    train_local, units)
 from .protocol import PROFILES, Protocol, ProtocolError, load_protocol, protocol_names
 from .table import build_table, csv_text, markdown
 
@@ -53,27 +54,6 @@ def default_profile() -> str:
     return "paper" if torch.cuda.is_available() else "quick"
 
 
-def seeds_per_pass(cell: Cell, seeds: int, jobs: int = 1) -> int:
-    """How many fresh seeds of a cell's scenario and method one pass trains where --seeds-per-pass is not
-    given: on a CUDA device as many as fit in its memory (there a step's cost is mostly per-operation
-    overhead, which a stacked pass shares); on the CPU as many as the pass has seed threads (config
-    seed_workers; under auto, its worker's share of the CPUs at the run's intra-op threads each): a step
-    there is arithmetic, which stacking does not share, so the seeds of a pass go side by side on the
-    cores, and a pass of more would only queue them."""
-    import torch
-
-    from .. import memory
-    from ..config import from_dict
-    from ..machine import cpu_share
-    from ..train import resolve_device, run_threads
-    cfg = from_dict(cell.config)
-    device = resolve_device(cfg.device)
-    if device.type == "cuda":
-        return max(memory.most_seeds(cfg, seeds, device), 1)
-    threads = run_threads(cfg) or torch.get_num_threads()
-    return min(seeds, cfg.seed_workers or max(1, cpu_share(jobs) // threads))
-
-
 def reproduce(name: str, profile: str | None = None, seeds: int | None = None, steps: int | None = None,
               out=None, jobs: int = 1, launcher: str = "local", overrides: dict | None = None,
               executor=None, slurm: dict | None = None, log=None, per_pass: int | None = None) -> Reproduction:
@@ -104,12 +84,15 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
         f" ({profile} profile: {steps:,} steps, {seeds} seeds)")
     # per scenario and method, whose cells' configs differ in the seed only
     first = {(c.scenario, c.method): c for c in reversed(todo)}
-    capacity = {key: per_pass or seeds_per_pass(cell, seeds, jobs) for key, cell in first.items()}
+    # as a job on a cluster, a scenario and method's fresh seeds go together and the node that runs them
+    # sizes their passes (its CPUs or its GPU's memory, not this machine's)
+    on_node = launcher == "slurm" and per_pass is None
+    capacity = {key: seeds if on_node else per_pass or seeds_per_pass(cell, seeds, jobs) for key, cell in first.items()}
     work = units(todo, {c.name for c in todo if states[c.name] == TODO},
                  lambda cell: capacity[cell.scenario, cell.method])
     try:
         if todo:
-            _train(work, len(todo), jobs, launcher, out, executor, slurm, say)
+            _train(work, len(todo), jobs, launcher, out, executor, slurm, say, on_node)
         left = [c.name for c in cells if state(c) != DONE]
         if left:
             raise R.RunError(f"{len(left)} of {len(cells)} cells are not done ({', '.join(left[:3])}"
@@ -124,7 +107,10 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
         raise Interrupted(f"interrupted: {done} of {len(cells)} cells done; {kept}") from None
 
 
-def _train(work: list[Unit], cells: int, jobs: int, launcher: str, out: Path, executor, slurm, say) -> None:
+def _train(work: list[Unit], cells: int, jobs: int, launcher: str, out: Path, executor, slurm, say,
+           by_node: bool) -> None:
+    """Train the units here (--jobs workers) or as submitit jobs; by_node: a job's unit is a scenario and method's
+    fresh seeds, in passes of the size its node takes (cells.train_group)."""
     t0, count = time.perf_counter(), [0]
 
     def done(cell: Cell, status: str) -> None:
@@ -132,13 +118,14 @@ def _train(work: list[Unit], cells: int, jobs: int, launcher: str, out: Path, ex
         say(f"  {cell.name}: {status} ({count[0]} of {cells}, {time.perf_counter() - t0:.0f} s)")
 
     if any(len(unit) > 1 for unit in work):
-        say(f"  as {len(work)} passes: {', '.join(f'{u[0].scenario}/{u[0].method} x {len(u)}' for u in work[:4])}"
+        say(f"  as {len(work)} {'jobs (in passes that their nodes size)' if by_node else 'passes'}: "
+            f"{', '.join(f'{u[0].scenario}/{u[0].method} x {len(u)}' for u in work[:4])}"
             f"{', ...' if len(work) > 4 else ''}")
     if launcher == "local":
         train_local(work, jobs, done)
         return
     executor = executor or slurm_executor(out / "slurm", slurm or {})
-    submitted = submit(work, executor)
+    submitted = submit(work, executor, by_node)
     say(f"submitted {len(submitted)} jobs ({submitted[0].job_id} ...): waiting for them; if this command is "
         "stopped, the jobs go on and the same command collects them")
     for unit, job in zip(work, submitted):

@@ -111,6 +111,25 @@ def units(cells: list[Cell], fresh: set[str], per_pass) -> list[Unit]:
     return [tuple(unit) for unit in out]
 
 
+def seeds_per_pass(cell: Cell, seeds: int, jobs: int = 1) -> int:
+    """How many fresh seeds of a cell's scenario and method one pass trains where --seeds-per-pass is not
+    given: on a CUDA device as many as fit in its memory (there a step's cost is mostly per-operation
+    overhead, which a stacked pass shares); on the CPU as many as the pass has seed threads (config
+    seed_workers; under auto, its worker's share of the CPUs at the run's intra-op threads each): a step
+    there is arithmetic, which stacking does not share, so the seeds of a pass go side by side on the
+    cores, and a pass of more would only queue them."""
+    import torch
+
+    from .. import memory
+    from ..train import resolve_device, run_threads
+    cfg = from_dict(cell.config)
+    device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        return max(memory.most_seeds(cfg, seeds, device), 1)
+    threads = run_threads(cfg) or torch.get_num_threads()
+    return min(seeds, cfg.seed_workers or max(1, cpu_share(jobs) // threads))
+
+
 def train_unit(unit: Unit) -> list[str]:
     """Bring a unit's cells to their steps: one as train_cell does, several as one pass; their statuses.
     A cell of a pass that another process started since the plan, or finished, has each cell go alone."""
@@ -242,11 +261,19 @@ def _train_in_worker(unit: Unit) -> list[str]:
     return statuses
 
 
-def submit(work: list[Unit], executor) -> list:
-    """Submit each unit as a job of a submitit executor (slurm, or its local executor); the jobs (each
-    one's result: its cells' statuses)."""
+def train_group(unit: Unit) -> list[str]:
+    """A scenario and method's fresh seeds, as a job trains them: in passes of seeds_per_pass on the machine
+    that runs it, one after another; their statuses."""
+    size = seeds_per_pass(unit[0], len(unit))
+    return [status for start in range(0, len(unit), size) for status in train_unit(unit[start:start + size])]
+
+
+def submit(work: list[Unit], executor, by_node: bool = False) -> list:
+    """Submit each unit as a job of a submitit executor (slurm, or its local executor): as one pass, or
+    (by_node) as train_group's passes. The jobs (each one's result: its cells' statuses)."""
+    train = train_group if by_node else train_unit
     with executor.batch():
-        jobs = [executor.submit(train_unit, unit) for unit in work]
+        jobs = [executor.submit(train, unit) for unit in work]
     return jobs
 
 
