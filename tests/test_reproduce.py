@@ -239,6 +239,18 @@ def test_on_a_cluster_the_node_that_runs_a_job_sizes_its_passes_not_the_submitti
     assert {R.RunReader(f).status["status"] for f in cell_folders(tmp_path)} == {R.FINISHED}
 
 
+
+def test_on_a_cluster_the_default_profile_follows_the_gpus_the_jobs_ask_for_not_this_machine(monkeypatch):
+    from gandiag.reproduce import default_profile
+    for cuda_here in (True, False):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_here)
+        assert default_profile() == ("paper" if cuda_here else "quick")
+        assert [default_profile("slurm", asked) for asked in (
+            {"gpus_per_node": 1}, {"slurm_gres": "gpu:a100:2"}, {"slurm_gpus_per_task": 1},
+            {}, {"gpus_per_node": 0}, {"slurm_partition": "gpu", "cpus_per_task": 16}, None)] == \
+            ["paper"] * 3 + ["quick"] * 4
+
+
 def last_row(folder: Path) -> dict:
     rows = [json.loads(line) for line in (folder / R.METRICS_FILE).read_text().splitlines()]
     return [r for r in rows if r.get("mode_counts") is not None][-1]

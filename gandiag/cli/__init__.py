@@ -313,7 +313,8 @@ def check_loss(loss, role, optimum, examples, timeout):
 @click.option("--list", "show", is_flag=True, help="List the shipped protocols and exit.")
 @click.option("--profile", type=click.Choice(("quick", "paper")), default=None,
               help="quick: shorter steps and fewer seeds (its table's title says so); paper: the published "
-                   "protocol.  [default: paper with CUDA, else quick]")
+                   "protocol.  [default: paper with CUDA (with --launcher slurm: for jobs that ask for a GPU), else "
+                   "quick]")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
               help="Seeds 0 .. N-1 per cell.  [default: the profile's]")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Steps per cell.  [default: the profile's]")

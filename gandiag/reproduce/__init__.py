@@ -48,8 +48,18 @@ def plan(protocol: Protocol, profile: str, seeds: int, steps: int, out: Path,
             for s in protocol.scenarios for m in protocol.methods for seed in range(seeds)]
 
 
-def default_profile() -> str:
-    """paper on a machine with CUDA, quick on a CPU."""
+#: the submitit parameters by which a Slurm job asks for GPUs
+GPU_PARAMETERS = ("gpus_per_node", "slurm_gpus_per_node", "slurm_gpus_per_task", "slurm_gres")
+
+
+def default_profile(launcher: str = "local", slurm: dict | None = None) -> str:
+    """paper where the cells train with CUDA, quick on a CPU: on this machine, or with launcher slurm on
+    the nodes its jobs ask for (a GPU among their submitit parameters; the submitting machine, often a
+    login node without one, says nothing of them)."""
+    if launcher == "slurm":
+        asked = {key: str(value) for key, value in (slurm or {}).items() if key in GPU_PARAMETERS}
+        return "paper" if any("gpu" in value if key == "slurm_gres" else value not in ("0", "", "False", "None")
+                              for key, value in asked.items()) else "quick"
     import torch
     return "paper" if torch.cuda.is_available() else "quick"
 
@@ -61,7 +71,7 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
     launcher = slurm (tests pass its local one); slurm: that executor's parameters otherwise. per_pass: the
     fresh seeds of a scenario and method trained together as one pass (None: seeds_per_pass)."""
     protocol = load_protocol(name)
-    profile = profile or default_profile()
+    profile = profile or default_profile(launcher, slurm)
     if profile not in PROFILES or launcher not in LAUNCHERS:
         raise ProtocolError(f"profile {profile!r} / launcher {launcher!r}: expected one of {', '.join(PROFILES)} / "
                             f"{', '.join(LAUNCHERS)}")
