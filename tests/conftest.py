@@ -1,6 +1,5 @@
 """Hypothesis profiles for the whole suite (HYPOTHESIS_PROFILE names one; else the thorough "ci" when CI
 is set, else the fast "dev"), and the fixtures of the tests that compile."""
-import functools
 import os
 
 import pytest
@@ -26,6 +25,10 @@ def fresh_compile():
 def compile_counter(fresh_compile, monkeypatch):
     """torch.compile traces with dynamo and AOTAutograd as usual but runs the captured graphs eagerly
     (aot_eager, no inductor) and counts them: compiled code in seconds, without a C++ build."""
-    counted = CompileCounterWithBackend("aot_eager")
-    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=counted))
+    counted, compile = CompileCounterWithBackend("aot_eager"), torch.compile
+
+    def counting(fn, *args, options=None, **kwargs):   # inductor's options: aot_eager takes none
+        return compile(fn, *args, backend=counted, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", counting)
     return counted

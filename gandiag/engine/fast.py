@@ -76,8 +76,8 @@ class FastStep:
         self._mask_memory: Tensor | None = None
         # (theta, m, v, coefficients, XtT) -> (G's loss, its gradient w.r.t. the fakes) through the unroll
         self._unroll_settings = (self.critic, self.d.hyper, n, not cfg.unrolled_first_order)
-        self._unroll = (fused.compiled(fused.g_loss_through_unroll, *self._unroll_settings) if cfg.compile
-                        else self._eager_unroll)
+        self._unroll = (fused.compiled(fused.g_loss_through_unroll, *self._unroll_settings, on_cpu=like.is_cpu)
+                        if cfg.compile else self._eager_unroll)
 
     def export(self, i: int, players) -> None:
         """Copy seed i into its players (modules and optimisers) before they are recorded or saved."""
