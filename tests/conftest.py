@@ -24,10 +24,12 @@ def fresh_compile():
 @pytest.fixture
 def compile_counter(fresh_compile, monkeypatch):
     """torch.compile traces with dynamo and AOTAutograd as usual but runs the captured graphs eagerly
-    (aot_eager, no inductor) and counts them: compiled code in seconds, without a C++ build."""
+    (aot_eager, no inductor) and counts them: compiled code in seconds, without a C++ build. Inductor's
+    options, which aot_eager takes none of, are kept in `options` for the tests to read."""
     counted, compile = CompileCounterWithBackend("aot_eager"), torch.compile
 
-    def counting(fn, *args, options=None, **kwargs):   # inductor's options: aot_eager takes none
+    def counting(fn, *args, options=None, **kwargs):
+        counted.options = options
         return compile(fn, *args, backend=counted, **kwargs)
 
     monkeypatch.setattr(torch, "compile", counting)

@@ -200,6 +200,12 @@ def test_compile_runs_the_unroll_as_one_graph_traced_once_and_trains_as_the_eage
     assert_close(trained_state(compiled), trained_state(plain))
 
 
+
+def test_on_a_cpu_the_compiled_unroll_takes_inductors_cpp_wrapper(compile_counter):
+    """Its Python wrapper allocated the graph's few hundred buffers one Python call each, every G step."""
+    fast_engine(session(unrolled=2, compile=True))
+    assert compile_counter.options == {"cpp_wrapper": True}
+
 def test_a_run_compiles_the_unroll_before_its_first_iteration_and_not_again_in_it(compile_counter):
     """So the run's clock (Progress.begin, status.json seconds) starts after the compilation."""
     s = session(unrolled=2, compile=True)

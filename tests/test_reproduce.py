@@ -206,7 +206,6 @@ def test_submitit_jobs_train_the_missing_cells_and_the_same_command_collects_the
     assert (result.trained, result.rows) == (1, first.rows)
 
 
-
 def test_on_a_cluster_the_node_that_runs_a_job_sizes_its_passes_not_the_submitting_machine(tmp_path, monkeypatch):
     """Without --seeds-per-pass a job is a scenario and method's fresh seeds, and the job splits them into
     passes by the CPUs of the machine it runs on: here a login node of 1 CPU submits to nodes of 2."""
@@ -237,7 +236,6 @@ def test_on_a_cluster_the_node_that_runs_a_job_sizes_its_passes_not_the_submitti
                        executor=Node(), overrides=CELL_TOY)
     assert (Node.jobs, passes, result.trained) == ([3] * 8, [2] * 8, 24)   # each job: a pass of 2, then one alone
     assert {R.RunReader(f).status["status"] for f in cell_folders(tmp_path)} == {R.FINISHED}
-
 
 
 def test_on_a_cluster_the_default_profile_follows_the_gpus_the_jobs_ask_for_not_this_machine(monkeypatch):

@@ -92,6 +92,10 @@ class Net:
         # an affine layer followed by tanh is one product with the tanh fused into it (products.linear_tanh)
         self.tanh_after = {k for k, (m, after) in enumerate(zip(self.layers, self.layers[1:]))
                            if type(m) is nn.Linear and isinstance(after, nn.Tanh)}
+        # a maxout layer's piece -> unit index (maxout's `spread`); on the bias's device: reading a spectrally
+        # normalised weight runs its power iteration
+        self.spread = {k: torch.arange(m.units, device=m.linear.bias.device).repeat_interleave(m.pieces)
+                       for k, m in enumerate(self.layers) if isinstance(m, Maxout)}
 
     def copied_state(self) -> State:
         return [tuple(b.clone() for b in buffers) for buffers in self.state]
@@ -108,7 +112,7 @@ class Net:
                 W = self._weight(_linear_of(m), p[0], buffers, state is self.state)
                 x = (linear_tanh if k in self.tanh_after else linear)(x, W, p[1])
                 if isinstance(m, Maxout):
-                    x = maxout(x, m.units, m.pieces)
+                    x = maxout(x, m.pieces, self.spread[k])
             elif isinstance(m, Scale):
                 x = x * m.factor
             elif isinstance(m, nn.BatchNorm1d):
@@ -141,11 +145,12 @@ class Net:
         return norm(W) if own else functional_call(norm, {"_u": buffers[0], "_v": buffers[1]}, (W,))
 
 
-def maxout(x: Tensor, units: int, pieces: int) -> Tensor:
+def maxout(x: Tensor, pieces: int, spread: Tensor) -> Tensor:
     """(N, units): the max of each unit's pieces, for x (N, units * pieces) unit-major as Maxout's linear
-    writes it. Its gradient is amax's (the module's, bit for bit: each unit's gradient goes to the pieces
-    equal to its max, shared among them where several are), and it is differentiable any number of times."""
-    return _Maxout.apply(x, units, pieces)
+    writes it, and spread = each piece's unit (arange(units).repeat_interleave(pieces)). Its gradient is
+    amax's (the module's, bit for bit: each unit's gradient goes to the pieces equal to its max, shared
+    among them where several are), and it is differentiable any number of times."""
+    return _Maxout.apply(x, pieces, spread)
 
 
 class _Maxout(torch.autograd.Function):
@@ -157,10 +162,9 @@ class _Maxout(torch.autograd.Function):
     over them."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, units: int, pieces: int) -> Tensor:
-        N = x.shape[0]
+    def forward(ctx, x: Tensor, pieces: int, spread: Tensor) -> Tensor:
+        N, units = x.shape[0], x.shape[1] // pieces
         top = F.max_pool1d(x.view(N, 1, units * pieces), pieces, pieces).view(N, units)
-        spread = torch.arange(units, device=x.device).repeat_interleave(pieces)   # piece -> its unit
         chosen = top.index_select(1, spread)
         torch.eq(x, chosen, out=chosen)   # 1 where a piece gives its unit's max, else 0, in x's dtype
         # where no two pieces tie for a unit's max (the rule: inputs are continuous), amax's division of the

@@ -52,14 +52,19 @@ def plan(protocol: Protocol, profile: str, seeds: int, steps: int, out: Path,
 GPU_PARAMETERS = ("gpus_per_node", "slurm_gpus_per_node", "slurm_gpus_per_task", "slurm_gres")
 
 
+def _asks_for_gpu(key: str, value) -> bool:
+    """Whether one submitit parameter asks a job's node for a GPU."""
+    if key not in GPU_PARAMETERS:
+        return False
+    return "gpu" in str(value) if key == "slurm_gres" else str(value) not in ("0", "", "False", "None")
+
+
 def default_profile(launcher: str = "local", slurm: dict | None = None) -> str:
     """paper where the cells train with CUDA, quick on a CPU: on this machine, or with launcher slurm on
     the nodes its jobs ask for (a GPU among their submitit parameters; the submitting machine, often a
     login node without one, says nothing of them)."""
     if launcher == "slurm":
-        asked = {key: str(value) for key, value in (slurm or {}).items() if key in GPU_PARAMETERS}
-        return "paper" if any("gpu" in value if key == "slurm_gres" else value not in ("0", "", "False", "None")
-                              for key, value in asked.items()) else "quick"
+        return "paper" if any(_asks_for_gpu(key, value) for key, value in (slurm or {}).items()) else "quick"
     import torch
     return "paper" if torch.cuda.is_available() else "quick"
 
@@ -96,13 +101,13 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
     first = {(c.scenario, c.method): c for c in reversed(todo)}
     # as a job on a cluster, a scenario and method's fresh seeds go together and the node that runs them
     # sizes their passes (its CPUs or its GPU's memory, not this machine's)
-    on_node = launcher == "slurm" and per_pass is None
-    capacity = {key: seeds if on_node else per_pass or seeds_per_pass(cell, seeds, jobs) for key, cell in first.items()}
+    by_node = launcher == "slurm" and per_pass is None
+    capacity = {key: seeds if by_node else per_pass or seeds_per_pass(cell, seeds, jobs) for key, cell in first.items()}
     work = units(todo, {c.name for c in todo if states[c.name] == TODO},
                  lambda cell: capacity[cell.scenario, cell.method])
     try:
         if todo:
-            _train(work, len(todo), jobs, launcher, out, executor, slurm, say, on_node)
+            _train(work, len(todo), jobs, launcher, out, executor, slurm, say, by_node)
         left = [c.name for c in cells if state(c) != DONE]
         if left:
             raise R.RunError(f"{len(left)} of {len(cells)} cells are not done ({', '.join(left[:3])}"
