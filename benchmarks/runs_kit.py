@@ -59,9 +59,9 @@ def summarise(out: Path) -> dict:
 
     held: modes holding at least a quarter of their fair share of the snapshot's fakes in their
     neighbourhood (so a G that has found a mode but is not yet within 3 std of it still counts);
-    switches: how often the most-held mode changed between consecutive late snapshots. Verdict: spread = every mode held at
-    the end; collapsed / hops = at most half the modes held on average late, with the most-held mode
-    fixed / changing at least twice; partial = the rest.
+    switches: how often the most-held mode changed between consecutive late snapshots. Verdict:
+    spread = every mode held at the end; collapsed / hops = at most half the modes held on average
+    late, with the most-held mode fixed / changing at least twice; partial = the rest.
     """
     reader = R.RunReader(out)
     final = [r for r in reader.metrics() if r.get(R.MODE_COUNTS) is not None][-1]

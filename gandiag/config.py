@@ -142,7 +142,8 @@ class Config:
                      choices=("auto", "reference", "fast"))
     # --- stabilizers (gandiag/stabilizers) ---------------------------------------------------
     unrolled: int = _f(0, "Unroll D this many steps of its own optimiser for G's loss (second order).", lo=0)
-    unrolled_first_order: bool = _f(False, "Drop the gradient through the unrolled updates (a cheaper, different method).")
+    unrolled_first_order: bool = _f(False, "Drop the gradient through the unrolled updates "
+                                           "(a cheaper, different method).")
     minibatch_disc: bool = _f(False, "Minibatch discrimination layer before D's last layer (Salimans et al.).")
     mbd_kernels: int = _f(100, "Minibatch discrimination kernels (B).", lo=1)
     mbd_dim: int = _f(5, "Minibatch discrimination kernel dimension (C).", lo=1)

@@ -27,7 +27,8 @@ def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, 
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:   # torch's writer needs the tensorboard package
-        raise R.RunError("TensorBoard export needs the tensorboard package: pip install 'gandiag[tensorboard]'") from None
+        raise R.RunError("TensorBoard export needs the tensorboard package: "
+                         "pip install 'gandiag[tensorboard]'") from None
     reader = R.RunReader(run_dir)
     out = Path(out)
     scalars = images = 0

@@ -161,7 +161,8 @@ def image_target(data: str, data_dir: str = "", seed: int = 0, samples: int = N_
     model, info = (load_classifier or cached)()
     model = model.to(device)
     fixed = torch.Generator(device=device).manual_seed(seed + REAL_STATS_OFFSET)
-    return ImageTarget(data, digits, source, model, info, real_feature_stats(model, digits.sample(samples, fixed, device)))
+    real = real_feature_stats(model, digits.sample(samples, fixed, device))
+    return ImageTarget(data, digits, source, model, info, real)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,5 @@ def write_run(root: Path, rows: list[dict], snapshots: dict[int, np.ndarray], lo
               status: str = R.FINISHED, mixture=RING, **config) -> Path:
     """A run folder as the trainer leaves it (mixture None: an image run without modes); `config`
     overrides config.json's settings."""
-    return write_folder(root, to_dict(make_config(loss=loss, **config)), rows,
-                        {step: {R.SNAP_FAKES: np.asarray(fakes, dtype=np.float32)} for step, fakes in snapshots.items()},
-                        mixture, status, seed=0)
+    snaps = {step: {R.SNAP_FAKES: np.asarray(fakes, dtype=np.float32)} for step, fakes in snapshots.items()}
+    return write_folder(root, to_dict(make_config(loss=loss, **config)), rows, snaps, mixture, status, seed=0)

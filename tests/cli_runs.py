@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import torch
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from gandiag.cli import main
 from gandiag import record as R
@@ -23,7 +23,7 @@ def with_steps(steps: int) -> list[str]:
     return flags(RUN, *QUIET, steps=steps)
 
 
-def cli(*args) -> "click.testing.Result":
+def cli(*args) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args])
 
 

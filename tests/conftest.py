@@ -1,5 +1,5 @@
 """Hypothesis profiles for the whole suite (HYPOTHESIS_PROFILE names one; else the thorough "ci" when CI
-is set, else the fast "dev"), and the fixtures of the tests that compile."""
+is set, else the fast "dev"), the fixtures of the tests that compile, and mnist_cache's (the image runs')."""
 import os
 
 import pytest
@@ -8,6 +8,9 @@ from hypothesis import settings
 from torch._dynamo.testing import CompileCounterWithBackend
 
 from gandiag.testing import register_profiles
+
+#: the image-run tests' user cache with a tiny classifier, a fixture for every test module that names it
+pytest_plugins = ["mnist_cache"]
 
 register_profiles()
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))

@@ -27,7 +27,8 @@ def test_every_shipped_scenario_loads_and_names_itself():
 
 def test_ring8_scenario_has_the_unrolled_gan_paper_setting():
     cfg = load_config("ring8")
-    assert (cfg.modes, cfg.radius, cfg.std, cfg.z_dim, cfg.g_hidden, cfg.d_hidden) == (8, 2.0, 0.02, 256, (128, 128), (128,))
+    assert (cfg.modes, cfg.radius, cfg.std, cfg.z_dim, cfg.g_hidden, cfg.d_hidden) == \
+        (8, 2.0, 0.02, 256, (128, 128), (128,))
     assert (cfg.init, cfg.init_gain, cfg.d_input_scale, cfg.d_lr, cfg.g_lr, cfg.d_beta1, cfg.batch, cfg.steps) == \
         ("orthogonal", 0.8, 0.25, 1e-4, 1e-4, 0.5, 512, 25000)
 

@@ -17,7 +17,6 @@ from gandiag.train import resume, run
 from gandiag.train.checkpoints import load_checkpoint
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
-from mnist_cache import cache  # noqa: F401  (a fixture)
 from tiny import IMAGE, TOY, run_steps, toy_config, toy_session
 
 #: a few milliseconds per step of a DCGAN on 28 x 28 digits
@@ -30,7 +29,7 @@ INDUCTOR_IMPORT_NOISE = pytest.mark.filterwarnings("ignore:`torch.jit.script_met
 
 
 @pytest.fixture
-def env(cache, monkeypatch):  # noqa: F811
+def env(cache, monkeypatch):
     monkeypatch.setenv("GANDIAG_CACHE", str(cache))
     return cache
 
@@ -183,7 +182,8 @@ def test_compile_with_a_second_order_unroll_needs_the_fast_engine():
         choose(toy_config(compile=True, unrolled=2, engine="reference"))
     assert str(error.value).endswith("use --unrolled-first-order or drop --compile")
     assert choose(toy_config(compile=True, unrolled=2)).name == "fast"
-    assert choose(toy_config(compile=True, unrolled=2, unrolled_first_order=True, engine="reference")).name == "reference"
+    first_order = toy_config(compile=True, unrolled=2, unrolled_first_order=True, engine="reference")
+    assert choose(first_order).name == "reference"
 
 
 # --- engine --------------------------------------------------------------------------------------
@@ -195,7 +195,8 @@ def test_compile_with_a_second_order_unroll_needs_the_fast_engine():
     ("ring", {"precision": "bf16"}, "precision = 'bf16': the fast path implements only the default ('fp32')"),
     ("mnist", {"channels_last": True}, "data = 'mnist': the fast path supports ring, grid, mixture, points"),
 ])
-def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_options(env, compile_counter, tmp_path, data, overrides, reason):
+def test_the_fast_engine_takes_compile_and_steps_aside_for_the_other_device_options(env, compile_counter, tmp_path,
+                                                                                     data, overrides, reason):
     base = TOY if data == "ring" else IMAGE
     cfg = make_config({**base, "data": data, "steps": 2, "log_every": 1, "device": "cpu", **overrides})
     engine = json.loads((run(cfg, tmp_path / "r", quiet=True).path / R.CONFIG_FILE).read_text())["engine"]

@@ -5,7 +5,6 @@ import torch
 from analyzer_synth import (EVERY, ROWS, collapsed, exploded, healthy_rows, orbiting, rotating, saturated, set_from,
                             spreading, write_run)
 from numpy.testing import assert_allclose
-from scipy import optimize
 from tiny import toy_config
 
 from gandiag import losses, record as R

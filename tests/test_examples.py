@@ -9,7 +9,6 @@ from nbclient import NotebookClient
 
 from gandiag import record as R
 from gandiag.analysis import analyze_run, format_report
-from mnist_cache import cache  # noqa: F401  (a fixture)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -137,7 +137,8 @@ def test_an_unexpected_error_is_noted_in_the_status_and_raised(tmp_path, monkeyp
     patch_step(monkeypatch, 3, _out_of_memory)
     result = cli("run", "ring8", "--out", tmp_path / "run", *TINY, *REFERENCE)
     assert isinstance(result.exception, RuntimeError)  # a bug or a crash is not a user error: full traceback
-    assert R.RunReader(tmp_path / "run").status == {"status": R.FAILED, "step": 0, "detail": "RuntimeError: out of memory"}
+    assert R.RunReader(tmp_path / "run").status == {"status": R.FAILED, "step": 0,
+                                                    "detail": "RuntimeError: out of memory"}
 
 
 # --- Ctrl-C --------------------------------------------------------------------------------------
@@ -278,7 +279,8 @@ def test_resume_rebuilds_a_damaged_config_json_from_the_checkpoint_which_holds_t
     record = json.loads((finished / R.CONFIG_FILE).read_text())
     (copy / R.CONFIG_FILE).write_text('{"config": {"steps": ')
     result = cli("resume", copy, "--steps", 80, "--no-animate")
-    assert result.exit_code == 0 and "config.json was damaged: rebuilt from checkpoint step_00000060.pt" in result.output
+    assert result.exit_code == 0
+    assert "config.json was damaged: rebuilt from checkpoint step_00000060.pt" in result.output
     rebuilt = R.RunReader(copy).record
     assert rebuilt["config"] == {**record["config"], "steps": 80} and rebuilt[R.RUN_ID] == record[R.RUN_ID]
 

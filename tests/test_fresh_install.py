@@ -70,8 +70,8 @@ def test_every_cited_document_exists():
 def test_the_installed_package_puts_no_module_named_cli_on_the_path(tmp_path):
     """Looked up from a folder of its own, without this checkout on the path: a top-level `cli` of
     gandiag's would shadow (or be shadowed by) any other package's."""
-    done = python("-c", "import importlib.util, gandiag; print(gandiag.__file__); print(importlib.util.find_spec('cli'))",
-                  cwd=tmp_path)
+    done = python("-c", "import importlib.util, gandiag; print(gandiag.__file__); "
+                        "print(importlib.util.find_spec('cli'))", cwd=tmp_path)
     # README's test command installs gandiag first (pip install -e ".[test]"), so it must import from anywhere
     assert done.returncode == 0, f"gandiag is not installed in this environment: {done.stderr.strip()[-200:]}"
     assert done.stdout.splitlines()[-1] == "None", done.stdout

@@ -41,14 +41,16 @@ def allowed(name: str) -> st.SearchStrategy:
     if kind is float:
         return st.floats(lo if lo is not None else -5.0, hi if hi is not None else 1e3, exclude_min=meta["lo_open"],
                          exclude_max=meta["hi_open"])
-    return {bool: st.booleans(), str: st.text(max_size=8), tuple: st.lists(st.integers(1, 64), min_size=1, max_size=3)}[kind]
+    return {bool: st.booleans(), str: st.text(max_size=8),
+            tuple: st.lists(st.integers(1, 64), min_size=1, max_size=3)}[kind]
 
 
 def near_allowed(name: str) -> st.SearchStrategy:
     """Anything, or a value just outside what the field accepts."""
     meta = FIELDS[name].metadata
     edges = [b for bound in (meta["lo"], meta["hi"]) if bound is not None for b in (bound - 1, bound + 0.5, bound)]
-    return st.one_of(values, st.sampled_from(edges or [0]), st.lists(st.lists(st.floats(-5, 5), max_size=3), max_size=3))
+    nested = st.lists(st.lists(st.floats(-5, 5), max_size=3), max_size=3)
+    return st.one_of(values, st.sampled_from(edges or [0]), nested)
 
 
 ALLOWED = {name: allowed(name) for name in FIELDS}
@@ -126,7 +128,8 @@ samples_files = st.one_of(
     st.tuples(st.just(".npy"), arrays.map(_npy)),
     st.tuples(st.just(".npz"), st.dictionaries(st.sampled_from(["fakes", "x", "arr_0"]), arrays, max_size=2).map(_npz)),
     st.tuples(st.just(".csv"), arrays.map(_csv)),
-    st.tuples(st.sampled_from([".csv", ".txt"]), st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass"))),
+    st.tuples(st.sampled_from([".csv", ".txt"]),
+              st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass"))),
     st.tuples(st.sampled_from([".npy", ".npz", ".csv", ".json", ""]), st.binary(max_size=64)))
 
 
@@ -162,8 +165,8 @@ def test_a_missing_samples_file_is_a_one_line_error(tmp_path):
 # --- the command line's numeric options at their extremes ------------------------------------------
 #: what a user may type for a number: edges, overflows and non-numbers (every value either runs or is refused
 #: in one line; none is accepted and then left to overflow, hang or exit 0)
-EXTREMES = st.sampled_from(["0", "-1", "3", "0.5", "1e-308", "1e308", "-1e308", "3.4e38", "1", "nan", "inf", "-inf", str(10 ** 30),
-                            str(2 ** 31), str(2 ** 63), "1e30"])
+EXTREMES = st.sampled_from(["0", "-1", "3", "0.5", "1e-308", "1e308", "-1e308", "3.4e38", "1", "nan", "inf", "-inf",
+                            str(10 ** 30), str(2 ** 31), str(2 ** 63), "1e30"])
 NUMERIC_FIELDS = sorted(n for n in FIELDS if HINTS[n] in (int, float) and FIELDS[n].metadata["cli"])
 #: tiny runs (2 steps) for the options that train; steps itself is fuzzed through the config only
 TINY_RUN = flags(FUZZ_RUN, *QUIET, log_every=1, snapshot_every=1, checkpoint_every=1, device="cpu")

@@ -11,7 +11,6 @@ from gandiag import record as R
 from gandiag.config import load_config
 from gandiag.train import ddp, run
 from gandiag.train.checkpoints import load_checkpoint
-from mnist_cache import cache  # noqa: F401  (a fixture)
 from tiny import IMAGE
 
 #: three steps, each writing its row, snapshot and checkpoint once at the end
@@ -44,7 +43,7 @@ def final_g(root) -> dict:
     return {k: v for k, v in ckpt["G"].items() if "running" not in k and "num_batches" not in k}
 
 
-def test_two_gloo_ranks_train_identical_players_into_one_run_folder(cache, tmp_path, monkeypatch):  # noqa: F811
+def test_two_gloo_ranks_train_identical_players_into_one_run_folder(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("GANDIAG_CACHE", str(cache))
     out, results = tmp_path / "run", tmp_path / "results"
     results.mkdir()

@@ -8,7 +8,6 @@ from click.testing import CliRunner
 from gandiag.cli import main
 from gandiag import record as R
 from gandiag.metrics import classifier as C
-from mnist_cache import cache  # noqa: F401  (a fixture)
 from tiny import IMAGE, flags
 
 TINY = flags(IMAGE, "--no-animate")

@@ -165,7 +165,8 @@ def test_check_loss_passes_the_example_loss_and_shows_its_profile():
 
 def test_check_loss_optimum_adds_the_optimal_discriminator_check():
     args = ["check-loss", f"{EXAMPLE}:d_loss_smoothed", "--role", "discriminator", "--examples", "10"]
-    plain, with_optimum = CliRunner().invoke(main, args), CliRunner().invoke(main, args + ["--optimum", "cross-entropy"])
+    plain = CliRunner().invoke(main, args)
+    with_optimum = CliRunner().invoke(main, args + ["--optimum", "cross-entropy"])
     assert plain.exit_code == 0 and "optimal_discriminator" not in table_rows(plain.output)
     assert with_optimum.exit_code == 1 and table_rows(with_optimum.output)["optimal_discriminator"] == "FAIL"
 
@@ -187,7 +188,8 @@ def test_check_loss_examples_sets_the_inputs_tried_per_property(tmp_path):
     counts = []
     for n in ("3", "12"):
         calls.write_text("")
-        CliRunner().invoke(main, ["check-loss", f"{tmp_path}/counted_loss.py:g", "--role", "generator", "--examples", n])
+        CliRunner().invoke(main, ["check-loss", f"{tmp_path}/counted_loss.py:g", "--role", "generator",
+                                  "--examples", n])
         counts.append(len(calls.read_text()))
     assert 0 < counts[0] < counts[1]
 

@@ -163,7 +163,8 @@ def test_a_file_system_that_refuses_writes_is_one_line_and_keeps_what_was_writte
 
 def test_an_out_path_through_a_file_is_one_line(tmp_path):
     line = one_line_error(cli("run", "ring8", "--out", "/dev/null/x", *TINY))
-    assert line == "Error: /dev/null/x: Not a directory: a part of the path is a file, not a folder: choose another path"
+    assert line == ("Error: /dev/null/x: Not a directory: a part of the path is a file, not a folder: "
+                    "choose another path")
 
 
 @pytest.mark.parametrize("name", [n for n, f in FIELDS.items() if f.type == "int"])
@@ -193,7 +194,8 @@ def test_a_toy_target_beyond_where_float32_squares_stay_finite_is_a_config_error
 def test_adam_betas_of_one_are_a_config_error(player):
     # torch's Adam raised "Invalid beta parameter at index 0: 1.0" as a traceback
     for beta in ("beta1", "beta2"):
-        with pytest.raises(ConfigError, match=f"^{player}_{beta} = 1.0 is not allowed: expected a number >= 0 and < 1$"):
+        refusal = f"^{player}_{beta} = 1.0 is not allowed: expected a number >= 0 and < 1$"
+        with pytest.raises(ConfigError, match=refusal):
             make_config({f"{player}_{beta}": 1.0})
 
 

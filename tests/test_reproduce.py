@@ -29,7 +29,6 @@ from gandiag.metrics import classifier as classifier_metrics
 from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce, seeds_per_pass, training_seconds
 from gandiag.reproduce.cells import slurm_executor, units
 from gandiag.reproduce.protocol import ProtocolError
-from mnist_cache import cache  # noqa: F401  (a fixture)
 from tiny import CELL_IMAGE, CELL_TOY
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,7 +33,8 @@ def test_every_toy_scenario_runs_and_leaves_a_complete_run_folder(tmp_path, scen
     assert len(record["modes"]["centres"]) == record["config"]["modes"]
     rows = [json.loads(line) for line in (out / R.METRICS_FILE).read_text().splitlines()]
     assert [r[R.STEP] for r in rows] == [0, 3, 6]
-    assert {R.D_LOSS, R.G_LOSS, R.D_REAL, R.D_FAKE, R.D_GRAD_NORM, R.G_GRAD_NORM, R.MODES, R.HQ, R.REVERSE_KL} <= set(rows[-1])
+    assert {R.D_LOSS, R.G_LOSS, R.D_REAL, R.D_FAKE, R.D_GRAD_NORM, R.G_GRAD_NORM, R.MODES, R.HQ,
+            R.REVERSE_KL} <= set(rows[-1])
     reader = R.RunReader(out)
     assert reader.snapshot_steps() == [0, 3, 6] and reader.checkpoint_steps() == [6]
     snap = reader.snapshot(6)
@@ -83,7 +84,8 @@ def test_bad_input_is_one_line_nonzero_and_no_traceback(tmp_path, args, message)
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when CUDA is absent")
 def test_device_cuda_without_cuda_is_a_one_line_error(tmp_path):
-    result = CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / "r"), *flags(SCENARIO_RUN, device="cuda")])
+    result = CliRunner().invoke(main, ["run", "ring8", "--out", str(tmp_path / "r"),
+                                       *flags(SCENARIO_RUN, device="cuda")])
     assert result.exit_code != 0 and "device = 'cuda' is not available" in result.output
     assert not (tmp_path / "r").exists()
 

@@ -63,10 +63,11 @@ def test_a_checkpoint_of_another_run_is_refused_and_changes_nothing(tmp_path):
     before = {p: p.read_bytes() for p in vanilla.rglob("*") if p.is_file()}
     result = cli("resume", vanilla, "--steps", 80)
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [f"Error: checkpoint {vanilla / R.CHECKPOINT_DIR / R.checkpoint_name(70)}"
-                                                  f" belongs to another run (id {R.RunReader(unrolled).record[R.RUN_ID]}, "
-                                                  f"this folder's is {R.RunReader(vanilla).record[R.RUN_ID]}): remove "
-                                                  "it, or resume the run it came from"]
+    checkpoint = vanilla / R.CHECKPOINT_DIR / R.checkpoint_name(70)
+    theirs, ours = R.RunReader(unrolled).record[R.RUN_ID], R.RunReader(vanilla).record[R.RUN_ID]
+    assert result.output.strip().splitlines() == [
+        f"Error: checkpoint {checkpoint} belongs to another run (id {theirs}, this folder's is {ours}): remove it, "
+        "or resume the run it came from"]
     assert {p: p.read_bytes() for p in vanilla.rglob("*") if p.is_file()} == before
 
 

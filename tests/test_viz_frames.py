@@ -132,7 +132,8 @@ def test_title_shows_the_step_and_verdicts_from_where_their_evidence_begins(tmp_
     r, at_0 = render(view, "heatmap,title")
     at_7 = r.render(7, view.snapshot(0))  # same snapshot, later step: only the title may change
     R.atomic_write_json(view.root / R.DIAGNOSIS_FILE, {R.VERDICTS: [
-        {R.V_RULE: "mode_hopping", R.V_TITLE: "Mode hopping: the generator rotates", R.V_EVIDENCE: {R.EV_STEPS: [5, 9]}}]})
+        {R.V_RULE: "mode_hopping", R.V_TITLE: "Mode hopping: the generator rotates",
+         R.V_EVIDENCE: {R.EV_STEPS: [5, 9]}}]})
     assert view.verdicts() == [("Mode hopping", 5)]
     r2, verdict_at_0 = render(view, "heatmap,title")
     assert_array_equal(verdict_at_0, at_0)  # evidence starts at step 5

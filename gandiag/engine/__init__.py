@@ -64,4 +64,5 @@ def build(choice: Choice, cfg, slots: list[Slot], start: int, then: Callable[[St
     return ReferenceEngine(cfg, slots, start, then)
 
 
-__all__ = ["CLOSED_FORM", "GENERIC", "Choice", "Engine", "Players", "Slot", "Stats", "build", "choose", "in_closed_form", "unsupported"]
+__all__ = ["CLOSED_FORM", "GENERIC", "Choice", "Engine", "Players", "Slot", "Stats", "build", "choose",
+           "in_closed_form", "unsupported"]

@@ -38,7 +38,8 @@ def grad_norm(module: nn.Module) -> Tensor:
 
 
 def d_objective(cfg, D: Callable[[Tensor], Tensor], params: list[Tensor], real: Tensor, fake: Tensor,
-                targets: tuple, stab: Stabilizers, gen: torch.Generator, objective: losses.Objective) -> tuple[Tensor, Tensor, Tensor]:
+                targets: tuple, stab: Stabilizers, gen: torch.Generator,
+                objective: losses.Objective) -> tuple[Tensor, Tensor, Tensor]:
     """(D's loss, logits on reals, logits on fakes) for D's inputs; the same objective drives the real D
     and its unrolled copy. Reals and fakes go through D as separate batches (batch norm needs that)."""
     real_logits, fake_logits = D(real), D(fake)

@@ -54,7 +54,8 @@ def _blocks(mT: Tensor):
     memory = mT.new_empty(K * C * min(rows, N) * N)
     for i in range(0, N, rows):
         r = len(range(i, min(i + rows, N)))
-        yield i, r, torch.sub(mT[:, :, i:i + rows, None], mT[:, :, None, :], out=memory[:K * C * r * N].view(K, C, r, N))
+        out = memory[:K * C * r * N].view(K, C, r, N)
+        yield i, r, torch.sub(mT[:, :, i:i + rows, None], mT[:, :, None, :], out=out)
 
 
 class _SelfSimilarity(torch.autograd.Function):

@@ -118,7 +118,8 @@ N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
 LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"
 KNN_PRECISION, KNN_RECALL, KNN_DENSITY, KNN_COVERAGE = "knn_precision", "knn_recall", "knn_density", "knn_coverage"
 N_NONFINITE = "n_nonfinite"          # samples with a NaN or infinite coordinate (on no mode, infinitely far)
-NOT_COMPUTED = "not_computed"        # {key: why} for each metric of a report that could not be computed (its value: null)
+# {key: why} for each metric of a report that could not be computed (its value: null)
+NOT_COMPUTED = "not_computed"
 # analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
 A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
 A_TRAINER = "trainer"                # "gandiag" (its own trainer) or "own loop" (a user's loop, through the Recorder)
@@ -130,7 +131,8 @@ N_CLASSES = "n_classes"              # an image run's coverage series: the class
 OSC_INDEX, OSC_MODE_INDEX, OSC_LOSS_INDEX = "index", "mode_index", "loss_index"
 OSC_SOURCE, OSC_STEPS, OSC_DOMINANT = "source", "steps", "dominant_modes"
 OSC_SWITCH_RATE, OSC_DOMINANT_SHARE = "switch_rate", "dominant_share"
-OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"  # window: {steps, visited, covered, hq_covered, index}
+# a window: {steps, visited, covered, hq_covered, index}
+OSC_WINDOWS, OSC_VISITED, OSC_COVERED = "windows", "visited", "covered"
 OSC_HQ_COVERED, OSC_WINDOW = "hq_covered", "window"   # modes held at high quality at once; entries per window
 OSC_DRIFT, OSC_D_CYCLE, OSC_G_CYCLE = "angular_drift", "d_loss_cycle", "g_loss_cycle"
 DRIFT_PER_SNAPSHOT, DRIFT_MEAN, DRIFT_TURNS = "per_snapshot", "mean", "turns"

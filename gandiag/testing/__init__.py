@@ -11,4 +11,5 @@ from .properties import DISCRIMINATOR, GENERATOR, saturation_profile
 from .search import Result, register_profiles
 
 __all__ = ["check_loss", "check_loss_apart", "load_loss", "loss_properties", "parametrize_properties",
-           "register_profiles", "saturation_profile", "KitError", "Report", "Result", "OPTIMUM_CHOICES", "GENERATOR", "DISCRIMINATOR"]
+           "register_profiles", "saturation_profile", "KitError", "Report", "Result", "OPTIMUM_CHOICES", "GENERATOR",
+           "DISCRIMINATOR"]

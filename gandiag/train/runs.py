@@ -64,8 +64,8 @@ def recorder_for(cfg: Config, root: Path, session: Session, record: dict, lock: 
                  reopen: bool = False) -> Recorder:
     """The Recorder of a trainer's run folder (the lock already held); its arrows follow G's own loss."""
     target = session.target
-    options = dict(loss=session.objective.g if cfg.g_loss else cfg.loss, grid_res=cfg.grid_res, grid_chunk=cfg.batch, keep_checkpoints=cfg.keep_checkpoints,
-                   lock=lock)
+    options = dict(loss=session.objective.g if cfg.g_loss else cfg.loss, grid_res=cfg.grid_res, grid_chunk=cfg.batch,
+                   keep_checkpoints=cfg.keep_checkpoints, lock=lock)
     if reopen:
         return Recorder.reopen(root, record, target, **options)
     return Recorder(root, target, to_dict(cfg), record=record, **options)
@@ -166,7 +166,8 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     if ckpt is not None:
         check_belongs(ckpt, record, path)
     done = ckpt["step"] if ckpt else 0
-    cfg = from_dict({**(ckpt["config"] if ckpt else record["config"]), **({"steps": steps} if steps is not None else {})})
+    saved = ckpt["config"] if ckpt else record["config"]
+    cfg = from_dict({**saved, **({"steps": steps} if steps is not None else {})})
     if cfg.steps <= done and not allow_done:
         if reader.status.get("status") == R.INTERRUPTED and done == cfg.steps:
             R.atomic_write_json(root / R.STATUS_FILE, {**reader.status, "status": R.FINISHED})

@@ -32,8 +32,8 @@ MIN_PANEL_IN = 0.9    # a snapshot panel is never narrower: more panels wrap int
 MIN_CURVE_IN = 1.3    # nor is a metric's axes
 CURVE_IN = 1.25       # height of a row of metric curves
 #: the groups a figure draws (of describe.curve_groups), in this order
-FIGURE_METRICS = ("losses", "modes captured", "k-NN scores", "high-quality share", "reverse KL (nats)", "saturated share",
-                  "classes generated", "classifier score", "Frechet distance")
+FIGURE_METRICS = ("losses", "modes captured", "k-NN scores", "high-quality share", "reverse KL (nats)",
+                  "saturated share", "classes generated", "classifier score", "Frechet distance")
 
 
 def parse_steps(text: str | None) -> list[int] | None:

@@ -84,14 +84,16 @@ def report_html(run_dirs, labels: list[str] | None = None) -> str:
             "image": views[0].is_image, "colours": list(style.RUN_COLOURS),
             "fake_colour": style.FAKE_COLOUR, "arrow_colour": style.ARROW_COLOUR,
             "target_colour": style.DENSITY_COLOUR, "manifold_colour": style.MANIFOLD_COLOUR,
-            "lut": _lut(), "groups": [[t, [[k, lbl] for k, lbl in keys]] for t, keys in curve_groups(views[0].is_image)],
+            "lut": _lut(),
+            "groups": [[t, [[k, lbl] for k, lbl in keys]] for t, keys in curve_groups(views[0].is_image)],
             "metrics": [list(m) for m in (IMAGE_METRICS if views[0].is_image else TOY_METRICS)],
             # one CSV of every run's rows, with a run column, for the download (one run: its own CSV)
             "csv": metrics_csv([row for v, label in zip(views, labels) for row in _labelled(v.rows, label)])
             if len(views) > 1 else None}
     title = " vs ".join(labels) if len(views) > 1 else labels[0]
     body = "\n".join([
-        f"<header><h1>{escape(title)}</h1>", *(_headline(v, run, len(views) > 1) for v, run in zip(views, runs)), "</header>",
+        f"<header><h1>{escape(title)}</h1>",
+        *(_headline(v, run, len(views) > 1) for v, run in zip(views, runs)), "</header>",
         _viewer(views, runs),
         "<section><h2>Diagnosis</h2>", *(_diagnosis(v, run, len(views) > 1) for v, run in zip(views, runs)),
         "</section>",
