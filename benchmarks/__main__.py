@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 
 import torch
@@ -36,7 +35,7 @@ from .bench_run import run_suite
 from .bench_seeds import seeds_suite, stacked
 from .bench_step import compiled, fast, interleave, ratio, reference, refuse_unknown, step_suite
 from .bench_threads import threads_suite, threads_table
-from .results_files import write_results
+from .results_files import machine, write_results
 
 K = 10                  # the unrolled setting of the targets
 HERO_STEPS = 25_000     # the hero command's length (the CUDA target)
@@ -45,20 +44,6 @@ TARGETS = {"vanilla": 0.7, "unrolled": 0.2, "overhead": 0.10, "seeds": 4.0, "cud
 
 def ms(times: list[float]) -> str:
     return f"{1e3 * statistics.median(times):.2f}"
-
-
-def machine() -> str:
-    """The processor with its family and model (a virtual machine's model name can be as bare as "AMD
-    EPYC", whatever the generation), the instruction set torch's CPU kernels use, torch, threads."""
-    cpu = platform.processor()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            first = f.read().split("\n\n")[0]   # the first processor's fields
-        fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())}
-        cpu = f"{fields.get('model name', cpu)} (family {fields.get('cpu family')}, model {fields.get('model')})"
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{cpu}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads; load average {load}")
 
 
 def verdict(value: float, target: float) -> str:

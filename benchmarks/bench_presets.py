@@ -38,7 +38,7 @@ from gandiag.train.session import Session
 
 from .bench_step import interleave, parse, ratio, refuse_unknown, suite_parser
 from .floor import floor_of
-from .results_files import print_and_keep
+from .results_files import machine, print_and_keep
 
 #: name -> (scenario, overrides, block): the issue's configs
 CONFIGS = {
@@ -147,7 +147,6 @@ def presets_report(configs: list[str], reps: int, seeds: int, report: dict | Non
 
 
 def main(argv=None) -> None:
-    from .__main__ import machine
     ap = suite_parser(__doc__, reps=7)
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names of CONFIGS")
     ap.add_argument("--seeds", type=int, default=10, help=f"a stacked pass of {SEEDS_CONFIG} (0: none)")

@@ -22,7 +22,7 @@ import torch
 from gandiag.config import parse_assignments
 from gandiag.reproduce import load_protocol, reproduce
 
-from .results_files import print_and_keep
+from .results_files import machine, print_and_keep
 
 #: the issue's target for the PacGAN Table 1 protocol at its paper profile on one GPU
 TARGET_MINUTES = 30
@@ -37,7 +37,6 @@ def timed(protocol: str, steps: int, seeds: int, per_pass: int | None, overrides
 
 
 def main(argv=None) -> None:
-    from .__main__ import machine
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--protocol", default="pacgan-table1")
     ap.add_argument("--steps", default="1000,3000", help="the two short step counts, comma-separated")

@@ -3,13 +3,18 @@ each time, headed by the command that printed them.
 
 The names sort by time, an older name without the time (KIND-<date>.md) before those of its day ('.' sorts
 before 'T'), so the newest file is the largest name: the one docs/generate.py shows in docs/benchmarks.md.
+Each file's tables are headed by `machine()`, the line that says what they were measured on.
 """
 from __future__ import annotations
 
 import datetime
+import os
+import platform
 import shlex
 import sys
 from pathlib import Path
+
+import torch
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,3 +44,17 @@ def print_and_keep(kind: str, module: str, argv: list[str] | None, lines: list[s
     print("\n".join(lines))
     if keep:
         write_results(kind, module, argv, lines)
+
+
+def machine() -> str:
+    """The processor with its family and model (a virtual machine's model name can be as bare as "AMD
+    EPYC", whatever the generation), the instruction set torch's CPU kernels use, torch, threads."""
+    cpu = platform.processor()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            first = f.read().split("\n\n")[0]   # the first processor's fields
+        fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())}
+        cpu = f"{fields.get('model name', cpu)} (family {fields.get('cpu family')}, model {fields.get('model')})"
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{cpu}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads; load average {load}")

@@ -24,7 +24,7 @@ import torch
 
 from . import record as R
 from .config import ConfigError, IMAGE_DATA
-from .data.toy import Mixture, mixture_from_config
+from .data.toy import Mixture, mixture_from_config, points_window
 from .metrics import coverage
 from .metrics.prdc import K as KNN_K, prdc
 
@@ -103,14 +103,6 @@ class PointsTarget:
         if len(finite) > KNN_K:
             out.update(prdc(self._reference, finite))
         return out
-
-
-def points_window(points: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
-    """A square around points (their 0.1-99.9 % range, so a stray point does not widen the view)."""
-    lo, hi = np.percentile(points, [0.1, 99.9], axis=0)
-    half = float(np.max(hi - lo)) / 2 * (1 + margin) or 1.0
-    cx, cy = (lo + hi) / 2
-    return (float(cx - half), float(cx + half), float(cy - half), float(cy + half))
 
 
 def fit_modes(points: np.ndarray, k: int, seed: int = 0) -> Mixture:

@@ -26,6 +26,11 @@ FORBIDDEN = [
     ("gandiag.record", "gandiag.train", "the recorder serves any training loop"),
     ("gandiag.record", "gandiag.engine", "the recorder serves any training loop"),
     ("gandiag.record", "gandiag.nets", "the recorder knows no particular model class"),
+    ("gandiag.record", "gandiag.targets", "the run folder is below what measures a target: a folder's "
+     "window is its data's (gandiag.data.toy)"),
+    ("gandiag.record", "gandiag.metrics", "the recorder writes what a target measured; it measures nothing"),
+    ("gandiag.engine.graphed", "gandiag.engine.fast", "the CUDA graph captures any Step; fast.py builds "
+     "its iterations with it"),
     ("gandiag.losses", "gandiag.nets", "losses are functions of logits"),
     ("gandiag.losses", "gandiag.train", "losses are functions of logits: they step no optimiser"),
     ("gandiag.data", "gandiag.train", "data knows nothing of training"),

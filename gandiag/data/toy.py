@@ -75,3 +75,11 @@ def mixture_from_config(cfg) -> Mixture:
         return Mixture(np.asarray(cfg.centres, dtype=np.float64), np.asarray(cfg.stds, dtype=np.float64),
                        weights / weights.sum())
     raise ValueError(f"data = {cfg.data!r} is not a 2D mixture")
+
+
+def points_window(points: np.ndarray, margin: float = 0.1) -> tuple[float, float, float, float]:
+    """A square around points (their 0.1-99.9 % range, so a stray point does not widen the view)."""
+    lo, hi = np.percentile(points, [0.1, 99.9], axis=0)
+    half = float(np.max(hi - lo)) / 2 * (1 + margin) or 1.0
+    cx, cy = (lo + hi) / 2
+    return (float(cx - half), float(cx + half), float(cy - half), float(cy + half))

@@ -14,14 +14,12 @@ from torch import Tensor
 from .. import losses
 from . import adam, fused, objectives, unroll
 from .closed_form import critic_grad, critic_pass, critic_views, layers, mlp_backward, mlp_forward
+from .graphed import Samplers, iteration
 from .players import StackedPlayer, critic_layout, same_layout
 from .seed_threads import SeedThreads, groups, seed_workers
 
 #: the toy data's points are 2D
 POINT_DIM = 2
-
-#: one seed's (sample_real, sample_z)
-Samplers = tuple[Callable[[int], Tensor], Callable[[int], Tensor]]
 
 
 def unit(act: str, slope: float) -> tuple[str, float]:
@@ -175,7 +173,6 @@ class FastEngine:
     name = "fast"
 
     def __init__(self, cfg, slots: list, start: int, then: Callable[[dict[str, Tensor]], None]):
-        from .graphed import iteration
         self.slots, self.then = slots, then
         on_cpu = next(slots[0].players.G.parameters()).is_cpu
         workers = 1 if cfg.compile else seed_workers(cfg, len(slots), on_cpu)

@@ -13,21 +13,36 @@ tests/test_engine.py compares replays with eager iterations on a GPU (its "on CU
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
 import torch
 from torch import Tensor
-
-from .fast import FastStep, Samplers
 
 #: iterations run before the capture (then undone): PyTorch's CUDA graph notes use three
 WARMUP = 3
 
 
 Stats = dict[str, Tensor]
+#: one seed's (sample_real, sample_z): n -> a batch of n
+Samplers = tuple[Callable[[int], Tensor], Callable[[int], Tensor]]
 
 
-def iteration(engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator],
+class Step(Protocol):
+    """What a graph captures (gandiag.engine.fast.FastStep): an iteration's device work, and the state
+    it changes, to undo the warm-up iterations."""
+
+    device: torch.device
+
+    def compile_now(self) -> None: ...
+
+    def compute(self, samplers: list[Samplers]) -> Stats: ...
+
+    def device_state(self) -> list[list[Tensor]]: ...
+
+    def restore(self, state: list[list[Tensor]]) -> None: ...
+
+
+def iteration(engine: Step, samplers: list[Samplers], generators: list[torch.Generator],
               then: Callable[[Stats], None] = lambda stats: None) -> Callable[[], Stats]:
     """The engine's iteration on these samplers: its statistics (S,), and `then` on them (device work
     only, such as gandiag.train.guards.DivergenceWatch.observe). One replayed CUDA graph where the
@@ -48,7 +63,7 @@ class Graphed:
     """engine.compute(samplers) and `then` captured as one CUDA graph; calling it replays the graph and
     returns the statistics (the same tensors each time, overwritten by the next call)."""
 
-    def __init__(self, engine: FastStep, samplers: list[Samplers], generators: list[torch.Generator],
+    def __init__(self, engine: Step, samplers: list[Samplers], generators: list[torch.Generator],
                  then: Callable[[Stats], None]):
         # the graph reads memory that these own (the samplers' sessions hold the data's tensors, the
         # generators their states): it must not be freed and reused while the graph may replay

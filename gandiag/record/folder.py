@@ -320,7 +320,7 @@ class RunReader:
         points = self.points()
         if points is None:
             return None
-        from ..targets import points_window
+        from ..data.toy import points_window
         return points_window(points)
 
     def mixture(self):
