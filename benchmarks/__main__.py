@@ -8,8 +8,9 @@
 
 Suites (each interleaves its loops in one process, figures are medians, ratios are medians of
 neighbouring blocks; see each module's docstring):
-  step   ms per iteration of the plain loop (benchmarks/naive_ring8.py), gandiag's fast and reference
-         engines (unrolled: also compiled) and the floor of the work, vanilla and unrolled-10
+  step   ms per iteration of the plain loop (benchmarks/naive_ring8.py), gandiag's fast engine (in closed
+         form and on its generic path; unrolled: also compiled) and reference engine, and the floor of
+         the work, vanilla and unrolled-10
                                                                        (benchmarks.bench_step)
   run    recording overhead of `gandiag run` at default settings       (benchmarks.bench_run)
   seeds  16 seeds in one pass against one seed, vanilla and unrolled, on the pass's seed threads and on
@@ -33,7 +34,7 @@ import torch
 from .bench_presets import CONFIGS, presets_report
 from .bench_run import run_suite
 from .bench_seeds import seeds_suite, stacked
-from .bench_step import compiled, fast, interleave, ratio, reference, refuse_unknown, step_suite
+from .bench_step import GENERIC_LOOP, compiled, fast, interleave, ratio, reference, refuse_unknown, step_suite
 from .bench_threads import threads_suite, threads_table
 from .results_files import machine, write_results
 
@@ -70,6 +71,10 @@ def step_tables(reps: int, report: dict) -> list[str]:
                 f"work (the fast step's draws and products alone) is {floor_v:.3f} of the plain loop",
             f"- unrolled-10: fast / plain = {fast_u:.3f}, {verdict(fast_u, TARGETS['unrolled'])}; with config "
             f"compile {compiled_u:.3f}, {verdict(compiled_u, TARGETS['unrolled'])}",
+            f"- the generic path (which computes every toy config) / the closed form: "
+            f"{ratio(report['step_k0'], GENERIC_LOOP, 'fast'):.2f} vanilla, "
+            f"{ratio(report[f'step_k{K}'], GENERIC_LOOP, 'fast'):.2f} unrolled-10: what one engine for every "
+            "config would cost ring8",
             *(f"- {note}" for note in notes)]
     return out
 

@@ -1,4 +1,5 @@
-"""Seconds per ring8 training iteration: gandiag's engines, the plain loop, and the floor of the work.
+"""Seconds per ring8 training iteration: gandiag's engines (the fast one in ring8's closed form and on
+the generic path that computes every toy config), the plain loop, and the floor of the work.
 
 The machine may be shared, so every measurement here interleaves its loops block by block in one
 process after an untimed warm-up: each figure is a median over blocks and each ratio the median of the
@@ -11,6 +12,7 @@ its matrix products, as it calls them, and nothing else (benchmarks.floor).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from typing import Callable
@@ -18,12 +20,16 @@ from typing import Callable
 import torch
 
 from gandiag.config import load_config
-from gandiag.engine import build, choose
+from gandiag.engine import CLOSED_FORM, GENERIC, build, choose
 from gandiag.engine.reference import train_step
 from gandiag.train.session import Session
 
 from .floor import floor_of
 from .naive_ring8 import Trainer
+
+
+#: the fast engine on its generic path (gandiag.engine.generic) rather than in closed form
+GENERIC_LOOP = "fast, generic path"
 
 
 def naive_trainer(unrolled: int) -> Trainer:
@@ -35,12 +41,13 @@ def session(unrolled: int = 0, device: str = "cpu", **overrides) -> Session:
     return Session.for_config(load_config("ring8", unrolled=unrolled, device=device, **overrides), device)
 
 
-def fast(unrolled: int, device: str = "cpu", **overrides) -> Callable[[], object]:
-    """The fast engine's step exactly as `gandiag run` calls it."""
+def fast(unrolled: int, device: str = "cpu", path: str = CLOSED_FORM, **overrides) -> Callable[[], object]:
+    """The fast engine's step exactly as `gandiag run` calls it; path GENERIC: on the generic path, which
+    computes any toy config, instead of ring8's closed form (what one engine for every config would cost)."""
     s = session(unrolled, device, **overrides)
-    engine = build(choose(s.cfg), s.cfg, [s], 0, lambda stats: None)
-    assert engine.name == "fast"
-    return engine.step
+    choice = choose(s.cfg)
+    assert choice.name == "fast" and choice.path == CLOSED_FORM
+    return build(dataclasses.replace(choice, path=path), s.cfg, [s], 0, lambda stats: None).step
 
 
 def compiled(unrolled: int, device: str = "cpu") -> tuple[Callable[[], object], float]:
@@ -84,7 +91,8 @@ def step_suite(unrolled: int, reps: int, block: int) -> tuple[dict[str, list[flo
     """(block times, the ratios to report, a note) for one unrolling depth, gandiag against the plain loop.
     Unrolled, the fast engine runs also with config compile (its compilation is timed apart, in the note;
     vanilla, compile changes nothing on the fast engine)."""
-    loops, note = {"naive": naive_trainer(unrolled).step, "fast": fast(unrolled), "reference": reference(unrolled)}, ""
+    loops, note = {"naive": naive_trainer(unrolled).step, "fast": fast(unrolled), "reference": reference(unrolled),
+                   GENERIC_LOOP: fast(unrolled, path=GENERIC)}, ""
     if unrolled == 0:
         loops["floor"] = floor_of(loops["fast"])
     else:
@@ -123,7 +131,7 @@ def main(argv=None) -> None:
     args = parse(ap, argv)
     times, pairs, note = step_suite(args.unrolled, args.reps, args.block or (3 if args.unrolled else 20))
     for name, t in times.items():
-        print(f"{name:>13}  {1e3 * statistics.median(t):8.2f} ms/iteration")
+        print(f"{name:>18}  {1e3 * statistics.median(t):8.2f} ms/iteration")
     for a, b in pairs:
         print(f"{a} / {b}: {ratio(times, a, b):.3f}")
     print(note)
