@@ -104,7 +104,7 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
         points_section(snaps, points, reader.window()) if points is not None else \
         classes_section(rows) if reader.target_kind == "image" else None
     analysis = json_ready({R.A_RUN: str(reader.root), R.A_STATUS: status, R.A_LOSS: config.get("loss"),
-                           R.A_TRAINER: trainer(reader.record),
+                           R.A_TRAINER: reader.trainer(),
                            R.A_COVERAGE: cover,
                            R.A_OSCILLATION: oscill,
                            R.A_SATURATION: saturation.summary(rows)})
@@ -113,12 +113,6 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
     R.atomic_write_json(reader.root / R.DIAGNOSIS_FILE, json_ready({R.VERDICTS: [v.to_dict() for v in verdicts],
                                                                     R.RULES_CHECKED: [r.name for r in RULES]}))
     return analysis, verdicts
-
-
-def trainer(record: dict) -> str:
-    """Who trained the run: gandiag (whose folders before "trainer" was written name their engine) or
-    a user's own loop."""
-    return record.get("trainer") or ("gandiag" if "engine" in record else R.OWN_LOOP)
 
 
 def json_ready(obj):

@@ -92,6 +92,7 @@ BETAS = Remedy("Adam with beta1 0.5: --d-beta1 0.5 --g-beta1 0.5",
                lambda c: c.get("d_beta1") == 0.5 and c.get("g_beta1") == 0.5)
 D_MORE = Remedy("give D more capacity or steps: --d-steps 2, a wider --d-hidden", lambda c: "d_steps" in c, _d_more)
 LOOK = Remedy("G is fooling D with garbage: look at the samples (gandiag animate RUN)")
-TRAIN_LONGER = Remedy("train longer: gandiag resume RUN --steps <a larger total>", lambda c: "steps" in c,
+TRAIN_LONGER = Remedy("train longer (a run of gandiag's trainer: gandiag resume RUN --steps <a larger total>)",
+                      lambda c: "steps" in c,
                       _train_longer)
 WATCH = Remedy("watch the samples sharpen: gandiag animate RUN, or gandiag report RUN")

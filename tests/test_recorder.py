@@ -164,6 +164,24 @@ def test_a_used_folder_is_refused(tmp_path):
     assert (tmp_path / "used" / "notes.txt").read_text() == "mine"
 
 
+def test_a_used_folder_points_to_gandiag_resume_only_where_gandiags_trainer_wrote_it(tmp_path, own_run):
+    gandiags = run_tiny(tmp_path / "gandiags")
+    with pytest.raises(R.RunError, match=f"`gandiag resume {gandiags}` continues it"):
+        Recorder(gandiags)
+    with pytest.raises(R.RunError, match="already holds a run: choose another folder$"):
+        Recorder(own_run)
+
+
+def test_resume_refuses_a_folder_an_own_loop_recorded_and_changes_nothing(own_run):
+    before = {p: p.read_bytes() for p in own_run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, ["resume", str(own_run), "--steps", "200", "--quiet"])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert result.output.strip().splitlines() == [
+        f"Error: {own_run} was recorded by your own training loop (gandiag.Recorder): gandiag's trainer cannot "
+        "continue it; train on in your loop, recording into a new folder"]
+    assert {p: p.read_bytes() for p in own_run.rglob("*") if p.is_file()} == before
+
+
 def test_remedies_for_an_own_loop_say_that_the_flags_are_gandiags(own_run, tmp_path):
     hopping = Verdict("mode_hopping", "Mode hopping", "warning", "hops", {R.EV_STEPS: [0, 40]},
                       ("unrolled D (Metz et al.): --unrolled 10",))

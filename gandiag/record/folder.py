@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RunError
-from .keys import (CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, METRICS_FILE, RUNNING, SNAP_STEP, SNAPSHOT_DIR,
-                   STATUS_FILE, STEP, STOPPED, TARGET_FILE)
+from .keys import (CHECKPOINT_DIR, CONFIG_FILE, GANDIAG_TRAINER, LOCK_FILE, METRICS_FILE, OWN_LOOP, RUNNING,
+                   SNAP_STEP, SNAPSHOT_DIR, STATUS_FILE, STEP, STOPPED, TARGET_FILE, TRAINER)
 
 
 # --- atomic writes ---------------------------------------------------------------------------
@@ -231,6 +231,12 @@ class RunReader:
         if not (self.root / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"{self.root} is not a gandiag run folder (no {CONFIG_FILE}): "
                                     "give the folder that `gandiag run` printed")
+
+    def trainer(self) -> str:
+        """Who trained the run: gandiag's trainer (whose folders before "trainer" was written name their
+        engine) or a user's own loop."""
+        record = self.record
+        return record.get(TRAINER) or (GANDIAG_TRAINER if "engine" in record else OWN_LOOP)
 
     @property
     def record(self) -> dict:

@@ -17,6 +17,7 @@ TARGET_FILE = "target.npy"           # a user's own 2D points, when they are the
 
 # --- config.json entries (besides the config itself) ------------------------------------------
 RUN_ID = "run_id"                    # written in config.json and in every checkpoint: a checkpoint belongs to its run
+TRAINER = "trainer"                  # who trained the run: GANDIAG_TRAINER (absent: a user's own loop)
 
 # --- metrics.jsonl keys ----------------------------------------------------------------------
 STEP = "step"
@@ -123,7 +124,7 @@ NOT_COMPUTED = "not_computed"
 # analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
 A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
 A_TRAINER = "trainer"                # "gandiag" (its own trainer) or "own loop" (a user's loop, through the Recorder)
-OWN_LOOP = "own loop"
+GANDIAG_TRAINER, OWN_LOOP = "gandiag", "own loop"   # also config.json's TRAINER
 A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
 SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
 N_CLASSES = "n_classes"              # an image run's coverage series: the classes each scored row counted over

@@ -36,10 +36,11 @@ import numpy as np
 import torch
 
 from .. import __version__
-from .folder import (FolderLock, RunError, atomic_write_bytes, atomic_write_json, checkpoint_name,
+from .folder import (FolderLock, RunError, RunReader, atomic_write_bytes, atomic_write_json, checkpoint_name,
                      discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name, _steps)
-from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, INTERRUPTED, LOCK_FILE, METRICS_FILE, MODES,
-                   RUN_ID, RUNNING, SNAP_FAKES, SNAP_IMAGES, SNAPSHOT_DIR, STATUS_FILE, STEP, TARGET_FILE)
+from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, GANDIAG_TRAINER, INTERRUPTED, LOCK_FILE,
+                   METRICS_FILE, MODES, RUN_ID, RUNNING, SNAP_FAKES, SNAP_IMAGES, SNAPSHOT_DIR, STATUS_FILE, STEP,
+                   TARGET_FILE)
 
 #: D's output kinds a recorder accepts
 D_OUTPUTS = ("logit", "probability")
@@ -242,7 +243,12 @@ def refuse_a_used_folder(root: Path) -> None:
     """A new run starts in a new or empty folder: appending to another run's files would mix them."""
     used = sorted(p.name for p in root.iterdir() if p.name != LOCK_FILE)
     if (root / CONFIG_FILE).exists():
-        raise RunError(f"{root} already holds a run: choose another folder (`gandiag resume {root}` continues it)")
+        try:
+            ours = RunReader(root).trainer() == GANDIAG_TRAINER
+        except RunError:   # a damaged config.json: resume rebuilds it where the run is gandiag's
+            ours = True
+        resume = f" (`gandiag resume {root}` continues it)" if ours else ""
+        raise RunError(f"{root} already holds a run: choose another folder{resume}")
     if used:
         raise RunError(f"{root} is not empty ({', '.join(used[:3])}{', ...' if len(used) > 3 else ''}): "
                        "choose a new or empty folder for the run")

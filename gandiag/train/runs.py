@@ -76,7 +76,7 @@ def run_record(cfg: Config, device: torch.device, choice: Choice) -> dict:
     rerun it without the scenario file."""
     own = user_losses.describe(cfg)
     return {"seed": cfg.seed, "method": method_name(cfg), "device": str(device), "engine": choice.record(),
-            "trainer": "gandiag", **({"losses": own} if own else {}), **ddp.describe()}
+            R.TRAINER: R.GANDIAG_TRAINER, **({"losses": own} if own else {}), **ddp.describe()}
 
 
 @contextmanager
@@ -153,6 +153,7 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     checkpoint, which holds the whole config. allow_done: a run already at `steps` is returned as it is
     (a multi-seed pass resumes its unfinished seeds only)."""
     reader = R.RunReader(root)
+    _refuse_own_loop(reader)
     ckpts = reader.checkpoint_steps()
     path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
     ckpt = load_checkpoint(path) if path else None
@@ -185,6 +186,17 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     record = {**record, "config": to_dict(cfg), **target.record(), "versions": versions(),
               "resumed_from": [*record.get("resumed_from", []), done]}
     return Start(cfg, choice, session, record, done)
+
+
+def _refuse_own_loop(reader: R.RunReader) -> None:
+    """A folder a user's own loop recorded holds that loop's config, not one gandiag's trainer can rebuild."""
+    try:
+        trainer = reader.trainer()
+    except R.RunError:
+        return   # a damaged config.json: prepare_resume rebuilds it from the checkpoint
+    if trainer == R.OWN_LOOP:
+        raise R.RunError(f"{reader.root} was recorded by your own training loop (gandiag.Recorder): gandiag's "
+                         "trainer cannot continue it; train on in your loop, recording into a new folder")
 
 
 def _resume_device(cfg: Config, ckpt: dict | None, path: Path | None) -> torch.device:
