@@ -112,3 +112,16 @@ def test_a_report_on_points_without_modes_draws_the_points_and_no_share(tmp_path
         page.locator("[data-layer=target]").uncheck()
         assert plane.evaluate("c => c.toDataURL()") != with_points
         assert errors == []
+
+
+def test_a_report_on_snapshots_of_fakes_alone_draws_the_fakes_and_no_heatmap(tmp_path):
+    report = write_report(rotating_run(tmp_path / "run", 3, n_fakes=64, fakes_alone=True))
+    with browser_page() as page:
+        errors, _ = open_report(page, report)
+        plane = page.locator("canvas.plane")
+        with_fakes = plane.evaluate(COUNT_PIXELS, FAKE_RGB)
+        page.locator("[data-layer=fakes]").uncheck()
+        assert with_fakes > 20 and plane.evaluate(COUNT_PIXELS, FAKE_RGB) == 0
+        page.locator("[data-layer=heatmap]").check()   # asked for, with no D grid to draw: nothing breaks
+        page.locator("[data-layer=arrows]").check()
+        assert errors == []

@@ -227,3 +227,13 @@ def test_image_runs_get_figures_too(tmp_path):
                     [{R.STEP: s, R.D_LOSS: 1.0, R.G_LOSS: 0.7} for s in range(0, 301, 50)],
                     mixture=None, scenario="mnist")
     assert [p.suffix for p in write_figure(run, dpi=40)] == [".png", ".pdf", ".svg"]
+
+
+def test_snapshots_of_fakes_alone_are_drawn_without_a_heatmap_or_arrows(tmp_path):
+    root = rotating_run(tmp_path / "fakes", 3, n_fakes=32, fakes_alone=True)
+    assert invoke("animate", root, *SMALL) == wrote(root / "animation.gif")
+    assert invoke("figure", root, "--out", tmp_path / "strip.png") == wrote(tmp_path / "strip.png")
+    (out,) = invoke("report", root)
+    assert out == wrote(root / "report.html")[0]
+    (shown,) = page_data((root / "report.html").read_text(encoding="utf-8"))["runs"]
+    assert {"fakes", "window"} <= set(shown) and not {"d", "grid", "arrows"} & set(shown)

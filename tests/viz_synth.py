@@ -41,10 +41,11 @@ def metric_rows(last: int, every: int, modes=lambda s: 8) -> list[dict]:
 
 
 def rotating_run(root: Path, n_snapshots: int, every: int = 100, n_fakes: int = 512, res: int = 64,
-                 seed: int = 0, z2: bool = False) -> Path:
+                 seed: int = 0, z2: bool = False, fakes_alone: bool = False) -> Path:
     """A ring8 run whose fakes sit on one mode at a time and move on to the next (the oscillating
     collapse of the Unrolled GAN paper's figure), with D high on the modes G left uncovered and
-    arrows pulling the fakes towards the next mode: realistic shapes and motion for timing."""
+    arrows pulling the fakes towards the next mode: realistic shapes and motion for timing.
+    fakes_alone: snapshots of the fakes only, as a user's loop may record them (no D grid or arrows)."""
     rng = np.random.default_rng(seed)
     snaps = {}
     for k in range(n_snapshots):
@@ -58,6 +59,7 @@ def rotating_run(root: Path, n_snapshots: int, every: int = 100, n_fakes: int = 
 
         grid = np.stack(np.meshgrid(np.linspace(-1, 1, 12), np.linspace(-1, 1, 12)), -1)
         manifold = here + 0.3 * grid if z2 else None
-        snaps[k * every] = toy_snapshot(fakes, nxt - fakes, d_fn, res=res, manifold=manifold)
+        snaps[k * every] = {R.SNAP_FAKES: fakes.astype(np.float32)} if fakes_alone else \
+            toy_snapshot(fakes, nxt - fakes, d_fn, res=res, manifold=manifold)
     last = (n_snapshots - 1) * every
     return write_run(root, snaps, metric_rows(last, max(every // 5, 1), modes=lambda s: 1 + (s // every) % 2))

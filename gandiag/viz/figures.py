@@ -20,7 +20,7 @@ from .. import record as R
 from . import FIGURE_DPI, STRIP_LAYERS, style
 from .describe import curve_groups
 from .frames import IMAGE_LAYERS, TOY_LAYERS, parse_layers
-from .panels import ImagePanel, ToyPanel, ranges
+from .panels import ImagePanel, ToyPanel, held_layers, ranges
 from .source import RunView, VizError, at_or_before, check_pixels, timeline
 
 FORMATS = ("png", "pdf", "svg")
@@ -112,7 +112,8 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
     shown = [at_or_before(view.steps, s) for s in wanted]
     snaps = {s: view.snapshot(s) for s in sorted(set(shown))}
     available = IMAGE_LAYERS if view.is_image else TOY_LAYERS
-    chosen = parse_layers(layers if layers is not None else (None if view.is_image else STRIP_LAYERS), available)
+    chosen = held_layers(parse_layers(layers if layers is not None else (None if view.is_image else STRIP_LAYERS),
+                                      available), snaps.values())
     width, height = size
     n = len(wanted)
     most = max(1, min(n, int((width - 0.7) // MIN_PANEL_IN)))  # 0.7 in: the y labels and colour bar

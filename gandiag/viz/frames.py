@@ -14,7 +14,7 @@ import numpy as np
 from .. import record as R
 from . import DEFAULT_DPI, DEFAULT_SIZE, style
 from .describe import curve_groups
-from .panels import BarsPanel, CurvesPanel, ImagePanel, Ranges, ToyPanel, mode_share, ranges
+from .panels import BarsPanel, CurvesPanel, ImagePanel, Ranges, ToyPanel, held_layers, mode_share, ranges
 from .source import RunView, VizError, check_pixels
 
 TOY_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold", "bars", "curves", "title")
@@ -63,7 +63,7 @@ class FrameRenderer:
                  size: tuple[int, int] = DEFAULT_SIZE, dpi: int = DEFAULT_DPI, label: str | None = None,
                  last_step: int | None = None, rng: Ranges | None = None):
         available = IMAGE_LAYERS if view.is_image else TOY_LAYERS
-        self.layers = layers if isinstance(layers, frozenset) else parse_layers(layers, available)
+        self.layers = held_layers(layers if isinstance(layers, frozenset) else parse_layers(layers, available), snaps)
         self.view, self.label, self.size = view, label, size
         self.verdicts = view.verdicts()
         self.fig = style.figure(*size, dpi)

@@ -34,6 +34,17 @@ class Ranges:
     share_hi: float
 
 
+#: the arrays each toy layer draws that a snapshot may lack: one recorded as given fakes, or of a G without
+#: D (Recorder.snapshot), holds the fakes alone
+LAYER_ARRAYS = {"heatmap": (R.SNAP_D_GRID, R.SNAP_GRID_X, R.SNAP_GRID_Y), "arrows": (R.SNAP_ARROWS,)}
+
+
+def held_layers(layers: frozenset, snaps) -> frozenset:
+    """`layers` less those that some of the snapshots to be drawn hold no arrays for."""
+    return frozenset(layer for layer in layers
+                     if all(key in snap for snap in snaps for key in LAYER_ARRAYS.get(layer, ())))
+
+
 def ranges(views: list, snap_lists: list[list[dict]]) -> list[Ranges]:
     """One Ranges per run over the snapshots that will be drawn, shared by runs whose D speaks the same
     units (probabilities, or critic scores), so one colour means one D value in every panel side by
@@ -49,7 +60,7 @@ def ranges(views: list, snap_lists: list[list[dict]]) -> list[Ranges]:
     by_kind = {}
     for probabilistic in {v.probabilistic for v, _ in toy}:
         values = np.concatenate([snap[R.SNAP_D_GRID].ravel() for v, snaps in toy for snap in snaps
-                                 if v.probabilistic == probabilistic])
+                                 if v.probabilistic == probabilistic and R.SNAP_D_GRID in snap] or [np.empty(0)])
         by_kind[probabilistic] = _d_range(values[np.isfinite(values)], probabilistic)
     return [Ranges(*by_kind[v.probabilistic], share_hi) if not v.is_image else Ranges(0.0, 1.0, 1.0)
             for v in views]

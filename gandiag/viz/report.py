@@ -30,7 +30,7 @@ from . import style
 from .describe import (command_line, curve_groups, method, settings_table, short_labels, verdict_items,
                        verdict_sentence)
 from .figures import png_bytes, strip_figure
-from .panels import ARROWS_SHOWN, ARROW_LENGTH, mode_share, push_vectors, ranges, tile
+from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
 from .source import RunView, VizError, read_diagnosis, timeline
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
@@ -164,17 +164,19 @@ def _run_payload(view: RunView, label: str, snaps: list[dict], rng, index: int) 
         return run
     fakes = np.stack([s[R.SNAP_FAKES] for s in snaps])
     x0, x1, y0, y1 = view.window()
-    idx = np.unique(np.linspace(0, fakes.shape[1] - 1, ARROWS_SHOWN).astype(int))
-    d_levels, d_scale = _levels(np.stack([s[R.SNAP_D_GRID] for s in snaps]))
-    gx, gy = snaps[0][R.SNAP_GRID_X], snaps[0][R.SNAP_GRID_Y]
-    run.update({
-        "window": [x0, x1, y0, y1], "n_fakes": int(fakes.shape[1]),
-        "d_range": [rng.d_lo, rng.d_hi], "d_label": "D(x)" if view.probabilistic else "critic score",
-        "share_hi": rng.share_hi,
-        "grid": [float(gx[0]), float(gx[-1]), len(gx), float(gy[0]), float(gy[-1]), len(gy)],
-        "fakes": _f16(fakes), "d": _b64(d_levels), "d_scale": d_scale, "arrow_index": idx.tolist(),
-        "arrows": _f16(np.stack([push_vectors(s[R.SNAP_ARROWS][idx], ARROW_LENGTH * (x1 - x0)) for s in snaps])),
-    })
+    run.update({"window": [x0, x1, y0, y1], "n_fakes": int(fakes.shape[1]), "fakes": _f16(fakes),
+                "share_hi": rng.share_hi})
+    held = held_layers(frozenset(LAYER_ARRAYS), snaps)   # a snapshot of fakes alone has no D grid or arrows
+    if "heatmap" in held:
+        d_levels, d_scale = _levels(np.stack([s[R.SNAP_D_GRID] for s in snaps]))
+        gx, gy = snaps[0][R.SNAP_GRID_X], snaps[0][R.SNAP_GRID_Y]
+        run.update({"d_range": [rng.d_lo, rng.d_hi], "d_label": "D(x)" if view.probabilistic else "critic score",
+                    "grid": [float(gx[0]), float(gx[-1]), len(gx), float(gy[0]), float(gy[-1]), len(gy)],
+                    "d": _b64(d_levels), "d_scale": d_scale})
+    if "arrows" in held:
+        idx = np.unique(np.linspace(0, fakes.shape[1] - 1, ARROWS_SHOWN).astype(int))
+        run.update({"arrow_index": idx.tolist(), "arrows": _f16(np.stack(
+            [push_vectors(s[R.SNAP_ARROWS][idx], ARROW_LENGTH * (x1 - x0)) for s in snaps]))})
     if view.mixture is not None:
         run.update({"centres": view.mixture.centres.tolist(), "stds": view.mixture.stds.tolist(),
                     "share": _f16(np.stack([mode_share(view.mixture, s[R.SNAP_FAKES]) for s in snaps]))})

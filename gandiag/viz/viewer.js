@@ -49,9 +49,9 @@
   const runs = data.runs.map(r => {
     const run = Object.assign({}, r, { metrics: parseCsv(r.csv) });
     if (!data.image) {
-      run.fakeArr = f16(r.fakes); run.arrowArr = f16(r.arrows); run.shareArr = r.share ? f16(r.share) : null;
+      run.fakeArr = f16(r.fakes); run.arrowArr = r.arrows ? f16(r.arrows) : null; run.shareArr = r.share ? f16(r.share) : null;
       run.pointArr = r.points ? f16(r.points) : null;
-      run.d = bytes(r.d);
+      run.d = r.d ? bytes(r.d) : null;   // a run whose snapshots hold fakes alone has no D grid or arrows
       run.manifoldArr = r.manifold ? f16(r.manifold) : null;
     }
     return run;
@@ -115,7 +115,7 @@
     const X = x => (x - x0) * sx, Y = y => (y1 - y) * sy;
     ctx.clearRect(0, 0, W, H);
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
-    if (layers.heatmap) {  // the grid's cells are centred on its points: the picture reaches half a cell beyond
+    if (layers.heatmap && run.d) {  // the grid's cells are centred on its points: the picture reaches half a cell beyond
       const [gx0, gx1, nx, gy0, gy1, ny] = run.grid, hx = (gx1 - gx0) / (2 * (nx - 1)), hy = (gy1 - gy0) / (2 * (ny - 1));
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(heatmap(run, k, Math.min(canvas.width, 1024)), X(gx0 - hx), Y(gy1 + hy), (gx1 - gx0 + 2 * hx) * sx, (gy1 - gy0 + 2 * hy) * sy);
@@ -163,7 +163,7 @@
         ctx.beginPath(); ctx.arc(X(x), Y(y), 1.3, 0, 2 * Math.PI); ctx.fill();
       }
     }
-    if (layers.arrows) {
+    if (layers.arrows && run.arrowArr) {
       const a = run.arrowArr, idx = run.arrow_index, aoff = k * idx.length * 2;
       ctx.strokeStyle = ctx.fillStyle = data.arrow_colour; ctx.lineWidth = 0.9;
       idx.forEach((i, j) => {
@@ -199,7 +199,7 @@
     if (!canvas) return;
     const [ctx, W, H] = setupCanvas(canvas), top = 100, bottom = H - 100, x = 6, w = 12;
     ctx.clearRect(0, 0, W, H);
-    if (!layers.heatmap) return;
+    if (!layers.heatmap || !run.d) return;
     lutRgb.forEach((rgb, i) => {
       const y0 = bottom - (i + 1) * (bottom - top) / lutRgb.length;
       ctx.fillStyle = `rgb(${rgb})`; ctx.fillRect(x, y0, w, (bottom - top) / lutRgb.length + 0.5);
