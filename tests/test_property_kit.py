@@ -105,6 +105,14 @@ def test_saturation_profile_classifies_each_builtin_generator_loss(kind, profile
     assert saturation_profile(g_of(kind)) == profile
 
 
+def test_a_loss_of_one_value_per_sample_is_refused_by_the_profile_as_by_the_properties():
+    per_sample = lambda fake: -torch.nn.functional.logsigmoid(fake)  # noqa: E731  (no .mean())
+    with pytest.raises(ValueError, match=r"^the loss returned Tensor of shape \(2,\), expected a scalar tensor$"):
+        saturation_profile(per_sample)
+    with pytest.raises(ValueError, match=r"^the loss returned float, expected a scalar tensor$"):
+        saturation_profile(lambda fake: 1.0)
+
+
 @pytest.mark.parametrize("kind, family", [("minimax", "cross-entropy"), ("nonsaturating", "cross-entropy"),
                                           ("least-squares", "least-squares")])
 def test_label_smoothing_bounds_optimum_holds_for_smoothed_targets_and_fails_without_them(kind, family):

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from numpy.testing import assert_allclose
 from PIL import Image
 
+import gandiag
 from gandiag.cli import main
 from gandiag import record as R
 from gandiag.viz.animate import animate_run
@@ -237,3 +238,11 @@ def test_snapshots_of_fakes_alone_are_drawn_without_a_heatmap_or_arrows(tmp_path
     assert out == wrote(root / "report.html")[0]
     (shown,) = page_data((root / "report.html").read_text(encoding="utf-8"))["runs"]
     assert {"fakes", "window"} <= set(shown) and not {"d", "grid", "arrows"} & set(shown)
+
+
+def test_a_finished_run_without_snapshots_is_told_how_to_record_some(tmp_path):
+    with gandiag.Recorder(tmp_path / "own", target=gandiag.target("ring8")) as rec:
+        rec.log(0, d_loss=1.0, g_loss=1.0)
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "own")])
+    assert (result.exit_code, result.output.strip()) == (1, f"Error: {tmp_path / 'own'} holds no snapshots to draw: "
+                                                         "record some (rec.snapshot(step, ...) in your loop)")

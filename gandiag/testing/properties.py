@@ -32,8 +32,8 @@ def evaluate(loss, example: dict, dtype=torch.float64) -> tuple[float, dict]:
     inputs = [torch.tensor(example[k], dtype=dtype, requires_grad=True) for k in names]
     value = loss(*inputs)
     if not isinstance(value, torch.Tensor) or value.numel() != 1:
-        raise ValueError(f"the loss returned {type(value).__name__} {getattr(value, 'shape', '')}, "
-                         "expected a scalar tensor")
+        shape = f" of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else ""
+        raise ValueError(f"the loss returned {type(value).__name__}{shape}, expected a scalar tensor")
     grads = torch.autograd.grad(value.reshape(()), inputs, allow_unused=True)
     # A loss that ignores one batch has a zero gradient for it, not a missing one.
     return float(value.detach()), {k: (torch.zeros_like(x) if g is None else g.detach())
@@ -139,8 +139,9 @@ def saturation_profile(g_loss, near: float = -10.0, far: float = -40.0) -> str:
     value (-log D(G(z)) tends to -1, WGAN and hinge are constant); growing: it grows with the distance
     to the target (least squares, gradient a - 1). Goodfellow et al. 2014; Mao et al. 2016.
     """
-    g_near = abs(float(evaluate(g_loss, {"fake": [near]})[1]["fake"][0]))
-    g_far = abs(float(evaluate(g_loss, {"fake": [far]})[1]["fake"][0]))
+    # a batch of two equal logits, so that a loss returning one value per sample is refused here too
+    g_near = abs(float(evaluate(g_loss, {"fake": [near, near]})[1]["fake"][0]))
+    g_far = abs(float(evaluate(g_loss, {"fake": [far, far]})[1]["fake"][0]))
     if g_near == 0 or g_far / g_near < 0.5:
         return SATURATING
     return GROWING if g_far / g_near > 2 else NON_SATURATING

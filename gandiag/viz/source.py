@@ -50,9 +50,19 @@ class RunView:
         self.points = None if self.is_image or self.mixture is not None else self.reader.points()
         self.steps: list[int] = self.reader.snapshot_steps()
         if not self.steps:
-            raise VizError(f"{self.root} has no snapshots yet: they are written every "
-                           f"{self.config.get('snapshot_every', '?')} steps, try again later")
+            raise VizError(self._no_snapshots())
         self.rows: list[dict] = self.reader.metrics()
+
+    def _no_snapshots(self) -> str:
+        """Why there is nothing to draw, and what to do: wait for a live run's first snapshot, or (a run
+        that ended without any) record some."""
+        if self.reader.status.get("status") == R.RUNNING:
+            every = self.config.get("snapshot_every")
+            when = f"they are written every {every} steps" if every else "none has been written"
+            return f"{self.root} has no snapshots yet: {when}, try again later"
+        how = "rec.snapshot(step, ...) in your loop" if self.reader.trainer() == R.OWN_LOOP else \
+            "a run with --snapshot-every below its --steps"
+        return f"{self.root} holds no snapshots to draw: record some ({how})"
 
     @property
     def probabilistic(self) -> bool:
