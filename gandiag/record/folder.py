@@ -319,15 +319,14 @@ class RunReader:
             raise RunError(f"{path} cannot be read ({type(e).__name__}): restore it from your points file") from None
 
     def window(self) -> tuple[float, float, float, float] | None:
-        """The square the 2D pictures show: around the modes, or around a user's points."""
-        mixture = self.mixture()
-        if mixture is not None:
-            return mixture.window()
+        """The square the 2D pictures show, the one the target's D grid covers (its window): around a
+        user's points, modes fitted to them or not, else around the mixture's modes."""
         points = self.points()
-        if points is None:
-            return None
-        from ..data.toy import points_window
-        return points_window(points)
+        if points is not None:
+            from ..data.toy import points_window
+            return points_window(points)
+        mixture = self.mixture()
+        return mixture.window() if mixture is not None else None
 
     def mixture(self):
         """The target's modes as recorded (toy scenarios), or None for image scenarios."""

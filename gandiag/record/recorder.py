@@ -23,8 +23,10 @@ at flush(), before a checkpoint and at close: a loop that crashes keeps every ro
 from __future__ import annotations
 
 import io
+import numbers
 import os
 import platform
+import shutil
 import socket
 import uuid
 from contextlib import contextmanager
@@ -36,6 +38,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..config import LOSSES
 from .folder import (FolderLock, RunError, RunReader, atomic_write_bytes, atomic_write_json, checkpoint_name,
                      discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name, _steps)
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, GANDIAG_TRAINER, INTERRUPTED, LOCK_FILE,
@@ -56,19 +59,19 @@ class Recorder:
     def __init__(self, root, target=None, config: dict | None = None, *, loss: str = "nonsaturating",
                  discriminator_output: str = "logit", grid_res: int = DEFAULT_GRID_RES, grid_chunk: int | None = None,
                  keep_checkpoints: int = 0, record: dict | None = None, lock: FolderLock | None = None):
-        if discriminator_output not in D_OUTPUTS:
-            raise RunError(f"discriminator_output = {discriminator_output!r} is not allowed: expected one of "
-                           + ", ".join(D_OUTPUTS))
-        self.root = Path(root)
         if not str(root).strip():
             raise RunError("the run folder's name is empty: give a path, e.g. runs/mine")
+        _refuse_bad_options(target, loss, discriminator_output, grid_res, grid_chunk, keep_checkpoints)
+        if not isinstance(config, (dict, type(None))):
+            raise RunError(f"config is {_kind(config)}: give a dict (e.g. vars(args) for argparse's arguments)")
+        config = _value("config", dict(config or {}))
+        self.root = Path(root)
         self.target, self.loss, self.d_output = target, loss, discriminator_output
         self.grid_res, self.grid_chunk, self.keep_checkpoints = grid_res, grid_chunk, keep_checkpoints
-        self._lock = lock or FolderLock(self.root).acquire()
-        try:
+        with _as_found_on_failure(self.root, lock) as self._lock:
             refuse_a_used_folder(self.root)
             self.run_id = uuid.uuid4().hex
-            self.record = {RUN_ID: self.run_id, "config": dict(config or {}),
+            self.record = {RUN_ID: self.run_id, "config": config,
                            **(target.record() if target is not None else {}),
                            "recorder": {"loss": loss if isinstance(loss, str) else getattr(loss, "__name__", "custom"),
                                         "discriminator_output": discriminator_output},
@@ -79,9 +82,6 @@ class Recorder:
                 np.save(buf, target.points)
                 atomic_write_bytes(self.root / TARGET_FILE, buf.getvalue())
             self._start()
-        except BaseException:
-            self._lock.release()
-            raise
 
     @classmethod
     def reopen(cls, root, record: dict, target=None, *, loss: str = "nonsaturating", grid_res: int = DEFAULT_GRID_RES,
@@ -106,24 +106,28 @@ class Recorder:
         (self.root / SNAPSHOT_DIR).mkdir(parents=True, exist_ok=True)
         (self.root / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.root / CONFIG_FILE, self.record)
-        self._metrics = open(self.root / METRICS_FILE, "a", encoding="utf-8")
         self._row: dict | None = None
         self._last_step = max([row[STEP] for _, row in metrics_lines(self.root / METRICS_FILE)], default=-1)
         self.ended: str | None = None
         self._since = datetime.now().isoformat(timespec="seconds")
         self.write_status(RUNNING, step=max(self._last_step, 0))
+        # opened last: nothing after it can fail, so a failed start leaves no file open
+        self._metrics = open(self.root / METRICS_FILE, "a", encoding="utf-8")
 
     # --- a metrics row per step ----------------------------------------------------------------
     def log(self, step: int, **values) -> None:
-        """Add values to the row of `step`: numbers, 0-d tensors, numpy scalars, lists of numbers (any
-        other JSON value is kept as it is). Steps must not go back."""
+        """Add values to the row of `step`: numbers, strings, bools, 0-d tensors, numpy scalars and arrays,
+        lists and dicts of those. Steps must not go back."""
+        self._need_open("log")
         self._merge(step, {k: _value(k, v) for k, v in values.items()})
 
     def evaluate(self, step: int, generator, z: torch.Tensor) -> dict:
         """The target's metrics of G(z) (modes, high quality, reverse KL, ...; image targets: classifier
         metrics) into the row of `step`; returns them."""
         from .snapshot import fakes_of
+        self._need_open("evaluate")
         self._need_target("evaluate")
+        step = self._next(step)
         with untouched(generator):
             fakes = fakes_of(generator, z)
         entries = self.target.metrics(fakes)
@@ -137,8 +141,11 @@ class Recorder:
         gradient arrows of G's loss at each fake (2D targets), the samples (image targets), the
         generator manifold (a 2D z), and the saturation probe, whose entries join the row of `step`
         together with the target's metrics of G(eval_z or z) (unless evaluate() gave them already).
-        Arrays you computed yourself (e.g. fakes=..., from any framework) are written as given."""
+        Arrays you computed yourself (e.g. fakes=..., from any framework) are written as given.
+        A step out of order is refused before anything is computed or written."""
         from .snapshot import fakes_of, image_snapshot, toy_snapshot
+        self._need_open("snapshot")
+        step = self._next(step)
         entries = {}
         if generator is not None:
             if z is None:
@@ -163,12 +170,18 @@ class Recorder:
         atomic_write_bytes(self.root / SNAPSHOT_DIR / snapshot_name(step), snapshot_bytes(step, arrays))
         self._merge(step, entries)
 
-    def _merge(self, step: int, entries: dict) -> None:
+    def _next(self, step) -> int:
+        """`step` as a whole number, refused if it goes back: before the row in hand, or to a row written."""
         step = _step(step)
+        current = self._row[STEP] if self._row is not None else self._last_step
+        if step < current or (step == current and self._row is None):
+            raise RunError(f"step {step} comes after step {current}: record steps in increasing order")
+        return step
+
+    def _merge(self, step: int, entries: dict) -> None:
+        step = self._next(step)
         if self._row is not None and self._row[STEP] != step:
             self.flush()
-        if step <= self._last_step and self._row is None:
-            raise RunError(f"step {step} comes after step {self._last_step}: record steps in increasing order")
         if self._row is None:
             self._row = {STEP: step}
         self._row.update(entries)
@@ -182,6 +195,12 @@ class Recorder:
             self._last_step = row[STEP]
         return row
 
+    def _need_open(self, what: str) -> None:
+        # a closed recorder no longer holds the folder's lock: what it wrote now could mix with another writer's
+        if self._lock is None:
+            raise RunError(f"{what} after the recorder closed: {self.root} is no longer written by it; "
+                           "record inside the `with` block (before close()), or into a new Recorder's folder")
+
     def _need_target(self, what: str) -> None:
         if self.target is None:
             raise RunError(f"{what} needs a target: Recorder(..., target=gandiag.target('ring8') or your points)")
@@ -190,6 +209,7 @@ class Recorder:
     def checkpoint(self, step: int, state: dict) -> Path:
         """Write RUN/checkpoints/step_XXXXXXXX.pt (state, tagged with this run's id; rows up to `step`
         are written first), then keep only the newest keep_checkpoints (0: all)."""
+        self._need_open("checkpoint")
         self.flush()
         buf = io.BytesIO()
         torch.save({**state, RUN_ID: self.run_id}, buf)
@@ -201,6 +221,7 @@ class Recorder:
         return path
 
     def write_status(self, status: str, **details) -> None:
+        self._need_open("writing a status")
         # a running status names its process: who holds the folder, for a second writer's refusal
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": self._since} if status == RUNNING else {}
         atomic_write_json(self.root / STATUS_FILE, {"status": status, **details, **owner})
@@ -227,7 +248,7 @@ class Recorder:
 
     def __exit__(self, kind, error, tb) -> None:
         try:
-            if self.ended is None:
+            if self.ended is None and self._lock is not None:   # closed in the block: its status stays as it is
                 last = (self._row or {}).get(STEP, self._last_step)
                 if kind is None:
                     self.end(FINISHED, step=max(last, 0))
@@ -237,6 +258,55 @@ class Recorder:
                     self.end(FAILED, step=max(last, 0), detail=f"{kind.__name__}: {error}")
         finally:
             self.close()
+
+
+def _refuse_bad_options(target, loss, d_output: str, grid_res: int, grid_chunk: int | None,
+                       keep_checkpoints: int) -> None:
+    """A bad option is refused when the recorder is made, before it writes anything: not at the first
+    snapshot, nor in the pictures that read the folder later."""
+    if target is not None and not all(hasattr(target, a) for a in ("kind", "record", "metrics")):
+        spec = repr(str(target)) if isinstance(target, (str, Path)) else "your_points"
+        raise RunError(f"target is {_kind(target)}, not a gandiag target: pass target=gandiag.target({spec})")
+    if not callable(loss) and loss not in LOSSES:
+        raise RunError(f"loss = {loss!r} is not allowed: expected one of {', '.join(LOSSES)}, or your own "
+                       "function of D's logits on the fakes")
+    if d_output not in D_OUTPUTS:
+        raise RunError(f"discriminator_output = {d_output!r} is not allowed: expected one of " + ", ".join(D_OUTPUTS))
+    _whole("grid_res", grid_res, 2, " (the points per side of D's grid)")
+    if grid_chunk is not None:
+        _whole("grid_chunk", grid_chunk, 1, " (the grid points D scores at once) or None (as many as z holds)")
+    _whole("keep_checkpoints", keep_checkpoints, 0, " (0 keeps all)")
+
+
+def _whole(name: str, value, least: int, meaning: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise RunError(f"{name} = {value!r} is not allowed: expected a whole number >= {least}{meaning}")
+
+
+@contextmanager
+def _as_found_on_failure(root: Path, lock: FolderLock | None):
+    """The folder's lock (the caller's, or taken here) for the block; if the block fails, the folder is left
+    as it was found, so the corrected retry is not refused as "not empty": the entries added while the lock
+    was held, the lock file if it was made here and the folders made for it (while empty) are removed.
+    Nothing that was there before the lock was held is touched, another writer's run included."""
+    made = [p for p in (root, *root.parents) if not p.exists()]   # innermost first
+    lock_made = not (root / LOCK_FILE).exists()
+    lock = lock or FolderLock(root).acquire()
+    before = set(root.iterdir())
+    try:
+        yield lock
+    except BaseException:
+        for path in set(root.iterdir()) - before:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if lock_made:
+            (root / LOCK_FILE).unlink(missing_ok=True)
+        lock.release()
+        for folder in made:
+            try:
+                folder.rmdir()   # only while empty: another process may have written there meanwhile
+            except OSError:
+                break
+        raise
 
 
 def refuse_a_used_folder(root: Path) -> None:
@@ -268,14 +338,26 @@ def _step(step) -> int:
 
 
 def _value(key: str, v):
-    """A metrics value as JSON holds it (a 0-d tensor or numpy scalar as a number)."""
+    """A value as JSON holds it: a 0-d tensor or numpy scalar as a number, an array as a list. Anything else
+    JSON cannot hold is refused here, where it arrives: at the write it would lose the rows in hand."""
     if isinstance(v, torch.Tensor):
         if v.numel() != 1:
-            raise RunError(f"{key} is a tensor of shape {tuple(v.shape)}: log one number per key")
+            raise RunError(f"{key} is a tensor of shape {tuple(v.shape)}: give one number per key (or .tolist())")
         return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, (np.ndarray, np.generic)):
+        v = v.tolist()
+    if isinstance(v, dict):
+        return {k: _value(f"{key}.{k}", x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_value(f"{key}[{i}]", x) for i, x in enumerate(v)]
+    if v is None or isinstance(v, (str, int, float)):
+        return v
+    raise RunError(f"{key} is {_kind(v)}, which a run folder cannot hold: give a number, a string, a bool or "
+                   "a 0-d tensor/array instead")
+
+
+def _kind(v) -> str:
+    return f"the class {v.__qualname__}" if isinstance(v, type) else f"of type {type(v).__qualname__}"
 
 
 @contextmanager

@@ -108,6 +108,14 @@ def _g_loss(loss) -> Callable[[torch.Tensor], torch.Tensor]:
     return loss if callable(loss) else (lambda logits: losses.g_loss(loss, logits))
 
 
+@contextmanager
+def autograd_on():
+    """Gradients on for the probe whatever the caller's mode (evaluation code often sits under
+    torch.no_grad() or torch.inference_mode()); the caller's mode is back after the block."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
 def _params_grad_norm(loss, params) -> float:
     grads = torch.autograd.grad(loss, params)
     return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
@@ -122,7 +130,8 @@ def measure_saturation(G, D, z: torch.Tensor) -> tuple[dict, torch.Tensor, torch
     saved buffers (torch's default), and then refuses to run twice over one graph (retain_graph)."""
     module = _module(G)
     params = [q for q in module.parameters() if q.requires_grad] if module is not None else []
-    with eval_mode(G), as_trained(D):
+    with eval_mode(G), as_trained(D), autograd_on():
+        z = z.clone() if z.is_inference() else z   # autograd cannot save a tensor made under inference mode
         fake = G(z)
         logits = D(fake)
         prob = torch.sigmoid(logits.detach())
@@ -145,13 +154,14 @@ def toy_snapshot(G, D, z: torch.Tensor, *, loss, window, grid_res: int, manifold
         arrays[R.SNAP_FAKES] = fakes_of(G, z)
     else:
         sat_row, fake, logits = measure_saturation(G, D, z)
-        with as_trained(D):
+        with as_trained(D), autograd_on():
             x = fake.clone().requires_grad_(True)
             # -dL_G/dx per sample (sum, not mean, so the arrow length does not shrink with the batch size)
             (push,) = torch.autograd.grad(-_g_loss(loss)(D(x)) * len(x), x)
             xmin, xmax, ymin, ymax = window
-            gx = torch.linspace(xmin, xmax, grid_res, device=z.device)
-            gy = torch.linspace(ymin, ymax, grid_res, device=z.device)
+            # in the players' dtype and on their device: a float64 D refuses a float32 grid
+            gx = torch.linspace(xmin, xmax, grid_res, device=fake.device, dtype=fake.dtype)
+            gy = torch.linspace(ymin, ymax, grid_res, device=fake.device, dtype=fake.dtype)
             yy, xx = torch.meshgrid(gy, gx, indexing="ij")  # row i <-> y = gy[i], column j <-> x = gx[j]
             with frozen_batch_statistics(D, fake), torch.no_grad():
                 # D scores the grid in batches of the training batch size: with minibatch discrimination a
