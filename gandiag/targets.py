@@ -193,14 +193,21 @@ def points_target(points, modes: int | None = None, name: str | None = None) -> 
 
 
 def target(spec, modes: int | None = None, *, seed: int = 0, device="cpu"):
-    """A target from a scenario name or TOML path, an (N, 2) array, or a .npy / .npz / .csv file of points."""
+    """A target from a scenario name or TOML path, an (N, 2) array, or a .npy / .npz / .csv file of points.
+    modes: a scenario's mixture with that many modes instead of its own (ring8 with modes=3: a ring of 3);
+    your points with that many modes fitted to them."""
+    if isinstance(spec, (MixtureTarget, PointsTarget, ImageTarget, Mixture)) and modes is not None:
+        raise ValueError(f"modes = {modes} applies to a scenario name or to your points, not to a "
+                         f"{type(spec).__name__}, whose modes are already known")
     if isinstance(spec, (MixtureTarget, PointsTarget, ImageTarget)):
         return spec
     if isinstance(spec, (str, Path)) and Path(spec).suffix.lower() in (".npy", ".npz", ".csv", ".txt"):
         return points_target(spec, modes)
     if isinstance(spec, str) or isinstance(spec, Path):
         from .config import load_config
-        cfg = load_config(str(spec))
+        cfg = load_config(str(spec), **({"modes": modes} if modes is not None else {}))
+        if cfg.data in IMAGE_DATA and modes is not None:
+            raise ValueError(f"modes = {modes} applies to 2D targets: {spec} is {cfg.data}, whose classes are fixed")
         if cfg.data in IMAGE_DATA:
             from .train.classifier import load_or_train
             return image_target(cfg.data, cfg.data_dir, seed, cfg.eval_samples, device,

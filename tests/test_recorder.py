@@ -95,6 +95,15 @@ def test_a_row_holds_the_logged_values_and_the_snapshot_probe_of_its_step(own_ru
     assert snap[R.SNAP_D_GRID].shape == (64, 64) and snap[R.SNAP_ARROWS].shape == (64, 2)
 
 
+@pytest.mark.parametrize("code, status", [(0, R.FINISHED), (None, R.FINISHED), (2, R.FAILED)])
+def test_sys_exit_in_the_loop_ends_the_run_as_its_exit_code_says(tmp_path, code, status):
+    with pytest.raises(SystemExit):
+        with Recorder(tmp_path / "run") as rec:
+            rec.log(0, d_loss=1.0)
+            raise SystemExit(code)
+    assert R.RunReader(tmp_path / "run").status["status"] == status
+
+
 def test_a_loop_that_crashes_leaves_a_readable_failed_folder(tmp_path):
     root = tmp_path / "crash"
     with pytest.raises(RuntimeError, match="user bug"):

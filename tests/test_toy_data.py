@@ -2,9 +2,11 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 from numpy.testing import assert_allclose
 
+import gandiag
 from gandiag.config import load_config
 from gandiag.data.toy import mixture_from_config, ring
 from gandiag.metrics import coverage
@@ -78,3 +80,11 @@ def test_sampling_is_repeatable_and_on_the_requested_dtype():
     b = m.sample(64, torch.Generator().manual_seed(5))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert a.dtype == torch.float32 and a.shape == (64, 2)
+
+
+def test_target_modes_gives_a_scenario_that_many_modes_and_is_refused_where_they_are_known():
+    three = gandiag.target("ring8", modes=3)
+    assert three.mixture.n_modes == 3
+    torch.testing.assert_close(torch.as_tensor(three.mixture.centres), torch.as_tensor(ring(3, 2.0, 0.02).centres))
+    with pytest.raises(ValueError, match="modes = 3 applies to a scenario name or to your points"):
+        gandiag.target(gandiag.target("ring8"), modes=3)

@@ -250,7 +250,7 @@ class Recorder:
         try:
             if self.ended is None and self._lock is not None:   # closed in the block: its status stays as it is
                 last = (self._row or {}).get(STEP, self._last_step)
-                if kind is None:
+                if kind is None or (issubclass(kind, SystemExit) and error.code in (0, None)):   # sys.exit(0)
                     self.end(FINISHED, step=max(last, 0))
                 elif issubclass(kind, KeyboardInterrupt):
                     self.end(INTERRUPTED, step=max(last, 0))
