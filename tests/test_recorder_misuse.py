@@ -180,3 +180,30 @@ def test_a_points_target_with_fitted_modes_is_pictured_over_the_window_d_is_grid
     assert_close(torch.tensor(grid, dtype=torch.float64), torch.tensor(target.window(), dtype=torch.float64),
                  rtol=1e-6, atol=0)
 
+
+
+class WithFeatures(nn.Module):
+    """A player that returns more than the recorder reads: its output and its features."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x), x
+
+
+@pytest.mark.parametrize("player, message", [
+    ("generator", r"G\(z\) gave a tuple for 16 z: the recorder needs one sample per row .* "
+                  r"pass generator=lambda z: G\(z\)\[0\]"),
+    ("discriminator", r"D\(x\) gave a tuple for 16 samples: the recorder needs one score per sample, shape \(N,\) "
+                      r"or \(N, 1\); pass discriminator=lambda x: D\(x\)\[0\]"),
+])
+def test_a_player_returning_more_than_its_output_is_refused_naming_the_wrap(tmp_path, player, message):
+    G, D = players()
+    wrapped = {"generator": G, "discriminator": D, player: WithFeatures(G if player == "generator" else D)}
+    with Recorder(tmp_path / "run", target=gandiag.target("ring8"), grid_res=8) as rec:
+        with pytest.raises(R.RunError, match=message) as error:
+            rec.snapshot(0, **wrapped, z=torch.randn(16, Z))
+        _one_line(error)
+        rec.snapshot(0, generator=G, discriminator=D, z=torch.randn(16, Z))   # the refused call wrote nothing

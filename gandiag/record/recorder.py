@@ -378,9 +378,14 @@ def untouched(*modules):
 
 def as_logits(D, output: str) -> Callable:
     """D as x -> one logit per sample, whatever it returns: (N,) from (N, 1), the logit of a probability."""
+    from .snapshot import described
+
     def logits(x):
         out = D(x)
-        out = out.reshape(len(x)) if out.dim() > 1 and out.shape[-1] == 1 else out
+        if not isinstance(out, torch.Tensor) or out.shape not in ((len(x),), (len(x), 1)):
+            raise RunError(f"D(x) gave {described(out)} for {len(x)} samples: the recorder needs one score per "
+                           "sample, shape (N,) or (N, 1); pass discriminator=lambda x: D(x)[0] where D returns more")
+        out = out.reshape(len(x))
         if output == "probability":
             eps = torch.finfo(out.dtype).eps
             out = torch.logit(out.clamp(eps, 1 - eps))

@@ -21,6 +21,7 @@ from torch import nn
 
 from .. import losses
 from . import keys as R
+from .errors import RunError
 
 
 def _module(player):
@@ -101,7 +102,22 @@ def frozen_batch_statistics(D, batch: torch.Tensor):
 def fakes_of(G, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """G(z) in eval mode, in chunks, as float32 on the CPU."""
     with eval_mode(G):
-        return torch.cat([G(z[i:i + chunk]).float().cpu() for i in range(0, len(z), chunk)])
+        return torch.cat([_samples(G, z[i:i + chunk]).float().cpu() for i in range(0, len(z), chunk)])
+
+
+def _samples(G, z: torch.Tensor) -> torch.Tensor:
+    """G(z), refused in one line unless it is one sample per row of z (a G returning more than its samples
+    is wrapped by the caller)."""
+    out = G(z)
+    if not isinstance(out, torch.Tensor) or out.dim() < 2 or len(out) != len(z):
+        raise RunError(f"G(z) gave {described(out)} for {len(z)} z: the recorder needs one sample per row "
+                       "(a tensor of shape (N, 2), or (N, C, H, W) for images); pass generator=lambda z: "
+                       "G(z)[0] where G returns more")
+    return out
+
+
+def described(out) -> str:
+    return f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
 
 
 def _g_loss(loss) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -132,7 +148,7 @@ def measure_saturation(G, D, z: torch.Tensor) -> tuple[dict, torch.Tensor, torch
     params = [q for q in module.parameters() if q.requires_grad] if module is not None else []
     with eval_mode(G), as_trained(D), autograd_on():
         z = z.clone() if z.is_inference() else z   # autograd cannot save a tensor made under inference mode
-        fake = G(z)
+        fake = _samples(G, z)
         logits = D(fake)
         prob = torch.sigmoid(logits.detach())
         row = {R.SAT_SHARE: float((prob < R.SATURATED_BELOW).float().mean()),
@@ -140,7 +156,8 @@ def measure_saturation(G, D, z: torch.Tensor) -> tuple[dict, torch.Tensor, torch
                R.SAT_DLOGIT_NONSAT: float((1 - prob).mean())}
         if params:
             row[R.SAT_GNORM_MINIMAX] = _params_grad_norm(losses.g_loss("minimax", logits), params)
-            row[R.SAT_GNORM_NONSAT] = _params_grad_norm(losses.g_loss("nonsaturating", D(G(z))), params)
+            again = D(_samples(G, z))
+            row[R.SAT_GNORM_NONSAT] = _params_grad_norm(losses.g_loss("nonsaturating", again), params)
     return row, fake.detach(), logits.detach()
 
 
