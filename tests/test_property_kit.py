@@ -113,6 +113,15 @@ def test_a_loss_of_one_value_per_sample_is_refused_by_the_profile_as_by_the_prop
         saturation_profile(lambda fake: 1.0)
 
 
+def test_a_loss_never_finite_fails_every_property_as_never_checked_and_has_no_profile():
+    never = lambda fake: fake.mean() * float("nan")  # noqa: E731
+    results = {r.name: r for r in check_loss(never, "generator").results}
+    assert not any(r.passed for r in results.values())
+    assert {name for name, r in results.items() if r.detail.startswith("never checked")} == \
+        set(results) - {"finite_value_and_gradient"}
+    assert saturation_profile(never) == P.UNKNOWN_PROFILE
+
+
 @pytest.mark.parametrize("kind, family", [("minimax", "cross-entropy"), ("nonsaturating", "cross-entropy"),
                                           ("least-squares", "least-squares")])
 def test_label_smoothing_bounds_optimum_holds_for_smoothed_targets_and_fails_without_them(kind, family):

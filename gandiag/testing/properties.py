@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
 
 from . import strategies as S
-from .search import prop, show
+from .search import NOT_FINITE, prop, show
 
 GENERATOR, DISCRIMINATOR = "generator", "discriminator"
 ROLES = (GENERATOR, DISCRIMINATOR)
 SATURATING, NON_SATURATING, GROWING = "saturating", "non-saturating", "growing"
+UNKNOWN_PROFILE = "unknown (G's gradient is not finite as D(G(z)) -> 0)"
 
 
 def evaluate(loss, example: dict, dtype=torch.float64) -> tuple[float, dict]:
@@ -74,7 +75,7 @@ def generator_step_raises_fake_scores(g_loss):
         value, grads = evaluate(g_loss, example)
         g = grads["fake"]
         if not _finite(value, grads):
-            return None
+            return NOT_FINITE
         if bool((g > 0).any()):
             return f"dL/dfake = {show(g.tolist())}: a descent step lowers D's score on a fake"
         if not bool((g < 0).any()):
@@ -95,7 +96,7 @@ def discriminator_step_separates(d_loss):
     def violation(example):
         value, grads = evaluate(d_loss, example)
         if not _finite(value, grads):
-            return None
+            return NOT_FINITE
         real, fake = grads["real"], grads["fake"]
         if bool((real > 0).any()):
             return f"dL/dreal = {show(real.tolist())}: a descent step lowers D's score on a real"
@@ -123,7 +124,9 @@ def non_saturating_gradient(g_loss):
         _, at_zero = evaluate(g_loss, {"fake": [0.0] * len(example["fake"])})
         g, g0 = grads["fake"].abs(), at_zero["fake"].abs()
         weaker = torch.isfinite(g) & torch.isfinite(g0) & (g < g0 * (1 - 1e-9))
-        if not math.isfinite(value) or not bool(weaker.any()):
+        if not math.isfinite(value):
+            return NOT_FINITE
+        if not bool(weaker.any()):
             return None
         i = int(weaker.nonzero()[0])
         return (f"|dL/da| = {g[i]:.3g} at a = {example['fake'][i]:.7g}, below {g0[i]:.3g} at a = 0: "
@@ -142,6 +145,8 @@ def saturation_profile(g_loss, near: float = -10.0, far: float = -40.0) -> str:
     # a batch of two equal logits, so that a loss returning one value per sample is refused here too
     g_near = abs(float(evaluate(g_loss, {"fake": [near, near]})[1]["fake"][0]))
     g_far = abs(float(evaluate(g_loss, {"fake": [far, far]})[1]["fake"][0]))
+    if not (math.isfinite(g_near) and math.isfinite(g_far)):
+        return UNKNOWN_PROFILE
     if g_near == 0 or g_far / g_near < 0.5:
         return SATURATING
     return GROWING if g_far / g_near > 2 else NON_SATURATING
@@ -161,7 +166,7 @@ def batch_permutation_invariance(loss, role: str):
         again, _ = evaluate(loss, reordered)
         scale = 1 + max(abs(a) for k in reordered for a in reordered[k])
         if not (math.isfinite(value) and math.isfinite(again)):
-            return None
+            return NOT_FINITE
         if math.isclose(value, again, rel_tol=1e-9, abs_tol=1e-9 * scale ** 2):
             return None
         return f"loss = {value:.9g} before and {again:.9g} after reordering the batch"
@@ -211,7 +216,9 @@ def optimal_discriminator(d_loss, optimum: str):
         v = pointwise_objective(d_loss, example["log_p"], example["log_q"])
         best = OPTIMA[optimum](example["log_p"], example["log_q"])
         at_best, nearby = v(best), v(best + example["step"])
-        if not (math.isfinite(at_best) and math.isfinite(nearby)) or at_best <= nearby + 1e-9 * (1 + abs(at_best)):
+        if not (math.isfinite(at_best) and math.isfinite(nearby)):
+            return NOT_FINITE
+        if at_best <= nearby + 1e-9 * (1 + abs(at_best)):
             return None
         return (f"D's expected loss here is {nearby:.9g} at a* + step, below {at_best:.9g} at the "
                 f"{optimum} optimum a* = {best:.7g}")
@@ -239,7 +246,9 @@ def label_smoothing_bounds_optimum(d_loss, family: str):
         v = pointwise_objective(d_loss, example["log_p"], example["log_q"], t)
         bound = SMOOTHED_BOUNDS[family](t)
         at_bound, beyond = v(bound), v(bound + example["step"])
-        if not (math.isfinite(at_bound) and math.isfinite(beyond)) or at_bound <= beyond + 1e-9 * (1 + abs(at_bound)):
+        if not (math.isfinite(at_bound) and math.isfinite(beyond)):
+            return NOT_FINITE
+        if at_bound <= beyond + 1e-9 * (1 + abs(at_bound)):
             return None
         return (f"D's expected loss here is {beyond:.9g} at the bound + step, below {at_bound:.9g} at "
                 f"the bound {bound:.7g} the target sets")

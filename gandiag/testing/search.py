@@ -1,8 +1,10 @@
 """The search behind every property: hypothesis looks for an input that breaks it, then shrinks it.
 
 A property is a strategy of inputs plus a `violation(example)` that returns None when the property
-holds on that input and a one-line description when it does not. `falsify` turns the pair into a
-Result: passed, or failed with the smallest counterexample hypothesis could shrink to.
+holds on that input, a one-line description when it does not, and NOT_FINITE where the loss or its
+gradient is not finite there (finite_value_and_gradient's defect, reported once, under its name).
+`falsify` turns the pair into a Result: passed, or failed with the smallest counterexample hypothesis
+could shrink to; a property that had no finite input at all was never checked, and fails saying so.
 """
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from dataclasses import dataclass
 
 from hypothesis import Phase, find, settings
 from hypothesis.errors import NoSuchExample
+
+#: a violation's answer where the loss or its gradient is not finite: no verdict on that input
+NOT_FINITE = "the loss or its gradient is not finite here"
 
 #: The hypothesis settings searches run under; None means the loaded profile (`settings()`).
 _SETTINGS: contextvars.ContextVar[settings | None] = contextvars.ContextVar("gandiag_settings", default=None)
@@ -70,11 +75,18 @@ def show(value) -> str:
 def falsify(name: str, strategy, violation) -> Result:
     """Search `strategy` for an example on which `violation` reports something; shrink it if found."""
 
+    verdicts = 0   # inputs where the property was checked: those on which the loss was finite
+
     def broken(example) -> str | None:
+        nonlocal verdicts
         try:
-            return violation(example)
+            found = violation(example)
         except Exception as e:  # a loss that raises on some input breaks the property there
             return f"raised {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+        if found is NOT_FINITE:
+            return None
+        verdicts += 1
+        return found
 
     # No example database: the kit is also run on users' losses from any directory, and a stored
     # example keyed by this closure's source would be replayed against every other loss. No explain
@@ -84,6 +96,9 @@ def falsify(name: str, strategy, violation) -> Result:
     try:
         example = find(strategy, lambda ex: broken(ex) is not None, settings=search)
     except NoSuchExample:
+        if not verdicts:   # a pass here would be a test that could not fail
+            return Result(name, False, "every input tried", "never checked: " + NOT_FINITE.replace(" here", "")
+                          + " on any of them (finite_value_and_gradient)")
         return Result(name, True)
     return Result(name, False, show(example), broken(example))
 
