@@ -165,6 +165,9 @@ def test_metrics_against_another_scenario_uses_its_modes(tmp_path, samples):
     (lambda p: p.with_suffix(".npy").write_bytes(b"garbage"), ["cannot be read"]),
     (lambda p: np.savez(p.with_suffix(".npz"), a=np.zeros((9, 2)), b=np.zeros((9, 2))), ["several arrays"]),
     (lambda p: p.with_suffix(".json").write_text("[]"), ["unknown file type"]),
+    (lambda p: np.savez(p.with_suffix(".npz")), ["it holds no arrays"]),
+    (lambda p: np.save(p.with_suffix(".npy"), np.zeros((9, 2), dtype=complex)), ["it holds complex numbers"]),
+    (lambda p: p.mkdir(), ["is a folder"]),
 ])
 def test_metrics_rejects_a_bad_samples_file_in_one_line(tmp_path, content, words):
     content(tmp_path / "s")

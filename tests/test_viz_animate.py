@@ -111,7 +111,7 @@ def test_a_diverged_run_animates_without_warnings(tmp_path):
 
 def test_a_run_without_snapshots_is_a_clear_error(tmp_path):
     run = write_run(tmp_path / "run", {})
-    with pytest.raises(VizError, match="no snapshots yet"):
+    with pytest.raises(VizError, match="holds no snapshots to draw: record some"):
         animate_run(run)
 
 
@@ -168,8 +168,11 @@ def test_out_names_the_file_and_its_suffix_the_format(tmp_path):
     assert not (run / "animation.gif").exists()  # the run's own animation (the one run wrote) is left alone
     with pytest.raises(VizError, match="ends in .gif but the format is mp4"):
         animate_run(run, fmt="mp4", out=tmp_path / "talk.gif")
-    with pytest.raises(VizError, match="does not exist"):
+    with pytest.raises(VizError, match="the folder .*nowhere does not exist$"):
         animate_run(run, out=tmp_path / "nowhere" / "a.gif")
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(VizError, match="a file is a file, not a folder$"):
+        animate_run(run, out=tmp_path / "a file" / "a.gif")
 
 
 @style.styled
