@@ -18,7 +18,8 @@ def load_samples(path) -> np.ndarray:
     (an optional header line), non-finite values included; a one-line ValueError for anything else."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: give a .npy, .npz or .csv file of N x 2 samples")
+        what = "is a folder" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"{path} {what}: give a .npy, .npz or .csv file of N x 2 samples")
     try:
         x = _read_array(path)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -34,12 +35,13 @@ def _read_array(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         with open(path, "rb") as f:  # np.load given a path leaves it open when the file is damaged
-            return np.asarray(np.load(f, allow_pickle=False), dtype=np.float64)
+            return _real(np.load(f, allow_pickle=False))
     if suffix == ".npz":
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             if SNAP_FAKES in z.files or len(z.files) == 1:
-                return np.asarray(z[SNAP_FAKES if SNAP_FAKES in z.files else z.files[0]], dtype=np.float64)
-            raise ValueError(f"several arrays ({', '.join(z.files)}) and none named {SNAP_FAKES!r}")
+                return _real(z[SNAP_FAKES if SNAP_FAKES in z.files else z.files[0]])
+            raise ValueError(f"several arrays ({', '.join(z.files)}) and none named {SNAP_FAKES!r}" if z.files
+                             else "it holds no arrays")
     if suffix in (".csv", ".txt"):
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
@@ -48,6 +50,13 @@ def _read_array(path: Path) -> np.ndarray:
             warnings.simplefilter("ignore", UserWarning)
             return np.loadtxt(io.StringIO("\n".join(lines[has_header:])), delimiter=",", ndmin=2)
     raise ValueError(f"unknown file type {suffix!r}")
+
+
+def _real(array: np.ndarray) -> np.ndarray:
+    """The array as float64; complex numbers refused (numpy would drop their imaginary parts, warning)."""
+    if np.iscomplexobj(array):
+        raise ValueError("it holds complex numbers")
+    return np.asarray(array, dtype=np.float64)
 
 
 def _numeric_line(line: str) -> bool:

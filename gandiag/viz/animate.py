@@ -19,7 +19,7 @@ from .. import record as R
 from . import DEFAULT_DPI, DEFAULT_FPS, DEFAULT_MAX_FRAMES, DEFAULT_SIZE, style
 from .frames import FrameRenderer
 from .panels import ranges
-from .source import RunView, VizError, at_or_before, timeline
+from .source import RunView, VizError, at_or_before, check_folder_of, timeline
 
 FORMATS = ("gif", "mp4")
 #: the last frame stays up this long before the GIF loops, so the end state can be read
@@ -83,8 +83,8 @@ def check_output(fmt: str, fps: int, out=None) -> None:
         raise VizError(f"format {fmt!r} is not supported: choose one of {', '.join(FORMATS)}")
     if fps < 1:
         raise VizError(f"fps = {fps} is not allowed: give a positive number of frames per second")
-    if out is not None and not Path(out).parent.is_dir():
-        raise VizError(f"cannot write {out}: the folder {Path(out).parent} does not exist")
+    if out is not None:
+        check_folder_of(out)
     if fmt == "mp4":
         ffmpeg()
 

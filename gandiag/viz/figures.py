@@ -21,7 +21,7 @@ from . import FIGURE_DPI, STRIP_LAYERS, style
 from .describe import curve_groups
 from .frames import IMAGE_LAYERS, TOY_LAYERS, parse_layers
 from .panels import ImagePanel, ToyPanel, held_layers, ranges
-from .source import RunView, VizError, at_or_before, check_pixels, timeline
+from .source import RunView, VizError, at_or_before, check_folder_of, check_pixels, timeline
 
 FORMATS = ("png", "pdf", "svg")
 #: print widths in inches: a journal column and a full page (two-column journals: ~3.3-3.5 and ~7)
@@ -199,8 +199,7 @@ def figure_targets(out, default_stem: Path) -> tuple[Path, tuple[str, ...]]:
     if out is None:
         return default_stem, FORMATS
     out = Path(out)
-    if not out.parent.is_dir():
-        raise VizError(f"cannot write {out}: the folder {out.parent} does not exist")
+    check_folder_of(out)
     suffix = out.suffix.lower().lstrip(".")
     if suffix in FORMATS:
         return out.with_suffix(""), (suffix,)

@@ -31,7 +31,7 @@ from .describe import (command_line, curve_groups, method, settings_table, short
                        verdict_sentence)
 from .figures import png_bytes, strip_figure
 from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
-from .source import RunView, VizError, read_diagnosis, timeline
+from .source import RunView, VizError, check_folder_of, read_diagnosis, timeline
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
 TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRICT, "modes with ≥ 1 % of the samples"),
@@ -58,8 +58,7 @@ def write_report(run_dirs, out=None, labels: list[str] | None = None) -> Path:
         out = Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else \
             Path("report-" + "-vs-".join(Path(d).resolve().name for d in run_dirs)[:120] + ".html")
     out = Path(out)
-    if not out.parent.is_dir():
-        raise VizError(f"cannot write {out}: the folder {out.parent} does not exist")
+    check_folder_of(out)
     R.atomic_write_bytes(out, report_html(run_dirs, labels).encode("utf-8"))
     return out
 

@@ -25,6 +25,17 @@ class VizError(R.RunError):
     reports a bad run folder as one line (the CLI) reports these the same way."""
 
 
+def check_folder_of(out) -> None:
+    """Refuse a picture whose folder cannot hold it, before any rendering: missing, or a file."""
+    folder = Path(out).parent
+    if folder.is_dir():
+        return
+    blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    why = f"{blocking} is a file, not a folder" if blocking is not None and not blocking.is_dir() else \
+        f"the folder {folder} does not exist"
+    raise VizError(f"cannot write {out}: {why}")
+
+
 def check_pixels(width: float, height: float, what: str) -> None:
     """Refuse a picture too large to draw (matplotlib's limit per side, a 1 GB RGBA buffer) in one line."""
     from . import MAX_PIXELS, MAX_SIDE_PX
