@@ -109,6 +109,10 @@ def fit_modes(points: np.ndarray, k: int, seed: int = 0) -> Mixture:
     """k modes fitted to points by k-means (scipy's kmeans2, k-means++ start): each cluster's centre, its
     isotropic std (the root mean squared distance to the centre over sqrt(2)) and its share of the points."""
     from scipy.cluster.vq import kmeans2
+    distinct = len(np.unique(points, axis=0))
+    if distinct < k:   # k-means would leave clusters empty (scipy warns) and fit fewer modes than asked
+        raise ConfigError(f"{k} modes cannot be fitted to points with {distinct} distinct value(s): ask for at "
+                          f"most {distinct}")
     centres, labels = kmeans2(points, k, minit="++", seed=seed)
     counts = np.bincount(labels, minlength=k).astype(np.float64)
     sq = np.bincount(labels, weights=((points - centres[labels]) ** 2).sum(1), minlength=k)

@@ -7,7 +7,7 @@ import torch
 from numpy.testing import assert_allclose
 
 import gandiag
-from gandiag.config import load_config
+from gandiag.config import ConfigError, load_config
 from gandiag.data.toy import mixture_from_config, ring
 from gandiag.metrics import coverage
 from gandiag.targets import mode_metrics
@@ -88,3 +88,10 @@ def test_target_modes_gives_a_scenario_that_many_modes_and_is_refused_where_they
     torch.testing.assert_close(torch.as_tensor(three.mixture.centres), torch.as_tensor(ring(3, 2.0, 0.02).centres))
     with pytest.raises(ValueError, match="modes = 3 applies to a scenario name or to your points"):
         gandiag.target(gandiag.target("ring8"), modes=3)
+
+
+def test_fitting_more_modes_than_the_points_have_distinct_values_is_refused_in_one_line():
+    points = np.repeat([[0.0, 0.0], [1.0, 1.0]], 50, axis=0)
+    with pytest.raises(ConfigError, match="^3 modes cannot be fitted to points with 2 distinct value"):
+        gandiag.target(points, modes=3)
+    assert gandiag.target(points, modes=2).fitted.n_modes == 2
