@@ -8,7 +8,9 @@
     RUN/status.json            running, finished, diverged, interrupted or failed            (atomic write)
 
 Readers take what is there: they work on a run that crashed or is still running, and skip a truncated
-last metrics line. Writing goes through gandiag.record.Recorder, which holds the lock.
+last metrics line (or a garbled one, or one without a sane step); a known key's value of the wrong type
+reads as null. A snapshot is checked against SNAPSHOT_SHAPES when it is opened. Writing goes through
+gandiag.record.Recorder, which holds the lock.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numbers
 import os
 import re
 import secrets
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -28,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RunError
-from .keys import (CHECKPOINT_DIR, CONFIG_FILE, GANDIAG_TRAINER, LOCK_FILE, METRICS_FILE, OWN_LOOP, RUNNING,
-                   SNAP_STEP, SNAPSHOT_DIR, STATUS_FILE, STEP, STOPPED, TARGET_FILE, TRAINER)
+from .keys import (CHECKPOINT_DIR, CONFIG_FILE, COUNTS, GANDIAG_TRAINER, LOCK_FILE, METRIC_TYPES, METRICS_FILE,
+                   MODE_COUNTS, NEAR_COUNTS, NUMBER, OWN_LOOP, RUNNING, SNAP_D_GRID, SNAP_STEP, SNAPSHOT_DIR,
+                   SNAPSHOT_SHAPES, STATUS_FILE, STEP, STOPPED, TARGET_FILE, TRAINER)
 
 
 # --- atomic writes ---------------------------------------------------------------------------
@@ -210,17 +214,38 @@ RECORD_TYPES = {"config": dict, "target": dict, "modes": dict, "losses": dict, "
 _JSON_TYPES = {dict: "a table", list: "a list", str: "a string"}
 
 
+def damaged_snapshot(path: Path, what: str) -> RunError:
+    return RunError(f"snapshot {path} {what}: it is damaged or not a gandiag snapshot of this run; delete it "
+                    "and try again")
+
+
 class Snapshot(dict):
-    """A snapshot's arrays by name; an array it lacks (a damaged or foreign file) is a one-line RunError
+    """A snapshot's arrays by name, each of the shape and a numeric dtype SNAPSHOT_SHAPES gives its key (else a
+    one-line RunError when it is opened); an array it lacks (a damaged or foreign file) is a one-line RunError
     where a reader asks for it, not a KeyError."""
 
     def __init__(self, arrays: dict, path: Path):
         super().__init__(arrays)
         self.path = path
+        sizes: dict[str, int] = {}   # each letter's size, as the first array naming it has it
+        for key, spec in SNAPSHOT_SHAPES.items():
+            if key in self:
+                self._check(key, self[key], spec, sizes)
+
+    def _check(self, key: str, a: np.ndarray, spec: tuple, sizes: dict) -> None:
+        if a.dtype.kind not in "iuf":
+            raise damaged_snapshot(self.path, f"has a {key!r} array of {a.dtype} values, not numbers")
+        fixed = spec[:-1] if spec[-1:] == (...,) else spec
+        ok = a.ndim >= len(fixed) if fixed != spec else a.ndim == len(fixed)
+        for axis, want in enumerate(fixed if ok else ()):
+            size = sizes.setdefault(want, a.shape[axis]) if isinstance(want, str) else want
+            ok = ok and a.shape[axis] == size >= 1
+        if not ok:
+            shape = ", ".join("..." if d is ... else f"{d} = {sizes[d]}" if d in sizes else str(d) for d in spec)
+            raise damaged_snapshot(self.path, f"has a {key!r} array of shape {a.shape}, not ({shape})")
 
     def __missing__(self, key):
-        raise RunError(f"snapshot {self.path} has no {key!r} array (it holds {', '.join(sorted(self)) or 'none'}): "
-                       "it is damaged or not a gandiag snapshot of this run; delete it and try again")
+        raise damaged_snapshot(self.path, f"has no {key!r} array (it holds {', '.join(sorted(self)) or 'none'})")
 
 
 class RunReader:
@@ -228,6 +253,7 @@ class RunReader:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._grid: tuple[Path, tuple] | None = None   # the first D grid this reader opened: (snapshot, shape)
         if not (self.root / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"{self.root} is not a gandiag run folder (no {CONFIG_FILE}): "
                                     "give the folder that `gandiag run` printed")
@@ -277,8 +303,19 @@ class RunReader:
         return status
 
     def metrics(self) -> list[dict]:
-        """All complete metrics rows; a truncated or garbled line (a killed writer) is skipped."""
-        return [row for _, row in metrics_lines(self.root / METRICS_FILE)]
+        """All complete metrics rows; a truncated or garbled line (a killed writer) is skipped, and a known
+        key's value of the wrong type reads as null (metrics_lines), as do the counts of a toy run's row over
+        another number of modes than the run's target has."""
+        rows = [row for _, row in metrics_lines(self.root / METRICS_FILE)]
+        try:
+            mixture = self.mixture() if self.record.get("modes") else None
+        except RunError:   # a damaged config.json is for the reader that needs it to say
+            mixture = None
+        if mixture is None:
+            return rows
+        m = mixture.n_modes
+        return [_nulled(row, [k for k in (MODE_COUNTS, NEAR_COUNTS) if isinstance(row.get(k), list)
+                              and len(row[k]) != m]) for row in rows]
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         return series(self.metrics(), key)
@@ -290,9 +327,28 @@ class RunReader:
         path = self.root / SNAPSHOT_DIR / snapshot_name(step)
         try:
             with np.load(path) as z:
-                return Snapshot({k: z[k] for k in z.files}, path)
+                arrays = {k: z[k] for k in z.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise RunError(f"snapshot {path} cannot be read ({type(e).__name__}): delete it and try again") from None
+        snap = Snapshot(arrays, path)
+        if SNAP_D_GRID in snap:
+            self._same_grid(path, snap[SNAP_D_GRID].shape)
+        return snap
+
+    def _same_grid(self, path: Path, shape: tuple) -> None:
+        """Every snapshot of a run has D's grid at one resolution (pictures stack them): gandiag's trainer
+        records it (grid_res), a user's loop's first snapshot read here stands for it."""
+        res = self.config.get("grid_res") if self.trainer() == GANDIAG_TRAINER else None
+        if isinstance(res, int) and not isinstance(res, bool):
+            if shape != (res, res):
+                raise damaged_snapshot(path, f"has a {'x'.join(map(str, shape))} d_grid, the run's grid is "
+                                             f"{res}x{res} (grid_res)")
+        elif self._grid is None:
+            self._grid = (path, shape)
+        elif shape != self._grid[1]:
+            raise RunError(f"snapshot {path} has a {'x'.join(map(str, shape))} d_grid and snapshot {self._grid[0]} "
+                           f"a {'x'.join(map(str, self._grid[1]))} one: one of them is damaged or not a snapshot "
+                           "of this run; delete it and try again")
 
     def checkpoint_steps(self) -> list[int]:
         return _steps(self.root / CHECKPOINT_DIR, ".pt")
@@ -353,9 +409,34 @@ def metrics_lines(path: Path) -> list[tuple[bytes, dict]]:
             row = json.loads(line)
         except ValueError:  # JSONDecodeError and UnicodeDecodeError both
             continue
-        if line.endswith(b"\n") and isinstance(row, dict) and isinstance(row.get(STEP), int):
-            pairs.append((line, row))
+        if line.endswith(b"\n") and isinstance(row, dict) and is_step(row.get(STEP)):
+            pairs.append((line, _nulled(row, [k for k, kind in METRIC_TYPES.items() if not _fits(row.get(k), kind)])))
     return pairs
+
+
+#: steps past it do not fit the int64 arrays readers make of them
+MAX_STEP = 2 ** 63 - 1
+
+
+def is_step(v) -> bool:
+    """A metrics row's step: a whole number from 0 to MAX_STEP (JSON's 150.0, a bool or text is none)."""
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_STEP
+
+
+def is_number(v) -> bool:
+    """A JSON number a float holds (not a bool; an integer past float's 1.8e308 overflows float())."""
+    return isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool) and abs(v) <= sys.float_info.max)
+
+
+def _fits(v, kind: str) -> bool:
+    """Whether a value (None: absent or null, which fits any key) is of METRIC_TYPES' kind."""
+    return v is None or (is_number(v) if kind == NUMBER else
+                         kind == COUNTS and isinstance(v, list) and all(map(is_number, v)))
+
+
+def _nulled(row: dict, keys: list[str]) -> dict:
+    """row with those keys' values as null, as metrics.jsonl writes a value it has no number for."""
+    return {**row, **dict.fromkeys(keys)} if keys else row
 
 
 def _steps(folder: Path, suffix: str) -> list[int]:

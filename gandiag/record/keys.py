@@ -66,6 +66,13 @@ METRIC_KEYS = {
     SAT_GNORM_NONSAT: "snapshot rows: G's gradient norm under the non-saturating loss",
 }
 
+N_SAMPLES = "n_samples"              # the samples behind a row's mode metrics (also a coverage report's)
+NUMBER, COUNTS = "a number", "a list of numbers"
+#: the JSON type of each known metrics key besides STEP (null, how a non-finite value is written, fits every
+#: key): readers read a value of another type (a stray edit) as null, so the row keeps its other values
+METRIC_TYPES = {**{key: NUMBER for key in METRIC_KEYS if key != STEP}, N_SAMPLES: NUMBER,
+                MODE_COUNTS: COUNTS, NEAR_COUNTS: COUNTS}
+
 #: share of D(G(z)) below which a fake counts as saturated (the saturation probe)
 SATURATED_BELOW = 1e-3
 
@@ -97,6 +104,13 @@ SNAPSHOT_KEYS = {
     SNAP_IMAGES: "(S, C, H, W) G(z) for the fixed z batch (image targets)",
 }
 
+#: each snapshot array's shape as readers check it (numbers, any dtype else is damage): a number is that
+#: size, a letter a size of at least 1 that every array of the snapshot naming it shares, ... any further axes
+#: (a user's D may give its logits as (S, 1))
+SNAPSHOT_SHAPES = {SNAP_STEP: (), SNAP_FAKES: ("S", 2), SNAP_ARROWS: ("S", 2), SNAP_FAKE_LOGITS: ("S", ...),
+                   SNAP_GRID_X: ("R",), SNAP_GRID_Y: ("R",), SNAP_D_GRID: ("R", "R"), SNAP_MANIFOLD: ("Q", "Q", 2),
+                   SNAP_IMAGES: ("S", "C", "H", "W")}
+
 # --- a cell's outcome over its later half (gandiag reproduce, from the analyzer's verdicts) ------
 OUTCOME_SPREAD, OUTCOME_HOPS, OUTCOME_COLLAPSED, OUTCOME_PARTIAL = "spread", "hops", "collapsed", "partial"
 
@@ -115,7 +129,7 @@ STOPPED = "stopped"                  # read only: status.json says running, but 
 
 # --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analysis; definitions: docs/analyzer.md)
 # a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS (above) and these:
-N_SAMPLES, JS_UNIFORM, ENTROPY = "n_samples", "js_uniform", "entropy"
+JS_UNIFORM, ENTROPY = "js_uniform", "entropy"          # and N_SAMPLES (above)
 LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"
 KNN_PRECISION, KNN_RECALL, KNN_DENSITY, KNN_COVERAGE = "knn_precision", "knn_recall", "knn_density", "knn_coverage"
 N_NONFINITE = "n_nonfinite"          # samples with a NaN or infinite coordinate (on no mode, infinitely far)
