@@ -126,7 +126,8 @@ def run(scenario, out, quiet, animate, seeds, **params):
     if seeds > 1:  # --seeds (gandiag.train.seeds)
         from gandiag.train.seeds import exit_code, format_summary, run_seeds
         summary = run_seeds(cfg, seeds, out, quiet=quiet)
-        click.echo(format_summary(summary))
+        if not quiet:
+            click.echo(format_summary(summary))
         sys.exit(exit_code(summary))
     result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg))
     if is_main():  # under torchrun only rank 0 reports and animates
@@ -146,7 +147,8 @@ def resume(run_dir, steps, quiet, animate):
     if is_pass(run_dir):
         from gandiag.train.seeds import exit_code, format_summary
         summary = resume_seeds(run_dir, steps, quiet=quiet)
-        click.echo(format_summary(summary))
+        if not quiet:
+            click.echo(format_summary(summary))
         sys.exit(exit_code(summary))
     finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(_config_of(run_dir))), quiet, animate)
 
@@ -174,15 +176,43 @@ def finish(result, quiet: bool, animate: bool) -> None:
         from gandiag.viz.animate import animate_run
         animate_run(result.path)
     if not quiet:
-        last, counts = result.last, result.last.get(R.MODE_COUNTS) or []
-        quality = f"classifier score {last[R.CLASSIFIER_SCORE]:.2f}, Frechet distance " \
-            f"{last[R.FRECHET_DISTANCE]:.1f}" if R.CLASSIFIER_SCORE in last else \
-            f"high quality {100 * (last.get(R.HQ) or 0):.1f} %"  # image runs: the MNIST classifier's measures
-        click.echo(f"{result.status} at step {result.step}: modes {last.get(R.MODES)}/{len(counts)} "
-                   f"(strict {last.get(R.MODES_STRICT)}), {quality}, "
-                   f"reverse KL {last.get(R.REVERSE_KL, float('nan')):.3f}")
+        click.echo(f"{result.status} at step {result.step}: {_final_metrics(result)}")
         click.echo(f"run folder: {result.path}")
         click.echo(f"next: gandiag analyze {result.path}   |   gandiag report {result.path}")
+
+
+def _final_metrics(result) -> str:
+    """The summary line's metrics: the modes and their quality (a mixture's high quality share, an image run's
+    classifier measures), or for a user's own points without modes the metrics that need none."""
+    last = result.last
+    if R.MODES not in last and R.CLASSIFIER_SCORE not in last:
+        return _points_metrics(result)
+    quality = f"classifier score {last[R.CLASSIFIER_SCORE]:.2f}, Frechet distance " \
+        f"{last[R.FRECHET_DISTANCE]:.1f}" if R.CLASSIFIER_SCORE in last else \
+        f"high quality {100 * (last.get(R.HQ) or 0):.1f} %"  # image runs: the MNIST classifier's measures
+    return (f"modes {last.get(R.MODES)}/{len(last.get(R.MODE_COUNTS) or [])} (strict {last.get(R.MODES_STRICT)}), "
+            f"{quality}, reverse KL {last.get(R.REVERSE_KL, float('nan')):.3f}")
+
+
+def _points_metrics(result) -> str:
+    """A run on the user's own points without modes: grid KL / JS and the k-NN scores of its last snapshot's
+    fixed-z fakes, as `gandiag analyze` states them (the last row's k-NN scores where it has no snapshot)."""
+    from gandiag.metrics.coverage import points_report
+    reader = R.RunReader(result.path)
+    points, steps = reader.points(), reader.snapshot_steps()
+    snap = reader.snapshot(steps[-1]) if steps and points is not None else {}
+    if R.SNAP_FAKES in snap:
+        f = points_report(snap[R.SNAP_FAKES], points, reader.window())
+        where = (f"the step-{steps[-1]} snapshot's {f[R.N_SAMPLES]:,} fixed-z fakes: grid KL "
+                 f"{_num(f[R.GRID_KL], 3)} / JS {_num(f[R.GRID_JS], 3)}, ")
+    else:
+        f, where = result.last, "the last metrics row's "
+    return (f"against your points (no modes known), {where}k-NN precision {_num(f.get(R.KNN_PRECISION))} recall "
+            f"{_num(f.get(R.KNN_RECALL))} density {_num(f.get(R.KNN_DENSITY))} coverage {_num(f.get(R.KNN_COVERAGE))}")
+
+
+def _num(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 @main.command()

@@ -6,12 +6,20 @@ from gandiag import viz
 from . import OutPath, _wrote, count, main
 
 
-def _picture_options(command):
-    """The options animate and compare share (defaults from gandiag.viz, which imports no plotting)."""
+#: --format's help, the command's output added
+_FORMAT = "GIF, or MP4 (H.264 through the ffmpeg imageio-ffmpeg ships){}.  [default: {}]"
+
+
+def _picture_options(format_help: str):
+    """The options animate and compare share (defaults from gandiag.viz, which imports no plotting);
+    format_help: --format's, which says what the command writes."""
+    return lambda command: _with_picture_options(command, format_help)
+
+
+def _with_picture_options(command, format_help: str):
     for opt in reversed([
         click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default=None,
-                     help="GIF, or MP4 (H.264 through the ffmpeg imageio-ffmpeg ships).  [default: --out's "
-                          "suffix, else gif]"),
+                     help=format_help),
         click.option("--fps", type=count(1, 100), default=viz.DEFAULT_FPS, show_default=True,
                      help="Frames per second."),
         click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.DEFAULT_DPI, show_default=True,
@@ -32,7 +40,7 @@ def _picture_options(command):
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @click.option("--out", type=OutPath(dir_okay=False), default=None,
               help="File to write (.gif or .mp4).  [default: RUN/animation.gif]")
-@_picture_options
+@_picture_options(_FORMAT.format("", "--out's suffix, else gif"))
 def animate(run_dir, out, fmt, fps, dpi, size, layers, max_frames):
     """Render RUN's snapshots into an animation (RUN/animation.gif unless --out says otherwise)."""
     from gandiag.viz.animate import animate_run
@@ -53,7 +61,7 @@ _LABELS = click.option("--labels", default=None,
 @click.argument("run_dirs", metavar="RUN_A RUN_B [RUN ...]", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=OutPath(file_okay=False), required=True, help="Folder for the comparison files.")
 @_LABELS
-@_picture_options
+@_picture_options(_FORMAT.format(": OUT/compare.gif or OUT/compare.mp4", "gif"))
 def compare(run_dirs, out, labels, fmt, fps, dpi, size, layers, max_frames):
     """Runs side by side: a synchronized animation, overlaid metric curves and a metrics table."""
     from gandiag.viz.compare import compare_runs

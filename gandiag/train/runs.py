@@ -182,7 +182,7 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     session = Session(cfg, device, target, choice)
     if ckpt:
         _restore(session, ckpt, path)
-    _cut_metrics(root, done if ckpt else -1, progress)
+    _cut_metrics(root, done if ckpt else None, progress)
     record = {**record, "config": to_dict(cfg), **target.record(), "versions": versions(),
               "resumed_from": [*record.get("resumed_from", []), done]}
     return Start(cfg, choice, session, record, done)
@@ -217,20 +217,24 @@ def _restore(s: Session, ckpt: dict, path: Path) -> None:
                          "or foreign; delete it to resume from an earlier one") from None
 
 
-def _cut_metrics(root: Path, step: int, progress: Progress) -> None:
-    """Keep the rows up to the checkpoint byte for byte and drop the rest (a killed run wrote them, the
-    last maybe half; the resumed run writes them again), saying what was dropped or is missing."""
+def _cut_metrics(root: Path, step: int | None, progress: Progress) -> None:
+    """Keep the rows up to the checkpoint at `step` byte for byte and drop the rest (a killed run wrote them,
+    the last maybe half; the resumed run writes them again), saying what was dropped or is missing.
+    step None: no checkpoint yet, every row is trained again from step 0."""
     path = root / R.METRICS_FILE
     lines = R.metrics_lines(path)
-    kept = [line for line, row in lines if row[R.STEP] <= step]
+    kept = [line for line, row in lines if step is not None and row[R.STEP] <= step]
     raw = path.read_bytes().count(b"\n") + (0 if path.read_bytes().endswith(b"\n") else 1) if path.is_file() else 0
     garbled, dropped = raw - len(lines), len(lines) - len(kept)
-    if dropped:
+    if step is None:
+        again = f" ({dropped} metrics row{'s' if dropped != 1 else ''} trained again)" if dropped else ""
+        progress.note(f"resume: no checkpoint yet: starting again from step 0{again}")
+    elif dropped:
         progress.note(f"resume: {dropped} metrics rows after the checkpoint (step {step}) are trained again")
     if garbled and path.stat().st_size:
         progress.note(f"resume: {garbled} damaged line(s) of {path.name} (a killed write) left out")
-    last = max([row[R.STEP] for _, row in lines if row[R.STEP] <= step], default=None)
-    if step > 0 and last is not None and last < step:
+    last = max([row[R.STEP] for _, row in lines if step is not None and row[R.STEP] <= step], default=None)
+    if step and last is not None and last < step:
         progress.note(f"resume: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
                       "the rows between are lost (the run itself continues exactly)")
     R.atomic_write_bytes(path, b"".join(kept))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import memory, record as R
-from ..config import Config, from_dict, to_dict
+from ..config import FIELDS, Config, ConfigError, from_dict, to_dict
 from ..engine import choose
 from ..record.recorder import refuse_a_used_folder
 from .device import threads
@@ -39,7 +39,12 @@ def seed_folder(root: Path, seed: int) -> Path:
 
 
 def seed_configs(cfg: Config, n: int) -> list[Config]:
-    """Seeds cfg.seed, cfg.seed + 1, ..., cfg.seed + n - 1 of one config."""
+    """Seeds cfg.seed, cfg.seed + 1, ..., cfg.seed + n - 1 of one config; a last seed beyond the largest
+    seed is refused as the pass's (--seed is within its range, the seeds it derives may not be)."""
+    top = FIELDS["seed"].metadata["hi"]
+    if cfg.seed + n - 1 > top:
+        raise ConfigError(f"--seed {cfg.seed} with --seeds {n} is not allowed: the pass's last seed, --seed + --seeds "
+                          f"- 1 = {cfg.seed + n - 1}, exceeds {top}; give a smaller --seed (at most {top - n + 1})")
     return [from_dict({**to_dict(cfg), "seed": cfg.seed + i}) for i in range(n)]
 
 
@@ -108,6 +113,8 @@ def resume_seeds(root: Path, steps: int | None = None, quiet: bool = False) -> d
             with ExitStack() as stack:
                 folder_locks = {c.seed: stack.enter_context(_held(seed_folder(root, c.seed))) for c in cfgs}
                 todo, results = _unfinished(root, cfgs, steps)
+                if not todo:
+                    _refuse_a_finished_pass(root, cfgs, results)
                 slots = []
                 if todo:
                     common = _common_checkpoint([seed_folder(root, c.seed) for c in todo])
@@ -169,6 +176,20 @@ def _unfinished(root: Path, cfgs: list[Config], steps: int | None) -> tuple[list
         else:
             todo.append(c)
     return todo, done
+
+
+def _refuse_a_finished_pass(root: Path, cfgs: list[Config], results: dict[int, RunResult]) -> None:
+    """Nothing to train: every seed is at the total (or diverged). summary.json is brought up to date (a
+    kill may have come before it was written), then refused as a finished single run is."""
+    finished = sorted({r.step for r in results.values() if r.status == R.FINISHED})
+    if not finished:
+        return   # every seed diverged: the summary says so, with the diverged exit code
+    write_summary(root, cfgs, [results[c.seed] for c in cfgs])
+    at = f"step {finished[0]}" if len(finished) == 1 else f"steps {', '.join(map(str, finished))}"
+    diverged = [c.seed for c in cfgs if results[c.seed].status == R.DIVERGED]
+    who = f"every seed but the diverged (seed {', '.join(map(str, diverged))})" if diverged else "every seed"
+    raise R.RunError(f"{root}: {who} is already at {at}: pass --steps larger than {finished[-1]} (a total, not extra); "
+                     f"{root / SUMMARY_FILE} is up to date")
 
 
 def _common_checkpoint(folders: list[Path]) -> int | None:
