@@ -258,6 +258,14 @@ def test_probe_d_lr_sets_the_fresh_d_learning_rate(tiny_run):
     assert losses[None][-1] != losses[0.05][-1]          # ... trained at another pace
 
 
+def test_a_probe_whose_fresh_d_diverges_stops_in_one_line_and_keeps_the_earlier_probe(tiny_run):
+    assert invoke("probe", "saturation", tiny_run, "--d-steps", 10).exit_code == 0
+    kept = {p: p.read_bytes() for p in tiny_run.glob(f"{R.SATURATION_PROBE}_*")}
+    result = invoke("probe", "saturation", tiny_run, "--d-steps", 10, "--d-lr", 1e30)
+    assert_one_line_error(result, "the probe's fresh D diverged by D step", "lower its learning rate (--d-lr)")
+    assert {p: p.read_bytes() for p in tiny_run.glob(f"{R.SATURATION_PROBE}_*")} == kept
+
+
 # --- what cannot be computed is said, never a traceback ----------------------------------------
 
 def strict_json(text: str):

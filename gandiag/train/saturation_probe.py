@@ -42,6 +42,9 @@ def frozen_g_probe(G, D, sample_real: Callable[[int], torch.Tensor], sample_z: C
         if step in at:
             with torch.no_grad():
                 d_loss = losses.d_loss("nonsaturating", D(real_fixed), D(G(z_fixed)))
+            if not torch.isfinite(d_loss):   # stopped before anything is written: an earlier probe's files stay
+                raise R.RunError(f"the probe's fresh D diverged by D step {step} (its loss is {float(d_loss)}): "
+                                 "lower its learning rate (--d-lr)")
             rows.append({R.PROBE_D_STEP: step, R.D_LOSS: float(d_loss), **measure(G, D, z_fixed)})
         if step == d_steps:
             break
