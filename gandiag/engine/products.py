@@ -2,9 +2,11 @@
 
 torch's CPU matmul calls MKL, whose float32 GEMM runs its AVX2 kernels on AMD processors: on the
 toy players' shapes (100 to 1024 rows, 128 to 1000 wide) it measured about 50 GFLOP/s on one core of
-an AMD EPYC, where oneDNN's (the kernel torch's inductor calls for linear layers) measured 100 to 135,
-with any of the operands transposed. The toy presets' iterations are mostly these products, so that is
-most of the fast engine's speed-up over the reference step (benchmarks/bench_presets.py).
+an AMD EPYC with AVX-512 (Zen 4), where oneDNN's (the kernel torch's inductor calls for linear layers)
+measured 100 to 135, with any of the operands transposed. The toy presets' iterations are mostly these
+products, so that is most of the fast engine's speed-up over the reference step there. On a Zen 3 EPYC
+(AVX2 only) oneDNN's products measured slower than MKL's instead (benchmarks/bench_presets.py: the floor
+columns of benchmarks/results/presets-2026-12-07T021546.md); the kernel is chosen per dtype, not per host.
 
 `bmm` is the closed form's stacked product; `matmul` and `linear`, the generic path's. The latter two
 are differentiable any number of times: the backward of a product is two products of
