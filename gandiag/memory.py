@@ -28,22 +28,25 @@ FILES_PER_SEED, FILES_BESIDES = 2, 64
 ON_HOST = "the mode metrics' distance table"
 
 
-def parts(cfg: Config, seeds: int = 1) -> dict[str, tuple[int, str]]:
-    """{what: (bytes, the option that sets it)} for the largest things a run of cfg holds at once; what
-    each seed of a stacked pass holds counts once per seed."""
+def parts(cfg: Config, seeds: int = 1) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """{what: (bytes, the options that set it, the usual one first)} for the largest things a run of cfg
+    holds at once; what each seed of a stacked pass holds counts once per seed."""
     evaluated = max(cfg.eval_samples, cfg.snapshot_samples)
     modes = cfg.target_modes if cfg.data == "points" else 0 if cfg.data in IMAGE_DATA else \
         len(cfg.centres) if cfg.data == "mixture" else cfg.modes
     each = f" ({seeds:,} seeds)" if seeds > 1 else ""
     return {
         # (N, M, 2) float64 differences, their squares and the (N, M) distances (metrics/coverage.py)
-        ON_HOST: (evaluated * modes * 5 * FLOAT64, "modes"),
+        ON_HOST: (evaluated * modes * 5 * FLOAT64, ("modes", "target_modes", "eval_samples", "snapshot_samples")),
         # grid points, meshgrid, D's scores and the snapshot's copies (record/snapshot.py)
-        "D's heatmap grid": (cfg.grid_res ** 2 * 6 * FLOAT32, "grid_res"),
-        "the replay buffer" + each: (seeds * cfg.replay_size * _sample_size(cfg) * FLOAT32, "replay_size"),
-        "the evaluation z" + each: (seeds * evaluated * cfg.z_dim * FLOAT32, "eval_samples"),
-        "the players" + each: (seeds * (_players(cfg) + SEED_OVERHEAD), "g_hidden and d_hidden"),
-        "a step's batches" + each: (seeds * _batches(cfg), "batch"),
+        "D's heatmap grid": (cfg.grid_res ** 2 * 6 * FLOAT32, ("grid_res",)),
+        "the replay buffer" + each: (seeds * cfg.replay_size * _sample_size(cfg) * FLOAT32, ("replay_size",)),
+        "the evaluation z" + each: (seeds * evaluated * cfg.z_dim * FLOAT32,
+                                    ("eval_samples", "snapshot_samples", "z_dim")),
+        "the players" + each: (seeds * (_players(cfg) + SEED_OVERHEAD),
+                               ("g_hidden and d_hidden", "z_dim", "pack", "maxout_pieces", "unrolled", "g_width",
+                                "d_width")),
+        "a step's batches" + each: (seeds * _batches(cfg), ("batch", "pack", "unrolled", "d_steps", "mbd_kernels")),
     }
 
 
@@ -65,7 +68,10 @@ def _players(cfg: Config) -> int:
 
 def _batches(cfg: Config) -> int:
     """A step's activations with their gradients (reals and fakes through D), unrolled copies included."""
-    widths = cfg.z_dim + sum(cfg.g_hidden) + 2 * sum(cfg.d_hidden) + _sample_size(cfg)
+    # G makes `pack` samples for each of D's inputs (PacGAN); D's maxout units take their pieces' outputs
+    pieces = cfg.maxout_pieces if cfg.d_act == "maxout" else 1
+    g_widths = cfg.pack * (cfg.z_dim + sum(cfg.g_hidden) + _sample_size(cfg))
+    widths = g_widths + 2 * pieces * sum(cfg.d_hidden)
     if cfg.data in IMAGE_DATA:
         widths += 2 * 28 * 28 * 4 * (cfg.g_width + cfg.d_width)
     step = cfg.batch * widths * 3 * FLOAT32
@@ -120,9 +126,9 @@ def check_fits(cfg: Config, seeds: int = 1, limit: int | None = None, device: to
     estimate = parts(cfg, seeds)
     if device is not None and device.type == "cuda":
         on_device = {what: part for what, part in estimate.items() if what != ON_HOST}
-        _refuse_beyond(on_device, device_free(device), f"memory on {device}", seeds)
+        _refuse_beyond(cfg, on_device, device_free(device), f"memory on {device}", seeds)
         estimate = {ON_HOST: estimate[ON_HOST]}
-    _refuse_beyond(estimate, available() if limit is None else limit, "memory", seeds)
+    _refuse_beyond(cfg, estimate, available() if limit is None else limit, "memory", seeds)
 
 
 def most_seeds(cfg: Config, n: int, device: torch.device | None = None) -> int:
@@ -141,11 +147,14 @@ def most_seeds(cfg: Config, n: int, device: torch.device | None = None) -> int:
     return low
 
 
-def _refuse_beyond(estimate: dict[str, tuple[int, str]], limit: int, memory: str, seeds: int) -> None:
-    """A ConfigError naming the largest part where the parts add up to more than `limit` bytes."""
+def _refuse_beyond(cfg: Config, estimate: dict[str, tuple[int, tuple[str, ...]]], limit: int, memory: str,
+                   seeds: int) -> None:
+    """A ConfigError naming the largest part where the parts add up to more than `limit` bytes, and the
+    options to lower for it."""
     total = sum(size for size, _ in estimate.values())
     if total > limit:
-        what, (size, option) = max(estimate.items(), key=lambda item: item[1][0])
+        what, (size, options) = max(estimate.items(), key=lambda item: item[1][0])
+        option = " or ".join(_raised(cfg, options) or options[:1])
         lower = f"--seeds or {option}" if seeds > 1 and "seeds)" in what else option
         raise ConfigError(f"this run needs about {_gb(total)} of {memory} ({what}: {_gb(size)}), more than the "
                           f"{_gb(limit)} available: lower {lower}")
@@ -161,6 +170,21 @@ def out_of_memory(error: BaseException) -> str | None:
         return text[text.find("DefaultCPUAllocator"):].split(". Error code")[0] if "DefaultCPUAllocator" in text \
             else f"host memory: {text}"
     return None
+
+
+def _raised(cfg: Config, options: tuple[str, ...]) -> list[str]:
+    """Those of a part's options set above their defaults: what made it large (a group "a and b" counts
+    when either is)."""
+    defaults = Config()
+    return [group for group in options if any(_above(getattr(cfg, name), getattr(defaults, name))
+                                              for name in group.split(" and "))]
+
+
+def _above(value, default) -> bool:
+    """Whether a size option (a number, or a list of widths) is larger than its default."""
+    if isinstance(value, (list, tuple)):
+        return max(value, default=0) > max(default, default=0)
+    return value is not None and default is not None and value > default
 
 
 def _gb(n: int) -> str:

@@ -379,3 +379,15 @@ def test_a_readme_style_loss_file_still_checks_in_its_own_process(tmp_path):
     """))
     result = cli("check-loss", f"{tmp_path}/fine.py:g", "--role", "generator", "--examples", 3)
     assert result.exit_code == 0 and result.output.strip().endswith("properties hold"), result.output
+
+
+@pytest.mark.parametrize("flags, lower", [(["--pack", "1000000", "--g-hidden", "1", "--d-hidden", "1"], "lower pack"),
+                                          (["--snapshot-samples", "500000000", "--eval-samples", "1"],
+                                           "lower snapshot_samples"),
+                                          (["--z-dim", "1000000000"], "lower z_dim"),
+                                          (["--unrolled", "1000000000"], "lower unrolled")])
+def test_a_memory_refusal_names_the_option_that_made_its_part_large(tmp_path, monkeypatch, flags, lower):
+    monkeypatch.setattr(memory, "available", lambda: 8 * 10 ** 9)
+    line = one_line_error(cli("run", "ring8", "--out", tmp_path / "run", "--steps", 5, *flags, "--quiet",
+                              "--no-animate"))
+    assert line.endswith(lower), line
