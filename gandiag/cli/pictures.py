@@ -13,27 +13,25 @@ _FORMAT = "GIF, or MP4 (H.264 through the ffmpeg imageio-ffmpeg ships){}.  [defa
 def _picture_options(format_help: str):
     """The options animate and compare share (defaults from gandiag.viz, which imports no plotting);
     format_help: --format's, which says what the command writes."""
-    return lambda command: _with_picture_options(command, format_help)
-
-
-def _with_picture_options(command, format_help: str):
-    for opt in reversed([
-        click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default=None,
-                     help=format_help),
-        click.option("--fps", type=count(1, 100), default=viz.DEFAULT_FPS, show_default=True,
-                     help="Frames per second."),
-        click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.DEFAULT_DPI, show_default=True,
-                     help="Dots per inch: scales fonts and lines within the frame size."),
-        click.option("--size", default="{}x{}".format(*viz.DEFAULT_SIZE), show_default=True,
-                     help="Frame size in pixels, WIDTHxHEIGHT (per run for compare)."),
-        click.option("--layers", default=None, help="Layers to show, e.g. heatmap,fakes; or to drop, e.g. "
-                     "-arrows,-manifold. Toy: heatmap, density, fakes, arrows, manifold, bars, curves, title; "
-                     "image runs: samples, classes, curves, title.  [default: all]"),
-        click.option("--max-frames", type=count(), default=viz.DEFAULT_MAX_FRAMES,
-                     show_default=True, help="Thin longer runs evenly to this many frames."),
-    ]):
-        command = opt(command)
-    return command
+    def add(command):
+        for opt in reversed([
+            click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default=None,
+                         help=format_help),
+            click.option("--fps", type=count(1, 100), default=viz.DEFAULT_FPS, show_default=True,
+                         help="Frames per second."),
+            click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.DEFAULT_DPI, show_default=True,
+                         help="Dots per inch: scales fonts and lines within the frame size."),
+            click.option("--size", default="{}x{}".format(*viz.DEFAULT_SIZE), show_default=True,
+                         help="Frame size in pixels, WIDTHxHEIGHT (per run for compare)."),
+            click.option("--layers", default=None, help="Layers to show, e.g. heatmap,fakes; or to drop, e.g. "
+                         "-arrows,-manifold. Toy: heatmap, density, fakes, arrows, manifold, bars, curves, title; "
+                         "image runs: samples, classes, curves, title.  [default: all]"),
+            click.option("--max-frames", type=count(), default=viz.DEFAULT_MAX_FRAMES,
+                         show_default=True, help="Thin longer runs evenly to this many frames."),
+        ]):
+            command = opt(command)
+        return command
+    return add
 
 
 @main.command()

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..config import LOSSES
+from ..config import FIELDS, LOSSES
 from .folder import (FolderLock, RunError, RunReader, atomic_write_bytes, atomic_write_json, checkpoint_name,
                      discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name, _steps)
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, GANDIAG_TRAINER, INTERRUPTED, LOCK_FILE,
@@ -272,10 +272,11 @@ def _refuse_bad_options(target, loss, d_output: str, grid_res: int, grid_chunk: 
                        "function of D's logits on the fakes")
     if d_output not in D_OUTPUTS:
         raise RunError(f"discriminator_output = {d_output!r} is not allowed: expected one of " + ", ".join(D_OUTPUTS))
-    _whole("grid_res", grid_res, 2, " (the points per side of D's grid)")
+    # the bounds gandiag's own runs have for the same options
+    _whole("grid_res", grid_res, FIELDS["grid_res"].metadata["lo"], " (the points per side of D's grid)")
     if grid_chunk is not None:
         _whole("grid_chunk", grid_chunk, 1, " (the grid points D scores at once) or None (as many as z holds)")
-    _whole("keep_checkpoints", keep_checkpoints, 0, " (0 keeps all)")
+    _whole("keep_checkpoints", keep_checkpoints, FIELDS["keep_checkpoints"].metadata["lo"], " (0 keeps all)")
 
 
 def _whole(name: str, value, least: int, meaning: str) -> None:

@@ -223,7 +223,8 @@ def _cut_metrics(root: Path, step: int | None, progress: Progress) -> None:
     step None: no checkpoint yet, every row is trained again from step 0."""
     path = root / R.METRICS_FILE
     lines = R.metrics_lines(path)
-    kept = [line for line, row in lines if step is not None and row[R.STEP] <= step]
+    upto = -1 if step is None else step   # the last step kept
+    kept = [line for line, row in lines if row[R.STEP] <= upto]
     raw = path.read_bytes().count(b"\n") + (0 if path.read_bytes().endswith(b"\n") else 1) if path.is_file() else 0
     garbled, dropped = raw - len(lines), len(lines) - len(kept)
     if step is None:
@@ -233,7 +234,7 @@ def _cut_metrics(root: Path, step: int | None, progress: Progress) -> None:
         progress.note(f"resume: {dropped} metrics rows after the checkpoint (step {step}) are trained again")
     if garbled and path.stat().st_size:
         progress.note(f"resume: {garbled} damaged line(s) of {path.name} (a killed write) left out")
-    last = max([row[R.STEP] for _, row in lines if step is not None and row[R.STEP] <= step], default=None)
+    last = max([row[R.STEP] for _, row in lines if row[R.STEP] <= upto], default=None)
     if step and last is not None and last < step:
         progress.note(f"resume: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
                       "the rows between are lost (the run itself continues exactly)")
