@@ -11,9 +11,9 @@ Every config is also measured against the floor of the fast step's work (benchma
 matrix products and random draws alone, as the step calls them. Where that floor is above 0.6 of the
 reference step, no form of the step that multiplies and draws what it does can reach the target.
 The reference step's own floor (the same products on torch's kernels, MKL on a CPU) says how much of
-the reference is arithmetic on this machine: the fast step's products are oneDNN's, and how much
-faster they are than MKL's is the machine's, so the ratios are comparable only between runs where
-the two floors stand alike.
+the reference is arithmetic on this machine: the fast step's products are oneDNN's where the CPU has
+AVX-512 and torch's elsewhere (gandiag.engine.products; the machine line says which), so the ratios
+are comparable only between runs whose machine lines name the same kernel.
 
 Minibatch discrimination (batch 512, 100 kernels of 5) is measured against the floor of its work: an
 iteration has 3 passes of D with the layer (D's step on reals and on fakes, G's step on fakes), each a

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from gandiag.engine import products
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -48,7 +50,8 @@ def print_and_keep(kind: str, module: str, argv: list[str] | None, lines: list[s
 
 def machine() -> str:
     """The processor with its family and model (a virtual machine's model name can be as bare as "AMD
-    EPYC", whatever the generation), the instruction set torch's CPU kernels use, torch, threads."""
+    EPYC", whatever the generation), the instruction set torch's CPU kernels use, the fast paths' float32
+    products' kernel (chosen from it), torch, threads."""
     cpu = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
@@ -56,5 +59,7 @@ def machine() -> str:
         fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())}
         cpu = f"{fields.get('model name', cpu)} (family {fields.get('cpu family')}, model {fields.get('model')})"
     load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{cpu}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+    kernel = "oneDNN" if products.ONEDNN_PRODUCTS else "torch's mm"
+    return (f"{cpu}, {torch.backends.cpu.get_cpu_capability()} (float32 products on {kernel}), "
+            f"{os.cpu_count()} cores, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads; load average {load}")

@@ -1,5 +1,6 @@
 """Hypothesis profiles for the whole suite (HYPOTHESIS_PROFILE names one; else the thorough "ci" when CI
-is set, else the fast "dev"), the fixtures of the tests that compile, and mnist_cache's (the image runs')."""
+is set, else the fast "dev"), the fixtures of the tests that compile and of those that choose the float32
+products' kernel, and mnist_cache's (the image runs')."""
 import os
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from hypothesis import settings
 from torch._dynamo.testing import CompileCounterWithBackend
 
+from gandiag.engine import products
 from gandiag.testing import register_profiles
 
 #: the image-run tests' user cache with a tiny classifier, a fixture for every test module that names it
@@ -37,3 +39,14 @@ def compile_counter(fresh_compile, monkeypatch):
 
     monkeypatch.setattr(torch, "compile", counting)
     return counted
+
+
+@pytest.fixture
+def kernel(request, monkeypatch):
+    """Float32 CPU products on the kernel the test's parameter names (products.ONEDNN or products.TORCH),
+    whichever this CPU's faster one is (products.ONEDNN_PRODUCTS): both are tested on every machine."""
+    onednn = request.param is products.ONEDNN
+    if onednn and products.DNN_LINEAR is None:
+        pytest.skip("torch without oneDNN")
+    monkeypatch.setattr(products, "ONEDNN_PRODUCTS", onednn)
+    return request.param

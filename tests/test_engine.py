@@ -310,11 +310,13 @@ def test_each_seed_of_a_stacked_pass_trains_its_own_single_run():
 
 @pytest.mark.parametrize("overrides", [{}, {"unrolled": 2}, {"g_act": "tanh", "loss": "least-squares"}],
                          ids=["vanilla", "unrolled", "tanh G, least squares"])
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32 (oneDNN)"])
-def test_a_seed_of_a_stacked_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, dtype):
+@pytest.mark.parametrize("dtype, kernel", [(torch.float64, products.TORCH), (torch.float32, products.ONEDNN),
+                                           (torch.float32, products.TORCH)],
+                         ids=["float64", "float32 (oneDNN)", "float32 (torch's mm)"], indirect=["kernel"])
+def test_a_seed_of_a_stacked_pass_is_bit_for_bit_the_same_seed_trained_alone(overrides, dtype, kernel):
     """Not merely close: the stacked products, sums and norms round as the single ones do (no
     matrix-vector BLAS call, no product written into memory strided across seeds, G's oneDNN products
-    seed by seed)."""
+    seed by seed, torch's batched product as its products one by one)."""
     def sessions(seeds):
         return in_dtype([session(seed=s, **overrides) for s in seeds], dtype)
     stacked, (alone,) = sessions((5, 6, 7)), sessions((6,))
@@ -355,9 +357,13 @@ def test_a_pass_on_seed_threads_trains_bit_for_bit_what_one_stacked_step_trains(
     assert_close(side, one, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("dtype, width", [(torch.float32, 32), (torch.float32, 4), (torch.float64, 32)],
-                         ids=["float32 (oneDNN, seed by seed)", "float32, a narrow side (bmm)", "float64 (bmm)"])
-def test_the_stacked_product_equals_torch_s_batched_product_and_each_seed_its_product_alone(dtype, width):
+@pytest.mark.parametrize("dtype, width, kernel", [(torch.float32, 32, products.ONEDNN),
+                                                  (torch.float32, 32, products.TORCH),
+                                                  (torch.float32, 4, products.ONEDNN),
+                                                  (torch.float64, 32, products.ONEDNN)],
+                         ids=["float32 (oneDNN, seed by seed)", "float32 on torch's mm (bmm)",
+                              "float32, a narrow side (bmm)", "float64 (bmm)"], indirect=["kernel"])
+def test_the_stacked_product_equals_torch_s_batched_product_and_each_seed_its_product_alone(dtype, width, kernel):
     torch.manual_seed(0)
     a, b = torch.randn(3, 40, width, dtype=dtype), torch.randn(3, width, 24, dtype=dtype)
     bias = torch.randn(3, 24, dtype=dtype)
@@ -367,7 +373,14 @@ def test_the_stacked_product_equals_torch_s_batched_product_and_each_seed_its_pr
         assert_close(stacked[1:2], products.bmm(x[1:2], b[1:2], bias[1:2]), rtol=0, atol=0)
         assert_close(products.bmm(x, b), torch.bmm(x, b))
     onednn = products._kernel(a, 40, width, 24) is products.ONEDNN
-    assert onednn == (products.DNN_LINEAR is not None and dtype == torch.float32 and width >= 16)
+    assert onednn == (kernel is products.ONEDNN and dtype == torch.float32 and width >= 16)
+
+
+@pytest.mark.parametrize("capability, onednn", [("AVX512", True), ("AVX2", False), ("NO AVX", False)])
+def test_float32_products_take_onednn_only_where_torch_s_cpu_kernels_have_avx512(monkeypatch, capability, onednn):
+    """oneDNN measured twice MKL's speed with AVX-512 and slower than MKL with AVX2 only (products.py)."""
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert products._onednn_is_faster() == (onednn and products.DNN_LINEAR is not None)
 
 
 def test_a_fast_path_checkpoint_continues_on_the_reference_path():

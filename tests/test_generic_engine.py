@@ -165,10 +165,11 @@ def product_flops(step) -> int:
 @pytest.mark.parametrize("overrides", [{**PACGAN, "d_hidden": (16, 16)}, VEEGAN,
                                        {**PACGAN, "d_hidden": (16, 16), "updates": "simultaneous"}],
                          ids=["pacgan", "veegan", "simultaneous updates"])
-def test_the_generic_path_multiplies_no_more_than_the_reference_step(overrides):
+@pytest.mark.parametrize("kernel", [products.ONEDNN, products.TORCH], ids=["oneDNN", "torch's mm"], indirect=True)
+def test_the_generic_path_multiplies_no_more_than_the_reference_step(overrides, kernel):
     # G's step differentiates for G's parameters only: torch's nodes then skip D's weight gradients, and so
     # must the generic path's own (they were 7% of grid25's arithmetic). In float32, on 16-wide players,
-    # where the presets' products take oneDNN and the generic path's own nodes
+    # where the presets' products take either kernel and the generic path's own nodes
     sessions = [Session.for_config(make_config(TOY_DEEP, g_hidden=(16, 16), **overrides), "cpu") for _ in "ab"]
     ref, fast = sessions
     engine = generic([fast])
@@ -336,9 +337,13 @@ def test_resume_of_a_pass_on_the_generic_path_repeats_the_uninterrupted_pass(tmp
         assert (a.root / R.METRICS_FILE).read_bytes() == (b.root / R.METRICS_FILE).read_bytes()
 
 
-@pytest.mark.parametrize("dtype, outputs", [(torch.float32, 32), (torch.float32, 2), (torch.float64, 32)],
-                         ids=["float32 (oneDNN)", "float32, 2 outputs (transposed mm)", "float64 (mm)"])
-def test_the_products_equal_torch_s_linear_through_a_double_backward(dtype, outputs):
+@pytest.mark.parametrize("dtype, outputs, kernel", [(torch.float32, 32, products.ONEDNN),
+                                                   (torch.float32, 32, products.TORCH),
+                                                   (torch.float32, 2, products.ONEDNN),
+                                                   (torch.float64, 32, products.ONEDNN)],
+                         ids=["float32 (oneDNN)", "float32 on torch's mm", "float32, 2 outputs (transposed mm)",
+                              "float64 (mm)"], indirect=["kernel"])
+def test_the_products_equal_torch_s_linear_through_a_double_backward(dtype, outputs, kernel):
     inputs = 24
     torch.manual_seed(0)
     x = torch.randn(40, inputs, dtype=dtype, requires_grad=True)
@@ -349,7 +354,7 @@ def test_the_products_equal_torch_s_linear_through_a_double_backward(dtype, outp
         (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
         results.append([y, gx, *torch.autograd.grad(gx.square().sum(), [W, b])])
     onednn = products._kernel(x, *x.shape, W.shape[0]) is products.ONEDNN
-    assert onednn == (products.DNN_LINEAR is not None and dtype == torch.float32 and outputs >= 16)
+    assert onednn == (kernel is products.ONEDNN and dtype == torch.float32 and outputs >= 16)
     assert_close(results[0], results[1], **({} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-4}))
 
 
@@ -368,8 +373,10 @@ def test_a_narrow_input_layer_s_weight_gradient_on_the_transposed_product_equals
     assert_close(results[0], results[1], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32 (oneDNN's tanh)", "float64"])
-def test_the_fused_tanh_layer_equals_torch_s_linear_then_tanh_to_the_third_derivative(dtype):
+@pytest.mark.parametrize("dtype, kernel", [(torch.float32, products.ONEDNN), (torch.float32, products.TORCH),
+                                           (torch.float64, products.ONEDNN)],
+                         ids=["float32 (oneDNN's tanh)", "float32 on torch's mm", "float64"], indirect=["kernel"])
+def test_the_fused_tanh_layer_equals_torch_s_linear_then_tanh_to_the_third_derivative(dtype, kernel):
     """products.linear_tanh's hand-written backward of its backward (the unrolled D's second-order pass)
     and what autograd takes through it (r1 or wgan-gp on a second-order unrolled D: a third order)."""
     torch.manual_seed(0)

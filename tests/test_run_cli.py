@@ -30,6 +30,7 @@ def test_every_toy_scenario_runs_and_leaves_a_complete_run_folder(tmp_path, scen
     record = json.loads((out / R.CONFIG_FILE).read_text())
     assert record["config"]["scenario"] == scenario and record["config"]["steps"] == 6
     assert record["seed"] == 0 and record["versions"]["torch"] == torch.__version__
+    assert record["versions"]["cpu_kernels"] == torch.backends.cpu.get_cpu_capability()
     assert len(record["modes"]["centres"]) == record["config"]["modes"]
     rows = [json.loads(line) for line in (out / R.METRICS_FILE).read_text().splitlines()]
     assert [r[R.STEP] for r in rows] == [0, 3, 6]

@@ -1,8 +1,9 @@
 """Closed-form forward and backward passes of the toy players, stacked over S independent seeds.
 
 Every tensor carries a leading seed axis S and every matrix product is batched (torch.bmm), so S seeds
-cost one call per product; G's wide products on the CPU go seed by seed to oneDNN instead
-(gandiag.engine.products.bmm), which measured twice as fast as MKL's there. G is an MLP. D has one
+cost one call per product; where oneDNN's products are the faster (a float32 CPU with AVX-512), G's
+wide products go seed by seed to oneDNN instead (gandiag.engine.products.bmm), which measured twice as
+fast as MKL's there. G is an MLP. D has one
 hidden layer of a piecewise-linear unit (ReLU or leaky ReLU): given the pattern of active units its
 logit is linear in its parameters, so its gradient is two products with that pattern and its
 Hessian-vector product (what the unrolled D's second-order gradient needs) is exact with no second

@@ -7,9 +7,10 @@ historical averaging, swaps of old players, Adam or SGD, the unrolled D on any o
 It computes gandiag.engine.reference.train_step's iteration with autograd on the players written as
 functions of their parameters (gandiag.engine.functional), and differs from it only where that
 changes no result beyond rounding:
-- the products are oneDNN's on a float32 CPU (gandiag.engine.products: about twice MKL's speed on AMD);
-- an affine layer and its tanh are one node, the tanh oneDNN's post-op on a float32 CPU, with its
-  backward's backward written out (products.linear_tanh);
+- the products are oneDNN's on a float32 CPU with AVX-512 (gandiag.engine.products: there about twice
+  MKL's speed on AMD; with AVX2 only, MKL's are the faster and stay);
+- an affine layer and its tanh are one node, the tanh oneDNN's post-op where the products are oneDNN's,
+  with its backward's backward written out (products.linear_tanh);
 - D scores reals and fakes as one batch where that changes nothing and measured faster (one product
   per layer), apart as the reference does where D's batch or its buffers matter (GenericStep.apart);
 - Adam is torch's fused kernel, one call for every seed (gandiag.engine.adam.step_; SGD is the seeds'
@@ -17,7 +18,7 @@ changes no result beyond rounding:
 - the unrolled D replays the reference's own update (stabilizers.unrolled.AdamReplay, SGDReplay) on
   one flat vector of its parameters, not through torch.func.functional_call on a module.
 Seeds go through the autograd passes each on its own (its own products: batched ones are MKL's, slower
-than one oneDNN product per seed, benchmarks/bench_presets.py), on the CPU side by side on threads
+with AVX-512 than one oneDNN product per seed, benchmarks/bench_presets.py), on the CPU side by side on threads
 (config seed_workers, gandiag.engine.seed_threads), and share the optimiser steps. Draws come from
 each seed's samplers in train_step's order, so seed s of a pass trains bit for bit what the seed trains
 alone, whichever thread computes it. tests/test_generic_engine.py checks it against the reference.

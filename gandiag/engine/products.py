@@ -1,19 +1,19 @@
-"""Matrix products for the fast paths: oneDNN's float32 GEMM on the CPU where it applies.
+"""Matrix products for the fast paths: oneDNN's float32 GEMM on the CPU where it is the faster.
 
 torch's CPU matmul calls MKL, whose float32 GEMM runs its AVX2 kernels on AMD processors: on the
 toy players' shapes (100 to 1024 rows, 128 to 1000 wide) it measured about 50 GFLOP/s on one core of
 an AMD EPYC with AVX-512 (Zen 4), where oneDNN's (the kernel torch's inductor calls for linear layers)
 measured 100 to 135, with any of the operands transposed. The toy presets' iterations are mostly these
 products, so that is most of the fast engine's speed-up over the reference step there. On a Zen 3 EPYC
-(AVX2 only) oneDNN's products measured slower than MKL's instead (benchmarks/bench_presets.py: the floor
-columns of benchmarks/results/presets-2026-12-07T021546.md); the kernel is chosen per dtype, not per host.
+(AVX2 only) MKL measured 71 to 82 GFLOP/s and oneDNN 1.1 to 1.6 times slower, so the products take
+oneDNN only where torch's CPU kernels have AVX-512 (ONEDNN_PRODUCTS, decided once).
 
 `bmm` is the closed form's stacked product; `matmul` and `linear`, the generic path's. The latter two
 are differentiable any number of times: the backward of a product is two products of
 this module, so autograd can differentiate it again (the unrolled D's second-order gradient), and
 every product of the backward passes picks its kernel here too. Where oneDNN does not apply (another
-dtype or device, or a product with a side under MIN_SIDE, where it measured slower) they are torch's
-mm / addmm, so a float64 run computes what the reference computes to rounding.
+dtype or device, a CPU without AVX-512, or a product with a side under MIN_SIDE, where it measured
+slower) they are torch's mm / addmm, so a float64 run computes what the reference computes to rounding.
 """
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ DNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backe
 DNN_LINEAR_BINARY = None if DNN_LINEAR is None else DNN_LINEAR.binary
 
 
+def _onednn_is_faster() -> bool:
+    """Whether float32 products are faster on oneDNN than on torch's mm here, from torch's CPU capability
+    (which ATEN_CPU_CAPABILITY can lower). With AVX-512 (a Zen 4 EPYC) oneDNN measured about twice MKL's
+    speed, MKL running its AVX2 kernels on AMD processors; with AVX2 only (a Zen 3 EPYC) MKL measured 1.1
+    to 1.6 times faster than oneDNN on the same shapes and layouts, and torch's mm then tanh faster than
+    oneDNN's product with a tanh post-op."""
+    return DNN_LINEAR is not None and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
+#: whether float32 CPU products take oneDNN: decided once, at import, so a stacked pass, its seeds alone
+#: and its resume in the same process multiply on one kernel (the tests set it both ways)
+ONEDNN_PRODUCTS = _onednn_is_faster()
+
 #: the kernels a product can take (_kernel)
 ONEDNN, OUTER, TALL, TORCH = "oneDNN", "outer", "tall", "torch"
 
@@ -44,8 +57,9 @@ def _kernel(like: Tensor, m: int, k: int, n: int) -> str:
 
 
 def _dnn_dtype(like: Tensor) -> bool:
-    """Whether oneDNN computes products of `like`'s dtype and device: float32 on the CPU."""
-    return DNN_LINEAR is not None and like.dtype is torch.float32 and like.is_cpu
+    """Whether oneDNN computes products of `like`'s dtype and device: float32 on the CPU, where it is the
+    faster kernel."""
+    return ONEDNN_PRODUCTS and like.dtype is torch.float32 and like.is_cpu
 
 
 def _product(a: Tensor, b: Tensor, bias: Tensor | None = None, kernel: str | None = None) -> Tensor:

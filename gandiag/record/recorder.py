@@ -326,8 +326,10 @@ def refuse_a_used_folder(root: Path) -> None:
 
 
 def versions() -> dict:
+    # the instruction set of torch's CPU kernels: a float32 CPU run's rounding follows it, and the fast
+    # paths choose their products' kernel from it (gandiag.engine.products)
     return {"gandiag": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "cpu_kernels": torch.backends.cpu.get_cpu_capability()}
 
 
 def _step(step) -> int:
