@@ -38,6 +38,7 @@ class MixtureTarget:
     """A 2D Gaussian mixture with known modes."""
 
     kind = "2d"
+    sample_shape = (2,)
 
     def __init__(self, mixture: Mixture, name: str = "mixture"):
         self.mixture, self.name = mixture, name
@@ -74,6 +75,7 @@ class PointsTarget:
     name: str = "points"
     fitted: Mixture | None = None
     kind = "2d"
+    sample_shape = (2,)
     _reference: np.ndarray = field(init=False, repr=False)
     _torch: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -129,6 +131,10 @@ class ImageTarget:
     def __init__(self, data: str, digits, source, classifier, classifier_info: dict, real_stats):
         self.data, self.digits, self.source = data, digits, source
         self.classifier, self.classifier_info, self.real_stats = classifier, classifier_info, real_stats
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.digits.shape
 
     def sample(self, n: int, generator: torch.Generator | None = None, device="cpu", dtype=torch.float32):
         return self.digits.sample(n, generator, device, dtype)

@@ -81,6 +81,21 @@ def test_a_run_killed_before_its_first_checkpoint_says_its_resume_starts_again_f
     assert "step -1" not in result.output
 
 
+def test_a_pass_resumed_without_a_checkpoint_says_so_once_per_seed_naming_its_folder(tmp_path):
+    out = tmp_path / "pass"
+    assert cli("run", "ring8", "--out", out, *PASS).exit_code == 0
+    for s in (0, 1):   # each seed's folder without a checkpoint, rows 0 and 5
+        run = out / f"seed_{s}"
+        for path in [*(run / R.CHECKPOINT_DIR).iterdir(), *(run / R.SNAPSHOT_DIR).glob("step_*[1-9]*.npz")]:
+            path.unlink()
+        (run / R.METRICS_FILE).write_bytes(b"".join((run / R.METRICS_FILE).read_bytes().splitlines(keepends=True)[:2]))
+    result = cli("resume", out, "--steps", 20, "--no-animate")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if "no checkpoint yet" in line]
+    assert notes == [f"resume seed_{s}: no checkpoint yet: starting again from step 0 (2 metrics rows trained again)"
+                     for s in (0, 1)]
+
+
 def test_a_pass_whose_last_seed_is_beyond_the_largest_seed_names_that_seed_and_what_to_do(tmp_path):
     out = tmp_path / "q"
     line = one_line_error(cli("run", "ring8", "--out", out, *PASS, "--seed", 2**32 - 1))

@@ -207,3 +207,25 @@ def test_a_player_returning_more_than_its_output_is_refused_naming_the_wrap(tmp_
             rec.snapshot(0, **wrapped, z=torch.randn(16, Z))
         _one_line(error)
         rec.snapshot(0, generator=G, discriminator=D, z=torch.randn(16, Z))   # the refused call wrote nothing
+
+
+@pytest.mark.parametrize("call", ["snapshot", "evaluate"])
+def test_a_generator_whose_samples_are_not_the_target_s_shape_is_refused_naming_both(tmp_path, call):
+    _, D = players()
+    G = nn.Sequential(nn.Linear(Z, 16), nn.ReLU(), nn.Linear(16, 3))   # 3D samples for a 2D target
+    with Recorder(tmp_path / "run", target=gandiag.target("ring8"), grid_res=8) as rec:
+        with pytest.raises(R.RunError, match=r"G\(z\) gave samples of shape \(3,\), the target's are \(2,\): the "
+                                             r"recorder needs G\(z\) of shape \(N, 2\)") as error:
+            getattr(rec, call)(0, G, *((D,) if call == "snapshot" else ()), torch.randn(16, Z))
+        _one_line(error)
+    assert R.RunReader(tmp_path / "run").metrics() == [] and not any((tmp_path / "run" / R.SNAPSHOT_DIR).iterdir())
+
+
+def test_z_in_another_dtype_than_the_generator_s_is_refused_naming_the_cast(tmp_path):
+    G, D = (player.double() for player in players())
+    with Recorder(tmp_path / "run", target=gandiag.target("ring8"), grid_res=8) as rec:
+        with pytest.raises(R.RunError, match=r"z is torch.float32 and G's parameters are torch.float64: pass "
+                                             r"z.to\(torch.float64\)") as error:
+            rec.snapshot(0, G, D, torch.randn(16, Z))
+        _one_line(error)
+        rec.snapshot(0, G, D, torch.randn(16, Z).to(torch.float64))   # the refused call wrote nothing

@@ -129,7 +129,7 @@ class Recorder:
         self._need_target("evaluate")
         step = self._next(step)
         with untouched(generator):
-            fakes = fakes_of(generator, z)
+            fakes = fakes_of(self._samples(generator), z)
         entries = self.target.metrics(fakes)
         self._merge(step, entries)
         return entries
@@ -152,16 +152,17 @@ class Recorder:
                 raise RunError("snapshot needs z, a fixed batch of G's inputs, with the generator")
             self._need_target("snapshot")
             D = as_logits(discriminator, self.d_output) if discriminator is not None else None
+            G = self._samples(generator)
             with untouched(generator, discriminator):
                 if self.target.kind == "image":
-                    computed, entries = image_snapshot(generator, D, z)
+                    computed, entries = image_snapshot(G, D, z)
                 else:
-                    computed, entries = toy_snapshot(generator, D, z, loss=self.loss, window=self.target.window(),
+                    computed, entries = toy_snapshot(G, D, z, loss=self.loss, window=self.target.window(),
                                                      grid_res=self.grid_res, manifold_z=_manifold_z(z),
                                                      grid_chunk=self.grid_chunk)
             arrays = {**computed, **arrays}
             if MODES not in (self._row or {}) or self._row[STEP] != step:
-                fakes = fakes_of(generator, eval_z) if eval_z is not None else torch.as_tensor(
+                fakes = fakes_of(G, eval_z) if eval_z is not None else torch.as_tensor(
                     arrays[SNAP_IMAGES if self.target.kind == "image" else SNAP_FAKES])
                 entries = {**entries, **self.target.metrics(fakes)}
         elif arrays and self.target is not None and SNAP_FAKES in arrays:
@@ -169,6 +170,9 @@ class Recorder:
         arrays = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in arrays.items()}
         atomic_write_bytes(self.root / SNAPSHOT_DIR / snapshot_name(step), snapshot_bytes(step, arrays))
         self._merge(step, entries)
+
+    def _samples(self, generator) -> Callable:
+        return as_samples(generator, getattr(self.target, "sample_shape", None))
 
     def _next(self, step) -> int:
         """`step` as a whole number, refused if it goes back: before the row in hand, or to a row written."""
@@ -396,6 +400,29 @@ def as_logits(D, output: str) -> Callable:
     if isinstance(D, torch.nn.Module):
         logits.module = D      # snapshots set its mode (eval) through this
     return logits
+
+
+def as_samples(G, shape: tuple[int, ...] | None) -> Callable:
+    """G as z -> its samples, refused in one line where a sample's shape is not `shape` (the target's) or
+    where z's dtype is not G's parameters' (which torch refuses inside G's first layer, naming neither)."""
+    module = G if isinstance(G, torch.nn.Module) else None
+    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), None) if module else None
+
+    def samples(z):
+        try:
+            out = G(z)
+        except RuntimeError as e:
+            if dtype is not None and z.dtype != dtype:
+                raise RunError(f"z is {z.dtype} and G's parameters are {dtype}: pass z.to({dtype})") from e
+            raise
+        if shape is not None and isinstance(out, torch.Tensor) and out.dim() >= 2 and out.shape[1:] != shape:
+            raise RunError(f"G(z) gave samples of shape {tuple(out.shape[1:])}, the target's are {tuple(shape)}: "
+                           f"the recorder needs G(z) of shape {('N', *shape)} (pass generator=lambda z: ... where G's "
+                           "output needs reshaping)".replace("'N'", "N"))
+        return out
+    if module is not None:
+        samples.module = module   # snapshots set its mode (eval) through this
+    return samples
 
 
 def _manifold_z(z: torch.Tensor) -> torch.Tensor | None:

@@ -146,12 +146,14 @@ class Start:
         self.cfg, self.choice, self.session, self.record, self.step = cfg, choice, session, record, step
 
 
-def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done: bool = False) -> Start:
+def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done: bool = False,
+                   who: str = "resume") -> Start:
     """Check and load a folder for resuming (the caller holds its lock): the newest checkpoint, which must
     belong to the folder's run; the config it holds with `steps` as the new total; a session restored
     from it; metrics.jsonl cut back to the checkpoint. A damaged config.json is rebuilt from the
     checkpoint, which holds the whole config. allow_done: a run already at `steps` is returned as it is
-    (a multi-seed pass resumes its unfinished seeds only)."""
+    (a multi-seed pass resumes its unfinished seeds only). who: what its notes begin with (a pass's seeds
+    name their folders)."""
     reader = R.RunReader(root)
     _refuse_own_loop(reader)
     ckpts = reader.checkpoint_steps()
@@ -182,7 +184,7 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     session = Session(cfg, device, target, choice)
     if ckpt:
         _restore(session, ckpt, path)
-    _cut_metrics(root, done if ckpt else None, progress)
+    _cut_metrics(root, done if ckpt else None, progress, who)
     record = {**record, "config": to_dict(cfg), **target.record(), "versions": versions(),
               "resumed_from": [*record.get("resumed_from", []), done]}
     return Start(cfg, choice, session, record, done)
@@ -217,7 +219,7 @@ def _restore(s: Session, ckpt: dict, path: Path) -> None:
                          "or foreign; delete it to resume from an earlier one") from None
 
 
-def _cut_metrics(root: Path, step: int | None, progress: Progress) -> None:
+def _cut_metrics(root: Path, step: int | None, progress: Progress, who: str) -> None:
     """Keep the rows up to the checkpoint at `step` byte for byte and drop the rest (a killed run wrote them,
     the last maybe half; the resumed run writes them again), saying what was dropped or is missing.
     step None: no checkpoint yet, every row is trained again from step 0."""
@@ -229,13 +231,13 @@ def _cut_metrics(root: Path, step: int | None, progress: Progress) -> None:
     garbled, dropped = raw - len(lines), len(lines) - len(kept)
     if step is None:
         again = f" ({dropped} metrics row{'s' if dropped != 1 else ''} trained again)" if dropped else ""
-        progress.note(f"resume: no checkpoint yet: starting again from step 0{again}")
+        progress.note(f"{who}: no checkpoint yet: starting again from step 0{again}")
     elif dropped:
-        progress.note(f"resume: {dropped} metrics rows after the checkpoint (step {step}) are trained again")
+        progress.note(f"{who}: {dropped} metrics rows after the checkpoint (step {step}) are trained again")
     if garbled and path.stat().st_size:
-        progress.note(f"resume: {garbled} damaged line(s) of {path.name} (a killed write) left out")
+        progress.note(f"{who}: {garbled} damaged line(s) of {path.name} (a killed write) left out")
     last = max([row[R.STEP] for _, row in lines if row[R.STEP] <= upto], default=None)
     if step and last is not None and last < step:
-        progress.note(f"resume: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
+        progress.note(f"{who}: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
                       "the rows between are lost (the run itself continues exactly)")
     R.atomic_write_bytes(path, b"".join(kept))

@@ -121,7 +121,7 @@ def resume_seeds(root: Path, steps: int | None = None, quiet: bool = False) -> d
                     for c in todo:
                         folder = seed_folder(root, c.seed)
                         _keep_checkpoints_up_to(folder, common)
-                        start = prepare_resume(folder, steps, progress)
+                        start = prepare_resume(folder, steps, progress, who=f"resume {folder.name}")
                         rec = stack.enter_context(recorder_for(start.cfg, folder, start.session, start.record,
                                                                folder_locks[c.seed], reopen=True))
                         slots.append((c.seed, RunSlot(start.session, rec, folder), start))
