@@ -54,12 +54,17 @@ def mode_sequence(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture
 
 # --- the run folder -> analysis.json + diagnosis.json -------------------------------------------
 
-def coverage_section(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture) -> dict:
-    """Coverage over time from the metrics rows, plus every metric on each snapshot's fixed-z fakes."""
+def coverage_section(rows: list[dict], snaps: list[tuple[int, np.ndarray]], mixture, points=None,
+                     window=None) -> dict:
+    """Coverage over time from the metrics rows, plus every metric on each snapshot's fixed-z fakes
+    (against a user's points with fitted modes, the distribution's against the points: fitted_report)."""
     keys = (R.STEP, R.N_SAMPLES, R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL)
     series = {key: [r.get(key) for r in rows if R.MODES in r] for key in keys}
-    reference = coverage.reference_samples(mixture)
-    reports = [{R.STEP: step, **coverage.coverage_report(fakes, mixture, reference)} for step, fakes in snaps]
+    if points is None:
+        reference = coverage.reference_samples(mixture)
+        reports = [{R.STEP: step, **coverage.coverage_report(fakes, mixture, reference)} for step, fakes in snaps]
+    else:
+        reports = [{R.STEP: step, **coverage.fitted_report(fakes, mixture, points, window)} for step, fakes in snaps]
     return {R.SERIES: series, R.SNAPSHOTS: reports, R.FINAL: reports[-1] if reports else None}
 
 
@@ -100,7 +105,7 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
     snaps = [(s, snap[R.SNAP_FAKES]) for s in reader.snapshot_steps() if R.SNAP_FAKES in (snap := reader.snapshot(s))] \
         if reader.target_kind == "2d" else []
     oscill = oscillation_section(rows, snaps, mixture)
-    cover = coverage_section(rows, snaps, mixture) if mixture else \
+    cover = coverage_section(rows, snaps, mixture, points, reader.window()) if mixture else \
         points_section(snaps, points, reader.window()) if points is not None else \
         classes_section(rows) if reader.target_kind == "image" else None
     analysis = json_ready({R.A_RUN: str(reader.root), R.A_STATUS: status, R.A_LOSS: config.get("loss"),

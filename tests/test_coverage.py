@@ -223,3 +223,21 @@ def test_a_sample_is_near_its_nearest_mode_up_to_the_distance_to_the_next_mode()
     assert_allclose(C.near_radii(RING.centres, RING.stds), np.full(8, gap), rtol=1e-12)
     x = np.array([[2.0, 0.0], [2.0 - 0.99 * gap, 0.0], [2.0 - 1.01 * gap, 0.0], [0.0, 0.0], [np.nan, 0.0]])
     assert C.near_counts(x, RING.centres, RING.stds).tolist() == [2, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_a_run_on_points_with_fitted_modes_scores_their_distribution_against_the_points_over_their_window(tmp_path):
+    """The fitted Gaussians give the modes; grid KL / JS and the k-NN scores are the points' own, as
+    without modes (they were the fitted mixture's, over an origin-centred window far from points at 40)."""
+    import gandiag
+    from torch.testing import assert_close
+    from gandiag.analysis import analyze_run
+    from gandiag.data.toy import points_window
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(c, (0.3, 0.05), (400, 2)) for c in [(40, 40), (44, 40), (40, 44)]])
+    with R.Recorder(tmp_path / "run", target=gandiag.target(points, modes=3)) as rec:
+        rec.snapshot(0, fakes=points[rng.permutation(len(points))[:300]] + rng.normal(0, 0.2, (300, 2)))
+    final = analyze_run(tmp_path / "run")[0][R.A_COVERAGE][R.FINAL]
+    expected = C.points_report(R.RunReader(tmp_path / "run").snapshot(0)[R.SNAP_FAKES], points, points_window(points))
+    assert_close({k: final[k] for k in (R.GRID_KL, R.GRID_JS, *C.KNN_KEYS)},
+                 {k: expected[k] for k in (R.GRID_KL, R.GRID_JS, *C.KNN_KEYS)})
+    assert final[R.MODES] == 3

@@ -226,6 +226,28 @@ def _knn(real: np.ndarray, finite_fakes: np.ndarray, n: int) -> dict:
     return {**scores, R.KNN_PRECISION: scores[R.KNN_PRECISION] * kept, R.KNN_DENSITY: scores[R.KNN_DENSITY] * kept}
 
 
+def points_grid_divergences(samples: np.ndarray, points: np.ndarray, window,
+                            cells: int = GRID_CELLS) -> tuple[float, float]:
+    """(KL(points || samples), JS(points, samples)) between the two histograms over cells x cells squares
+    of the window plus one bin for the rest (a non-finite sample's), smoothed for KL as grid_divergences."""
+    x = np.asarray(samples, dtype=np.float64)
+    xmin, xmax, ymin, ymax = window
+    ex, ey = np.linspace(xmin, xmax, cells + 1), np.linspace(ymin, ymax, cells + 1)
+    target, gen = binned(points, ex, ey), binned(np.where(np.isfinite(x).all(axis=1)[:, None], x, np.inf), ex, ey)
+    return kl(_smoothed(target), _smoothed(gen)), js(target, gen)
+
+
+def fitted_report(samples: np.ndarray, mixture, points: np.ndarray, window) -> dict:
+    """coverage_report for samples against a user's points with modes fitted to them (`mixture`): the
+    modes' metrics from the fitted modes, and the scores of the distribution (grid KL / JS, k-NN) against
+    the points themselves over their window, as points_report's: the fitted Gaussians say where the
+    modes are, not what the data's distribution is."""
+    x = np.asarray(samples, dtype=np.float64)
+    report = coverage_report(x, mixture, reference=np.asarray(points, dtype=np.float64))
+    report[R.GRID_KL], report[R.GRID_JS] = points_grid_divergences(x, points, window)
+    return report
+
+
 def coverage_report(samples: np.ndarray, mixture, reference: np.ndarray | None = None) -> dict:
     """Every toy coverage metric for one set of samples (N x 2) against the target mixture; a metric that
     cannot be computed is None, with the reason under NOT_COMPUTED."""
@@ -267,11 +289,8 @@ def points_report(samples: np.ndarray, points: np.ndarray, window, cells: int = 
     against the points."""
     x = np.asarray(samples, dtype=np.float64)
     finite = np.isfinite(x).all(axis=1)
-    xmin, xmax, ymin, ymax = window
-    ex, ey = np.linspace(xmin, xmax, cells + 1), np.linspace(ymin, ymax, cells + 1)
-    target, gen = binned(points, ex, ey), binned(np.where(finite[:, None], x, np.inf), ex, ey)
-    report = {R.N_SAMPLES: len(x), R.N_NONFINITE: int((~finite).sum()),
-              R.GRID_KL: kl(_smoothed(target), _smoothed(gen)), R.GRID_JS: js(target, gen),
+    grid_kl, grid_js = points_grid_divergences(x, points, window, cells)
+    report = {R.N_SAMPLES: len(x), R.N_NONFINITE: int((~finite).sum()), R.GRID_KL: grid_kl, R.GRID_JS: grid_js,
               **_knn(np.asarray(points, dtype=np.float64), x[finite], len(x))}
     if report[R.KNN_PRECISION] is None:
         return {**report, R.NOT_COMPUTED: dict.fromkeys(KNN_KEYS, f"k-NN metrics need more than k = {K} finite "
