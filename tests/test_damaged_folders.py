@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from gandiag import record as R
 from gandiag.cli import main
+from synth_folder import write_folder
 from viz_synth import RING, toy_snapshot, write_run
 
 STEPS = (0, 100, 200)
@@ -54,6 +55,18 @@ def test_a_known_key_of_the_wrong_type_reads_as_null_and_keeps_its_row(tmp_path,
     row = next(r for r in rows if r[R.STEP] == 75)
     assert row[R.G_LOSS] == 0.5 and all(row[k] is None for k in bad)
     assert len(rows) == 6
+
+
+@pytest.mark.parametrize("data, classes", [("mnist", 10), ("stacked-mnist", 1000)])
+def test_an_image_row_counting_another_number_of_classes_reads_as_null_and_analyze_reads_around_it(tmp_path, data,
+                                                                                                   classes):
+    rows = [{R.STEP: s, R.MODES: 3, R.MODE_COUNTS: [1, 1, 1] + [0] * (classes - 3 if s != 10 else 6)}
+            for s in range(0, 21, 5)]
+    root = write_folder(tmp_path / "run", {"scenario": data}, rows, target={"kind": "image", "name": data})
+    assert [len(r[R.MODE_COUNTS] or []) for r in R.RunReader(root).metrics()] == [classes, classes, 0, classes, classes]
+    result = CliRunner().invoke(main, ["analyze", str(root)])
+    assert result.exit_code == 0, result.output
+    assert f"classes 3 / {classes}" in result.output
 
 
 @pytest.mark.parametrize("step", [10 ** 22, 2 ** 63, -1, True])

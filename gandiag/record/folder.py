@@ -304,18 +304,29 @@ class RunReader:
 
     def metrics(self) -> list[dict]:
         """All complete metrics rows; a truncated or garbled line (a killed writer) is skipped, and a known
-        key's value of the wrong type reads as null (metrics_lines), as do the counts of a toy run's row over
-        another number of modes than the run's target has."""
+        key's value of the wrong type reads as null (metrics_lines), as do a row's counts over another
+        number of modes than the run's target has (an image target's: its classes)."""
         rows = [row for _, row in metrics_lines(self.root / METRICS_FILE)]
         try:
-            mixture = self.mixture() if self.record.get("modes") else None
+            m = self._counted()
         except RunError:   # a damaged config.json is for the reader that needs it to say
-            mixture = None
-        if mixture is None:
+            m = None
+        if m is None:
             return rows
-        m = mixture.n_modes
         return [_nulled(row, [k for k in (MODE_COUNTS, NEAR_COUNTS) if isinstance(row.get(k), list)
                               and len(row[k]) != m]) for row in rows]
+
+    def _counted(self) -> int | None:
+        """How many entries a row's mode counts have: the toy target's modes, an image target's classes
+        (10 for each digit of its stack); None where the record does not say (a user's points without
+        modes have no counts)."""
+        if self.record.get("modes"):
+            return self.mixture().n_modes
+        if self.target_kind == "image":
+            from ..data.mnist import STACKS
+            stack = STACKS.get((self.record.get("target") or {}).get("name"))
+            return None if stack is None else 10 ** stack
+        return None
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         return series(self.metrics(), key)
