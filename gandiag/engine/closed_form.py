@@ -6,7 +6,8 @@ wide products go seed by seed to oneDNN instead (gandiag.engine.products.bmm), w
 fast as MKL's there. G is an MLP. D has one hidden layer of a piecewise-linear unit (ReLU or leaky
 ReLU): given the pattern of active units its logit is linear in its parameters, so its gradient is two
 products with that pattern and its Hessian-vector product (what the unrolled D's second-order gradient
-needs) is exact with no second derivative of the unit. With pack = m (PacGAN) D's input is m points side by side, d = 2m.
+needs) is exact with no second derivative of the unit. With pack = m (PacGAN) D's input is m points
+side by side, d = 2m.
 
 Layouts were chosen by timing the matrix library on these shapes: D's inputs and everything of width
 d + 1 are feature-major, and the units' pattern is input-major (N, H). Per seed: D sees
