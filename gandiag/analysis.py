@@ -291,7 +291,11 @@ def live_warnings(config=None):
 
 def score_samples(path, scenario: str) -> dict:
     """`gandiag metrics`: every coverage metric of a samples file against a scenario's modes."""
-    from .config import load_config
+    from .config import IMAGE_DATA, load_config, scenario_names
     from .data.toy import mixture_from_config
-    mixture = mixture_from_config(load_config(scenario))
-    return coverage.coverage_report(load_samples(path), mixture)
+    cfg = load_config(scenario)
+    if cfg.data in IMAGE_DATA:   # its modes are digit classes, which N x 2 samples cannot hold
+        toys = [name for name in scenario_names() if load_config(name).data not in IMAGE_DATA]
+        raise ValueError(f"{scenario} is an image scenario (data = {cfg.data!r}): gandiag metrics scores N x 2 "
+                         f"samples against a 2D scenario's modes: give one of {', '.join(toys)} or a .toml of yours")
+    return coverage.coverage_report(load_samples(path), mixture_from_config(cfg))

@@ -31,6 +31,7 @@ def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, 
                          "pip install 'gandiag[tensorboard]'") from None
     reader = R.RunReader(run_dir)
     out = Path(out)
+    _refuse_used(out)
     scalars = images = 0
     writer = SummaryWriter(log_dir=str(out))
     try:
@@ -53,3 +54,12 @@ def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, 
     finally:
         writer.close()
     return out, scalars, images
+
+
+def _refuse_used(out: Path) -> None:
+    """A folder that holds events already is refused: TensorBoard reads every events file of a folder as one
+    run, so a second export there would interleave two runs' curves (or one run's twice) step by step."""
+    if out.is_dir() and any(out.glob("events.out.tfevents.*")):
+        raise R.RunError(f"{out} holds TensorBoard events already (an earlier export?): give a new folder, e.g. one "
+                         f"beside it per run (tensorboard --logdir {out.parent} shows them side by side), or delete "
+                         "its events files to export anew")

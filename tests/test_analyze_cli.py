@@ -1,6 +1,7 @@
 """`gandiag analyze`, `gandiag metrics` and `gandiag probe saturation` end to end, and what they build on."""
 import ast
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -175,10 +176,34 @@ def test_metrics_rejects_a_bad_samples_file_in_one_line(tmp_path, content, words
     assert_one_line_error(invoke("metrics", path, "--scenario", "ring8"), str(path), *words)
 
 
+@pytest.mark.parametrize("text, words", [
+    ("", ["holds no rows of numbers"]),
+    ("x,y\n", ["holds no rows of numbers (a header line only)"]),
+    ("1 2\n3 4\n", ["not comma-separated", "x,y"]),
+    ("x;y\n1;2\n3;4\n", ["not comma-separated"]),
+])
+def test_metrics_on_a_csv_without_comma_separated_rows_says_so_not_a_shape(tmp_path, text, words):
+    """numpy's words were shape (0, 1) for an empty file, and for numbers apart by spaces 'row 0' of a file
+    whose first line it had dropped as a header."""
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    result = invoke("metrics", path, "--scenario", "ring8")
+    assert_one_line_error(result, str(path), *words)
+    assert "shape" not in result.output and "row 0" not in result.output
+
+
 def test_metrics_without_a_file_or_with_an_unknown_scenario_is_a_one_line_error(tmp_path, samples):
     assert_one_line_error(invoke("metrics", tmp_path / "none.npy", "--scenario", "ring8"), "not found")
     np.save(tmp_path / "s.npy", samples)
     assert_one_line_error(invoke("metrics", tmp_path / "s.npy", "--scenario", "ring9"), "unknown scenario")
+
+
+@pytest.mark.parametrize("scenario", ["mnist", "stacked-mnist"])
+def test_metrics_against_an_image_scenario_is_one_line_naming_the_2d_scenarios(tmp_path, samples, scenario):
+    """It said only "data = 'mnist' is not a 2D mixture": neither what the command takes nor what to give."""
+    np.save(tmp_path / "s.npy", samples)
+    assert_one_line_error(invoke("metrics", tmp_path / "s.npy", "--scenario", scenario), "is an image scenario",
+                          "give one of grid25, ring8")
 
 
 def test_score_samples_reads_a_snapshot_file(tmp_path):
@@ -243,7 +268,12 @@ def test_probe_saturation_writes_the_series_and_figure_for_a_checkpoint(tiny_run
 
 def test_probe_saturation_without_that_checkpoint_is_a_one_line_error(tiny_run, tmp_path, rows):
     assert_one_line_error(invoke("probe", "saturation", tiny_run, "--checkpoint", 7), "no checkpoint at step 7")
-    assert_one_line_error(invoke("probe", "saturation", write_run(tmp_path / "r", rows, {})), "no checkpoint")
+    bare = shutil.copytree(tiny_run, tmp_path / "bare")
+    shutil.rmtree(bare / R.CHECKPOINT_DIR)
+    assert_one_line_error(invoke("probe", "saturation", bare), "has no checkpoint", "--checkpoint-every")
+    # a folder the Recorder wrote for a user's own loop will never have one: no flag of gandiag's to reach for
+    assert_one_line_error(invoke("probe", "saturation", write_run(tmp_path / "r", rows, {})),
+                          "recorded by your own training loop", "frozen_g_probe")
 
 
 def test_probe_d_lr_sets_the_fresh_d_learning_rate(tiny_run):

@@ -191,6 +191,16 @@ def test_resume_refuses_a_folder_an_own_loop_recorded_and_changes_nothing(own_ru
     assert {p: p.read_bytes() for p in own_run.rglob("*") if p.is_file()} == before
 
 
+def test_a_probe_on_a_folder_an_own_loop_recorded_is_one_line_that_does_not_point_to_gandiags_flags(own_run):
+    """It said 'let the run reach --checkpoint-every', a flag of gandiag's trainer that the loop does not have."""
+    before = {p: p.read_bytes() for p in own_run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, ["probe", "saturation", str(own_run), "--d-steps", "2"])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    (line,) = result.output.strip().splitlines()
+    assert "recorded by your own training loop" in line and "--checkpoint-every" not in line
+    assert {p: p.read_bytes() for p in own_run.rglob("*") if p.is_file()} == before
+
+
 def test_remedies_for_an_own_loop_say_that_the_flags_are_gandiags(own_run, tmp_path):
     hopping = Verdict("mode_hopping", "Mode hopping", "warning", "hops", {R.EV_STEPS: [0, 40]},
                       ("unrolled D (Metz et al.): --unrolled 10",))

@@ -161,6 +161,15 @@ def test_a_file_system_that_refuses_writes_is_one_line_and_keeps_what_was_writte
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+def test_an_export_into_a_folder_holding_events_is_one_line_and_keeps_them(finished, tmp_path):
+    """TensorBoard reads a folder's events files as one run: a second export there interleaved the curves."""
+    tb = tmp_path / "tb"
+    assert cli("export", finished, "--tensorboard", tb, "--max-frames", 1).exit_code == 0
+    before = {p.name: p.read_bytes() for p in tb.iterdir()}
+    assert "holds TensorBoard events already" in one_line_error(cli("export", finished, "--tensorboard", tb))
+    assert {p.name: p.read_bytes() for p in tb.iterdir()} == before
+
+
 def test_an_out_path_through_a_file_is_one_line(tmp_path):
     line = one_line_error(cli("run", "ring8", "--out", "/dev/null/x", *TINY))
     assert line == ("Error: /dev/null/x: Not a directory: a part of the path is a file, not a folder: "

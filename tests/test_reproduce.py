@@ -115,6 +115,70 @@ def test_a_rerun_with_another_config_is_refused_in_one_line(done):
     assert "Traceback" not in result.output
 
 
+def tiny_flags(name: str, out: Path) -> list[str]:
+    """`gandiag reproduce NAME` on one seed of two steps of CELL_TOY's cells, into `out`."""
+    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in CELL_TOY.items()]
+    return ["reproduce", name, "--profile", "quick", "--seeds", "1", "--steps", "2", *sets, "--out", str(out)]
+
+
+@pytest.mark.parametrize("key, value, words", [("steps", "3", "use --steps"), ("seed", "5", "use --seeds"),
+                                               ("unrolled", "5", "the protocol's methods set it")])
+def test_a_set_of_what_the_table_states_is_refused_before_anything_is_written(tmp_path, key, value, words):
+    """--set came last and won silently: `--set steps=3` trained 3 steps under a title of 2, `--set seed=5`
+    made every seed one run (a standard error of 0), `--set unrolled=5` made K = 0 and K = 10 one method."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [*tiny_flags("metz-fig1", out), "--set", f"{key}={value}"])
+    assert result.exit_code == 1 and f"--set {key} is refused" in result.output and words in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_a_reproduction_into_another_protocols_folder_is_refused_and_its_table_kept(done):
+    out = done("metz-fig1").out
+    before = {p: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    result = CliRunner().invoke(main, tiny_flags("veegan-table1-2d", out))
+    assert result.exit_code == 1 and "holds a reproduction of 'metz-fig1'" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert {p: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not (out / "cells" / "ring").exists()
+
+
+def test_a_reproduction_into_a_run_folder_is_refused_in_one_line(done, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(cell_folders(done("metz-fig1").out)[0], run)
+    result = CliRunner().invoke(main, tiny_flags("metz-fig1", run))
+    assert result.exit_code == 1 and "is a run folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (run / "cells").exists() and not (run / "reproduction.json").exists()
+
+
+def test_a_cell_another_process_trains_is_left_alone_and_the_refusal_says_to_wait_for_it(done, tmp_path):
+    """It said 'rerun the same command to resume them' of a cell that has nothing to resume: it is training."""
+    out = tmp_path / "copy"
+    shutil.copytree(done("pacgan-table1").out, out)
+    cell = out / "cells" / "ring" / "gan" / "seed_0"
+    status = json.loads((cell / R.STATUS_FILE).read_text())
+    (cell / R.STATUS_FILE).write_text(json.dumps({**status, "status": R.RUNNING}))
+    lock = R.FolderLock(cell).acquire()   # as the process training it holds it
+    try:
+        with pytest.raises(R.RunError, match=r"^1 of 16 cells are not done \(ring/gan/seed 0\): rerun the same "
+                                             r"command once the other process is done \(1 of them it is training"):
+            tiny("pacgan-table1", out)
+    finally:
+        lock.release()
+
+
+def test_the_table_names_the_step_each_diverged_cell_is_counted_at(tmp_path):
+    """A cell that diverged at step 2 counts its step-0 row, the untrained G's; the note only named the cells."""
+    result = reproduce("metz-fig1", "quick", 1, 6, tmp_path, overrides={**CELL_TOY, "d_lr": 1e9, "g_lr": 1e9})
+    diverged = [f for f in cell_folders(tmp_path) if R.RunReader(f).status["status"] == R.DIVERGED]
+    assert diverged
+    for folder in diverged:
+        scenario, method, seed = folder.relative_to(tmp_path / "cells").parts
+        counted = [r for r in R.RunReader(folder).metrics() if r.get(R.MODE_COUNTS) is not None][-1][R.STEP]
+        assert (f"{scenario}/{method}/seed {seed.split('_')[1]} at step {R.RunReader(folder).status['step']}, "
+                f"counted at step {counted}") in result.text
+
+
 def start_tiny(name: str, out: Path, steps: int, jobs: int, output=subprocess.DEVNULL) -> subprocess.Popen:
     """`gandiag reproduce NAME` of tiny cells in a process group of its own (the command and its workers)."""
     sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in CELL_TOY.items()]

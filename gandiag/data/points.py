@@ -4,6 +4,7 @@ on one."""
 from __future__ import annotations
 
 import io
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -46,6 +47,12 @@ def _read_array(path: Path) -> np.ndarray:
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
         has_header = bool(lines) and not _numeric_line(lines[0])
+        rows = [line for line in lines[has_header:] if line.strip()]
+        if any(_other_separator(line) for line in lines[:1] + rows[:1]):
+            # numbers apart by spaces, tabs or ';': the first is taken for a header, numpy names another line
+            raise ValueError("its values are not comma-separated: write one x,y per line")
+        if not rows:   # numpy would say shape (0, 1)
+            raise ValueError("it holds no rows of numbers" + (" (a header line only)" if has_header else ""))
         with warnings.catch_warnings():  # no rows: numpy warns and returns an empty array, refused above
             warnings.simplefilter("ignore", UserWarning)
             return np.loadtxt(io.StringIO("\n".join(lines[has_header:])), delimiter=",", ndmin=2)
@@ -57,6 +64,11 @@ def _real(array: np.ndarray) -> np.ndarray:
     if np.iscomplexobj(array):
         raise ValueError("it holds complex numbers")
     return np.asarray(array, dtype=np.float64)
+
+
+def _other_separator(line: str) -> bool:
+    """Whether a line is numbers apart by spaces, tabs or semicolons rather than commas."""
+    return not _numeric_line(line) and _numeric_line(re.sub(r"[\s;]+", ",", line.strip()))
 
 
 def _numeric_line(line: str) -> bool:

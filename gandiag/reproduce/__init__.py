@@ -10,6 +10,7 @@ gandiag.train's public run / resume (here, in worker processes, or as submitit j
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from ..config import to_dict
 from .cells import (BUSY, DONE, TODO, Cell, Unit, cell_folder, seeds_per_pass, slurm_executor, state, submit,
                     train_local, units)
 from .protocol import PROFILES, Protocol, ProtocolError, load_protocol, protocol_names
-from .table import build_table, csv_text, markdown
+from .table import build_table, csv_text, final_row, markdown
 
 LAUNCHERS = ("local", "slurm")
 TABLE_MD, TABLE_CSV, TABLE_JSON, FIGURE, STRIPS, REQUEST = (
@@ -43,6 +44,7 @@ class Reproduction:
 def plan(protocol: Protocol, profile: str, seeds: int, steps: int, out: Path,
          overrides: dict | None = None) -> list[Cell]:
     """Every cell of the protocol: scenarios x methods x seeds 0 .. seeds - 1."""
+    protocol.check_overrides(overrides)
     return [Cell(s.id, m.id, seed, to_dict(protocol.config(s, m, seed, steps, profile, overrides)),
                  cell_folder(out, s.id, m.id, seed))
             for s in protocol.scenarios for m in protocol.methods for seed in range(seeds)]
@@ -87,6 +89,7 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
                             "must be at least 1")
     out = Path(out) if out is not None else \
         Path("runs/reproduce") / f"{protocol.name}-{profile}{'' if steps == chosen.steps else f'-steps{steps}'}"
+    _check_out(out, protocol)
     cells = plan(protocol, profile, seeds, steps, out, overrides)
     states = {c.name: state(c) for c in cells}   # a folder of another configuration fails before any training
     todo = [c for c in cells if states[c.name] not in (DONE, BUSY)]
@@ -108,10 +111,15 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
     try:
         if todo:
             _train(work, len(todo), jobs, launcher, out, executor, slurm, say, by_node)
-        left = [c.name for c in cells if state(c) != DONE]
+        now = {c.name: state(c) for c in cells}
+        left = [name for name, s in now.items() if s != DONE]
         if left:
+            # a cell another process trains has nothing to resume: the table waits for that process
+            busy = sum(now[name] == BUSY for name in left)
+            then = "to resume them" if not busy else \
+                f"once the other process is done ({busy} of them it is training now)"
             raise R.RunError(f"{len(left)} of {len(cells)} cells are not done ({', '.join(left[:3])}"
-                             f"{', ...' if len(left) > 3 else ''}): rerun the same command to resume them")
+                             f"{', ...' if len(left) > 3 else ''}): rerun the same command {then}")
         return write_outputs(protocol, profile, seeds, steps, out, cells, len(todo))
     except KeyboardInterrupt:
         done = sum(state(c) == DONE for c in cells)
@@ -120,6 +128,23 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
                 if launcher == "local" else
                 "the submitted jobs go on: the same command, once they are done, collects them")
         raise Interrupted(f"interrupted: {done} of {len(cells)} cells done; {kept}") from None
+
+
+def _check_out(out: Path, protocol: Protocol) -> None:
+    """Refuse an --out that holds something else, before anything is written: the table, its figure and
+    reproduction.json would overwrite that of another protocol's reproduction (its cells live under other
+    names, so no cell's config would differ), or land inside a run folder."""
+    if (out / R.CONFIG_FILE).is_file():
+        raise R.RunError(f"{out} is a run folder (it holds {R.CONFIG_FILE}), not a reproduction's: give another --out")
+    if not (out / REQUEST).is_file():
+        return
+    try:
+        other = json.loads((out / REQUEST).read_text(encoding="utf-8")).get("protocol")
+    except (ValueError, AttributeError):   # a damaged request (a killed write): a rerun writes it anew
+        return
+    if other != protocol.name:
+        raise R.RunError(f"{out} holds a reproduction of {other!r} ({REQUEST}), not of {protocol.name!r}: give "
+                         "another --out, or delete the folder to reproduce anew")
 
 
 def _train(work: list[Unit], cells: int, jobs: int, launcher: str, out: Path, executor, slurm, say,
@@ -164,7 +189,9 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     statuses, records = [r.status for r in readers], [r.record for r in readers]
     devices = sorted({record.get("device", "?") for record in records})
     seconds = training_seconds(cells, statuses, records)
-    diverged = [c.name for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
+    # the step of the row each diverged cell counts: one that diverged early counts the untrained G
+    diverged = [f"{c.name} at step {s.get('step', '?')}, counted at step {final_row(c.folder).get(R.STEP, '?')}"
+                for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
     title = title_of(protocol, profile, seeds, steps, "/".join(devices))
     samples = sorted({c.config["eval_samples"] for c in cells})
     notes = [f"Ours: each cell's last metrics row, on {'/'.join(f'{n:,}' for n in samples)} samples; cells in "
@@ -173,7 +200,7 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
         notes.append("Outcomes from the analyzer's verdicts on each cell: " +
                      "; ".join(f"{k}: {v}" for k, v in R.OUTCOMES.items()) + ".")
     if diverged:
-        notes.append(f"Diverged (their last finite row counts): {', '.join(diverged)}.")
+        notes.append(f"Diverged (each counted at its last finite row): {'; '.join(diverged)}.")
     if protocol.notes:
         notes.append(protocol.notes.strip())
     notes.append(f"Training time summed over the cells: {seconds / 60:.1f} min (a resumed cell counts its last "

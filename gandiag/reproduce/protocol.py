@@ -116,6 +116,24 @@ class Protocol:
                         out.append(Claim(s.id, metric.key, hi, lo, m.id, "published numbers"))
         return out
 
+    def check_overrides(self, overrides: dict | None) -> None:
+        """Refuse a caller's override of what the table states: the cells' steps (its title), their seeds
+        (0 .. seeds - 1, one per cell) and any flag by which the methods differ (their labels). A --set comes
+        last, so it would win silently: cells of 5 steps under a title of 25,000, every seed one run (an error
+        of 0), every method one method under several labels."""
+        varied = {key: m.label for m in self.methods for key in m.flags}
+        for key in overrides or {}:
+            if key == "steps":
+                why = "the table's title states the cells' steps, which --steps gives: use --steps N"
+            elif key == "seed":
+                why = "each cell has its own seed, 0 .. N - 1 of --seeds N: use --seeds"
+            elif key in varied:
+                why = (f"the protocol's methods set it ({varied[key]!r} among them), so they would all be one method "
+                       "under their own labels: give a protocol file of your own")
+            else:
+                continue
+            raise ProtocolError(f"--set {key} is refused: {why}")
+
     def config(self, scenario: Scenario, method: Method, seed: int, steps: int, profile: str,
                overrides: dict | None = None) -> Config:
         """The config of one cell: the preset, then the protocol's, the scenario's, the profile's settings,

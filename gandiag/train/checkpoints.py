@@ -37,3 +37,15 @@ def check_belongs(ckpt: dict, record: dict, path: Path) -> None:
     if mine != theirs:
         raise RunError(f"checkpoint {path} belongs to another run (id {theirs or 'none'}, this folder's is "
                        f"{mine or 'none'}): remove it, or resume the run it came from")
+
+
+def refuse_own_loop(reader: R.RunReader, then: str) -> None:
+    """Refuse, saying `then`, a folder a user's own loop recorded (gandiag.Recorder): it holds that loop's
+    config and no checkpoint gandiag's trainer can rebuild the players from. A damaged config.json passes:
+    a checkpoint, if any, holds the config."""
+    try:
+        trainer = reader.trainer()
+    except R.RunError:
+        return
+    if trainer == R.OWN_LOOP:
+        raise R.RunError(f"{reader.root} was recorded by your own training loop (gandiag.Recorder): {then}")

@@ -17,7 +17,7 @@ from ..config import DEFAULTS, Config, from_dict, to_dict
 from ..engine import Choice, choose
 from ..record.recorder import Recorder, refuse_a_used_folder, versions
 from . import ddp
-from .checkpoints import check_belongs, load_checkpoint
+from .checkpoints import check_belongs, load_checkpoint, refuse_own_loop
 from .classifier import load_or_train
 from .device import threads
 from .loop import RunResult, RunSlot, train
@@ -155,7 +155,8 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     (a multi-seed pass resumes its unfinished seeds only). who: what its notes begin with (a pass's seeds
     name their folders)."""
     reader = R.RunReader(root)
-    _refuse_own_loop(reader)
+    refuse_own_loop(reader, "gandiag's trainer cannot continue it; train on in your loop, recording into a new "
+                            "folder")
     ckpts = reader.checkpoint_steps()
     path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
     ckpt = load_checkpoint(path) if path else None
@@ -188,17 +189,6 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     record = {**record, "config": to_dict(cfg), **target.record(), "versions": versions(),
               "resumed_from": [*record.get("resumed_from", []), done]}
     return Start(cfg, choice, session, record, done)
-
-
-def _refuse_own_loop(reader: R.RunReader) -> None:
-    """A folder a user's own loop recorded holds that loop's config, not one gandiag's trainer can rebuild."""
-    try:
-        trainer = reader.trainer()
-    except R.RunError:
-        return   # a damaged config.json: prepare_resume rebuilds it from the checkpoint
-    if trainer == R.OWN_LOOP:
-        raise R.RunError(f"{reader.root} was recorded by your own training loop (gandiag.Recorder): gandiag's "
-                         "trainer cannot continue it; train on in your loop, recording into a new folder")
 
 
 def _resume_device(cfg: Config, ckpt: dict | None, path: Path | None) -> torch.device:

@@ -18,7 +18,7 @@ import torch
 from .. import losses, record as R
 from ..config import from_dict
 from ..record.snapshot import measure_saturation
-from .checkpoints import load_checkpoint
+from .checkpoints import load_checkpoint, refuse_own_loop
 from .session import Session
 
 
@@ -64,6 +64,8 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
     gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX.json and .png;
     returns the rows and the two paths."""
     reader = R.RunReader(path)
+    refuse_own_loop(reader, "the probe needs a checkpoint of G and D, which only gandiag's trainer writes; freeze "
+                            "your G and train a fresh D on it with gandiag.train.saturation_probe.frozen_g_probe")
     steps = reader.checkpoint_steps()
     if not steps:
         raise R.RunError(f"{reader.root} has no checkpoint: the probe needs a trained G (let the run reach "
