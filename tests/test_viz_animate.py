@@ -115,6 +115,15 @@ def test_a_run_without_snapshots_is_a_clear_error(tmp_path):
         animate_run(run)
 
 
+def test_a_gif_faster_than_browsers_play_is_refused_before_rendering(tmp_path, monkeypatch):
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    monkeypatch.setattr(animate, "Timeline", None)   # nothing is rendered
+    with pytest.raises(VizError, match=r"^fps = 60 is too fast for a GIF: browsers would play it at 10 frames per "
+                                       r"second; give --fps 50 or less, or use --format mp4$"):
+        animate_run(run, fps=60)
+    assert not (run / "animation.gif").exists()
+
+
 def test_mp4_needs_no_system_ffmpeg_and_holds_its_last_frame(tmp_path, monkeypatch):
     """imageio-ffmpeg's own binary encodes it with nothing on PATH; decoding it back gives every frame,
     the last one repeated for HOLD_LAST_S."""

@@ -12,7 +12,7 @@ from gandiag.viz import style
 from gandiag.viz.report import write_report
 from own_loop import players, train
 from viz_browser import browser_page, missing
-from viz_synth import rotating_run
+from viz_synth import rotating_run, write_run
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"browser test skipped: {missing()}")
 
@@ -124,4 +124,17 @@ def test_a_report_on_snapshots_of_fakes_alone_draws_the_fakes_and_no_heatmap(tmp
         assert with_fakes > 20 and plane.evaluate(COUNT_PIXELS, FAKE_RGB) == 0
         page.locator("[data-layer=heatmap]").check()   # asked for, with no D grid to draw: nothing breaks
         page.locator("[data-layer=arrows]").check()
+        assert errors == []
+
+
+def test_the_table_at_a_diverged_step_says_n_a_not_an_earlier_loss(tmp_path):
+    rows = [{R.STEP: s, R.D_LOSS: 1.25, R.G_LOSS: 0.75, R.MODES: 8} for s in (0, 100)]
+    rows[-1][R.D_LOSS] = float("nan")   # written as null; modes from step 0 stand for step 100 (logged less often)
+    del rows[-1][R.MODES]
+    fakes = {s: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)} for s in (0, 100)}
+    with browser_page() as page:
+        errors, _ = open_report(page, write_report(write_run(tmp_path / "run", fakes, rows)))
+        cells = dict(page.eval_on_selector_all("#at-step tr", "rows => rows.slice(1).map(r => "
+                                               "[r.cells[0].textContent, r.cells[1].textContent])"))
+        assert (cells["D loss"], cells["G loss"], cells["modes with ≥ 1 high-quality sample"]) == ("n/a", "0.75", "8")
         assert errors == []

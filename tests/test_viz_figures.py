@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.quiver import Quiver
 from matplotlib.text import Text
 from numpy.testing import assert_allclose
 
@@ -79,3 +80,14 @@ def test_figure_sizes_parse():
     for bad in ("wide", "7", "0.5x3"):
         with pytest.raises(VizError):
             parse_figure_size(bad)
+
+
+@style.styled
+def test_a_figure_without_a_layer_draws_no_layer_the_figure_leaves_out(view):
+    fig = strip_figure(view, [0, 200], layers="-heatmap")
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("step")]
+    assert len(panels) == 2
+    assert not any(ax.images for ax in panels)   # no heatmap
+    # and no arrows: the figure's default leaves them out, and dropping a layer adds none
+    assert not any(isinstance(c, Quiver) for ax in panels for c in ax.collections)
+

@@ -239,3 +239,16 @@ def test_fakes_off_the_window_are_marked_on_its_edge_with_their_count(tmp_path):
 def test_no_note_when_every_fake_is_inside(tmp_path):
     r, _ = render(scene(tmp_path), "fakes")
     assert r.main.note.get_text() == ""
+
+
+def test_dropping_a_layer_keeps_the_default_layers_and_adds_none():
+    figure_default = ("heatmap", "density", "fakes", "manifold")
+    assert parse_layers("-heatmap", TOY_LAYERS, figure_default) == {"density", "fakes", "manifold"}
+    assert parse_layers(None, TOY_LAYERS, figure_default) == frozenset(figure_default)
+    assert parse_layers("all", TOY_LAYERS, figure_default) == frozenset(TOY_LAYERS)
+
+
+@pytest.mark.parametrize("spec", ["-heatmap,-density,-fakes,-arrows,-manifold,-bars,-curves,-title", "fakes,-fakes"])
+def test_layers_that_leave_nothing_to_draw_are_refused(spec):
+    with pytest.raises(VizError, match="leaves nothing to draw: keep at least one of heatmap"):
+        parse_layers(spec, TOY_LAYERS)

@@ -18,7 +18,7 @@ from gandiag import record as R
 from gandiag.viz.animate import animate_run
 from gandiag.viz.figures import parse_steps, strip_figure, write_figure
 from gandiag.record.folder import snapshot_bytes
-from gandiag.viz.report import write_report
+from gandiag.viz.report import metrics_csv, write_report
 from gandiag.viz.source import RunView, VizError
 from viz_synth import rotating_run, write_run
 
@@ -246,3 +246,70 @@ def test_a_finished_run_without_snapshots_is_told_how_to_record_some(tmp_path):
     result = CliRunner().invoke(main, ["report", str(tmp_path / "own")])
     assert (result.exit_code, result.output.strip()) == (1, f"Error: {tmp_path / 'own'} holds no snapshots to draw: "
                                                          "record some (rec.snapshot(step, ...) in your loop)")
+
+
+def own_loop_run(root, last: int, config=None):
+    """A user's loop that logs its losses every 5 steps and snapshots (so is scored) every 10 steps."""
+    with gandiag.Recorder(root, target=gandiag.target("ring8"), config=config) as rec:
+        for step in range(0, last + 1, 5):
+            rec.log(step, d_loss=1.0, g_loss=0.7)
+            if step % 10 == 0:
+                rec.snapshot(step, fakes=np.random.default_rng(step).normal(size=(32, 2)).astype(np.float32))
+    return root
+
+
+def headline(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html[html.index("<header>"): html.index("</header>")])
+
+
+def test_the_report_headline_states_the_last_scored_row_when_the_last_rows_hold_losses_alone(tmp_path):
+    run = own_loop_run(tmp_path / "own", 15)
+    rows = R.RunReader(run).metrics()
+    scored = [r for r in rows if r.get(R.MODES) is not None][-1]
+    assert (rows[-1][R.STEP], scored[R.STEP]) == (15, 10)
+    head = headline(write_report(run).read_text())
+    assert (f"modes {scored[R.MODES]} / 8 (strict {scored[R.MODES_STRICT]}) · high quality "
+            f"{100 * scored[R.HQ]:.1f} % · reverse KL {scored[R.REVERSE_KL]:.3f} at step 10") in head
+    assert "n/a" not in head
+
+
+def test_a_report_of_a_users_own_loop_names_the_loop_not_a_gandiag_command(tmp_path):
+    html = write_report(own_loop_run(tmp_path / "own", 20, config={"lr": 2e-4, "note": "my loss"})).read_text()
+    head = headline(html)
+    assert "made by your own training loop, recorded with gandiag.Recorder" in head
+    assert "method: own loop · nonsaturating loss (as declared to the Recorder) · target ring8" in head
+    assert "gandiag run" not in html and "?" not in head
+    settings = html[html.index("<h2>Settings</h2>"): html.index("</section>", html.index("<h2>Settings</h2>"))]
+    assert "The settings your loop recorded" in settings and "command line" not in settings
+    assert re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td></tr>", settings) == [("lr", "0.0002"), ("note", "my loss")]
+
+
+@pytest.mark.parametrize("command", ["animate", "figure", "report"])
+def test_a_folder_of_seed_runs_is_a_one_line_error_naming_a_seed_folder(tmp_path, command):
+    for seed in (0, 1):
+        rotating_run(tmp_path / "pass" / f"seed_{seed}", 2, res=8, n_fakes=32)
+    result = CliRunner().invoke(main, [command, str(tmp_path / "pass")])
+    assert (result.exit_code, result.output.strip()) == (
+        1, f"Error: {tmp_path / 'pass'} holds 2 run folders (seed_0, seed_1), not one run: give one of them, "
+           f"e.g. {tmp_path / 'pass' / 'seed_0'} (gandiag report takes several, side by side)")
+
+
+
+def test_the_metrics_csv_tells_a_diverged_value_from_one_not_logged():
+    rows = [{R.STEP: 0, R.D_LOSS: 1.5, R.MODES: 2}, {R.STEP: 5, R.D_LOSS: None}]   # null: non-finite
+    assert metrics_csv(rows) == "step,d_loss,modes\n0,1.5,2\n5,nan,\n"
+
+
+def test_a_figure_out_with_a_dot_in_its_name_writes_that_name(run, tmp_path):
+    assert invoke("figure", run, "--out", tmp_path / "fig-v1.2.png", "--dpi", 40) == wrote(tmp_path / "fig-v1.2.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["fig-v1.2.png"]
+
+
+def test_a_figure_height_too_short_for_its_panels_is_a_one_line_error(run, tmp_path):
+    result = CliRunner().invoke(main, ["figure", str(run), "--size", "7x1.5", "--out", str(tmp_path / "f.png")])
+    assert (result.exit_code, result.output.strip()) == (
+        1, "Error: size 7x1.5 is too short for this figure: give a height of at least 2.2 in (or --size column "
+           "or page: as tall as it needs)")
+    assert not (tmp_path / "f.png").exists()
+    out = tmp_path / "f.png"
+    assert invoke("figure", run, "--size", "7x2.2", "--out", out, "--dpi", 40) == wrote(out)   # no warning either

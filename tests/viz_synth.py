@@ -28,9 +28,10 @@ def toy_snapshot(fakes, arrows, d_fn, window=RING.window(), res: int = 32, manif
 
 
 def write_run(root: Path, snapshots: dict[int, dict], rows: list[dict] = (), mixture=RING, **config) -> Path:
-    """A run folder holding the given snapshots and metrics rows (mixture None: an image run)."""
+    """A run folder of gandiag's trainer (its config is gandiag's settings) holding the given snapshots and
+    metrics rows (mixture None: an image run)."""
     return write_folder(root, {"scenario": "ring8", "loss": "nonsaturating", "unrolled": 0, "snapshot_every": 100,
-                               **config}, rows, snapshots, mixture)
+                               **config}, rows, snapshots, mixture, **{R.TRAINER: R.GANDIAG_TRAINER})
 
 
 def metric_rows(last: int, every: int, modes=lambda s: 8) -> list[dict]:

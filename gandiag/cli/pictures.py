@@ -18,7 +18,7 @@ def _picture_options(format_help: str):
             click.option("--format", "fmt", type=click.Choice(["gif", "mp4"]), default=None,
                          help=format_help),
             click.option("--fps", type=count(1, 100), default=viz.DEFAULT_FPS, show_default=True,
-                         help="Frames per second."),
+                         help="Frames per second (a GIF: at most 50, as browsers play it)."),
             click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.DEFAULT_DPI, show_default=True,
                          help="Dots per inch: scales fonts and lines within the frame size."),
             click.option("--size", default="{}x{}".format(*viz.DEFAULT_SIZE), show_default=True,

@@ -24,6 +24,9 @@ from .source import RunView, VizError, at_or_before, check_folder_of, timeline
 FORMATS = ("gif", "mp4")
 #: the last frame stays up this long before the GIF loops, so the end state can be read
 HOLD_LAST_S = 1.5
+#: a GIF's frame delay is in hundredths of a second, and browsers show a delay under 2 of them as 10
+#: (the 1990s' busy-loop guard): faster GIFs would play at 10 frames per second
+GIF_MAX_FPS = 50
 
 
 class Timeline:
@@ -83,6 +86,9 @@ def check_output(fmt: str, fps: int, out=None) -> None:
         raise VizError(f"format {fmt!r} is not supported: choose one of {', '.join(FORMATS)}")
     if fps < 1:
         raise VizError(f"fps = {fps} is not allowed: give a positive number of frames per second")
+    if fmt == "gif" and fps > GIF_MAX_FPS:
+        raise VizError(f"fps = {fps} is too fast for a GIF: browsers would play it at 10 frames per second; "
+                       f"give --fps {GIF_MAX_FPS} or less, or use --format mp4")
     if out is not None:
         check_folder_of(out)
     if fmt == "mp4":

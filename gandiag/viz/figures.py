@@ -31,6 +31,7 @@ DEFAULT_STRIP = 6
 MIN_PANEL_IN = 0.9    # a snapshot panel is never narrower: more panels wrap into another row
 MIN_CURVE_IN = 1.3    # nor is a metric's axes
 CURVE_IN = 1.25       # height of a row of metric curves
+MIN_SQUEEZE = 0.6     # a fixed height keeps at least this share of the height the content needs
 #: the groups a figure draws (of describe.curve_groups), in this order
 FIGURE_METRICS = ("losses", "modes captured", "k-NN scores", "high-quality share", "reverse KL (nats)",
                   "saturated share", "classes generated", "classifier score", "Frechet distance")
@@ -112,8 +113,8 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
     shown = [at_or_before(view.steps, s) for s in wanted]
     snaps = {s: view.snapshot(s) for s in sorted(set(shown))}
     available = IMAGE_LAYERS if view.is_image else TOY_LAYERS
-    chosen = held_layers(parse_layers(layers if layers is not None else (None if view.is_image else STRIP_LAYERS),
-                                      available), snaps.values())
+    default = None if view.is_image else tuple(STRIP_LAYERS.split(","))
+    chosen = held_layers(parse_layers(layers, available, default), snaps.values())
     width, height = size
     n = len(wanted)
     most = max(1, min(n, int((width - 0.7) // MIN_PANEL_IN)))  # 0.7 in: the y labels and colour bar
@@ -125,6 +126,8 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
     title = _wrap(view.title() + "".join(f"  ·  {t}" for t, _ in view.verdicts()), width)
     head_in = 0.2 + 0.14 * title.count("\n")
     strip_h, curves_h = strip_rows * (panel_in + 0.3), curve_rows * CURVE_IN
+    if height is not None:
+        refuse_a_short_figure(size, head_in + 0.1, strip_h + curves_h)
     fig = Figure(figsize=(width, height or head_in + strip_h + curves_h + 0.1), layout="constrained")
     fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.04, hspace=0.04)
     grid = fig.add_gridspec(2 if curve_rows else 1, 1, height_ratios=[strip_h, curves_h] if curve_rows else None)
@@ -150,6 +153,17 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
         plot_metrics(grid[1], [view], [None], width, marks=wanted)
     fig.suptitle(title, x=0.01, ha="left", fontsize=8)
     return fig
+
+
+def refuse_a_short_figure(size: tuple[float, float], fixed_in: float, content_in: float) -> None:
+    """A fixed height scales the strip and the curves alike: refuse one that squeezes them below
+    MIN_SQUEEZE of the height they need, where tick labels run into each other and, shorter still,
+    matplotlib gives up the layout with a warning, not an error."""
+    width, height = size
+    least = math.ceil(10 * (fixed_in + MIN_SQUEEZE * content_in)) / 10
+    if height < least:
+        raise VizError(f"size {width:g}x{height:g} is too short for this figure: give a height of at least "
+                       f"{least:g} in (or --size column or page: as tall as it needs)")
 
 
 def _kilo(x, _pos=None) -> str:
@@ -182,7 +196,8 @@ def compare_figure(views: list[RunView], labels: list[str],
 
 def save_figure(fig: Figure, stem: Path, dpi: int = FIGURE_DPI, formats=FORMATS) -> list[Path]:
     """stem.png, stem.pdf and stem.svg (or those of `formats`)."""
-    paths = [stem.with_suffix(f".{ext}") for ext in formats]
+    # the suffix added, not swapped: a stem's own dot (fig-v1.2) is part of its name
+    paths = [stem.with_name(f"{stem.name}.{ext}") for ext in formats]
     width, height = fig.get_size_inches()
     check_pixels(width * dpi, height * dpi, f"a {width:.1f} x {height:.1f} in figure at {dpi} dpi")
     freeze_layout(fig)

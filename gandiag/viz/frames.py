@@ -27,9 +27,13 @@ _TOP_TITLE, _TOP_BARE, _BOTTOM, _LEFT, _RIGHT, _GAP, _VGAP = 46, 10, 30, 34, 20,
 _CBAR_OFFSET, _CBAR_WIDTH = 8, 7  # D's colour bar, in the gap right of the main panel
 
 
-def parse_layers(spec: str | None, available: tuple[str, ...]) -> frozenset:
-    """'heatmap,fakes' keeps only those; '-arrows,-bars' drops those from all; None or 'all' is all."""
-    if spec is None or spec.strip() in ("", "all"):
+def parse_layers(spec: str | None, available: tuple[str, ...], default: tuple[str, ...] | None = None) -> frozenset:
+    """'heatmap,fakes' keeps only those; '-arrows,-bars' drops those from the default layers (`default`,
+    else all: dropping one never adds another); None is the default, 'all' is all."""
+    default = frozenset(default or available)
+    if spec is None or not spec.strip():
+        return default
+    if spec.strip() == "all":
         return frozenset(available)
     items = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [s for s in items if s.lstrip("-") not in available]
@@ -38,7 +42,10 @@ def parse_layers(spec: str | None, available: tuple[str, ...]) -> frozenset:
                        "(prefix with - to drop one)")
     keep = [s for s in items if not s.startswith("-")]
     drop = {s[1:] for s in items if s.startswith("-")}
-    return frozenset(keep or available) - drop
+    chosen = frozenset(keep or default) - drop
+    if not chosen:  # an empty picture would be written as if it were one
+        raise VizError(f"--layers {spec} leaves nothing to draw: keep at least one of {', '.join(available)}")
+    return chosen
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -31,7 +31,7 @@ from .describe import (command_line, curve_groups, method, settings_table, short
                        verdict_sentence)
 from .figures import png_bytes, strip_figure
 from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
-from .source import RunView, VizError, check_folder_of, read_diagnosis, timeline
+from .source import RunView, VizError, check_folder_of, open_reader, read_diagnosis, timeline
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
 TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRICT, "modes with ≥ 1 % of the samples"),
@@ -41,6 +41,9 @@ TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRIC
 IMAGE_METRICS = ((R.MODES, "classes with ≥ 1 sample"), (R.MODES_STRICT, "classes with ≥ 10 % of a fair share"),
                  (R.CLASSIFIER_SCORE, "classifier score"), (R.FRECHET_DISTANCE, "Frechet distance"),
                  (R.REVERSE_KL, "reverse KL (nats)"), (R.D_LOSS, "D loss"), (R.G_LOSS, "G loss"))
+#: the final results the headline states (toy, image, own points)
+FINAL_KEYS = (R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL, R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.KNN_PRECISION,
+              R.KNN_RECALL, R.KNN_COVERAGE)
 #: colours of D's heatmap, over the colour bar's range
 LUT_LEVELS = 255
 FALLBACK_DPI = 90
@@ -53,7 +56,7 @@ def write_report(run_dirs, out=None, labels: list[str] | None = None) -> Path:
     if not run_dirs:
         raise VizError("report needs at least one run folder")
     for d in run_dirs:  # a wrong folder is named as such before anything else is checked
-        R.RunReader(d)
+        open_reader(d)
     if out is None:
         out = Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else \
             Path("report-" + "-vs-".join(Path(d).resolve().name for d in run_dirs)[:120] + ".html")
@@ -148,13 +151,10 @@ def _f16(a) -> str:
 
 def _run_payload(view: RunView, label: str, snaps: list[dict], rng, index: int) -> dict:
     """Everything viewer.js needs to draw one run: its steps, arrays, curves (as CSV) and verdicts."""
-    last = view.rows[-1] if view.rows else {}
     run = {"label": label, "folder": view.root.name, "steps": view.steps, "last_step": view.last_step,
            "csv": metrics_csv(view.rows), "colour": style.RUN_COLOURS[index % len(style.RUN_COLOURS)],
            "verdicts": [{**v, "sentence": verdict_sentence(v)} for v in verdict_items(read_diagnosis(view.root))],
-           "final": {k: last.get(k) for k in (R.STEP, R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL,
-                                              R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.KNN_PRECISION, R.KNN_RECALL,
-                                              R.KNN_COVERAGE)}}
+           "final": final_row(view.rows)}
     if view.is_image:
         counts = [r[R.MODE_COUNTS] for r in view.rows if isinstance(r.get(R.MODE_COUNTS), list)]
         run["n_classes"] = len(counts[-1]) if counts else None
@@ -187,6 +187,15 @@ def _run_payload(view: RunView, label: str, snaps: list[dict], rng, index: int) 
     return run
 
 
+def final_row(rows: list[dict]) -> dict:
+    """The headline's numbers and their step: from the last row that holds any of them. A loop that logs
+    its losses every step and is evaluated only at snapshots ends on rows without them, and its last
+    row would read "n/a" though the run was scored a few steps before."""
+    scored = [r for r in rows if any(r.get(k) is not None for k in FINAL_KEYS)]
+    last = scored[-1] if scored else rows[-1] if rows else {}
+    return {k: last.get(k) for k in (R.STEP, *FINAL_KEYS)}
+
+
 def _levels(d: np.ndarray) -> tuple[np.ndarray, list[list[float]]]:
     """D's grids as uint8 levels, each snapshot over its own [min, max] (so a D that varies little in
     one frame still shades smoothly), 255 marking a missing value; and those ranges."""
@@ -214,19 +223,22 @@ def _labelled(rows: list[dict], label: str) -> list[dict]:
 
 def metrics_csv(rows: list[dict]) -> str:
     """Every metrics row, every key (step first, then in the order they first appear); lists (class
-    counts) as space-separated numbers in one cell; floats to 7 significant digits (float32's)."""
+    counts) as space-separated numbers in one cell; floats to 7 significant digits (float32's). A key
+    a row lacks is an empty cell, and a value it holds no number for (null: how metrics.jsonl writes
+    a NaN or infinite one) is "nan": the viewer carries the last value over an empty cell (a metric
+    logged less often), never over a diverged step's."""
     first = ["run", R.STEP] if rows and "run" in rows[0] else [R.STEP]
     keys = first + [k for k in dict.fromkeys(k for r in rows for k in r) if k not in first]
 
     def cell(v) -> str:
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return "" if v is None else str(v).lower()
+            return "nan" if v is None else str(v).lower()
         if isinstance(v, list):
             return " ".join(cell(x) for x in v)
         if isinstance(v, float):
             return format(v, ".7g")
         return '"' + v.replace('"', '""') + '"' if isinstance(v, str) and any(c in v for c in ',"\n') else str(v)
-    lines = [",".join(keys)] + [",".join(cell(r.get(k)) for k in keys) for r in rows]
+    lines = [",".join(keys)] + [",".join(cell(r[k]) if k in r else "" for k in keys) for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -258,18 +270,30 @@ def _headline(view: RunView, run: dict, several: bool) -> str:
     verdict = "; ".join(escape(v["title"]) for v in verdicts) if verdicts else \
         ("no failure found" if diagnosed else "not analysed (the folder could not be written)")
     status = view.reader.status.get("status", "unknown")
-    command, unsaid = command_line(view.config)
-    unsaid_note = f" <span class=muted>(and {escape(', '.join(unsaid))}: see the settings)</span>" if unsaid else ""
     severity = "error" if any(v["severity"] == "error" for v in verdicts) else "warning" if verdicts else "ok"
     return (f"<div class=headline style='border-color:{run['colour']}'>"
             + (f"<div class=label style='color:{run['colour']}'>{escape(run['label'])}</div>" if several else "")
             + f"<div class=final><b>{escape(_final_words(view, run))}</b> at step "
             f"{_fmt(run['final'].get(R.STEP), ',')} <span class=muted>(run {escape(str(status))}, "
             f"{len(view.steps)} snapshots, folder {escape(view.root.name)})</span></div>"
-            f"<div class='verdict {severity}'>verdict: {verdict}</div>"
-            f"<div>method: <b>{escape(method(view.record))}</b> · {escape(str(view.config.get('loss', '?')))} loss"
+            f"<div class='verdict {severity}'>verdict: {verdict}</div>{_provenance(view)}</div>")
+
+
+def _provenance(view: RunView) -> str:
+    """The method and the command that made the run. A user's own loop was made by no gandiag command
+    (and its config is the user's own, not gandiag's settings): it is named as such, never given a
+    `gandiag run` line that would make some other run."""
+    if view.reader.trainer() == R.OWN_LOOP:
+        loss = (view.record.get("recorder") or {}).get("loss")
+        target = (view.record.get("target") or {}).get("name")
+        parts = [f"{loss} loss (as declared to the Recorder)" if loss else None, f"target {target}" if target else None]
+        return (f"<div>method: <b>{escape(R.OWN_LOOP)}</b>{''.join(f' · {escape(str(p))}' for p in parts if p)}"
+                "</div><div class=command>made by your own training loop, recorded with gandiag.Recorder</div>")
+    command, unsaid = command_line(view.config)
+    unsaid_note = f" <span class=muted>(and {escape(', '.join(unsaid))}: see the settings)</span>" if unsaid else ""
+    return (f"<div>method: <b>{escape(method(view.record))}</b> · {escape(str(view.config.get('loss', '?')))} loss"
             f" · {escape(str(view.config.get('scenario', '?')))}</div>"
-            f"<div class=command>made by <code>{escape(command)}</code>{unsaid_note}</div></div>")
+            f"<div class=command>made by <code>{escape(command)}</code>{unsaid_note}</div>")
 
 
 def _viewer(views: list[RunView], runs: list[dict]) -> str:
@@ -340,6 +364,8 @@ def _value(v) -> str:
 
 def _settings(view: RunView, run: dict, several: bool) -> str:
     head = f"<h3 style='color:{run['colour']}'>{escape(run['label'])}</h3>" if several else ""
+    if view.reader.trainer() == R.OWN_LOOP:   # the user's own settings: no gandiag default or flag set them
+        return head + _own_settings(view.config)
     rows = settings_table(view.config)
     table = ("<table class=settings><tr><th>setting</th><th>this run</th><th>default</th><th>set by</th></tr>"
              + "".join(f"<tr><td>{escape(k)}</td><td>{escape(_value(v))}</td>"
@@ -351,6 +377,14 @@ def _settings(view: RunView, run: dict, several: bool) -> str:
     return (f"{head}<p>Settings that differ from gandiag's defaults:</p>{table}"
             f"<details><summary>Full configuration ({len(view.config)} settings)</summary>"
             f"<table class=settings>{full}</table></details>")
+
+
+def _own_settings(config: dict) -> str:
+    if not config:
+        return "<p>Your loop recorded no settings (<code>Recorder(..., config={...})</code> keeps them).</p>"
+    rows = "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(_value(v))}</td></tr>" for k, v in config.items())
+    return ("<p>The settings your loop recorded (<code>Recorder(..., config={...})</code>):</p>"
+            f"<table class=settings><tr><th>setting</th><th>this run</th></tr>{rows}</table>")
 
 
 def _print_fallback(views: list[RunView], labels: list[str]) -> str:

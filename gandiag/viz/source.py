@@ -49,10 +49,7 @@ class RunView:
 
     def __init__(self, run_dir):
         self.root = Path(run_dir)
-        try:
-            self.reader = R.RunReader(self.root)
-        except FileNotFoundError as e:
-            raise VizError(str(e)) from None
+        self.reader = open_reader(self.root)
         self.record = self.reader.record
         self.config: dict = self.record.get("config") or {}
         self.is_image = self.reader.target_kind == "image"
@@ -130,6 +127,25 @@ class RunView:
         has not run or wrote something unreadable (a picture never fails over a diagnosis)."""
         return [(v["title"].split(":")[0], v["steps"][0] if v["steps"] else 0)
                 for v in verdict_items(read_diagnosis(self.root))]
+
+
+def open_reader(root) -> R.RunReader:
+    """A reader of the run folder `root`, or a one-line VizError naming what the folder is instead."""
+    try:
+        return R.RunReader(Path(root))
+    except FileNotFoundError as e:
+        raise VizError(_runs_inside(Path(root)) or str(e)) from None
+
+
+def _runs_inside(root: Path) -> str | None:
+    """What to say of a folder that holds run folders rather than being one: a pass of `--seeds N`
+    (whose folder is the one `gandiag run` printed) or a folder of runs. None when it holds none."""
+    runs = sorted(p.name for p in root.iterdir() if (p / R.CONFIG_FILE).is_file()) if root.is_dir() else []
+    if not runs:
+        return None
+    named = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
+    return (f"{root} holds {len(runs)} run folder{'s' if len(runs) > 1 else ''} ({named}), not one run: give one "
+            f"of them, e.g. {root / runs[0]} (gandiag report takes several, side by side)")
 
 
 def read_diagnosis(root: Path):

@@ -346,8 +346,8 @@
         const m = r.metrics, s = m.step || [];
         if (!m[key] || !s.length || step < s[0] || step > r.last_step) return "<td></td>";
         let i = lastAtOrBefore(s, step);
-        while (i > 0 && m[key][i] === null) i--;
-        return `<td>${fmt(m[key][i])}</td>`;
+        while (i > 0 && m[key][i] === null) i--;   // not logged at that row (NaN: logged, with no number)
+        return `<td>${Number.isNaN(m[key][i]) ? "n/a" : fmt(m[key][i])}</td>`;
       });
       rows.push(`<tr><td>${escapeHtml(name)}</td>${cells.join("")}</tr>`);
     }
