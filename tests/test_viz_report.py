@@ -64,6 +64,20 @@ def test_compare_command_writes_gif_figures_and_tables(tmp_path):
     assert (out / "compare.md").read_text().startswith("| step | run | modes |")
 
 
+def test_the_compare_table_states_each_target_s_modes_where_the_runs_differ_in_them(tmp_path):
+    """3 modes of ring8's 8 and 3 of grid25's 25 read alike without it."""
+    from gandiag.data.toy import grid
+    from gandiag.viz.table import TARGET_MODES, metrics_table
+    rows = [{R.STEP: s, R.MODES: 3, R.D_LOSS: 1.0} for s in (0, 100)]
+    snaps = {0: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)}}
+    ring = write_run(tmp_path / "ring", snaps, rows)
+    square = write_run(tmp_path / "grid", snaps, rows, mixture=grid(25, 2.0, 0.05), scenario="grid25")
+    header, table = metrics_table([RunView(ring), RunView(square)], ["ring", "grid"])
+    assert header == ["step", "run", R.MODES, TARGET_MODES, R.D_LOSS]
+    assert table == [[step, name, 3, modes, 1.0] for step in (0, 100) for name, modes in (("ring", 8), ("grid", 25))]
+    assert metrics_table([RunView(ring), RunView(ring)], ["a", "b"])[0] == ["step", "run", R.MODES, R.D_LOSS]
+
+
 def test_figure_command_writes_png_pdf_and_svg(run):
     paths = [run / f"figure.{e}" for e in ("png", "pdf", "svg")]
     assert invoke("figure", run, "--steps", "0,200", "--dpi", "40") == wrote(*paths)
@@ -211,6 +225,9 @@ def test_report_of_several_runs_shares_one_slider_and_one_colour_scale(tmp_path)
     (["figure", "{run}", "--steps", "x"], "steps 'x' is not a comma-separated list"),
     (["compare", "{run}", "--out", "{tmp}"], "compare needs at least two run folders"),
     (["compare", "{run}", "{run}", "--out", "{tmp}", "--labels", "a,b,c"], "3 labels for 2 runs"),
+    (["compare", "{run}", "{run}", "--out", "{tmp}/c", "--labels", "x,x"], "two runs would be labelled 'x'"),
+    (["compare", "{run}", "{run}", "--out", "{tmp}/c"], "two runs would be labelled 'run': nothing tells them apart"),
+    (["report", "{run}", "{run}", "--out", "{tmp}/r.html", "--labels", "x,x"], "two runs would be labelled 'x'"),
     (["figure", "{run}", "--size", "huge"], "size 'huge' is not column, page or WIDTHxHEIGHT"),
     (["figure", "{run}", "--out", "{tmp}/f.jpg"], "a figure is written as .png, .pdf or .svg"),
     (["animate", "{run}", "--out", "{tmp}/a.gif", "--format", "mp4"], "ends in .gif but the format is mp4"),
@@ -220,6 +237,15 @@ def test_cli_user_errors_are_one_line(run, tmp_path, args, message):
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and message in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_compare_refused_for_its_size_writes_no_file(run, tmp_path):
+    """The size is checked before the figures are written: they were, beside an older compare.gif."""
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(main, ["compare", str(run), str(run), "--labels", "a,b", "--out", str(out),
+                                       "--size", "320x240"])
+    assert result.exit_code == 1 and "leaves no room for the side panels" in result.output
+    assert not out.exists()
 
 
 def test_image_runs_get_figures_too(tmp_path):

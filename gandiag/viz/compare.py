@@ -25,13 +25,16 @@ def compare_runs(run_dirs, out_dir, fmt: str = "gif", fps: int = DEFAULT_FPS, dp
     if len({v.is_image for v in views}) > 1:
         raise VizError("compare needs runs of one kind: all 2D toy runs or all image runs")
     labels = labels_for(views, labels)
+    # the renderers check the size and the layers: a bad one is refused before any file is written
+    tl = Timeline(views, max_frames)
+    renderers = tl.renderers(layers, size, dpi, labels)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figures = save_figure(compare_figure(views, labels), out / "compare")
-    tl = Timeline(views, max_frames)
     animation = out / f"compare.{fmt}"
-    write_animation(tl, tl.renderers(layers, size, dpi, labels), animation, fmt, fps)
+    write_animation(tl, renderers, animation, fmt, fps)
     header, rows = metrics_table(views, labels)
     (out / "compare.csv").write_text(to_csv(header, rows), encoding="utf-8")
     (out / "compare.md").write_text(to_markdown(header, rows), encoding="utf-8")
     return [animation, *figures, out / "compare.csv", out / "compare.md"]
+

@@ -27,11 +27,10 @@ import numpy as np
 
 from .. import config as C, record as R
 from . import style
-from .describe import (command_line, curve_groups, method, settings_table, short_labels, verdict_items,
-                       verdict_sentence)
+from .describe import command_line, curve_groups, method, settings_table, verdict_items, verdict_sentence
 from .figures import png_bytes, strip_figure
 from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
-from .source import RunView, VizError, check_folder_of, open_reader, read_diagnosis, timeline
+from .source import RunView, VizError, check_folder_of, labels_for, open_reader, read_diagnosis, timeline
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
 TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRICT, "modes with ≥ 1 % of the samples"),
@@ -72,12 +71,9 @@ def report_html(run_dirs, labels: list[str] | None = None) -> str:
     views = [RunView(d) for d in run_dirs]
     if len({v.is_image for v in views}) > 1:
         raise VizError("a report shows runs of one kind side by side: all 2D toy runs or all image runs")
-    if labels is not None and len(labels) != len(views):
-        raise VizError(f"{len(labels)} labels for {len(views)} runs: give one label per run")
+    labels = labels_for(views, labels) if labels is not None or len(views) > 1 else [view_title(views[0])]
     for view in views:
         ensure_diagnosis(view)
-    labels = labels or (short_labels([v.config for v in views], [v.root.name for v in views])
-                        if len(views) > 1 else [view_title(views[0])])
     steps = timeline(views, 10 ** 9)
     snaps = [[v.snapshot(s) for s in v.steps] for v in views]
     rngs = ranges(views, snaps)

@@ -175,9 +175,16 @@ def timeline(views: list[RunView], max_frames: int) -> list[int]:
 
 
 def labels_for(views: list[RunView], labels: list[str] | None) -> list[str]:
-    """The labels of runs side by side: as given (one per run), else as short as tells them apart."""
+    """The labels of runs side by side: as given (one per run), else as short as tells them apart; two
+    runs under one label (their rows in a table, their panels) are refused."""
     if labels is None:
-        return short_labels([v.config for v in views], [v.root.name for v in views])
-    if len(labels) != len(views):
-        raise VizError(f"{len(labels)} labels for {len(views)} runs: give one label per run, comma-separated")
+        labels = short_labels([v.config for v in views], [v.root.name for v in views])
+        why = "nothing tells them apart (settings nor folder names): give --labels"
+    else:
+        if len(labels) != len(views):
+            raise VizError(f"{len(labels)} labels for {len(views)} runs: give one label per run, comma-separated")
+        why = "give each run its own label"
+    twice = next((label for i, label in enumerate(labels) if label in labels[:i]), None)
+    if twice is not None:
+        raise VizError(f"two runs would be labelled {twice!r}: {why}")
     return list(labels)

@@ -11,6 +11,9 @@ from .. import record as R
 from .source import RunView
 
 COLUMNS = (R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL, R.D_LOSS, R.G_LOSS, R.SAT_SHARE)
+#: the column of how many modes (an image run: classes) each run's target has, after the modes captured,
+#: where the runs' targets differ in it: 3 modes of 8 and 3 of 25 would read alike
+TARGET_MODES = "target_modes"
 DEFAULT_ROWS = 11
 
 
@@ -28,9 +31,23 @@ def metrics_table(views: list[RunView], labels: list[str], n_rows: int = DEFAULT
     None where the run has not logged it yet, or has ended (a shorter or crashed run's last values are
     not repeated as if it went on). Only metrics some run logs get a column."""
     columns = [k for k in COLUMNS if any(k in r for v in views for r in v.rows)]
-    rows = [[step, label, *(v.row_at(step, k) if step <= v.last_step else None for k in columns)]
-            for step in table_steps(views, n_rows) for v, label in zip(views, labels)]
-    return ["step", "run", *columns], rows
+    targets = [target_modes(v) for v in views]
+    of = R.MODES in columns and len(set(targets)) > 1
+
+    def cells(v: RunView, step: int, target) -> list:
+        values = [v.row_at(step, k) if step <= v.last_step else None for k in columns]
+        return values[:1] + [target] + values[1:] if of else values
+    rows = [[step, label, *cells(v, step, target)]
+            for step in table_steps(views, n_rows) for v, label, target in zip(views, labels, targets)]
+    return ["step", "run", *(columns[:1] + [TARGET_MODES] + columns[1:] if of else columns)], rows
+
+
+def target_modes(view: RunView) -> int | None:
+    """How many modes the run's target has (its classes for an image run, as its rows count them)."""
+    if view.mixture is not None:
+        return view.mixture.n_modes
+    counts = [r[R.MODE_COUNTS] for r in view.rows if isinstance(r.get(R.MODE_COUNTS), list)]
+    return len(counts[-1]) if counts else None
 
 
 def fmt(value) -> str:
