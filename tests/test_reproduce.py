@@ -460,3 +460,9 @@ def test_the_seeds_per_pass_option_reaches_the_reproduction(tmp_path, monkeypatc
     for flags in (["--seeds-per-pass", "4"], []):
         CliRunner().invoke(main, ["reproduce", "pacgan-table1", "--out", str(tmp_path), *flags])
     assert asked == [4, None]   # None: reproduce's own choice (seeds_per_pass)
+
+
+def test_a_one_seed_reproduction_s_title_says_one_seed():
+    from gandiag.reproduce import title_of
+    assert ": quick profile, 20 steps, 1 seed, on cpu (the paper: " in title_of(load_protocol("metz-fig1"), "quick",
+                                                                               1, 20, "cpu")

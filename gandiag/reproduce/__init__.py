@@ -99,7 +99,7 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
                                         "cells": [str(c.folder) for c in cells]})
     say = log or (lambda text: None)
     say(f"{protocol.name}: {len(cells)} cells, {len(cells) - len(todo)} done or running elsewhere, {len(todo)} to train"
-        f" ({profile} profile: {steps:,} steps, {seeds} seeds)")
+        f" ({profile} profile: {steps:,} steps, {_seeds(seeds)})")
     # per scenario and method, whose cells' configs differ in the seed only
     first = {(c.scenario, c.method): c for c in reversed(todo)}
     # as a job on a cluster, a scenario and method's fresh seeds go together and the node that runs them
@@ -173,9 +173,13 @@ def _train(work: list[Unit], cells: int, jobs: int, launcher: str, out: Path, ex
             done(cell, status)
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
 def title_of(protocol: Protocol, profile: str, seeds: int, steps: int, device: str) -> str:
     paper = protocol.profiles["paper"]
-    head = f"{protocol.title}: {profile} profile, {steps:,} steps, {seeds} seeds, on {device}"
+    head = f"{protocol.title}: {profile} profile, {steps:,} steps, {_seeds(seeds)}, on {device}"
     if profile == "quick" or (steps, seeds) != (paper.steps, paper.seeds):
         head += f" (the paper: {paper.steps:,} steps, {paper.seeds} seeds; not the published protocol)"
     return head
