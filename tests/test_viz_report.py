@@ -78,6 +78,17 @@ def test_the_compare_table_states_each_target_s_modes_where_the_runs_differ_in_t
     assert metrics_table([RunView(ring), RunView(ring)], ["a", "b"])[0] == ["step", "run", R.MODES, R.D_LOSS]
 
 
+@pytest.mark.parametrize("name, title", [(None, "your points · "), ("spiral", "your points (spiral) · ")])
+def test_a_run_on_your_points_is_titled_by_them_not_by_its_scenario(tmp_path, name, title):
+    """`gandiag run ring8 --data-file spiral.npy` was titled 'ring8 · ...', a target it never trained on."""
+    from gandiag.targets import points_target
+    points = np.random.default_rng(0).normal(size=(300, 2))
+    with R.Recorder(tmp_path / "run", target=points_target(points, name=name),
+                    config={"scenario": "ring8", "loss": "nonsaturating"}) as rec:
+        rec.snapshot(0, fakes=points[:32])
+    assert RunView(tmp_path / "run").title() == title + "nonsaturating loss"
+
+
 def test_figure_command_writes_png_pdf_and_svg(run):
     paths = [run / f"figure.{e}" for e in ("png", "pdf", "svg")]
     assert invoke("figure", run, "--steps", "0,200", "--dpi", "40") == wrote(*paths)

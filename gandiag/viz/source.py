@@ -110,10 +110,15 @@ class RunView:
         return value
 
     def title(self) -> str:
-        """The run in a few words: scenario, loss and the stabilizers that are on."""
+        """The run in a few words: scenario (a user's own points: theirs), loss and the stabilizers that are on."""
         c = self.config
+        target = self.record.get("target") or {}
+        # a run on your points keeps its scenario's name, which is not what it trained on
+        named = target.get("name") not in (None, "points")   # an array's target is named "points"
+        what = ("your points" + (f" ({target['name']})" if named else "")) if target.get("kind") == "points" else \
+            str(c.get("scenario", self.root.name))
         # a user's own loop records its own config: its loss is not one gandiag knows by name
-        parts = [str(c.get("scenario", self.root.name)), f"{c['loss']} loss" if c.get("loss") else "own training loop"]
+        parts = [what, f"{c['loss']} loss" if c.get("loss") else "own training loop"]
         if c.get("unrolled"):
             parts.append(f"unrolled K = {c['unrolled']}" + (" (first order)" if c.get("unrolled_first_order") else ""))
         if c.get("pack", 1) > 1:
