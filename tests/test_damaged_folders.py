@@ -130,7 +130,7 @@ def damaged_runs(tmp_path_factory):
 @pytest.mark.parametrize("damage", list(BAD_ARRAYS))
 def test_every_command_gives_one_line_for_a_damaged_snapshot_array(damaged_runs, tmp_path, command, damage):
     root = damaged_runs[damage]
-    runs = [str(root), str(root)] if command == "compare" else [str(root)]
+    runs = [str(root), str(root), "--labels", "a,b"] if command == "compare" else [str(root)]
     out = ["--out", str(tmp_path / ("cmp" if command == "compare" else "a.gif"))] if command in ("compare",
                                                                                                "animate") else []
     line = _one_line_error(CliRunner().invoke(main, [command, *runs, *COMMANDS[command], *out]))
