@@ -36,7 +36,6 @@ def test_an_iteration_with_no_product_or_draw_has_no_floor():
         floor_of(lambda: torch.ones(3).tanh_())
 
 
-@pytest.mark.skipif(floor.DNN_LINEAR is None, reason="torch without oneDNN")
 def test_the_floor_tells_onednn_s_product_with_a_sum_in_its_epilogue_from_its_plain_product():
     x, w, other = torch.randn(32, 16), torch.randn(24, 16), torch.randn(32, 24)
 

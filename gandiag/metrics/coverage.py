@@ -243,19 +243,20 @@ def fitted_report(samples: np.ndarray, mixture, points: np.ndarray, window) -> d
     the points themselves over their window, as points_report's: the fitted Gaussians say where the
     modes are, not what the data's distribution is."""
     x = np.asarray(samples, dtype=np.float64)
-    report = coverage_report(x, mixture, reference=np.asarray(points, dtype=np.float64))
-    report[R.GRID_KL], report[R.GRID_JS] = points_grid_divergences(x, points, window)
-    return report
+    return coverage_report(x, mixture, reference=np.asarray(points, dtype=np.float64),
+                           grid=points_grid_divergences(x, points, window))
 
 
-def coverage_report(samples: np.ndarray, mixture, reference: np.ndarray | None = None) -> dict:
-    """Every toy coverage metric for one set of samples (N x 2) against the target mixture; a metric that
-    cannot be computed is None, with the reason under NOT_COMPUTED."""
+def coverage_report(samples: np.ndarray, mixture, reference: np.ndarray | None = None,
+                    grid: tuple[float, float] | None = None) -> dict:
+    """Every toy coverage metric for one set of samples (N x 2) against the target mixture (the k-NN
+    scores against `reference`, grid KL / JS as `grid` gives them, else against the mixture); a metric
+    that cannot be computed is None, with the reason under NOT_COMPUTED."""
     x = np.asarray(samples, dtype=np.float64)
     finite = np.isfinite(x).all(axis=1)
     n, n_bad = len(x), int((~finite).sum())
     counts = mode_counts(x, mixture.centres, mixture.stds)
-    grid_kl, grid_js = grid_divergences(x, mixture)
+    grid_kl, grid_js = grid if grid is not None else grid_divergences(x, mixture)
     report = {R.N_SAMPLES: n, R.N_NONFINITE: n_bad,
               R.MODES: modes_captured(counts),
               R.MODES_STRICT: modes_strict(counts, n),

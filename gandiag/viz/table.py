@@ -32,14 +32,17 @@ def metrics_table(views: list[RunView], labels: list[str], n_rows: int = DEFAULT
     not repeated as if it went on). Only metrics some run logs get a column."""
     columns = [k for k in COLUMNS if any(k in r for v in views for r in v.rows)]
     targets = [target_modes(v) for v in views]
-    of = R.MODES in columns and len(set(targets)) > 1
+    if R.MODES in columns and len(set(targets)) > 1:
+        at = columns.index(R.MODES) + 1
+        columns = [*columns[:at], TARGET_MODES, *columns[at:]]
 
-    def cells(v: RunView, step: int, target) -> list:
-        values = [v.row_at(step, k) if step <= v.last_step else None for k in columns]
-        return values[:1] + [target] + values[1:] if of else values
-    rows = [[step, label, *cells(v, step, target)]
+    def cell(v: RunView, step: int, target, key: str):
+        if key == TARGET_MODES:   # the target's, whatever the step
+            return target
+        return v.row_at(step, key) if step <= v.last_step else None
+    rows = [[step, label, *(cell(v, step, target, k) for k in columns)]
             for step in table_steps(views, n_rows) for v, label, target in zip(views, labels, targets)]
-    return ["step", "run", *(columns[:1] + [TARGET_MODES] + columns[1:] if of else columns)], rows
+    return ["step", "run", *columns], rows
 
 
 def target_modes(view: RunView) -> int | None:
