@@ -31,6 +31,7 @@ from .describe import command_line, curve_groups, method, settings_table, verdic
 from .figures import png_bytes, strip_figure
 from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
 from .source import RunView, VizError, check_folder_of, labels_for, open_reader, read_diagnosis, timeline
+from .table import target_modes
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
 TOY_METRICS = ((R.MODES, "modes with ≥ 1 high-quality sample"), (R.MODES_STRICT, "modes with ≥ 1 % of the samples"),
@@ -152,8 +153,7 @@ def _run_payload(view: RunView, label: str, snaps: list[dict], rng, index: int) 
            "verdicts": [{**v, "sentence": verdict_sentence(v)} for v in verdict_items(read_diagnosis(view.root))],
            "final": final_row(view.rows)}
     if view.is_image:
-        counts = [r[R.MODE_COUNTS] for r in view.rows if isinstance(r.get(R.MODE_COUNTS), list)]
-        run["n_classes"] = len(counts[-1]) if counts else None
+        run["n_classes"] = target_modes(view)
         run["images"] = ["data:image/png;base64," + base64.b64encode(_png(tile(s[R.SNAP_IMAGES]))).decode("ascii")
                          for s in snaps]
         return run
