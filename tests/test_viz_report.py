@@ -250,6 +250,16 @@ def test_cli_user_errors_are_one_line(run, tmp_path, args, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_report_out_that_is_not_html_is_refused_and_the_file_kept(run):
+    """--out RUN/metrics.jsonl replaced the run's metrics with the HTML page."""
+    metrics = run / R.METRICS_FILE
+    before = metrics.read_bytes()
+    result = CliRunner().invoke(main, ["report", str(run), "--out", str(metrics)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: --out {metrics}: the report is an HTML file: give a path ending in .html\n"
+    assert metrics.read_bytes() == before
+
+
 def test_a_compare_refused_for_its_size_writes_no_file(run, tmp_path):
     """The size is checked before the figures are written: they were, beside an older compare.gif."""
     out = tmp_path / "cmp"

@@ -91,7 +91,7 @@ def figure(run_dir, steps, layers, size, dpi, out):
 @main.command()
 @click.argument("run_dirs", metavar="RUN [RUN ...]", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=OutPath(dir_okay=False), default=None,
-              help="HTML file to write.  [default: RUN/report.html; several runs: ./report-A-vs-B.html]")
+              help="HTML file to write (.html).  [default: RUN/report.html; several runs: ./report-A-vs-B.html]")
 @_LABELS
 def report(run_dirs, out, labels):
     """An interactive viewer in one offline HTML file: scrub through training, toggle layers, read the

@@ -61,6 +61,9 @@ def write_report(run_dirs, out=None, labels: list[str] | None = None) -> Path:
         out = Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else \
             Path("report-" + "-vs-".join(Path(d).resolve().name for d in run_dirs)[:120] + ".html")
     out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        # any other name may be a file of the run's own (--out RUN/metrics.jsonl would replace the metrics)
+        raise VizError(f"--out {out}: the report is an HTML file: give a path ending in .html")
     check_folder_of(out)
     R.atomic_write_bytes(out, report_html(run_dirs, labels).encode("utf-8"))
     return out
