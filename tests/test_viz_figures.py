@@ -91,3 +91,11 @@ def test_a_figure_without_a_layer_draws_no_layer_the_figure_leaves_out(view):
     # and no arrows: the figure's default leaves them out, and dropping a layer adds none
     assert not any(isinstance(c, Quiver) for ax in panels for c in ax.collections)
 
+
+
+@pytest.mark.parametrize("layers", ["bars", "curves,title", "fakes,bars"])
+def test_a_figure_refuses_layers_its_panels_do_not_draw(view, layers):
+    """--layers bars drew empty panels: the figure's panels have no bars, curves nor title to keep."""
+    with pytest.raises(VizError, match="^unknown layer '(bars|curves)': choose from heatmap, density, fakes, arrows, "
+                                       r"manifold \(prefix with - to drop one\)$"):
+        strip_figure(view, [0, 200], layers=layers)

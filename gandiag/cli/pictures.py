@@ -72,8 +72,8 @@ def compare(run_dirs, out, labels, fmt, fps, dpi, size, layers, max_frames):
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @click.option("--steps", default=None, help="Steps to show, e.g. 0,5000,10000 (each: the last snapshot at "
               "or before it).  [default: 6 evenly spaced snapshots]")
-@click.option("--layers", default=None, help="Layers of each panel, as for animate.  "
-              f"[default: {viz.STRIP_LAYERS}]")
+@click.option("--layers", default=None, help="Layers of each snapshot panel, or to drop, as for animate: heatmap, "
+              f"density, fakes, arrows, manifold (image runs: samples).  [default: {viz.STRIP_LAYERS}]")
 @click.option("--size", default="page", show_default=True,
               help="Print size: column (3.5 in wide), page (7 in) or WIDTHxHEIGHT in inches, e.g. 7x4. "
                    "Text is >= 7 pt at that size.")
