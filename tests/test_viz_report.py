@@ -19,7 +19,7 @@ from gandiag.viz.animate import animate_run
 from gandiag.viz.figures import parse_steps, strip_figure, write_figure
 from gandiag.record.folder import snapshot_bytes
 from gandiag.viz.report import metrics_csv, write_report
-from gandiag.viz.source import RunView, VizError
+from gandiag.viz.source import RunView, VizError, labels_for
 from viz_synth import rotating_run, write_run
 
 SMALL = ["--size", "480x270", "--fps", "4"]
@@ -329,6 +329,12 @@ def test_a_report_of_a_users_own_loop_names_the_loop_not_a_gandiag_command(tmp_p
     settings = html[html.index("<h2>Settings</h2>"): html.index("</section>", html.index("<h2>Settings</h2>"))]
     assert "The settings your loop recorded" in settings and "command line" not in settings
     assert re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td></tr>", settings) == [("lr", "0.0002"), ("note", "my loss")]
+
+
+def test_a_users_own_loop_beside_a_scenario_run_is_labelled_by_its_folder_not_none(tmp_path):
+    """compare and report named the own loop's run 'None' (its config has no scenario)."""
+    views = [RunView(own_loop_run(tmp_path / "mine", 10)), RunView(rotating_run(tmp_path / "theirs", 2, res=8))]
+    assert labels_for(views, None) == ["mine", "ring8"]
 
 
 @pytest.mark.parametrize("command", ["animate", "figure", "report"])

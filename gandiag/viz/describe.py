@@ -144,8 +144,8 @@ def short_labels(configs: list[dict], folders: list[str]) -> list[str]:
 
     parts: list[list[str]] = [[] for _ in configs]
     if differing(["scenario"]):
-        for p, c in zip(parts, configs):
-            p.append(str(c.get("scenario")))
+        for p, c, folder in zip(parts, configs, folders):
+            p.append(str(c.get("scenario") or folder))   # a user's own loop records no scenario
     methods = [_method_words(c) for c in configs]
     if len(set(methods)) > 1:
         for p, m in zip(parts, methods):
