@@ -14,7 +14,7 @@ import numpy as np
 
 from . import record as R
 from .viz.animate import Timeline
-from .viz.source import RunView
+from .viz.source import RunView, open_reader
 from .viz.style import styled
 
 #: the frame size of the images, pixels (TensorBoard shows them at their own size)
@@ -29,7 +29,7 @@ def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, 
     except ImportError:   # torch's writer needs the tensorboard package
         raise R.RunError("TensorBoard export needs the tensorboard package: "
                          "pip install 'gandiag[tensorboard]'") from None
-    reader = R.RunReader(run_dir)
+    reader = open_reader(run_dir)   # a --seeds pass's folder is named as such
     out = Path(out)
     _refuse_used(out)
     scalars = images = 0

@@ -18,6 +18,7 @@ import torch
 from .. import losses, record as R
 from ..config import from_dict
 from ..record.snapshot import measure_saturation
+from ..viz.source import open_reader
 from .checkpoints import load_checkpoint, refuse_own_loop
 from .session import Session
 
@@ -63,7 +64,7 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
     architecture and optimiser (learning rate d_lr, default the run's) for d_steps and record G's
     gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX.json and .png;
     returns the rows and the two paths."""
-    reader = R.RunReader(path)
+    reader = open_reader(path)   # a --seeds pass's folder is named as such
     refuse_own_loop(reader, "the probe needs a checkpoint of G and D, which only gandiag's trainer writes; freeze "
                             "your G and train a fresh D on it with gandiag.train.saturation_probe.frozen_g_probe")
     steps = reader.checkpoint_steps()
