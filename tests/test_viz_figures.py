@@ -1,6 +1,7 @@
 """Figures at print size: every text drawn at >= 7 pt, inside the figure, and clear of every other text,
 for a journal column and a full page with 3 or 6 strip panels, and for compared runs' curves."""
 import itertools
+import os
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -10,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from gandiag import record as R
 from gandiag.viz import style
-from gandiag.viz.figures import SIZES, compare_figure, parse_figure_size, strip_figure
+from gandiag.viz.figures import SIZES, compare_figure, parse_figure_size, strip_figure, write_figure
 from gandiag.viz.source import RunView, VizError
 from viz_synth import rotating_run
 
@@ -99,3 +100,18 @@ def test_a_figure_refuses_layers_its_panels_do_not_draw(view, layers):
     with pytest.raises(VizError, match="^unknown layer '(bars|curves)': choose from heatmap, density, fakes, arrows, "
                                        r"manifold \(prefix with - to drop one\)$"):
         strip_figure(view, [0, 200], layers=layers)
+
+
+def test_verdicts_older_than_the_metrics_are_not_drawn_and_a_figure_asks_the_analyzer_anew(tmp_path):
+    """A run resumed after `gandiag analyze` was titled with the verdicts of its shorter self ('Training
+    blew up' of steps 100-300 on a run of 800 steps whose analysis no longer finds it)."""
+    run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=16)
+    stale = {R.VERDICTS: [{R.V_TITLE: "Stale verdict: of an older analysis", R.V_EVIDENCE: {R.EV_STEPS: [0, 100]}}]}
+    R.atomic_write_json(run / R.DIAGNOSIS_FILE, stale)
+    metrics_time = (run / R.METRICS_FILE).stat().st_mtime
+    os.utime(run / R.DIAGNOSIS_FILE, (metrics_time - 60, metrics_time - 60))
+    fig = strip_figure(RunView(run), [0, 200])
+    assert "Stale verdict" not in fig.get_suptitle()
+    write_figure(run, [0, 200], dpi=20, out=tmp_path / "fig.png")
+    assert (run / R.DIAGNOSIS_FILE).stat().st_mtime >= metrics_time
+    assert "Stale verdict" not in (run / R.DIAGNOSIS_FILE).read_text()

@@ -21,7 +21,7 @@ from . import FIGURE_DPI, STRIP_LAYERS, style
 from .describe import curve_groups
 from .frames import parse_layers
 from .panels import ImagePanel, ToyPanel, held_layers, ranges
-from .source import RunView, VizError, at_or_before, check_folder_of, check_pixels, timeline
+from .source import RunView, VizError, at_or_before, check_folder_of, check_pixels, ensure_diagnosis, timeline
 
 FORMATS = ("png", "pdf", "svg")
 #: print widths in inches: a journal column and a full page (two-column journals: ~3.3-3.5 and ~7)
@@ -234,6 +234,7 @@ def write_figure(run_dir, steps: list[int] | None = None, layers: str | None = N
     view = RunView(run_dir)
     stem, formats = figure_targets(out, view.root / "figure")
     size = parse_figure_size(size) if isinstance(size, str) else size
+    ensure_diagnosis(view)   # the title names the verdicts
     return save_figure(strip_figure(view, steps, layers, size), stem, dpi, formats)
 
 

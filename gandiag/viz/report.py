@@ -30,7 +30,8 @@ from . import style
 from .describe import command_line, curve_groups, method, settings_table, verdict_items, verdict_sentence
 from .figures import png_bytes, strip_figure
 from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
-from .source import RunView, VizError, check_folder_of, labels_for, open_reader, read_diagnosis, timeline
+from .source import (RunView, VizError, check_folder_of, ensure_diagnosis, labels_for, open_reader, read_diagnosis,
+                     timeline)
 from .table import target_modes
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
@@ -114,20 +115,6 @@ def report_html(run_dirs, labels: list[str] | None = None) -> str:
 
 def view_title(view: RunView) -> str:
     return f"{view.title()} ({view.root.name})"
-
-
-def ensure_diagnosis(view: RunView) -> None:
-    """Run the analyzer (it reads the folder, it never trains) when diagnosis.json is missing or older
-    than the metrics, so the report always states a verdict. A folder that cannot be written (a
-    copied, read-only run) is shown without one."""
-    diagnosis, metrics = view.root / R.DIAGNOSIS_FILE, view.root / R.METRICS_FILE
-    if diagnosis.is_file() and (not metrics.is_file() or diagnosis.stat().st_mtime >= metrics.stat().st_mtime):
-        return
-    from ..analysis import analyze_run
-    try:
-        analyze_run(view.root)
-    except OSError:
-        pass
 
 
 def _asset(name: str) -> str:

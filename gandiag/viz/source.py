@@ -130,6 +130,8 @@ class RunView:
     def verdicts(self) -> list[tuple[str, int]]:
         """(short title, first step of its evidence) per verdict in diagnosis.json; [] when the analyzer
         has not run or wrote something unreadable (a picture never fails over a diagnosis)."""
+        if not diagnosis_is_current(self.root):   # verdicts of fewer steps than the pictures show (a resumed run)
+            return []
         return [(v["title"].split(":")[0], v["steps"][0] if v["steps"] else 0)
                 for v in verdict_items(read_diagnosis(self.root))]
 
@@ -151,6 +153,25 @@ def _runs_inside(root: Path) -> str | None:
     named = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
     return (f"{root} holds {len(runs)} run folder{'s' if len(runs) > 1 else ''} ({named}), not one run: give one "
             f"of them, e.g. {root / runs[0]} (gandiag report takes several, side by side)")
+
+
+def diagnosis_is_current(root: Path) -> bool:
+    """diagnosis.json exists and is not older than the metrics it was drawn from."""
+    diagnosis, metrics = Path(root) / R.DIAGNOSIS_FILE, Path(root) / R.METRICS_FILE
+    return diagnosis.is_file() and (not metrics.is_file() or diagnosis.stat().st_mtime >= metrics.stat().st_mtime)
+
+
+def ensure_diagnosis(view: RunView) -> None:
+    """Run the analyzer (it reads the folder, it never trains) when diagnosis.json is missing or older
+    than the metrics, so a report or figure states the run's verdicts as they are. A folder that cannot be
+    written (a copied, read-only run) is shown without them."""
+    if diagnosis_is_current(view.root):
+        return
+    from ..analysis import analyze_run
+    try:
+        analyze_run(view.root)
+    except OSError:
+        pass
 
 
 def read_diagnosis(root: Path):
