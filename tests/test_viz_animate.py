@@ -35,6 +35,16 @@ def test_gif_has_one_frame_per_snapshot_at_the_requested_size(tmp_path):
     assert [d for _, d in frames] == [200, 200, 200, round(1000 * HOLD_LAST_S)]
 
 
+def test_an_out_without_a_suffix_is_a_stem_and_a_file_of_that_name_is_kept(tmp_path):
+    """--out NOTES replaced the user's file NOTES with the GIF."""
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    notes = tmp_path / "NOTES"
+    notes.write_text("my notes")
+    assert animate_run(run, size=SIZE, out=notes) == tmp_path / "NOTES.gif"
+    assert notes.read_text() == "my notes"
+    assert len(gif_frames(tmp_path / "NOTES.gif")) == 2
+
+
 def test_long_runs_are_thinned_to_max_frames_keeping_first_and_last(tmp_path):
     views = [RunView(rotating_run(tmp_path / "run", 9, res=8, n_fakes=16))]
     assert timeline(views, 5) == [0, 200, 400, 600, 800]

@@ -37,7 +37,8 @@ def _picture_options(format_help: str):
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 @click.option("--out", type=OutPath(dir_okay=False), default=None,
-              help="File to write (.gif or .mp4).  [default: RUN/animation.gif]")
+              help="File to write (.gif or .mp4; without a suffix, the format's is added).  "
+                   "[default: RUN/animation.gif]")
 @_picture_options(_FORMAT.format("", "--out's suffix, else gif"))
 def animate(run_dir, out, fmt, fps, dpi, size, layers, max_frames):
     """Render RUN's snapshots into an animation (RUN/animation.gif unless --out says otherwise)."""

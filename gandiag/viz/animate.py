@@ -61,12 +61,14 @@ class Timeline:
 def animate_run(run_dir, fmt: str | None = None, fps: int = DEFAULT_FPS, dpi: int = DEFAULT_DPI,
                 size: tuple[int, int] = DEFAULT_SIZE, layers: str | None = None,
                 max_frames: int = DEFAULT_MAX_FRAMES, out=None) -> Path:
-    """Render a run's snapshots into `out` (default RUN/animation.gif, or .mp4) and return its path.
-    The format is `fmt`, else out's suffix, else GIF."""
+    """Render a run's snapshots into `out` (default RUN/animation.gif, or .mp4; a path without a
+    suffix gets the format's) and return its path. The format is `fmt`, else out's suffix, else GIF."""
     fmt = output_format(fmt, out)
     check_output(fmt, fps, out)
     view = RunView(run_dir)
-    out = Path(out) if out is not None else view.root / f"animation.{fmt}"
+    out = view.root / f"animation.{fmt}" if out is None else Path(out)
+    if not out.suffix:   # a stem, as for figure: --out NOTES overwrote a file of that name with the GIF
+        out = out.with_name(f"{out.name}.{fmt}")
     tl = Timeline([view], max_frames)
     write_animation(tl, tl.renderers(layers, size, dpi), out, fmt, fps)
     return out
