@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from gandiag import record as R
 from gandiag.cli import main
+from gandiag.record.folder import snapshot_bytes
 from synth_folder import write_folder
 from viz_synth import RING, toy_snapshot, write_run
 
@@ -107,9 +108,12 @@ COMMANDS = {"analyze": [], "animate": SMALL, "report": [], "compare": [*SMALL, "
 
 
 def _damaged_run(root, key, value):
+    """A run whose snapshot of step 100 was damaged on disk (the recorder refuses to write such arrays)."""
     snaps = _snapshots()
-    snaps[100][key] = value
-    return write_run(root, snaps, _rows())
+    root = write_run(root, snaps, _rows())
+    path = root / R.SNAPSHOT_DIR / R.snapshot_name(100)
+    path.write_bytes(snapshot_bytes(100, {**snaps[100], key: value}))
+    return root
 
 
 @pytest.mark.parametrize("key,value", BAD_ARRAYS.values(), ids=list(BAD_ARRAYS))

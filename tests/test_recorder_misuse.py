@@ -229,3 +229,34 @@ def test_z_in_another_dtype_than_the_generator_s_is_refused_naming_the_cast(tmp_
             rec.snapshot(0, G, D, torch.randn(16, Z))
         _one_line(error)
         rec.snapshot(0, G, D, torch.randn(16, Z).to(torch.float64))   # the refused call wrote nothing
+
+
+def test_fakes_given_as_a_tensor_that_requires_grad_are_recorded_and_scored_as_numpy(tmp_path):
+    G, _ = players()
+    z = torch.randn(64, Z)
+    fakes = G.eval()(z)   # straight from G: the tensor carries its graph
+    target = gandiag.target("ring8")
+    with Recorder(tmp_path / "run", target=target) as rec:
+        rec.snapshot(0, fakes=fakes)
+    reader = R.RunReader(tmp_path / "run")
+    assert_close(torch.as_tensor(reader.snapshot(0)[R.SNAP_FAKES]), fakes.detach(), rtol=0, atol=0)
+    assert reader.metrics() == [{R.STEP: 0, **target.metrics(fakes.detach().numpy())}]
+
+
+@pytest.mark.parametrize("fakes, message", [
+    (np.zeros((10, 3)), r"has a 'fakes' array of shape \(10, 3\), not \(S = 10, 2\)"),
+    (np.zeros(10), r"has a 'fakes' array of shape \(10,\), not \(S, 2\)"),
+    (np.array([["a", "b"]]), r"has a 'fakes' array of <U1 values, not numbers"),
+])
+def test_fakes_a_reader_would_call_damaged_are_refused_at_the_snapshot_and_nothing_is_written(tmp_path, fakes,
+                                                                                            message):
+    for target in (gandiag.target("ring8"), None):
+        root = tmp_path / str(target is None)
+        with Recorder(root, target=target) as rec:
+            rec.log(0, d_loss=1.0)
+            with pytest.raises(R.RunError, match=r"the snapshot of step 1 " + message) as error:
+                rec.snapshot(1, fakes=fakes)
+            _one_line(error)
+            assert not any((root / R.SNAPSHOT_DIR).iterdir())
+            rec.snapshot(1, fakes=np.zeros((10, 2)))   # the refused call left the step free
+        assert [row[R.STEP] for row in R.RunReader(root).metrics()] == [0, 1]

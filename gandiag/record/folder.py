@@ -219,6 +219,27 @@ def damaged_snapshot(path: Path, what: str) -> RunError:
                     "and try again")
 
 
+def snapshot_problem(arrays: dict) -> str | None:
+    """What is wrong with a snapshot's arrays (None: nothing): the first array not of the shape and a numeric
+    dtype SNAPSHOT_SHAPES gives its key, as "has a 'fakes' array of shape (10, 3), not (S, 2)"."""
+    sizes: dict[str, int] = {}   # each letter's size, as the first array naming it has it
+    for key, spec in SNAPSHOT_SHAPES.items():
+        if key not in arrays:
+            continue
+        a = arrays[key]
+        if a.dtype.kind not in "iuf":
+            return f"has a {key!r} array of {a.dtype} values, not numbers"
+        fixed = spec[:-1] if spec[-1:] == (...,) else spec
+        ok = a.ndim >= len(fixed) if fixed != spec else a.ndim == len(fixed)
+        for axis, want in enumerate(fixed if ok else ()):
+            size = sizes.setdefault(want, a.shape[axis]) if isinstance(want, str) else want
+            ok = ok and a.shape[axis] == size >= 1
+        if not ok:
+            shape = ", ".join("..." if d is ... else f"{d} = {sizes[d]}" if d in sizes else str(d) for d in spec)
+            return f"has a {key!r} array of shape {a.shape}, not ({shape})"
+    return None
+
+
 class Snapshot(dict):
     """A snapshot's arrays by name, each of the shape and a numeric dtype SNAPSHOT_SHAPES gives its key (else a
     one-line RunError when it is opened); an array it lacks (a damaged or foreign file) is a one-line RunError
@@ -227,22 +248,9 @@ class Snapshot(dict):
     def __init__(self, arrays: dict, path: Path):
         super().__init__(arrays)
         self.path = path
-        sizes: dict[str, int] = {}   # each letter's size, as the first array naming it has it
-        for key, spec in SNAPSHOT_SHAPES.items():
-            if key in self:
-                self._check(key, self[key], spec, sizes)
-
-    def _check(self, key: str, a: np.ndarray, spec: tuple, sizes: dict) -> None:
-        if a.dtype.kind not in "iuf":
-            raise damaged_snapshot(self.path, f"has a {key!r} array of {a.dtype} values, not numbers")
-        fixed = spec[:-1] if spec[-1:] == (...,) else spec
-        ok = a.ndim >= len(fixed) if fixed != spec else a.ndim == len(fixed)
-        for axis, want in enumerate(fixed if ok else ()):
-            size = sizes.setdefault(want, a.shape[axis]) if isinstance(want, str) else want
-            ok = ok and a.shape[axis] == size >= 1
-        if not ok:
-            shape = ", ".join("..." if d is ... else f"{d} = {sizes[d]}" if d in sizes else str(d) for d in spec)
-            raise damaged_snapshot(self.path, f"has a {key!r} array of shape {a.shape}, not ({shape})")
+        problem = snapshot_problem(self)
+        if problem:
+            raise damaged_snapshot(path, problem)
 
     def __missing__(self, key):
         raise damaged_snapshot(self.path, f"has no {key!r} array (it holds {', '.join(sorted(self)) or 'none'})")

@@ -40,7 +40,8 @@ import torch
 from .. import __version__
 from ..config import FIELDS, LOSSES
 from .folder import (FolderLock, RunError, RunReader, atomic_write_bytes, atomic_write_json, checkpoint_name,
-                     discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name, _steps)
+                     discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name,
+                     snapshot_problem, _steps)
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, GANDIAG_TRAINER, INTERRUPTED, LOCK_FILE,
                    METRICS_FILE, MODES, RUN_ID, RUNNING, SNAP_FAKES, SNAP_IMAGES, SNAPSHOT_DIR, STATUS_FILE, STEP,
                    TARGET_FILE)
@@ -161,13 +162,17 @@ class Recorder:
                                                      grid_res=self.grid_res, manifold_z=_manifold_z(z),
                                                      grid_chunk=self.grid_chunk)
             arrays = {**computed, **arrays}
-            if MODES not in (self._row or {}) or self._row[STEP] != step:
-                fakes = fakes_of(G, eval_z) if eval_z is not None else torch.as_tensor(
-                    arrays[SNAP_IMAGES if self.target.kind == "image" else SNAP_FAKES])
-                entries = {**entries, **self.target.metrics(fakes)}
-        elif arrays and self.target is not None and SNAP_FAKES in arrays:
-            entries = self.target.metrics(np.asarray(arrays[SNAP_FAKES]))
         arrays = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in arrays.items()}
+        problem = snapshot_problem(arrays)
+        if problem:   # the readers would refuse the file as damaged: refused here, before anything is written
+            raise RunError(f"the snapshot of step {step} {problem}: give each array in its shape (fakes: N x 2, "
+                           "one x, y per row; all of them: docs/reference/keys.md)")
+        if generator is not None and (MODES not in (self._row or {}) or self._row[STEP] != step):
+            fakes = fakes_of(G, eval_z) if eval_z is not None else torch.as_tensor(
+                arrays[SNAP_IMAGES if self.target.kind == "image" else SNAP_FAKES])
+            entries = {**entries, **self.target.metrics(fakes)}
+        elif generator is None and self.target is not None and SNAP_FAKES in arrays:
+            entries = self.target.metrics(arrays[SNAP_FAKES])
         atomic_write_bytes(self.root / SNAPSHOT_DIR / snapshot_name(step), snapshot_bytes(step, arrays))
         self._merge(step, entries)
 
