@@ -94,6 +94,10 @@ def _divergence(run: RunFacts, t: dict) -> Finding | None:
         steps, v = run.series(key)
         if not np.isfinite(v).all():
             bad[key] = steps[~np.isfinite(v)]
+    # a loop without gandiag's guards (a user's own) may go on past the step its G turned NaN
+    steps, v = run.series(R.N_NONFINITE)
+    if (v > 0).any():
+        bad["fakes"] = steps[v > 0]
     if not bad and run.status != R.DIVERGED:
         return None
     steps = np.concatenate(list(bad.values())) if bad else [run.rows[-1][R.STEP] if run.rows else 0]
@@ -290,7 +294,8 @@ def _fmt(v) -> str:
 
 RULES: tuple[Rule, ...] = (
     Rule("divergence", "Training diverged (non-finite values)", "error",
-         "a loss or gradient norm is NaN/inf (null in metrics.jsonl), or status.json says diverged",
+         "a loss or gradient norm is NaN/inf (null in metrics.jsonl), some fakes are (n_nonfinite), or "
+         "status.json says diverged",
          {}, _divergence, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
     Rule("exploded", "Training blew up (no NaN): losses far off, G gets no gradient", "error",
          "|D loss| or |G loss| >= max_loss, or G's gradient norm exactly 0, for min_rows rows in a row",

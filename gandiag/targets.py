@@ -53,7 +53,8 @@ class MixtureTarget:
         return {"modes": self.mixture.to_dict(), "target": {"kind": "mixture", "name": self.name}}
 
     def metrics(self, fakes: torch.Tensor) -> dict:
-        return mode_metrics(_finite_rows(fakes), self.mixture)
+        x = _finite_rows(fakes)
+        return {**mode_metrics(x, self.mixture), **_nonfinite(x)}
 
 
 def mode_metrics(samples: np.ndarray, mixture: Mixture) -> dict:
@@ -65,6 +66,13 @@ def _finite_rows(fakes) -> np.ndarray:
     """Samples as float64; a non-finite sample is on no mode (it counts in the total, never as a hit)."""
     x = np.asarray(fakes.detach().cpu() if isinstance(fakes, torch.Tensor) else fakes, dtype=np.float64)
     return np.where(np.isfinite(x).all(axis=1, keepdims=True), x, np.inf)
+
+
+def _nonfinite(x: np.ndarray) -> dict:
+    """The row's count of non-finite samples, where there are any: the mode metrics read them as on no
+    mode, which alone would read as a collapse, not as the divergence it is (gandiag.diagnose)."""
+    bad = int((~np.isfinite(x).all(axis=1)).sum())
+    return {R.N_NONFINITE: bad} if bad else {}
 
 
 @dataclass
@@ -101,7 +109,7 @@ class PointsTarget:
     def metrics(self, fakes) -> dict:
         x = _finite_rows(fakes)
         finite = x[np.isfinite(x).all(axis=1)]
-        out = mode_metrics(x, self.fitted) if self.fitted else {}
+        out = {**(mode_metrics(x, self.fitted) if self.fitted else {}), **_nonfinite(x)}
         if len(finite) > KNN_K:
             out.update(prdc(self._reference, finite))
         return out

@@ -76,3 +76,27 @@ def test_live_warnings_show_the_hopping_that_analyze_finds(tmp_path):
     _, verdicts = analyze_run(tmp_path / "run")
     assert "mode_hopping" in [v.rule for v in verdicts]
     assert shown[-1] == [v.title for v in verdicts]
+
+
+@pytest.mark.parametrize("target", ["ring8", "points"])
+def test_an_own_loop_whose_generator_turns_nan_is_diagnosed_as_diverged(tmp_path, target):
+    """A user's loop has no guard that stops it at the first NaN, and may log no losses: the NaN fakes
+    alone must read as divergence, not as a clean run (nor as a collapse onto no mode)."""
+    import numpy as np
+    import torch
+
+    import gandiag
+    from gandiag.record.recorder import Recorder
+    ring = gandiag.target("ring8")
+    goal = ring if target == "ring8" else gandiag.target(ring.sample(300).numpy())
+    centres = torch.as_tensor(np.asarray(ring.mixture.centres), dtype=torch.float32)
+
+    def generator(nan: bool):
+        return lambda z: torch.full((len(z), 2), float("nan")) if nan else centres[torch.arange(len(z)) % 8] + 0.02 * z
+
+    with Recorder(tmp_path / "run", target=goal) as rec:
+        for step in range(0, 1000, 100):
+            rec.snapshot(step, generator=generator(step >= 600), z=torch.randn(64, 2))
+    verdict = diagnosed(tmp_path / "run")[0]   # the error comes first, whatever the mode rules read in the NaN rows
+    assert (verdict[R.V_RULE], verdict[R.V_EVIDENCE][R.EV_STEPS]) == ("divergence", [600, 900])
+    assert verdict[R.V_MESSAGE] == "training diverged: non-finite fakes from step 600"

@@ -40,6 +40,7 @@ SAT_DLOGIT_MINIMAX = "sat_dlogit_minimax"
 SAT_DLOGIT_NONSAT = "sat_dlogit_nonsat"
 SAT_GNORM_MINIMAX = "sat_g_grad_norm_minimax"
 SAT_GNORM_NONSAT = "sat_g_grad_norm_nonsat"
+N_NONFINITE = "n_nonfinite"
 
 #: the metrics rows' keys, as docs/reference/keys.md lists them
 METRIC_KEYS = {
@@ -57,6 +58,8 @@ METRIC_KEYS = {
     MODE_COUNTS: "high-quality samples per mode; image runs: samples per classifier class",
     NEAR_COUNTS: "2D targets: samples nearer a mode than its nearest neighbour mode is, HQ or not (where the "
                  "mass is)",
+    N_NONFINITE: "2D targets, in rows where there are any: samples with a NaN or infinite coordinate (on no mode, "
+                 "infinitely far; the diagnosis calls them divergence)",
     CLASSIFIER_SCORE: "image runs: the Inception-score formula with gandiag's MNIST classifier",
     FRECHET_DISTANCE: "image runs: Frechet distance in that classifier's feature space",
     SAT_SHARE: "snapshot rows: share of the fixed-z fakes with D(G(z)) below the saturation threshold",
@@ -128,11 +131,10 @@ FAILED = "failed"                    # an unexpected error (a bug, out of memory
 STOPPED = "stopped"                  # read only: status.json says running, but no process holds the folder
 
 # --- analysis.json, diagnosis.json, `gandiag metrics` (gandiag.analysis; definitions: docs/analyzer.md)
-# a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS (above) and these:
+# a coverage report has MODES, MODES_STRICT, HQ, REVERSE_KL, MODE_COUNTS, N_NONFINITE (above) and these:
 JS_UNIFORM, ENTROPY = "js_uniform", "entropy"          # and N_SAMPLES (above)
 LOG_LIKELIHOOD, GRID_KL, GRID_JS = "log_likelihood", "grid_kl", "grid_js"
 KNN_PRECISION, KNN_RECALL, KNN_DENSITY, KNN_COVERAGE = "knn_precision", "knn_recall", "knn_density", "knn_coverage"
-N_NONFINITE = "n_nonfinite"          # samples with a NaN or infinite coordinate (on no mode, infinitely far)
 # {key: why} for each metric of a report that could not be computed (its value: null)
 NOT_COMPUTED = "not_computed"
 # analysis.json sections; coverage holds SERIES (metrics rows), SNAPSHOTS (a report per snapshot), FINAL
