@@ -146,7 +146,7 @@ def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> st
     if cov and cov[R.SERIES][R.STEP]:
         out.extend(_series_lines(cov[R.SERIES], lines))
     if cov and cov[R.FINAL]:
-        out.extend(_final_lines(cov[R.FINAL]))
+        out.extend(_final_lines(cov[R.FINAL], analysis.get(R.A_TRAINER) == R.OWN_LOOP))
     out.extend(_oscillation_lines(analysis[R.A_OSCILLATION]))
     sat = analysis[R.A_SATURATION]
     if sat:
@@ -190,11 +190,14 @@ def _class_lines(s: dict, lines: int) -> list[str]:
     return out
 
 
-def _final_lines(f: dict) -> list[str]:
+def _final_lines(f: dict, own_loop: bool) -> list[str]:
     papers = coverage.N_REFERENCE
+    # a user's loop has no --snapshot-samples, and its rows score the z it snapshots, not the papers' count
+    match = f"a fixed z of {papers:,} in rec.snapshot matches them" if own_loop else \
+        f"--snapshot-samples {papers} matches them"
     count = f"{f[R.N_SAMPLES]:,} fixed-z fakes" + (
-        f"; the papers score {papers:,} samples, as the metrics rows do: k-NN and grid scores depend on the count, "
-        f"--snapshot-samples {papers} matches them" if f[R.N_SAMPLES] != papers else "")
+        f"; the papers score {papers:,} samples{'' if own_loop else ', as the metrics rows do'}: k-NN and grid "
+        f"scores depend on the count, {match}" if f[R.N_SAMPLES] != papers else "")
     if R.MODES not in f:   # a user's own points: no modes known
         return [f"last snapshot (step {f[R.STEP]}, {f[R.N_SAMPLES]:,} fixed-z fakes, against your points; no modes "
                 f"known): grid KL {_g(f[R.GRID_KL], '.3f')} / JS {_g(f[R.GRID_JS], '.3f')}, k-NN precision "

@@ -335,6 +335,17 @@ def test_the_report_says_how_many_samples_each_number_rests_on(tmp_path, rows):
     assert "last snapshot (step 5500, 256 fixed-z fakes; the papers score 2,500 samples" in result.output
 
 
+def test_the_sample_count_hint_names_what_each_trainer_can_set(tmp_path, tiny_run):
+    """A user's loop has no --snapshot-samples, and its rows score its own z, not the papers' 2,500."""
+    own = invoke("analyze", write_run(tmp_path / "own", healthy_rows(n=20), snapshots("healthy")))
+    assert ("256 fixed-z fakes; the papers score 2,500 samples: k-NN and grid scores depend on the count, a fixed z "
+            "of 2,500 in rec.snapshot matches them)") in own.output
+    assert "--snapshot-samples" not in own.output and "as the metrics rows do" not in own.output
+    gandiags = invoke("analyze", tiny_run)
+    assert ("the papers score 2,500 samples, as the metrics rows do: k-NN and grid scores depend on the count, "
+            "--snapshot-samples 2500 matches them") in gandiags.output
+
+
 ANALYSIS_MODULES = ["gandiag/analysis.py", "gandiag/diagnose.py", "gandiag/facts.py", "gandiag/remedies.py",
                     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "gandiag" / "metrics").glob("*.py"))]
 
