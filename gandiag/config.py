@@ -7,6 +7,7 @@ holds its help text and the values it allows, which validation, the CLI and docs
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import sys
 import typing
@@ -323,15 +324,74 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= sys.float_info.max
 
 
-def make_config(values: dict | None = None, **overrides) -> Config:
-    """Build a validated Config from defaults, then `values` (a scenario), then `overrides` (flags)."""
-    merged = {**(values or {}), **{k: v for k, v in overrides.items() if v is not None}}
+#: settings that act only where another setting calls for them, as (keys, the settings that decide,
+#: whether they act, how to make them act): given where they do nothing they would be silently ignored
+_ACTS_ONLY = (
+    (("unrolled_first_order",), ("unrolled",), lambda c: c.unrolled > 0, "with --unrolled K"),
+    (("mbd_kernels", "mbd_dim"), ("minibatch_disc",), lambda c: c.minibatch_disc, "with --minibatch-disc"),
+    (("maxout_pieces",), ("d_act",), lambda c: c.d_act == "maxout", "with --d-act maxout"),
+    (("init_gain",), ("init",), lambda c: c.init == "orthogonal", "with --init orthogonal"),
+    (("init_std",), ("init",), lambda c: c.init == "normal", "with --init normal"),
+    (("clip",), ("loss",), lambda c: c.loss == "wgan", "with --loss wgan (weight clipping)"),
+    (("gp_weight",), ("loss",), lambda c: c.loss == "wgan-gp", "with --loss wgan-gp"),
+    (("label_smoothing", "noisy_labels", "label_flip"), ("loss",),
+     lambda c: c.loss in ("minimax", "nonsaturating", "least-squares"),
+     "with a loss that trains D towards targets (--loss minimax, nonsaturating or least-squares; the critic "
+     "losses wgan, wgan-gp and hinge take none)"),
+    (("instance_noise_decay",), ("instance_noise",), lambda c: c.instance_noise > 0, "with --instance-noise S"),
+    (("replay_share",), ("replay_size",), lambda c: c.replay_size > 0, "with --replay-size N"),
+    (("swap_for",), ("swap_every",), lambda c: c.swap_every > 0, "with --swap-every N"),
+    (("d_beta2",), ("d_opt",), lambda c: c.d_opt == "adam", "with --d-opt adam (SGD's momentum is --d-beta1)"),
+    (("g_beta2",), ("g_opt",), lambda c: c.g_opt == "adam", "with --g-opt adam (SGD's momentum is --g-beta1)"),
+    (("eps",), ("d_opt", "g_opt"), lambda c: "adam" in (c.d_opt, c.g_opt), "with Adam (--d-opt or --g-opt adam)"),
+    (("leaky_slope",), ("g_act", "d_act"), lambda c: "leaky_relu" in (c.g_act, c.d_act),
+     "with --g-act or --d-act leaky_relu"),
+    (("g_width", "d_width"), ("data",), lambda c: c.data in IMAGE_DATA,
+     "with image data (--data mnist or stacked-mnist; the 2D players' widths are --g-hidden and --d-hidden)"),
+    (("g_hidden", "d_hidden"), ("data",), lambda c: c.data not in IMAGE_DATA,
+     "with the 2D data's MLP players (image data's widths are --g-width and --d-width)"),
+    (("modes", "std"), ("data",), lambda c: c.data in ("ring", "grid"),
+     "with --data ring or grid (a mixture's are its centres and stds; your points' modes are --target-modes)"),
+    (("radius",), ("data",), lambda c: c.data == "ring", "with --data ring"),
+    (("spacing",), ("data",), lambda c: c.data == "grid", "with --data grid"),
+    (("data_dir",), ("data",), lambda c: c.data in IMAGE_DATA, "with image data (--data mnist or stacked-mnist)"),
+)
+
+
+def _merge(values: dict, overrides: dict) -> Config:
+    merged = {**values, **overrides}
     if merged.get("data_file") and "data" not in overrides:   # your own points: the scenario keeps the rest
         merged["data"] = "points"
     unknown = sorted(set(merged) - set(FIELDS))
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r}: see `gandiag run --help` for the allowed keys")
+        close = difflib.get_close_matches(str(unknown[0]), FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown key {unknown[0]!r}{hint}: see `gandiag run --help` for the allowed keys")
     return Config(**merged)   # Config validates itself
+
+
+def _refuse_unused(cfg: Config, values: dict, overrides: dict) -> None:
+    """Refuse a setting given where it does nothing. A scenario's own is let be where a flag changed what
+    decides it (grid25's maxout_pieces under --d-act relu): the scenario set it for its own setting."""
+    decided = set(overrides) | ({"data"} if "data_file" in overrides else set())
+    for keys, deciders, acts, how in _ACTS_ONLY:
+        if acts(cfg):
+            continue
+        given = set(overrides) | (set() if decided & set(deciders) else set(values))
+        for key in keys:
+            if key in given and getattr(cfg, key) != DEFAULTS[key]:
+                now = " and ".join(f"{d} = {getattr(cfg, d)!r}" for d in deciders)
+                raise ConfigError(f"{key} = {getattr(cfg, key)!r} does nothing with {now}: it acts only {how}; "
+                                  f"otherwise drop it (--{key.replace('_', '-')})")
+
+
+def make_config(values: dict | None = None, **overrides) -> Config:
+    """Build a validated Config from defaults, then `values` (a scenario), then `overrides` (flags). A setting
+    given where it does nothing (clip without loss = wgan) is refused."""
+    values, overrides = values or {}, {k: v for k, v in overrides.items() if v is not None}
+    cfg = _merge(values, overrides)
+    _refuse_unused(cfg, values, overrides)
+    return cfg
 
 
 # --- scenarios -------------------------------------------------------------------------------
@@ -408,5 +468,6 @@ def to_dict(cfg: Config) -> dict:
 
 
 def from_dict(table: dict) -> Config:
-    """Inverse of to_dict, used to read config.json back from a run folder."""
-    return make_config(table)
+    """Inverse of to_dict, used to read config.json back from a run folder (as it was trained: a folder from
+    before a setting was refused where it does nothing still reads)."""
+    return _merge(table, {})

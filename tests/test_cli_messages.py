@@ -109,3 +109,13 @@ def test_compare_help_gives_the_format_default_of_a_folder_out_and_animate_its_o
     assert "OUT/compare.gif or OUT/compare.mp4. [default: gif]" in said["compare"]
     assert "suffix" not in said["compare"]
     assert "[default: --out's suffix, else gif]" in said["animate"]
+
+
+def test_a_flag_that_would_do_nothing_is_refused_in_one_line_before_a_folder_is_made(tmp_path):
+    result = cli("run", "ring8", "--out", tmp_path / "run", *flags(RUN), "--loss", "wgan", "--noisy-labels")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == ["Error: noisy_labels = True does nothing with loss = 'wgan': it acts "
+                                                 "only with a loss that trains D towards targets (--loss minimax, "
+                                                 "nonsaturating or least-squares; the critic losses wgan, wgan-gp and "
+                                                 "hinge take none); otherwise drop it (--noisy-labels)"]
+    assert not (tmp_path / "run").exists()

@@ -79,3 +79,62 @@ def test_invalid_toml_is_a_one_line_error(tmp_path):
     path.write_text("steps = = 3\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         read_scenario(str(path))
+
+
+#: settings that act only where another calls for them, each given where it does nothing
+DOING_NOTHING = [
+    ({"loss": "wgan", "label_smoothing": 0.9}, "label_smoothing = 0.9 does nothing with loss = 'wgan'"),
+    ({"loss": "hinge", "noisy_labels": True}, "noisy_labels = True does nothing with loss = 'hinge'"),
+    ({"loss": "wgan-gp", "label_flip": 0.1}, "label_flip = 0.1 does nothing with loss = 'wgan-gp'"),
+    ({"loss": "wgan-gp", "clip": 0.05}, "clip = 0.05 does nothing with loss = 'wgan-gp'"),
+    ({"gp_weight": 5.0}, "gp_weight = 5.0 does nothing with loss = 'nonsaturating'"),
+    ({"unrolled_first_order": True}, "unrolled_first_order = True does nothing with unrolled = 0"),
+    ({"mbd_kernels": 10}, "mbd_kernels = 10 does nothing with minibatch_disc = False"),
+    ({"maxout_pieces": 3}, "maxout_pieces = 3 does nothing with d_act = 'relu'"),
+    ({"init_std": 0.1}, "init_std = 0.1 does nothing with init = 'orthogonal'"),
+    ({"init": "normal", "init_gain": 1.2}, "init_gain = 1.2 does nothing with init = 'normal'"),
+    ({"instance_noise_decay": 50}, "instance_noise_decay = 50 does nothing with instance_noise = 0.0"),
+    ({"replay_share": 0.3}, "replay_share = 0.3 does nothing with replay_size = 0"),
+    ({"swap_for": 10}, "swap_for = 10 does nothing with swap_every = 0"),
+    ({"d_opt": "sgd", "d_beta2": 0.9}, "d_beta2 = 0.9 does nothing with d_opt = 'sgd'"),
+    ({"d_opt": "sgd", "g_opt": "sgd", "eps": 1e-6}, "eps = 1e-06 does nothing with d_opt = 'sgd' and g_opt"),
+    ({"leaky_slope": 0.1}, "leaky_slope = 0.1 does nothing with g_act = 'relu' and d_act = 'relu'"),
+    ({"g_width": 8}, "g_width = 8 does nothing with data = 'ring'"),
+    ({"data": "mnist", "d_hidden": (16,)}, "d_hidden = (16,) does nothing with data = 'mnist'"),
+    ({"data": "grid", "modes": 4, "radius": 3.0}, "radius = 3.0 does nothing with data = 'grid'"),
+    ({"spacing": 3.0}, "spacing = 3.0 does nothing with data = 'ring'"),
+    ({"data_dir": "digits"}, "data_dir = 'digits' does nothing with data = 'ring'"),
+]
+
+
+@pytest.mark.parametrize("options, message", DOING_NOTHING)
+def test_a_setting_given_where_it_does_nothing_is_a_one_line_error_naming_it_and_what_it_needs(options, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("ring8", **options)
+    assert message in str(err.value) and "it acts only with" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_scenario_files_setting_that_does_nothing_is_refused_as_a_flag_is(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('loss = "hinge"\nlabel_smoothing = 0.9\n')
+    with pytest.raises(ConfigError, match="label_smoothing = 0.9 does nothing with loss = 'hinge'"):
+        load_config(str(path))
+
+
+def test_a_scenarios_own_setting_is_let_be_where_a_flag_changes_what_decides_it():
+    # stacked-mnist's slope 0.3 is for its leaky D, ring8-veegan's radius 1 for its ring
+    assert load_config("stacked-mnist", d_act="relu").leaky_slope == 0.3
+    assert load_config("ring8-veegan", data="grid", modes=4).radius == 1.0
+    with pytest.raises(ConfigError, match="leaky_slope = 0.5 does nothing"):
+        load_config("stacked-mnist", d_act="relu", leaky_slope=0.5)
+
+
+def test_a_run_folder_with_a_setting_that_did_nothing_still_reads():
+    # folders trained before such settings were refused keep their config.json readable
+    table = {**to_dict(make_config()), "loss": "wgan", "label_smoothing": 0.9}
+    assert from_dict(table).label_smoothing == 0.9
+
+
+def test_an_unknown_key_close_to_a_field_names_the_field():
+    with pytest.raises(ConfigError, match=r"unknown key 'unroled' \(did you mean 'unrolled'\?\)"):
+        load_config("ring8", unroled=5)

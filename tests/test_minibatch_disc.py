@@ -66,6 +66,6 @@ def test_chunked_distances_equal_the_whole_batch_at_once(monkeypatch):
 @pytest.mark.parametrize("on", [True, False])
 def test_discriminator_scores_a_sample_against_its_batch_only_with_the_layer(on):
     torch.manual_seed(0)
-    _, D = build_nets(toy_config(minibatch_disc=on, mbd_kernels=5, mbd_dim=3))
+    _, D = build_nets(toy_config(minibatch_disc=on, **({"mbd_kernels": 5, "mbd_dim": 3} if on else {})))
     assert D.head.in_features == 16 + 5 * on
     assert scores_depend_on_batch(D) == on

@@ -71,7 +71,8 @@ def test_minibatch_discrimination_makes_a_score_depend_on_the_rest_of_the_batch(
     other = torch.cat([x[:1], torch.rand(3, 1, 28, 28) * 2 - 1])
     for mbd in (False, True):
         torch.manual_seed(4)
-        _, D = build_nets(make_config(SMALL, data="mnist", minibatch_disc=mbd, mbd_kernels=5, mbd_dim=3))
+        _, D = build_nets(make_config(SMALL, data="mnist", minibatch_disc=mbd,
+                                        **({"mbd_kernels": 5, "mbd_dim": 3} if mbd else {})))
         first, first_other = D(x)[0], D(other)[0]
         assert torch.allclose(first, first_other) != mbd
 
