@@ -260,3 +260,20 @@ def test_fakes_a_reader_would_call_damaged_are_refused_at_the_snapshot_and_nothi
             assert not any((root / R.SNAPSHOT_DIR).iterdir())
             rec.snapshot(1, fakes=np.zeros((10, 2)))   # the refused call left the step free
         assert [row[R.STEP] for row in R.RunReader(root).metrics()] == [0, 1]
+
+
+def test_a_recorder_never_closed_writes_its_last_row_when_it_is_collected(tmp_path):
+    import gc
+    G, D = players()
+    rec = Recorder(tmp_path / "run", target=gandiag.target("ring8"), grid_res=8)
+    rec.log(0, d_loss=1.0)
+    rec.log(5, d_loss=2.0)
+    rec.snapshot(5, generator=G, discriminator=D, z=torch.randn(16, Z))
+    del rec
+    gc.collect()
+    reader = R.RunReader(tmp_path / "run")
+    rows = reader.metrics()
+    assert [row[R.STEP] for row in rows] == [0, 5] and R.MODES in rows[1]
+    assert reader.status["status"] == R.STOPPED
+    Recorder(tmp_path / "other", target=gandiag.target("ring8")).log(0, d_loss=1.0)   # collected at once
+    assert R.RunReader(tmp_path / "other").metrics() == [{R.STEP: 0, R.D_LOSS: 1.0}]

@@ -252,6 +252,13 @@ class Recorder:
             self._lock.release()
             self._lock = None
 
+    def __del__(self) -> None:
+        # a recorder the loop never closed (no `with`, no close()) still writes the row in hand, and lets go
+        # of the folder, when it is collected; its status stays running, which readers show as stopped.
+        # One that failed to start (no metrics file opened) has already let go of it
+        if hasattr(self, "_metrics") and self._lock is not None:
+            self.close()
+
     def __enter__(self) -> "Recorder":
         return self
 
