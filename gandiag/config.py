@@ -418,7 +418,9 @@ def read_scenario(name_or_path: str) -> dict:
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
-            raise ConfigError(f"scenario file {name_or_path!r} not found: give a path to a .toml file")
+            what = f"for the shipped scenario give its name, {path.stem}" if path.stem in scenario_names() \
+                else "give a path to a .toml file"
+            raise ConfigError(f"scenario file {name_or_path!r} not found: {what}")
         try:
             text, default_name = path.read_text(encoding="utf-8", errors="replace"), path.stem
         except OSError as e:

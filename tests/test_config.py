@@ -138,3 +138,9 @@ def test_a_run_folder_with_a_setting_that_did_nothing_still_reads():
 def test_an_unknown_key_close_to_a_field_names_the_field():
     with pytest.raises(ConfigError, match=r"unknown key 'unroled' \(did you mean 'unrolled'\?\)"):
         load_config("ring8", unroled=5)
+
+
+def test_a_shipped_scenarios_file_name_that_is_no_file_here_names_the_scenario(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="'ring8.toml' not found: for the shipped scenario give its name, ring8$"):
+        read_scenario("ring8.toml")
