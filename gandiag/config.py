@@ -50,6 +50,9 @@ def _f(default, help: str, *, choices=None, lo=None, hi=None, lo_open=False, hi_
 
 
 LOSSES = ("minimax", "nonsaturating", "least-squares", "wgan", "wgan-gp", "hinge")
+#: the losses that train D towards targets, where label smoothing, noisy labels and flips act (the critic
+#: losses wgan, wgan-gp and hinge take none)
+TARGET_LOSSES = ("minimax", "nonsaturating", "least-squares")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "maxout")
 IMAGE_DATA = ("mnist", "stacked-mnist")   # the data kinds of gandiag.data.mnist
 DATA_KINDS = ("ring", "grid", "mixture", "points", *IMAGE_DATA)
@@ -353,7 +356,7 @@ _ACTS_ONLY = (
     (("clip",), ("loss",), lambda c: c.loss == "wgan", "with --loss wgan (weight clipping)"),
     (("gp_weight",), ("loss",), lambda c: c.loss == "wgan-gp", "with --loss wgan-gp"),
     (("label_smoothing", "noisy_labels", "label_flip"), ("loss",),
-     lambda c: c.loss in ("minimax", "nonsaturating", "least-squares"),
+     lambda c: c.loss in TARGET_LOSSES,
      "with a loss that trains D towards targets (--loss minimax, nonsaturating or least-squares; the critic "
      "losses wgan, wgan-gp and hinge take none)"),
     (("instance_noise_decay",), ("instance_noise",), lambda c: c.instance_noise > 0, "with --instance-noise S"),

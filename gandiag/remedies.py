@@ -2,13 +2,17 @@
 early", the lecture notes, the papers in shared/reference), each told in the light of the run's config.
 
 A remedy the run already applies is never suggested again: it is dropped, or replaced by what follows
-from it (a run that already unrolls 10 steps is told to unroll more, or to combine). A config of {}
-(a run from a user's own loop, or an unknown one) gets every remedy as written.
+from it (a run that already unrolls 10 steps is told to unroll more, or to combine). Nor is one whose
+flags the run's config would refuse (label smoothing for a WGAN critic: gandiag.config refuses a setting
+given where it does nothing). A config of {} (a run from a user's own loop, or an unknown one) gets every
+remedy as written.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+from .config import IMAGE_DATA, TARGET_LOSSES
 
 
 @dataclass(frozen=True)
@@ -16,8 +20,11 @@ class Remedy:
     text: str                                             # as it reads for a run of unknown config
     done: Callable[[dict], bool] | None = None            # the run's config already has this
     then: Callable[[dict], str | None] | None = None      # what to say then (None: say nothing)
+    takes: Callable[[dict], bool] | None = None           # the run's config can take its flags (None: any)
 
     def for_run(self, config: dict) -> str | None:
+        if config and self.takes is not None and not self.takes(config):
+            return None
         if not config or self.done is None or not self.done(config):
             return self.text
         return self.then(config) if self.then is not None else None
@@ -59,8 +66,13 @@ def _lower_rates(c: dict) -> str:
 
 
 def _d_more(c: dict) -> str:
-    return (f"give D more steps or capacity: --d-steps {int(c['d_steps']) + 1} (now {c['d_steps']}), a wider "
-            f"--d-hidden (now {','.join(str(w) for w in c.get('d_hidden', ())) or 'the default'})")
+    wider = f"--d-width (now {c.get('d_width', 'the default')})" if c.get("data") in IMAGE_DATA else \
+        f"--d-hidden (now {','.join(str(w) for w in c.get('d_hidden', ())) or 'the default'})"
+    return f"give D more steps or capacity: --d-steps {int(c['d_steps']) + 1} (now {c['d_steps']}), a wider {wider}"
+
+
+def _trains_to_targets(c: dict) -> bool:
+    return c.get("loss", TARGET_LOSSES[0]) in TARGET_LOSSES
 
 
 def _train_longer(c: dict) -> str:
@@ -74,13 +86,14 @@ PACK = Remedy("packing (PacGAN): --pack 2", lambda c: int(c.get("pack", 1)) > 1,
 REPLAY = Remedy("experience replay of old fakes: --replay-size 10000", _uses("replay_size"))
 HIST_AVG = Remedy("historical averaging: --hist-avg 0.1", _uses("hist_avg"))
 SWAPS = Remedy("swap in old checkpoints now and then: --swap-every 1000", _uses("swap_every"))
-SMOOTHING = Remedy("one-sided label smoothing: --label-smoothing 0.9", lambda c: c.get("label_smoothing", 1.0) != 1.0)
+SMOOTHING = Remedy("one-sided label smoothing: --label-smoothing 0.9", lambda c: c.get("label_smoothing", 1.0) != 1.0,
+                   takes=_trains_to_targets)
 SMOOTHING_GRADIENTS = Remedy("one-sided label smoothing keeps D from giving G very large gradients: "
-                             "--label-smoothing 0.9", SMOOTHING.done)
+                             "--label-smoothing 0.9", SMOOTHING.done, takes=_trains_to_targets)
 INSTANCE_NOISE = Remedy("instance noise on D's inputs, decayed: --instance-noise 0.1 --instance-noise-decay <steps>",
                         _uses("instance_noise"))
 NOISY_LABELS = Remedy("noisy labels or occasional flips: --noisy-labels, --label-flip 0.05",
-                      lambda c: bool(c.get("noisy_labels")) or c.get("label_flip", 0) > 0)
+                      lambda c: bool(c.get("noisy_labels")) or c.get("label_flip", 0) > 0, takes=_trains_to_targets)
 NONSATURATING = Remedy("the non-saturating G loss keeps G's gradient alive: --loss nonsaturating",
                        lambda c: c.get("loss") == "nonsaturating")
 PENALTY = Remedy("a gradient penalty: --loss wgan-gp, or --r1 10",
@@ -90,7 +103,8 @@ SPECTRAL = Remedy("spectral normalisation on D: --spectral-norm", _uses("spectra
 LOWER_RATES = Remedy("lower the learning rates (--d-lr, --g-lr)", lambda c: "d_lr" in c and "g_lr" in c, _lower_rates)
 BETAS = Remedy("Adam with beta1 0.5: --d-beta1 0.5 --g-beta1 0.5",
                lambda c: c.get("d_beta1") == 0.5 and c.get("g_beta1") == 0.5)
-D_MORE = Remedy("give D more capacity or steps: --d-steps 2, a wider --d-hidden", lambda c: "d_steps" in c, _d_more)
+D_MORE = Remedy("give D more capacity or steps: --d-steps 2, a wider --d-hidden (image runs: --d-width)",
+                lambda c: "d_steps" in c, _d_more)
 LOOK = Remedy("G is fooling D with garbage: look at the samples (gandiag animate RUN)")
 TRAIN_LONGER = Remedy("train longer (a run of gandiag's trainer: gandiag resume RUN --steps <a larger total>)",
                       lambda c: "steps" in c,

@@ -1,4 +1,6 @@
 """Each rule fires on a synthetic run that has its failure and stays silent on one that does not."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,9 @@ from tiny import toy_config
 
 from gandiag import losses, record as R
 from gandiag.analysis import LIVE_ROWS, analyze_run, live_verdicts, live_warnings, mode_sequence
+from gandiag.config import ConfigError, load_config, to_dict
 from gandiag.diagnose import RULES, diagnose, rules_table
+from gandiag.remedies import D_MORE, for_run
 from gandiag.facts import RunFacts, d_loss_floor
 from gandiag.metrics import coverage, oscillation
 from gandiag.stabilizers.labels import d_targets
@@ -156,6 +160,24 @@ def test_a_run_that_applies_a_remedy_is_told_something_else(rule):
             assert applied, remedy.text                  # some config here applies it: the check is not vacuous
             assert all(remedy.for_run(c) != remedy.text for c in applied)
             assert remedy.for_run({}) == remedy.text     # a run of unknown config gets it as written
+
+
+@pytest.mark.parametrize("loss", ["wgan", "wgan-gp", "hinge"])
+def test_a_critic_run_is_not_told_to_smooth_or_flip_labels_which_its_config_refuses(loss):
+    told = lambda config: [t for rule in RULES for t in for_run(rule.remedies, to_dict(config))]  # noqa: E731
+    labels = re.compile("--label-smoothing|--noisy-labels|--label-flip")
+    assert [t for t in told(load_config("ring8", loss=loss)) if labels.search(t)] == []
+    assert [t for t in told(load_config("ring8")) if labels.search(t)]   # the nonsaturating run is told them
+    with pytest.raises(ConfigError, match="label_smoothing = 0.9 does nothing"):
+        load_config("ring8", loss=loss, label_smoothing=0.9)
+
+
+def test_an_image_run_is_told_to_widen_d_by_its_own_width_flag():
+    image, toy = to_dict(load_config("mnist")), to_dict(load_config("ring8"))
+    assert for_run((D_MORE,), image) == (f"give D more steps or capacity: --d-steps 2 (now 1), a wider --d-width "
+                                         f"(now {image['d_width']})",)
+    assert for_run((D_MORE,), toy) == ("give D more steps or capacity: --d-steps 2 (now 1), a wider --d-hidden "
+                                       "(now 128)",)
 
 
 # --- an explosion without NaN ----------------------------------------------------------------------
