@@ -3,7 +3,11 @@ report` diagnose it like one of gandiag's own runs.
 
     python examples/own_loop_2d.py                          # a spiral of points, 3000 steps
     python examples/own_loop_2d.py --points my_points.npy --modes 8 --out runs/mine
+    python examples/own_loop_2d.py --steps 6000 --resume    # on from the newest checkpoint, in the same folder
     gandiag analyze runs/own-loop-2d && gandiag report runs/own-loop-2d
+
+The loop checkpoints its players, optimisers, fixed z and random stream every 500 steps and at its last,
+so a resumed run trains exactly what one uninterrupted run would.
 """
 import argparse
 
@@ -27,6 +31,7 @@ def main(argv=None):
     ap.add_argument("--modes", type=int, default=None, help="modes to fit to the points, for mode metrics")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--out", default="runs/own-loop-2d")
+    ap.add_argument("--resume", action="store_true", help="continue --out from its newest checkpoint up to --steps")
     args = ap.parse_args(argv)
 
     points = args.points or spiral()
@@ -41,8 +46,23 @@ def main(argv=None):
     bce = nn.BCEWithLogitsLoss()
     z_fixed = torch.randn(512, 8)
 
-    with gandiag.Recorder(args.out, target=target, config={"lr": 1e-3, "note": "examples/own_loop_2d.py"}) as rec:
-        for step in range(args.steps + 1):
+    players = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
+    if args.resume:   # the newest checkpoint, and the recorder on from its step (later rows are trained again)
+        steps = gandiag.load_run(args.out).checkpoint_steps()
+        if not steps:
+            raise SystemExit(f"{args.out} holds no checkpoint yet: run it without --resume")
+        state = torch.load(f"{args.out}/checkpoints/step_{steps[-1]:08d}.pt")
+        for name, player in players.items():
+            player.load_state_dict(state[name])
+        z_fixed, start = state["z_fixed"], state["step"] + 1
+        torch.set_rng_state(state["rng"])
+        recorder = gandiag.Recorder.resume(args.out, state["step"], target=target)
+    else:
+        start = 0
+        recorder = gandiag.Recorder(args.out, target=target, config={"lr": 1e-3, "note": "examples/own_loop_2d.py"})
+
+    with recorder as rec:
+        for step in range(start, args.steps + 1):
             real = data[torch.randint(len(data), (256,))]
             fake = G(torch.randn(256, 8))
             d_loss = bce(D(real), torch.ones(256, 1)) + bce(D(fake.detach()), torch.zeros(256, 1))
@@ -57,6 +77,9 @@ def main(argv=None):
                 rec.log(step, d_loss=d_loss, g_loss=g_loss)
             if step % 250 == 0:
                 rec.snapshot(step, generator=G, discriminator=D, z=z_fixed)
+            if step % 500 == 0 or step == args.steps:
+                rec.checkpoint(step, {"step": step, "z_fixed": z_fixed, "rng": torch.get_rng_state(),
+                                      **{name: player.state_dict() for name, player in players.items()}})
     print(f"recorded {args.out}: gandiag analyze {args.out}")
 
 

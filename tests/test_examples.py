@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from torch.testing import assert_close
 
 from gandiag import record as R
 from gandiag.analysis import analyze_run, format_report
@@ -25,6 +26,17 @@ def test_own_loop_2d_records_a_folder_the_analyzer_reads(tmp_path):
     assert reader.snapshot_steps() == [0, 250] and reader.record["target"]["modes"] == "fitted by k-means (k = 4)"
     assert {R.KNN_PRECISION, R.MODES} <= set(reader.metrics()[-1])
     analyze_run(tmp_path / "run")
+
+
+def test_own_loop_2d_resumed_from_its_checkpoint_records_what_one_uninterrupted_run_records(tmp_path):
+    run_example("own_loop_2d.py", "--steps", 300, "--out", tmp_path / "straight")
+    run_example("own_loop_2d.py", "--steps", 200, "--out", tmp_path / "split")
+    run_example("own_loop_2d.py", "--steps", 300, "--out", tmp_path / "split", "--resume")
+    straight, split = R.RunReader(tmp_path / "straight"), R.RunReader(tmp_path / "split")
+    assert (tmp_path / "split" / R.METRICS_FILE).read_bytes() == (tmp_path / "straight" / R.METRICS_FILE).read_bytes()
+    assert split.snapshot_steps() == straight.snapshot_steps() == [0, 250]
+    assert_close(split.snapshot(250)[R.SNAP_FAKES], straight.snapshot(250)[R.SNAP_FAKES], rtol=0, atol=0)
+    assert (split.record["resumed_from"], split.status["status"]) == ([200], R.FINISHED)
 
 
 def test_own_loop_mnist_records_samples_and_classifier_metrics(tmp_path, cache, monkeypatch):

@@ -1,5 +1,7 @@
 """The Recorder: a plain PyTorch GAN loop outside gandiag, recorded into a run folder that every command
 reads as it reads gandiag's own runs, without changing the loop's training."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -177,8 +179,75 @@ def test_a_used_folder_points_to_gandiag_resume_only_where_gandiags_trainer_wrot
     gandiags = run_tiny(tmp_path / "gandiags")
     with pytest.raises(R.RunError, match=f"`gandiag resume {gandiags}` continues it"):
         Recorder(gandiags)
-    with pytest.raises(R.RunError, match="already holds a run: choose another folder$"):
+    with pytest.raises(R.RunError, match=r"already holds a run: choose another folder \(gandiag.Recorder.resume\("):
         Recorder(own_run)
+
+
+def _killed_after_a_checkpoint(root, target):
+    """An own loop logging steps 0, 10, 20 and 30 with a checkpoint at 20 and snapshots at 20 and 30,
+    killed after 30."""
+    G, D = players()
+    with pytest.raises(RuntimeError, match="killed"):
+        with Recorder(root, target=target) as rec:
+            for step in (0, 10, 20, 30):
+                rec.log(step, d_loss=1.0 + step)
+                if step >= 20:
+                    rec.snapshot(step, generator=G, discriminator=D, z=torch.randn(16, Z))
+                if step == 20:
+                    rec.checkpoint(20, {"step": 20})
+            raise RuntimeError("killed")
+    return R.RunReader(root).record[R.RUN_ID]
+
+
+def test_an_own_loop_resumed_from_its_checkpoint_records_on_in_its_folder(tmp_path):
+    root, target = tmp_path / "run", gandiag.target("ring8")
+    run_id = _killed_after_a_checkpoint(root, target)
+    before = R.metrics_lines(root / R.METRICS_FILE)
+    G, D = players()
+    with Recorder.resume(root, 20, target) as rec:   # the loop trains step 30 again, from its checkpoint
+        rec.log(30, d_loss=-30.0)
+        rec.log(40, d_loss=-40.0)
+        rec.snapshot(40, generator=G, discriminator=D, z=torch.randn(16, Z))
+    reader = R.RunReader(root)
+    assert [(r[R.STEP], r["d_loss"]) for r in reader.metrics()] == [(0, 1.0), (10, 11.0), (20, 21.0), (30, -30.0),
+                                                                     (40, -40.0)]
+    assert R.metrics_lines(root / R.METRICS_FILE)[:3] == before[:3]   # the rows up to the checkpoint, byte for byte
+    assert (reader.status["status"], reader.record[R.RUN_ID], reader.record["resumed_from"]) == (
+        R.FINISHED, run_id, [20])
+    assert (reader.snapshot_steps(), reader.checkpoint_steps()) == ([20, 40], [20])   # the killed run's 30 dropped
+    gandiag.analyze(root)
+
+
+@pytest.mark.parametrize("resume, message", [
+    (lambda root: Recorder.resume(root, 20, gandiag.target("grid25")),
+     "was recorded against the target 'ring8': resume it with the same one"),
+    (lambda root: Recorder.resume(root, 20), "was recorded against the target 'ring8'"),
+    (lambda root: Recorder.resume(root, 20, gandiag.target("ring8"), loss="least-squares"),
+     "was recorded with loss = 'nonsaturating', not 'least-squares': resume it with the same"),
+    (lambda root: Recorder.resume(root, 20, gandiag.target("ring8"), discriminator_output="probability"),
+     "was recorded with discriminator_output = 'logit', not 'probability'"),
+    (lambda root: Recorder.resume(root, -1, gandiag.target("ring8")), "step -1 is not allowed"),
+])
+def test_resuming_an_own_loop_with_another_setting_is_refused_and_changes_nothing(tmp_path, resume, message):
+    root = tmp_path / "run"
+    _killed_after_a_checkpoint(root, gandiag.target("ring8"))
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(R.RunError, match=re.escape(message)):
+        resume(root)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_resuming_a_folder_that_is_held_or_gandiags_own_is_refused(tmp_path):
+    with Recorder(tmp_path / "held") as rec:
+        rec.log(0, d_loss=1.0)
+        with pytest.raises(R.RunError, match="is being written by another process"):
+            Recorder.resume(tmp_path / "held", 0)
+    gandiags = run_tiny(tmp_path / "gandiags")
+    with pytest.raises(R.RunError, match=f"is a run of gandiag's trainer: continue it with `gandiag resume {gandiags}"):
+        Recorder.resume(gandiags, 5, gandiag.target("ring8"))
+    Recorder(tmp_path / "no-target").close()
+    with pytest.raises(R.RunError, match="was recorded without a target: resume it with target=None"):
+        Recorder.resume(tmp_path / "no-target", 0, gandiag.target("ring8"))
 
 
 def test_resume_refuses_a_folder_an_own_loop_recorded_and_changes_nothing(own_run):
@@ -187,7 +256,7 @@ def test_resume_refuses_a_folder_an_own_loop_recorded_and_changes_nothing(own_ru
     assert result.exit_code == 1 and result.exception.__class__ is SystemExit
     assert result.output.strip().splitlines() == [
         f"Error: {own_run} was recorded by your own training loop (gandiag.Recorder): gandiag's trainer cannot "
-        "continue it; train on in your loop, recording into a new folder"]
+        "continue it; your loop can, with gandiag.Recorder.resume(folder, step, ...)"]
     assert {p: p.read_bytes() for p in own_run.rglob("*") if p.is_file()} == before
 
 

@@ -433,6 +433,15 @@ def metrics_lines(path: Path) -> list[tuple[bytes, dict]]:
     return pairs
 
 
+def cut_rows(path: Path, upto: int) -> tuple[list[tuple[bytes, dict]], list[bytes]]:
+    """Keep the metrics rows up to step `upto` byte for byte and drop the rest (the steps a resumed loop
+    trains again; a damaged line goes too); (the rows there were, the lines kept)."""
+    lines = metrics_lines(path)
+    kept = [line for line, row in lines if row[STEP] <= upto]
+    atomic_write_bytes(path, b"".join(kept))
+    return lines, kept
+
+
 #: steps past it do not fit the int64 arrays readers make of them
 MAX_STEP = 2 ** 63 - 1
 

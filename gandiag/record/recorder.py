@@ -23,6 +23,7 @@ at flush(), before a checkpoint and at close: a loop that crashes keeps every ro
 from __future__ import annotations
 
 import io
+import json
 import numbers
 import os
 import platform
@@ -40,7 +41,7 @@ import torch
 from .. import __version__
 from ..config import FIELDS, LOSSES
 from .folder import (FolderLock, RunError, RunReader, atomic_write_bytes, atomic_write_json, checkpoint_name,
-                     discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name,
+                     cut_rows, discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name,
                      snapshot_problem, _steps)
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, GANDIAG_TRAINER, INTERRUPTED, LOCK_FILE,
                    METRICS_FILE, MODES, RUN_ID, RUNNING, SNAP_FAKES, SNAP_IMAGES, SNAPSHOT_DIR, STATUS_FILE, STEP,
@@ -74,8 +75,7 @@ class Recorder:
             self.run_id = uuid.uuid4().hex
             self.record = {RUN_ID: self.run_id, "config": config,
                            **(target.record() if target is not None else {}),
-                           "recorder": {"loss": loss if isinstance(loss, str) else getattr(loss, "__name__", "custom"),
-                                        "discriminator_output": discriminator_output},
+                           "recorder": {"loss": _loss_name(loss), "discriminator_output": discriminator_output},
                            "versions": versions(), "created": datetime.now().isoformat(timespec="seconds"),
                            **(record or {})}
             if getattr(target, "points", None) is not None:
@@ -85,13 +85,14 @@ class Recorder:
             self._start()
 
     @classmethod
-    def reopen(cls, root, record: dict, target=None, *, loss: str = "nonsaturating", grid_res: int = DEFAULT_GRID_RES,
-               grid_chunk: int | None = None, keep_checkpoints: int = 0, lock: FolderLock | None = None) -> "Recorder":
+    def reopen(cls, root, record: dict, target=None, *, loss: str = "nonsaturating",
+               discriminator_output: str = "logit", grid_res: int = DEFAULT_GRID_RES, grid_chunk: int | None = None,
+               keep_checkpoints: int = 0, lock: FolderLock | None = None) -> "Recorder":
         """Continue writing a folder (a resumed run): the lock first (or the caller's, already held),
         then `record` as its config.json. The caller has checked that the folder's run and its
         checkpoint belong together."""
         self = cls.__new__(cls)
-        self.root, self.target, self.loss, self.d_output = Path(root), target, loss, "logit"
+        self.root, self.target, self.loss, self.d_output = Path(root), target, loss, discriminator_output
         self.grid_res, self.grid_chunk, self.keep_checkpoints = grid_res, grid_chunk, keep_checkpoints
         self._lock = lock or FolderLock(self.root).acquire()
         try:
@@ -102,6 +103,33 @@ class Recorder:
             self._lock.release()
             raise
         return self
+
+    @classmethod
+    def resume(cls, root, step, target=None, *, loss: str = "nonsaturating", discriminator_output: str = "logit",
+               grid_res: int = DEFAULT_GRID_RES, grid_chunk: int | None = None,
+               keep_checkpoints: int = 0) -> "Recorder":
+        """Continue recording the folder of your own loop after `step`, the step of the checkpoint your loop
+        resumes from: its rows and snapshots after `step` are dropped (your loop trains those steps again;
+        its checkpoints are kept), and config.json notes the resumption. Give the target, loss and
+        discriminator_output it was recorded with."""
+        root = Path(root)
+        reader = RunReader(root)   # a folder that is no run folder says so first
+        if reader.trainer() == GANDIAG_TRAINER:
+            raise RunError(f"{root} is a run of gandiag's trainer: continue it with `gandiag resume {root}`")
+        _refuse_bad_options(target, loss, discriminator_output, grid_res, grid_chunk, keep_checkpoints)
+        step, record = _step(step), reader.record
+        _refuse_another_setting(root, record, target, loss, discriminator_output)
+        lock = FolderLock(root).acquire()
+        try:
+            cut_rows(root / METRICS_FILE, step)
+            for later in [t for t in _steps(root / SNAPSHOT_DIR, ".npz") if t > step]:
+                (root / SNAPSHOT_DIR / snapshot_name(later)).unlink()
+        except BaseException:
+            lock.release()
+            raise
+        return cls.reopen(root, {**record, "resumed_from": [*record.get("resumed_from", []), step]}, target,
+                          loss=loss, discriminator_output=discriminator_output, grid_res=grid_res,
+                          grid_chunk=grid_chunk, keep_checkpoints=keep_checkpoints, lock=lock)
 
     def _start(self) -> None:
         (self.root / SNAPSHOT_DIR).mkdir(parents=True, exist_ok=True)
@@ -295,6 +323,29 @@ def _refuse_bad_options(target, loss, d_output: str, grid_res: int, grid_chunk: 
     _whole("keep_checkpoints", keep_checkpoints, FIELDS["keep_checkpoints"].metadata["lo"], " (0 keeps all)")
 
 
+def _refuse_another_setting(root: Path, record: dict, target, loss, d_output: str) -> None:
+    """A resumed recording scores and draws as the folder's first one did: the same target (its points
+    too), loss and D output, or its rows would mean two things."""
+    given = json.loads(json_text(target.record())) if target is not None else {}
+    if given != {k: record[k] for k in {*given, "target"} if k in record}:
+        was = (record.get("target") or {}).get("name")
+        raise RunError(f"{root} was recorded against the target {was!r}: resume it with the same one" if was else
+                       f"{root} was recorded without a target: resume it with target=None")
+    points = getattr(target, "points", None)
+    if points is not None and not np.array_equal(np.load(root / TARGET_FILE), points):
+        raise RunError(f"{root} was recorded against other points than the target given: give the same points")
+    recorded = record.get("recorder", {})
+    for key, value in (("loss", _loss_name(loss)), ("discriminator_output", d_output)):
+        if recorded.get(key, value) != value:
+            raise RunError(f"{root} was recorded with {key} = {recorded[key]!r}, not {value!r}: resume it with the "
+                           "same")
+
+
+def _loss_name(loss) -> str:
+    """How config.json names G's loss: gandiag's by its name, your own function by its __name__."""
+    return loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
+
+
 def _whole(name: str, value, least: int, meaning: str) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
         raise RunError(f"{name} = {value!r} is not allowed: expected a whole number >= {least}{meaning}")
@@ -334,8 +385,8 @@ def refuse_a_used_folder(root: Path) -> None:
             ours = RunReader(root).trainer() == GANDIAG_TRAINER
         except RunError:   # a damaged config.json: resume rebuilds it where the run is gandiag's
             ours = True
-        resume = f" (`gandiag resume {root}` continues it)" if ours else ""
-        raise RunError(f"{root} already holds a run: choose another folder{resume}")
+        resume = f"`gandiag resume {root}`" if ours else "gandiag.Recorder.resume(folder, step, ...) in your loop"
+        raise RunError(f"{root} already holds a run: choose another folder ({resume} continues it)")
     if used:
         raise RunError(f"{root} is not empty ({', '.join(used[:3])}{', ...' if len(used) > 3 else ''}): "
                        "choose a new or empty folder for the run")

@@ -155,8 +155,8 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     (a multi-seed pass resumes its unfinished seeds only). who: what its notes begin with (a pass's seeds
     name their folders)."""
     reader = R.RunReader(root)
-    refuse_own_loop(reader, "gandiag's trainer cannot continue it; train on in your loop, recording into a new "
-                            "folder")
+    refuse_own_loop(reader, "gandiag's trainer cannot continue it; your loop can, with "
+                            "gandiag.Recorder.resume(folder, step, ...)")
     ckpts = reader.checkpoint_steps()
     path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
     ckpt = load_checkpoint(path) if path else None
@@ -214,10 +214,9 @@ def _cut_metrics(root: Path, step: int | None, progress: Progress, who: str) -> 
     the last maybe half; the resumed run writes them again), saying what was dropped or is missing.
     step None: no checkpoint yet, every row is trained again from step 0."""
     path = root / R.METRICS_FILE
-    lines = R.metrics_lines(path)
-    upto = -1 if step is None else step   # the last step kept
-    kept = [line for line, row in lines if row[R.STEP] <= upto]
     raw = path.read_bytes().count(b"\n") + (0 if path.read_bytes().endswith(b"\n") else 1) if path.is_file() else 0
+    upto = -1 if step is None else step   # the last step kept
+    lines, kept = R.cut_rows(path, upto)
     garbled, dropped = raw - len(lines), len(lines) - len(kept)
     if step is None:
         again = f" ({dropped} metrics row{'s' if dropped != 1 else ''} trained again)" if dropped else ""
@@ -230,4 +229,3 @@ def _cut_metrics(root: Path, step: int | None, progress: Progress, who: str) -> 
     if step and last is not None and last < step:
         progress.note(f"{who}: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
                       "the rows between are lost (the run itself continues exactly)")
-    R.atomic_write_bytes(path, b"".join(kept))
