@@ -1,5 +1,6 @@
 """The property kit applied to every built-in loss and stabilizer, to deliberately broken ones (each must
 be caught under the right property), and through `gandiag check-loss`."""
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -25,7 +26,7 @@ from gandiag.nets.mlp import apply_spectral_norm
 from gandiag.stabilizers.averaging import HistoricalAverage
 from gandiag.stabilizers.penalties import gradient_penalty
 from gandiag.stabilizers.unrolled import unroll
-from gandiag.testing import (OPTIMUM_CHOICES, check_loss, load_loss, loss_properties,
+from gandiag.testing import (OPTIMUM_CHOICES, KitError, check_loss, load_loss, loss_properties,
                              parametrize_properties, saturation_profile)
 from gandiag.testing import properties as P
 from gandiag.testing import strategies as S
@@ -245,6 +246,19 @@ def test_check_loss_reports_a_module_that_fails_on_import_in_one_line(tmp_path):
 def test_check_loss_refuses_an_optimum_that_does_not_apply_in_one_line(role, optimum, message):
     result = CliRunner().invoke(main, ["check-loss", f"{EXAMPLE}:d_loss", "--role", role, "--optimum", optimum])
     assert (result.exit_code, result.output.strip()) == (1, f"Error: {message}")
+
+
+@pytest.mark.parametrize("name, role, message", [
+    ("d_loss", "generator", "d_loss(real_logits, fake_logits) cannot be called as a generator loss, f(fake_logits): "
+                            "a discriminator loss is f(real_logits, fake_logits) (--role discriminator)"),
+    ("g_loss", "discriminator", "g_loss(fake_logits) cannot be called as a discriminator loss, f(real_logits, "
+                                "fake_logits): a generator loss is f(fake_logits) (--role generator)"),
+])
+def test_a_loss_checked_under_the_other_role_is_one_line_naming_the_role_it_fits(name, role, message):
+    result = CliRunner().invoke(main, ["check-loss", f"{EXAMPLE}:{name}", "--role", role, "--examples", "5"])
+    assert (result.exit_code, result.output.strip()) == (1, f"Error: {message}")
+    with pytest.raises(KitError, match=re.escape(message)):
+        check_loss(load_loss(f"{EXAMPLE}:{name}"), role)
 
 
 def test_load_loss_returns_the_named_function():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import multiprocessing
 import os
 import sys
@@ -95,11 +96,32 @@ def check_loss(loss, role: str, optimum: str | None = None, examples: int | None
     """Run every property that applies to `loss` under the derandomized "ci" profile (the same answer
     every run), with `examples` inputs per property if given."""
     checks = loss_properties(role, optimum)
+    _refuse_another_role(loss, role)
     register_profiles()
     profile = settings(settings.get_profile("ci"), **({"max_examples": examples} if examples else {}))
     with searching_with(profile):
         results = tuple(check(loss) for check in checks.values())
     return Report(results, _profile(loss) if role == P.GENERATOR else None)
+
+
+#: what a loss of each role is called with (gandiag.user_losses calls them so in training)
+CALLS = {P.GENERATOR: "f(fake_logits)", P.DISCRIMINATOR: "f(real_logits, fake_logits)"}
+
+
+def _refuse_another_role(loss, role: str) -> None:
+    """A loss that cannot take its role's arguments (a D loss checked as G's) is one line, not the same
+    TypeError in every property's row."""
+    try:
+        signature = inspect.signature(loss)
+    except (TypeError, ValueError):   # a builtin or C function without one: the properties will tell
+        return
+    try:
+        signature.bind(*range(2 if role == P.DISCRIMINATOR else 1))
+    except TypeError:
+        other = P.GENERATOR if role == P.DISCRIMINATOR else P.DISCRIMINATOR
+        name = getattr(loss, "__name__", "the loss")
+        raise KitError(f"{name}{signature} cannot be called as a {role} loss, {CALLS[role]}: a {other} loss is "
+                       f"{CALLS[other]} (--role {other})") from None
 
 
 def check_loss_apart(spec: str, role: str, optimum: str | None = None, examples: int | None = None,
