@@ -345,10 +345,13 @@ RULES: tuple[Rule, ...] = (
 
 
 def diagnose(run: RunFacts, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
-    """Every rule's verdict on the run, in table order, with the remedies as they read for its config."""
-    verdicts = []
+    """Every rule's verdict on the run, in table order, with the remedies as they read for its config.
+    After G's fakes turn non-finite only the divergence rule reads on: the other rules read the rows
+    before (a NaN fake is on no mode, which would read as a collapse, or as hopping away)."""
+    verdicts, nan_from = [], run.nonfinite_fakes_from()
     for rule in rules:
-        found = rule.check(run, rule.thresholds)
+        sees = run if nan_from is None or rule.check is _divergence else run.before(nan_from)
+        found = rule.check(sees, rule.thresholds)
         if found is not None:
             verdicts.append(Verdict(rule.name, rule.title, rule.severity, found.message, found.evidence,
                                     X.for_run(rule.remedies, run.config)))

@@ -54,6 +54,17 @@ class RunFacts:
         hq = hq[np.isfinite(hq)]
         return float(np.median(hq[tail(len(hq), share)])) if len(hq) else None
 
+    def nonfinite_fakes_from(self) -> int | None:
+        """The first step whose row counts non-finite fakes (None: none has): a user's loop, unguarded,
+        may record on after its G turned NaN."""
+        steps, bad = self.series(R.N_NONFINITE)
+        return int(steps[bad > 0][0]) if (bad > 0).any() else None
+
+    def before(self, step: int) -> "RunFacts":
+        """The facts of the rows before `step`, and of the oscillation windows that end before it."""
+        return RunFacts([r for r in self.rows if r[R.STEP] < step], self.config, self.status,
+                        [w for w in self.windows if w[R.OSC_STEPS][1] < step])
+
     def d_loss_floor(self) -> float | None:
         """The least D's loss can be: d_loss_floor of the config; with the loss unknown, 0 unless negative
         values give a critic away (None)."""

@@ -97,6 +97,9 @@ def test_an_own_loop_whose_generator_turns_nan_is_diagnosed_as_diverged(tmp_path
     with Recorder(tmp_path / "run", target=goal) as rec:
         for step in range(0, 1000, 100):
             rec.snapshot(step, generator=generator(step >= 600), z=torch.randn(64, 2))
-    verdict = diagnosed(tmp_path / "run")[0]   # the error comes first, whatever the mode rules read in the NaN rows
+    verdicts = diagnosed(tmp_path / "run")
+    # the other rules read the rows before the NaN: a G on every mode until then, no collapse nor hopping
+    assert [v[R.V_RULE] for v in verdicts] == ["divergence"]
+    verdict = verdicts[0]
     assert (verdict[R.V_RULE], verdict[R.V_EVIDENCE][R.EV_STEPS]) == ("divergence", [600, 900])
     assert verdict[R.V_MESSAGE] == "training diverged: non-finite fakes from step 600"
