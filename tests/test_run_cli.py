@@ -78,7 +78,7 @@ def test_run_help_lists_each_config_option_under_its_config_group():
             heading = line[:-1]
         elif line.startswith("  --"):
             under[line.split()[0].split("/")[0]] = heading
-    expected = {f"--{name.replace('_', '-')}": title[0].upper() + title[1:]
+    expected = {f"--{name.replace('_', '-')}": title
                 for title, names in GROUPS for name in names if FIELDS[name].metadata["cli"]}
     assert {flag: under.get(flag) for flag in expected} == expected
     assert {flag: under[flag] for flag in ("--out", "--quiet", "--animate", "--seeds")} == dict.fromkeys(

@@ -86,7 +86,7 @@ class ConfigCommand(click.Command):
     def format_options(self, ctx, formatter):
         rows = {p.name: p.get_help_record(ctx) for p in self.get_params(ctx) if isinstance(p, click.Option)}
         sections = [("Options", [name for name in rows if name not in C.FIELDS]),
-                    *((title[0].upper() + title[1:], names) for title, names in C.GROUPS)]
+                    *C.GROUPS]
         for title, names in sections:
             records = [rows[name] for name in names if rows.get(name)]
             if records:

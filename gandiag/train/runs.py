@@ -214,7 +214,8 @@ def _cut_metrics(root: Path, step: int | None, progress: Progress, who: str) -> 
     the last maybe half; the resumed run writes them again), saying what was dropped or is missing.
     step None: no checkpoint yet, every row is trained again from step 0."""
     path = root / R.METRICS_FILE
-    raw = path.read_bytes().count(b"\n") + (0 if path.read_bytes().endswith(b"\n") else 1) if path.is_file() else 0
+    data = path.read_bytes() if path.is_file() else None
+    raw = 0 if data is None else data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     upto = -1 if step is None else step   # the last step kept
     lines, kept = R.cut_rows(path, upto)
     garbled, dropped = raw - len(lines), len(lines) - len(kept)

@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from .. import record as R
 from . import FIGURE_DPI, STRIP_LAYERS, style
 from .describe import curve_groups
-from .frames import parse_layers
+from .frames import IMAGE_PANEL_LAYERS, TOY_PANEL_LAYERS, parse_layers
 from .panels import ImagePanel, ToyPanel, held_layers, ranges
 from .source import RunView, VizError, at_or_before, check_folder_of, check_pixels, ensure_diagnosis, timeline
 
@@ -32,9 +32,6 @@ MIN_PANEL_IN = 0.9    # a snapshot panel is never narrower: more panels wrap int
 MIN_CURVE_IN = 1.3    # nor is a metric's axes
 CURVE_IN = 1.25       # height of a row of metric curves
 MIN_SQUEEZE = 0.6     # a fixed height keeps at least this share of the height the content needs
-#: the layers of a figure's snapshot panel: a frame's side panels and title are the figure's curves and
-#: title, always drawn, so naming them in --layers would change nothing
-TOY_PANEL_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold")
 #: the groups a figure draws (of describe.curve_groups), in this order
 FIGURE_METRICS = ("losses", "modes captured", "k-NN scores", "high-quality share", "reverse KL (nats)",
                   "saturated share", "classes generated", "classifier score", "Frechet distance")
@@ -115,7 +112,9 @@ def strip_figure(view: RunView, steps: list[int] | None = None, layers: str | No
     wanted = steps if steps is not None else timeline([view], DEFAULT_STRIP)
     shown = [at_or_before(view.steps, s) for s in wanted]
     snaps = {s: view.snapshot(s) for s in sorted(set(shown))}
-    available = ("samples",) if view.is_image else TOY_PANEL_LAYERS
+    # a frame's side panels and title are the figure's curves and title, always drawn: only the
+    # snapshot panel's layers can be chosen
+    available = IMAGE_PANEL_LAYERS if view.is_image else TOY_PANEL_LAYERS
     default = None if view.is_image else tuple(STRIP_LAYERS.split(","))
     chosen = held_layers(parse_layers(layers, available, default), snaps.values())
     width, height = size

@@ -17,8 +17,10 @@ from .describe import curve_groups
 from .panels import BarsPanel, CurvesPanel, ImagePanel, Ranges, ToyPanel, held_layers, mode_share, ranges
 from .source import RunView, VizError, check_pixels
 
-TOY_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold", "bars", "curves", "title")
-IMAGE_LAYERS = ("samples", "classes", "curves", "title")
+#: the layers drawn on a frame's snapshot panel (a figure's panels draw these only), then those beside it
+TOY_PANEL_LAYERS, IMAGE_PANEL_LAYERS = ("heatmap", "density", "fakes", "arrows", "manifold"), ("samples",)
+TOY_LAYERS = (*TOY_PANEL_LAYERS, "bars", "curves", "title")
+IMAGE_LAYERS = (*IMAGE_PANEL_LAYERS, "classes", "curves", "title")
 #: the metric groups (of describe.curve_groups) a frame has room for
 FRAME_CURVES = ("losses", "modes captured", "k-NN scores", "saturated share", "classes generated", "classifier score")
 
