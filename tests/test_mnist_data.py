@@ -142,3 +142,17 @@ def test_the_same_generator_seed_draws_the_same_batch():
     a = target.sample(8, torch.Generator().manual_seed(7))
     b = target.sample(8, torch.Generator().manual_seed(7))
     torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("train, test, counts", [
+    (0, None, "0 training and 0 held-out"),   # empty IDX files
+    (4, None, "4 training and 0 held-out"),   # one split too short to hold a fifth out
+    (6, 0, "6 training and 0 held-out"),
+])
+def test_files_with_no_digits_to_train_or_hold_out_are_a_one_line_error(tmp_path, train, test, counts):
+    write_split(tmp_path, TRAIN, *tiny_digits(train, 7), gz=False)
+    if test is not None:
+        write_split(tmp_path, TEST, *tiny_digits(test, 8), gz=False)
+    with pytest.raises(ConfigError, match=counts) as e:
+        load_digits(str(tmp_path))
+    assert "\n" not in str(e.value)

@@ -145,6 +145,10 @@ def _digits(name: str, location, train, test) -> Digits:
         tr_x, tr_y, te_x, te_y = holdout_split(*(train or test))
     else:
         (tr_x, tr_y), (te_x, te_y) = train, test
+    if not len(tr_x) or not len(te_x):   # nothing to draw a batch from, or to measure the classifier on
+        raise ConfigError(f"the MNIST files in {location} give {len(tr_x)} training and {len(te_x)} held-out digits: "
+                          f"both are needed (one split alone needs at least {HOLDOUT_EVERY} digits, every "
+                          f"{HOLDOUT_EVERY}th is held out); use complete IDX files, e.g. from `gandiag data fetch`")
     subset = len(tr_x) < FULL_TRAIN or len(te_x) < FULL_TEST
     return Digits(tr_x, tr_y, te_x, te_y, DataSource(name, str(location), len(tr_x), len(te_x), subset))
 
