@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose
 
 import gandiag
 from gandiag.config import ConfigError, load_config
+from gandiag.data.points import load_samples
 from gandiag.data.toy import mixture_from_config, ring
 from gandiag.metrics import coverage
 from gandiag.targets import mode_metrics
@@ -95,3 +96,10 @@ def test_fitting_more_modes_than_the_points_have_distinct_values_is_refused_in_o
     with pytest.raises(ConfigError, match="^3 modes cannot be fitted to points with 2 distinct value"):
         gandiag.target(points, modes=3)
     assert gandiag.target(points, modes=2).fitted.n_modes == 2
+
+
+def test_a_csv_with_a_byte_order_mark_keeps_its_first_point(tmp_path):
+    points = np.array([[0.5, -1.25], [2.0, 3.0], [-4.5, 0.75]])
+    path = tmp_path / "excel.csv"
+    path.write_text("".join(f"{x},{y}\n" for x, y in points), encoding="utf-8-sig")   # Excel's "CSV UTF-8"
+    torch.testing.assert_close(torch.as_tensor(load_samples(path)), torch.as_tensor(points))

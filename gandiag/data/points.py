@@ -44,7 +44,9 @@ def _read_array(path: Path) -> np.ndarray:
             raise ValueError(f"several arrays ({', '.join(z.files)}) and none named {SNAP_FAKES!r}" if z.files
                              else "it holds no arrays")
     if suffix in (".csv", ".txt"):
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would make the first row of
+        # numbers unparseable and so taken for a header, its point silently dropped
+        text = path.read_text(encoding="utf-8-sig")
         lines = text.splitlines()
         has_header = bool(lines) and not _numeric_line(lines[0])
         rows = [line for line in lines[has_header:] if line.strip()]
