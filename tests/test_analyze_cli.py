@@ -259,10 +259,11 @@ def tiny_run(tmp_path_factory):
 def test_probe_saturation_writes_the_series_and_figure_for_a_checkpoint(tiny_run, d_steps):
     result = invoke("probe", "saturation", tiny_run, "--checkpoint", 50, "--d-steps", d_steps)
     assert result.exit_code == 0, result.output
-    written = json.loads((tiny_run / f"{R.SATURATION_PROBE}_step_00000050.json").read_text())
+    stem = R.saturation_probe_stem(50, d_steps, 1e-4)     # ring8's d_lr
+    written = json.loads((tiny_run / f"{stem}.json").read_text())
     assert written[R.STEP] == 50
     assert [r[R.PROBE_D_STEP] for r in written[R.SERIES]] == probe_steps(d_steps)
-    assert (tiny_run / f"{R.SATURATION_PROBE}_step_00000050.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tiny_run / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
     assert f"at D step {d_steps}" in result.output
 
 
@@ -281,11 +282,20 @@ def test_probe_d_lr_sets_the_fresh_d_learning_rate(tiny_run):
     for lr in (None, 0.05):
         result = invoke("probe", "saturation", tiny_run, "--d-steps", 20, *(["--d-lr", lr] if lr else []))
         assert result.exit_code == 0, result.output
-        written = json.loads((tiny_run / f"{R.SATURATION_PROBE}_step_00000060.json").read_text())
+        written = json.loads((tiny_run / f"{R.saturation_probe_stem(60, 20, lr or 1e-4)}.json").read_text())
         assert written[R.PROBE_D_LR] == (lr or 1e-4)     # ring8's d_lr
         losses[lr] = [r[R.D_LOSS] for r in written[R.SERIES]]
     assert losses[None][0] == losses[0.05][0]            # the same fresh D at step 0 ...
     assert losses[None][-1] != losses[0.05][-1]          # ... trained at another pace
+
+
+def test_a_probe_at_other_settings_is_kept_beside_the_first_not_written_over_it(tiny_run):
+    for args in (["--d-lr", 0.01], ["--d-lr", 0.02], ["--d-lr", 0.02, "--d-steps", 12]):
+        assert invoke("probe", "saturation", tiny_run, "--checkpoint", 50, "--d-steps", 10, *args).exit_code == 0
+    series = {(f[R.PROBE_D_LR], len(f[R.SERIES])): f[R.SERIES]
+              for f in (json.loads(p.read_text()) for p in tiny_run.glob(f"{R.SATURATION_PROBE}_step_00000050_*.json"))}
+    assert {(0.01, len(probe_steps(10))), (0.02, len(probe_steps(10))), (0.02, len(probe_steps(12)))} <= set(series)
+    assert series[0.01, len(probe_steps(10))] != series[0.02, len(probe_steps(10))]
 
 
 def test_a_probe_whose_fresh_d_diverges_stops_in_one_line_and_keeps_the_earlier_probe(tiny_run):

@@ -9,8 +9,8 @@ from .errors import RunError, os_error  # noqa: F401
 from .keys import *  # noqa: F401,F403
 
 _FOLDER = ("FolderLock", "RunReader", "atomic_write_bytes", "atomic_write_json", "checkpoint_name", "cut_rows",
-           "discard_partial_writes", "json_text", "jsonable", "metrics_lines", "number", "series", "snapshot_name",
-           "temp_path", "writer_alive")
+           "discard_partial_writes", "json_text", "jsonable", "metrics_lines", "number",
+           "saturation_probe_stem", "series", "snapshot_name", "temp_path", "writer_alive")
 
 
 def __getattr__(name):

@@ -32,8 +32,8 @@ import numpy as np
 
 from .errors import RunError
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, COUNTS, GANDIAG_TRAINER, LOCK_FILE, METRIC_TYPES, METRICS_FILE,
-                   MODE_COUNTS, NEAR_COUNTS, NUMBER, OWN_LOOP, RUNNING, SNAP_D_GRID, SNAP_STEP, SNAPSHOT_DIR,
-                   SNAPSHOT_SHAPES, STATUS_FILE, STEP, STOPPED, TARGET_FILE, TRAINER)
+                   MODE_COUNTS, NEAR_COUNTS, NUMBER, OWN_LOOP, RUNNING, SATURATION_PROBE, SNAP_D_GRID, SNAP_STEP,
+                   SNAPSHOT_DIR, SNAPSHOT_SHAPES, STATUS_FILE, STEP, STOPPED, TARGET_FILE, TRAINER)
 
 
 # --- atomic writes ---------------------------------------------------------------------------
@@ -112,6 +112,12 @@ def snapshot_name(step: int) -> str:
 
 def checkpoint_name(step: int) -> str:
     return f"step_{step:08d}.pt"
+
+
+def saturation_probe_stem(step: int, d_steps: int, d_lr: float) -> str:
+    """The probe's files are named by the settings that make it (a probe of the same checkpoint at another
+    --d-lr or --d-steps is another experiment, kept beside the first rather than written over it)."""
+    return f"{SATURATION_PROBE}_step_{step:08d}_dsteps_{d_steps}_dlr_{d_lr:g}"
 
 
 def snapshot_bytes(step: int, arrays: dict) -> bytes:

@@ -162,7 +162,7 @@ VERDICTS, RULES_CHECKED = "verdicts", "rules_checked"
 V_RULE, V_TITLE, V_SEVERITY, V_MESSAGE, V_EVIDENCE, V_REMEDIES = (
     "rule", "title", "severity", "message", "evidence", "remedies")
 EV_STEPS = "steps"                   # every verdict's evidence: [first, last] step it rests on
-# `gandiag probe saturation`: RUN/<SATURATION_PROBE>_step_XXXXXXXX.json and .png
+# `gandiag probe saturation`: RUN/<SATURATION_PROBE>_step_XXXXXXXX_dsteps_N_dlr_LR.json and .png
 SATURATION_PROBE = "saturation_probe"
 PROBE_D_STEP = "d_step"               # rows also hold D_LOSS and the SAT_* keys at that D step
 PROBE_D_LR = "d_lr"                   # the fresh D's learning rate (the file: {STEP, PROBE_D_LR, SERIES: rows})

@@ -4,7 +4,7 @@ G is loaded from a checkpoint and frozen, a fresh D of the run's architecture an
 against it, and at log-spaced D steps the trainer's saturation probe records G's gradient norm under
 the saturating loss log(1 - D(G(z))) and under -log D(G(z)): the first falls by orders of magnitude as
 D wins, the second does not. This trains a network, so it lives beside the trainer; the analyzer only
-reads the files it writes (RUN/saturation_probe_step_XXXXXXXX.json and .png).
+reads the files it writes (RUN/saturation_probe_step_XXXXXXXX_dsteps_N_dlr_LR.json and .png).
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
                      d_lr: float | None = None) -> tuple[list[dict], list[Path]]:
     """Load G from a checkpoint (default: the newest), freeze it, train a fresh D of the run's
     architecture and optimiser (learning rate d_lr, default the run's) for d_steps and record G's
-    gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX.json and .png;
+    gradient norm under both losses; writes RUN/saturation_probe_step_XXXXXXXX_dsteps_N_dlr_LR.json and .png;
     returns the rows and the two paths."""
     reader = open_reader(path)   # a --seeds pass's folder is named as such
     refuse_own_loop(reader, "the probe needs a checkpoint of G and D, which only gandiag's trainer writes; freeze "
@@ -83,13 +83,14 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
     s.players.G.load_state_dict(ckpt["G"])
     rows = frozen_g_probe(s.players.G, s.players.D, s.sample_real, s.sample_z,
                           lambda g, d, z: measure_saturation(g, d, z)[0], d_steps, cfg.batch, s.players.opt_d)
-    stem = reader.root / f"{R.SATURATION_PROBE}_{Path(R.checkpoint_name(step)).stem}"
-    R.atomic_write_json(stem.with_suffix(".json"), {R.STEP: step, R.PROBE_D_LR: cfg.d_lr, R.SERIES: rows})
-    _probe_figure(rows, step, stem.with_suffix(".png"))
-    return rows, [stem.with_suffix(".json"), stem.with_suffix(".png")]
+    stem = R.saturation_probe_stem(step, d_steps, cfg.d_lr)   # a dotted learning rate: no with_suffix
+    paths = [reader.root / f"{stem}.json", reader.root / f"{stem}.png"]
+    R.atomic_write_json(paths[0], {R.STEP: step, R.PROBE_D_LR: cfg.d_lr, R.SERIES: rows})
+    _probe_figure(rows, step, cfg.d_lr, paths[1])
+    return rows, paths
 
 
-def _probe_figure(rows: list[dict], step: int, path: Path) -> None:
+def _probe_figure(rows: list[dict], step: int, d_lr: float, path: Path) -> None:
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
     ax = fig.add_subplot()
@@ -97,7 +98,7 @@ def _probe_figure(rows: list[dict], step: int, path: Path) -> None:
     ax.loglog(x, [r[R.SAT_GNORM_MINIMAX] for r in rows], "o-", label="saturating: log(1 - D(G(z)))")
     ax.loglog(x, [r[R.SAT_GNORM_NONSAT] for r in rows], "s-", label="non-saturating: -log D(G(z))")
     ax.set(xlabel="D training steps + 1 (G frozen)", ylabel="G's gradient norm",
-           title=f"G frozen at step {step}, fresh D trained (Arjovsky & Bottou 2017)")
+           title=f"G frozen at step {step}, a fresh D trained at lr {d_lr:g} (Arjovsky & Bottou 2017)")
     ax.legend()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
