@@ -75,15 +75,24 @@ def _trains_to_targets(c: dict) -> bool:
     return c.get("loss") in (None, *TARGET_LOSSES)   # None: a loss the config does not name
 
 
+def _d_sees_only_labeled_inputs(c: dict) -> bool:
+    """Packs, unrolled copies of D and replayed fakes are D inputs of unknown class, which a class-label
+    run refuses (gandiag.nets.dcgan.build_dcgan)."""
+    return not (c.get("conditional") or c.get("aux_classifier"))
+
+
 def _train_longer(c: dict) -> str:
     return (f"train longer: gandiag resume RUN --steps {2 * int(c['steps'])} (this run: {c['steps']} steps; the "
             "Unrolled GAN paper trains ring8 for 25,000)")
 
 
-UNROLL = Remedy("unrolled D (Metz et al.): --unrolled 10", _uses("unrolled"), _more_unrolling)
+UNROLL = Remedy("unrolled D (Metz et al.): --unrolled 10", _uses("unrolled"), _more_unrolling,
+                takes=_d_sees_only_labeled_inputs)
 MINIBATCH = Remedy("minibatch discrimination: --minibatch-disc", _uses("minibatch_disc"))
-PACK = Remedy("packing (PacGAN): --pack 2", lambda c: int(c.get("pack", 1)) > 1, _more_packing)
-REPLAY = Remedy("experience replay of old fakes: --replay-size 10000", _uses("replay_size"))
+PACK = Remedy("packing (PacGAN): --pack 2", lambda c: int(c.get("pack", 1)) > 1, _more_packing,
+              takes=_d_sees_only_labeled_inputs)
+REPLAY = Remedy("experience replay of old fakes: --replay-size 10000", _uses("replay_size"),
+                takes=_d_sees_only_labeled_inputs)
 HIST_AVG = Remedy("historical averaging: --hist-avg 0.1", _uses("hist_avg"))
 SWAPS = Remedy("swap in old checkpoints now and then: --swap-every 1000", _uses("swap_every"))
 SMOOTHING = Remedy("one-sided label smoothing: --label-smoothing 0.9", lambda c: c.get("label_smoothing", 1.0) != 1.0,

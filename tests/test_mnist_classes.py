@@ -1,6 +1,7 @@
 """The class-label options on image data: `conditional` (class embedding in G, projection D) and
 `aux_classifier` (AC-GAN: D predicts the class, its cross-entropy joins both players' losses)."""
 import copy
+import re
 
 import pytest
 import torch
@@ -8,7 +9,9 @@ from torch.nn.functional import cross_entropy
 from torch.testing import assert_close
 
 from gandiag import losses
-from gandiag.config import ConfigError, load_config
+from gandiag.config import ConfigError, load_config, to_dict
+from gandiag.diagnose import RULES
+from gandiag.remedies import for_run
 from gandiag.nets import build_nets
 from gandiag.stabilizers import build_stabilizers
 from gandiag.engine.reference import Players, train_step
@@ -81,3 +84,12 @@ def test_class_options_refuse_data_and_tricks_without_known_classes():
     for trick in ({"pack": 2}, {"unrolled": 1}, {"replay_size": 64}):
         with pytest.raises(ConfigError, match="do not combine"):
             build_nets(load_config("mnist", aux_classifier=True, **trick))
+
+
+@pytest.mark.parametrize("labels", [{"conditional": True}, {"aux_classifier": True}])
+def test_a_class_label_run_is_not_told_the_tricks_its_config_refuses(labels):
+    told = lambda config: [t for rule in RULES for t in for_run(rule.remedies, to_dict(config))]  # noqa: E731
+    tricks = re.compile("--unrolled|--pack|--replay-size")
+    assert [t for t in told(load_config("mnist", **labels)) if tricks.search(t)] == []
+    assert "minibatch discrimination: --minibatch-disc" in told(load_config("mnist", **labels))
+    assert [t for t in told(load_config("mnist")) if tricks.search(t)]   # a plain image run is told them
