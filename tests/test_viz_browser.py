@@ -138,3 +138,40 @@ def test_the_table_at_a_diverged_step_says_n_a_not_an_earlier_loss(tmp_path):
                                                "[r.cells[0].textContent, r.cells[1].textContent])"))
         assert (cells["D loss"], cells["G loss"], cells["modes with ≥ 1 high-quality sample"]) == ("n/a", "0.75", "8")
         assert errors == []
+
+
+def test_the_slider_reaches_the_last_step_logged_after_the_last_snapshot(tmp_path):
+    """A run that diverged (or a loop that logs past its last snapshot) ended after that snapshot: the slider
+    stopped there, 'step 100 of 150', and the table never showed the rows of how the run ended."""
+    rows = [{R.STEP: s, R.D_LOSS: 1.25, R.G_LOSS: 0.75} for s in (0, 100, 150)]
+    rows[-1][R.D_LOSS] = float("nan")
+    fakes = {s: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)} for s in (0, 100)}
+    with browser_page() as page:
+        errors, _ = open_report(page, write_report(write_run(tmp_path / "run", fakes, rows)))
+        label = page.locator("#step-label")
+        assert (label.get_attribute("data-step"), label.inner_text()) == ("150", "step 150 of 150 (snapshot 100)")
+        assert page.locator("canvas.plane").get_attribute("data-step") == "100"
+        cells = dict(page.eval_on_selector_all("#at-step tr", "rows => rows.slice(1).map(r => "
+                                               "[r.cells[0].textContent, r.cells[1].textContent])"))
+        assert cells["D loss"] == "n/a"
+        page.focus("#slider")
+        page.keyboard.press("ArrowLeft")
+        assert (label.get_attribute("data-step"), label.inner_text()) == ("100", "step 100 of 150")
+        assert errors == []
+
+
+def test_a_curve_of_one_logged_value_is_drawn_as_a_dot_from_its_step_on(tmp_path):
+    """A line through one point draws nothing: a run that diverged after its first rows showed empty plots."""
+    rows = [{R.STEP: 0, R.MODES: 3}, {R.STEP: 6, R.D_LOSS: None, R.G_LOSS: 0.75}]
+    fakes = {0: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)}}
+    with browser_page() as page:
+        errors, _ = open_report(page, write_report(write_run(tmp_path / "run", fakes, rows)))
+        losses = page.locator("#curves svg[data-group=losses]")
+        lone = """svg => Array.from(svg.querySelectorAll('circle')).map(c => [c.getAttribute('fill'),
+                   c.getAttribute('visibility'), c.getBoundingClientRect().width > 3])"""
+        g_colour = style.RUN_COLOURS[1]   # G is the losses' second series
+        assert losses.evaluate(lone) == [[g_colour, None, True], [g_colour, "visible", True]]  # faint and solid
+        page.focus("#slider")
+        page.keyboard.press("Home")   # step 0: G's loss is not logged yet
+        assert losses.evaluate(lone)[1][1] == "hidden"
+        assert errors == []

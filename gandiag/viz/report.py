@@ -79,11 +79,13 @@ def report_html(run_dirs, labels: list[str] | None = None) -> str:
     labels = labels_for(views, labels) if labels is not None or len(views) > 1 else [view_title(views[0])]
     for view in views:
         ensure_diagnosis(view)
-    steps = timeline(views, 10 ** 9)
+    # a run that diverged, or a loop that logs past its last snapshot, ends after that snapshot: the slider
+    # reaches each run's last step too (its plane holding the last snapshot), so the table shows how it ended
+    steps = sorted(set(timeline(views, 10 ** 9)) | {v.last_step for v in views})
     snaps = [[v.snapshot(s) for s in v.steps] for v in views]
     rngs = ranges(views, snaps)
     runs = [_run_payload(v, label, s, rng, i) for i, (v, label, s, rng) in enumerate(zip(views, labels, snaps, rngs))]
-    data = {"steps": steps, "last_step": max(v.last_step for v in views), "runs": runs,
+    data = {"steps": steps, "last_step": steps[-1], "runs": runs,
             "image": views[0].is_image, "colours": list(style.RUN_COLOURS),
             "fake_colour": style.FAKE_COLOUR, "arrow_colour": style.ARROW_COLOUR,
             "target_colour": style.DENSITY_COLOUR, "manifold_colour": style.MANIFOLD_COLOUR,

@@ -312,7 +312,11 @@
         s.steps.forEach((st, i) => { const v = s.values[i]; if (v !== null && Number.isFinite(v)) pts.push([X(st), Y(Math.min(Math.max(v, lo), hi)), st]); });
         const d = pts.map(p => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" ");
         el("polyline", { points: d, fill: "none", stroke: colour, "stroke-width": 1, "stroke-dasharray": dash, class: "faint" });
-        solid.push({ pts, line: el("polyline", { fill: "none", stroke: colour, "stroke-width": 1.3, "stroke-dasharray": dash }) });
+        // a line through one point draws nothing: a run that diverged soon after its first row showed empty plots
+        const dot = pts.length === 1 ? (cls => el("circle", { cx: pts[0][0], cy: pts[0][1], r: 2.2, fill: colour, class: cls })) : null;
+        if (dot) dot("faint");
+        solid.push({ pts, line: el("polyline", { fill: "none", stroke: colour, "stroke-width": 1.3, "stroke-dasharray": dash }),
+          dot: dot && dot("lone") });
       });
       const cursor = el("line", { y1: t, y2: H - b, class: "cursor" });
       svg.addEventListener("click", ev => {  // jump to the snapshot nearest the clicked step
@@ -332,6 +336,7 @@
         let n = 0;
         while (n < s.pts.length && s.pts[n][2] <= step) n++;
         s.line.setAttribute("points", s.pts.slice(0, n).map(p => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" "));
+        if (s.dot) s.dot.setAttribute("visibility", n ? "visible" : "hidden");
       }
     }
   }
