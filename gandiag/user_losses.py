@@ -74,6 +74,22 @@ def describe(cfg) -> dict:
     return out
 
 
+def changed_since(record: dict) -> str | None:
+    """How an own loss differs from the one a folder's config.json recorded, and what brings it back
+    (None: the same, or none recorded): a resumed run that trained on with another loss would hold rows
+    of two objectives under one config. A loss that cannot be read now is left to `load` to report."""
+    from .testing.kit import KitError
+    for field, was in (record.get("losses") or {}).items():
+        try:
+            now = hashlib.sha256(_source(was["spec"]).encode()).hexdigest()
+        except (OSError, KitError):
+            continue
+        if now != was["sha256"]:
+            return (f"its {field} {was['spec']} has changed since it trained (sha256 {was['sha256'][:12]}, now "
+                    f"{now[:12]}): put back the source config.json holds under losses.{field}.source")
+    return None
+
+
 def _source(spec: str) -> str:
     """The text of the file (FILE.py:FN) or module (MODULE:FN) that defines the loss."""
     target = spec.rpartition(":")[0]

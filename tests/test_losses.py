@@ -12,7 +12,10 @@ from hypothesis import given
 from torch.testing import assert_close
 
 from gandiag.losses import PROBABILISTIC, d_loss, d_output, g_loss
+from gandiag.record import RunError
+from gandiag.train.runs import resume, run
 from gandiag.testing import strategies as S
+from tiny import toy_config
 
 REAL = [-0.5, 2.0, 0.3]  # 2.0 is past the hinge margin: hinge gives it no gradient
 FAKE = [-1.5, 0.25]      # -1.5 is past the hinge margin on the fake side
@@ -126,3 +129,16 @@ def test_unknown_loss_names_the_allowed_ones():
         g_loss("bce", torch.zeros(1))
     with pytest.raises(ValueError, match="unknown loss 'bce'.*hinge"):
         d_loss("bce", torch.zeros(1), torch.zeros(1))
+
+
+def test_a_run_is_not_resumed_with_an_own_loss_whose_source_has_changed(tmp_path):
+    loss = tmp_path / "mine.py"
+    loss.write_text("import torch.nn.functional as F\n\ndef g(fake):\n    return F.softplus(-fake).mean()\n")
+    run(toy_config(steps=4, g_loss=f"{loss}:g", device="cpu"), tmp_path / "run", quiet=True)
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    loss.write_text("import torch.nn.functional as F\n\ndef g(fake):\n    return -F.softplus(fake).mean()\n")
+    with pytest.raises(RunError, match=r"cannot go on as the same run: its g_loss .*mine\.py:g has changed since it "
+                                       r"trained \(sha256 [0-9a-f]{12}, now [0-9a-f]{12}\): put back the source "
+                                       r"config\.json holds under losses\.g_loss\.source, or start a new run$"):
+        resume(tmp_path / "run", steps=8, quiet=True)
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before

@@ -182,7 +182,8 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     choice = choose(cfg)
     memory.check_fits(cfg, device=device)
     target = run_target(cfg, device)
-    changed = target.changed_since(record) if isinstance(target, targets.ImageTarget) else None
+    changed = (target.changed_since(record) if isinstance(target, targets.ImageTarget) else None) or \
+        user_losses.changed_since(record)
     if changed:
         raise R.RunError(f"{root} cannot go on as the same run: {changed}, or start a new run")
     session = Session(cfg, device, target, choice)
