@@ -139,6 +139,14 @@ def test_log_density_of_a_drawn_mixture_is_scipys(mixture, offset):
     assert_allclose(S.log_density(mixture, x), [expected], rtol=1e-9)
 
 
+@given(S.discriminator_inputs(real=(-0.1, 0.3), fake=(1e-3, 1e39)))
+def test_logit_strategies_take_bounds_float32_cannot_hold_and_draw_float32_inside_them(example):
+    for key, (lo, hi) in (("real", (-0.1, 0.3)), ("fake", (1e-3, 1e39))):
+        assert all(lo <= a <= hi and float(np.float32(a)) == a for a in example[key])
+    inwards = [float(np.nextafter(np.float32(b), np.float32(0))) for b in (-0.1, 0.3)]   # float32 rounds both out
+    assert S._float32_inside(-0.1, 0.3) == tuple(inwards)
+
+
 # --- broken losses: caught under the right property, by the library and by the CLI -------------
 
 @pytest.mark.parametrize("name", list(broken_losses.CAUGHT_BY))

@@ -22,7 +22,19 @@ def logits(lo: float = -EXTREME, hi: float = EXTREME) -> st.SearchStrategy[float
     """A float32-representable logit in [lo, hi]. Over the default range hypothesis draws |a| > 100
     about 70 % of the time and the ends themselves often enough; shrinking then heads for the
     smallest magnitude that still fails (an explicit list of extremes would pin it at the extreme)."""
-    return st.floats(lo, hi, width=32)
+    return st.floats(*_float32_inside(lo, hi), width=32)
+
+
+def _float32_inside(lo: float, hi: float) -> tuple[float, float]:
+    """The smallest float32 >= lo and the largest <= hi: hypothesis refuses a width-32 bound float32
+    cannot hold (-0.1), and these two bound the same float32 logits."""
+    top = float(np.finfo(np.float32).max)   # a bound past float32's range: its largest value
+    lo32, hi32 = (np.float32(min(max(b, -top), top)) for b in (lo, hi))
+    if float(lo32) < lo:   # compared as float64: numpy would round lo to float32 first
+        lo32 = np.nextafter(lo32, np.float32(np.inf))
+    if float(hi32) > hi:
+        hi32 = np.nextafter(hi32, np.float32(-np.inf))
+    return float(lo32), float(hi32)
 
 
 def logit_batches(lo: float = -EXTREME, hi: float = EXTREME, max_size: int = 5) -> st.SearchStrategy[list]:
