@@ -95,3 +95,16 @@ def test_resume_refuses_other_digits_or_classifier_than_the_run_had(env, tmp_pat
     assert result.output.rstrip().endswith(", or start a new run")
     assert re.search(message, result.output), result.output
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_pass_of_image_seeds_summarizes_the_classifier_measures_not_a_quality_share(env, tmp_path):
+    out = tmp_path / "pass"
+    output = run_cli(["run", "mnist", "--seeds", "2", "--out", str(out), *TINY, "--steps", "2"])
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    keys = [R.MODES, R.MODES_STRICT, R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.REVERSE_KL]
+    assert list(summary) == keys
+    last = [R.RunReader(out / f"seed_{s}").metrics()[-1] for s in (0, 1)]
+    torch.testing.assert_close([summary[k]["mean"] for k in keys],
+                               [float(np.mean([row[k] for row in last])) for k in keys], rtol=1e-12, atol=0)
+    header = next(line for line in output.splitlines() if line.lstrip().startswith("seed"))
+    assert header.split() == ["seed", "status", "modes", "strict", "clf", "score", "Frechet", "reverse", "KL"]

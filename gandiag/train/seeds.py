@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import memory, record as R
-from ..config import FIELDS, Config, ConfigError, from_dict, to_dict
+from ..config import FIELDS, IMAGE_DATA, Config, ConfigError, from_dict, to_dict
 from ..engine import choose
 from ..record.recorder import refuse_a_used_folder
 from .device import threads
@@ -30,8 +30,13 @@ from .session import Session, resolve_device
 
 SEEDS_FILE = "seeds.json"
 SUMMARY_FILE = "summary.json"
-#: final-row metrics summarised over seeds
+#: final-row metrics summarised over seeds; image runs have no high-quality share but the classifier's measures
 SUMMARY_KEYS = (R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL)
+IMAGE_SUMMARY_KEYS = (R.MODES, R.MODES_STRICT, R.CLASSIFIER_SCORE, R.FRECHET_DISTANCE, R.REVERSE_KL)
+#: the summary table's columns: title, scale, digits of a seed's value, digits of the mean and s.e.
+COLUMNS = {R.MODES: ("modes", 1, 0, 2), R.MODES_STRICT: ("strict", 1, 0, 2), R.HQ: ("HQ %", 100, 1, 2),
+           R.REVERSE_KL: ("reverse KL", 1, 3, 3), R.CLASSIFIER_SCORE: ("clf score", 1, 2, 2),
+           R.FRECHET_DISTANCE: ("Frechet", 1, 1, 1)}
 
 
 def seed_folder(root: Path, seed: int) -> Path:
@@ -215,10 +220,11 @@ def write_summary(root: Path, cfgs: list[Config], results: list[RunResult]) -> d
 def summarize(cfgs: list[Config], results: list[RunResult], engine: dict) -> dict:
     """Each seed's status and final metrics, and per metric the mean and standard error over the seeds
     that have it (standard deviation with n - 1, over sqrt(n); null for a single seed)."""
+    keys = IMAGE_SUMMARY_KEYS if cfgs[0].data in IMAGE_DATA else SUMMARY_KEYS
     runs = [{"seed": c.seed, "folder": str(r.path), "status": r.status, "step": r.step,
-             **{k: r.last.get(k) for k in SUMMARY_KEYS}} for c, r in zip(cfgs, results)]
+             **{k: r.last.get(k) for k in keys}} for c, r in zip(cfgs, results)]
     stats = {}
-    for key in SUMMARY_KEYS:
+    for key in keys:
         values = np.asarray([row[key] for row in runs if row[key] is not None], dtype=np.float64)
         sem = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
         stats[key] = {"mean": float(values.mean()) if len(values) else None, "sem": sem, "n": len(values)}
@@ -228,17 +234,18 @@ def summarize(cfgs: list[Config], results: list[RunResult], engine: dict) -> dic
 
 def format_summary(summary: dict) -> str:
     """A plain-text table: one row per seed, then the mean and the standard error over the seeds."""
-    cols = ((R.MODES, "modes", 1), (R.MODES_STRICT, "strict", 1), (R.HQ, "HQ %", 100), (R.REVERSE_KL, "reverse KL", 1))
+    cols = [(k, *COLUMNS[k]) for k in summary["summary"]]
     cell = lambda v, scale, digits: f"{'-' if v is None else f'{v * scale:.{digits}f}':>12}"  # noqa: E731
-    lines = [f"{'seed':>6}  {'status':<12}" + "".join(f"{title:>12}" for _, title, _ in cols)]
+    lines = [f"{'seed':>6}  {'status':<12}" + "".join(f"{title:>12}" for _, title, *_ in cols)]
     for row in summary["runs"]:
         lines.append(f"{row['seed']:>6}  {row['status']:<12}" + "".join(
-            cell(row[k], scale, 3 if k == R.REVERSE_KL else 1 if k == R.HQ else 0) for k, _, scale in cols))
+            cell(row[k], scale, digits) for k, _, scale, digits, _ in cols))
     for stat in ("mean", "sem"):
         lines.append(f"{'s.e.' if stat == 'sem' else stat:>6}  {'':<12}" + "".join(
-            cell(summary["summary"][k][stat], scale, 3 if k == R.REVERSE_KL else 2) for k, _, scale in cols))
+            cell(summary["summary"][k][stat], scale, digits) for k, _, scale, _, digits in cols))
     root = Path(summary["runs"][0]["folder"]).parent
     lines.append(f"run folders: {root}/seed_<seed>   summary: {root / SUMMARY_FILE}")
+    lines.append(f"next: gandiag analyze {root}   |   gandiag report {root}/seed_*")
     return "\n".join(lines)
 
 
