@@ -175,3 +175,18 @@ def test_a_curve_of_one_logged_value_is_drawn_as_a_dot_from_its_step_on(tmp_path
         page.keyboard.press("Home")   # step 0: G's loss is not logged yet
         assert losses.evaluate(lone)[1][1] == "hidden"
         assert errors == []
+
+
+def test_a_loop_that_logs_words_with_commas_gets_a_viewer_with_its_numbers_in_place(tmp_path):
+    """The viewer split the metrics at every comma, quoted or not: a row logged with phase="warm, up" had
+    one cell too many, and the page stopped with a TypeError, drawing nothing."""
+    with Recorder(tmp_path / "run", target=gandiag.target("ring8")) as rec:
+        for step in (0, 10):
+            rec.log(step, phase="warm, up", lr={"g": 1e-3, "d": 2e-3}, d_loss=1.25 + step / 100, g_loss=0.75)
+            rec.snapshot(step, fakes=np.zeros((8, 2), dtype=np.float32))
+    with browser_page() as page:
+        errors, _ = open_report(page, write_report(tmp_path / "run"))
+        cells = dict(page.eval_on_selector_all("#at-step tr", "rows => rows.slice(1).map(r => "
+                                               "[r.cells[0].textContent, r.cells[1].textContent])"))
+        assert (cells["D loss"], cells["G loss"]) == ("1.35", "0.75")
+        assert errors == []

@@ -356,6 +356,13 @@ def test_the_metrics_csv_tells_a_diverged_value_from_one_not_logged():
     assert metrics_csv(rows) == "step,d_loss,modes\n0,1.5,2\n5,nan,\n"
 
 
+def test_the_metrics_csv_keeps_a_loop_s_own_words_and_dicts_in_their_cells():
+    """A dict (lr={"g": ..., "d": ...}) was written as Python's words, unquoted: its comma split the row."""
+    rows = [{R.STEP: 0, "phase": 'warm, "up"', "lr": {"g": 0.001, "d": 0.002}, R.D_LOSS: 1.5}]
+    assert list(csv.DictReader(io.StringIO(metrics_csv(rows)))) == [
+        {"step": "0", "phase": 'warm, "up"', "lr": '{"g": 0.001, "d": 0.002}', "d_loss": "1.5"}]
+
+
 def test_a_figure_out_with_a_dot_in_its_name_writes_that_name(run, tmp_path):
     assert invoke("figure", run, "--out", tmp_path / "fig-v1.2.png", "--dpi", 40) == wrote(tmp_path / "fig-v1.2.png")
     assert [p.name for p in tmp_path.iterdir()] == ["fig-v1.2.png"]

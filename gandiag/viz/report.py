@@ -218,14 +218,19 @@ def metrics_csv(rows: list[dict]) -> str:
     first = ["run", R.STEP] if rows and "run" in rows[0] else [R.STEP]
     keys = first + [k for k in dict.fromkeys(k for r in rows for k in r) if k not in first]
 
-    def cell(v) -> str:
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return "nan" if v is None else str(v).lower()
-        if isinstance(v, list):
-            return " ".join(cell(x) for x in v)
+    def text(v) -> str:
+        if v is None:
+            return "nan"
         if isinstance(v, float):
-            return format(v, ".7g")
-        return '"' + v.replace('"', '""') + '"' if isinstance(v, str) and any(c in v for c in ',"\n') else str(v)
+            return format(v, ".7g") if math.isfinite(v) else str(v).lower()
+        if isinstance(v, list):
+            return " ".join(text(x) for x in v)
+        return json.dumps(v) if isinstance(v, dict) else str(v)
+
+    def cell(v) -> str:
+        # a loop may log any words (phase="warm, up") or a dict: unquoted, their commas split the row
+        t = text(v)
+        return '"' + t.replace('"', '""') + '"' if any(c in t for c in ',"\n') else t
     lines = [",".join(keys)] + [",".join(cell(r[k]) if k in r else "" for k in keys) for r in rows]
     return "\n".join(lines) + "\n"
 

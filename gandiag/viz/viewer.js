@@ -23,13 +23,24 @@
     for (let i = 0; i < u.length; i++) out[i] = F16[u[i]];
     return out;
   }
+  function csvRows(text) {  // RFC 4180: a quoted cell (a loop's own words) may hold commas, quotes, newlines
+    const rows = [[]], cell = /"((?:[^"]|"")*)"|([^,\n]*)/y;
+    for (let i = 0; i < text.length; i++) {
+      cell.lastIndex = i;
+      const m = cell.exec(text);
+      rows[rows.length - 1].push(m[1] !== undefined ? { words: m[1].replace(/""/g, '"') } : m[2]);
+      i = cell.lastIndex;
+      if (text[i] === "\n" && i + 1 < text.length) rows.push([]);
+    }
+    return rows;
+  }
   function parseCsv(text) {
-    const lines = text.trim().split("\n"), keys = lines[0].split(","), cols = {};
+    const [keys, ...rows] = csvRows(text), cols = {};
     keys.forEach(k => { cols[k] = []; });
-    for (const line of lines.slice(1)) {
-      line.split(",").forEach((cell, j) => {
-        const k = keys[j];
-        cols[k].push(cell === "" ? null : cell.indexOf(" ") >= 0 ? cell.split(" ").map(Number) : Number(cell));
+    for (const row of rows) {
+      row.forEach((cell, j) => {
+        cols[keys[j]].push(cell === "" ? null : typeof cell === "object" ? cell.words
+          : cell.indexOf(" ") >= 0 ? cell.split(" ").map(Number) : Number(cell));
       });
     }
     return cols;
