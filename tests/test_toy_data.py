@@ -7,11 +7,16 @@ import torch
 from numpy.testing import assert_allclose
 
 import gandiag
+from gandiag import record as R
 from gandiag.config import ConfigError, load_config
 from gandiag.data.points import load_samples
 from gandiag.data.toy import mixture_from_config, ring
 from gandiag.metrics import coverage
 from gandiag.targets import mode_metrics
+from gandiag.train.runs import resume, run
+
+from cli_runs import checkpoint
+from tiny import toy_config
 
 
 def test_ring8_has_eight_distinct_evenly_spaced_centres():
@@ -103,3 +108,18 @@ def test_a_csv_with_a_byte_order_mark_keeps_its_first_point(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_text("".join(f"{x},{y}\n" for x, y in points), encoding="utf-8-sig")   # Excel's "CSV UTF-8"
     torch.testing.assert_close(torch.as_tensor(load_samples(path)), torch.as_tensor(points))
+
+
+def test_a_run_on_your_points_resumes_on_the_points_it_trained_on_after_their_file_changed(tmp_path):
+    points, data = np.random.default_rng(0).normal(size=(64, 2)), tmp_path / "points.npy"
+    np.save(data, points)
+    settings = dict(steps=8, checkpoint_every=4, log_every=2, data_file=str(data), target_modes=3, device="cpu")
+    run(toy_config(**settings), tmp_path / "whole", quiet=True)
+    run(toy_config(**{**settings, "steps": 4}), tmp_path / "resumed", quiet=True)
+    np.save(data, points[::-1] * 3)   # the file now holds other points
+    resume(tmp_path / "resumed", steps=8, quiet=True)
+    # the rows after the checkpoint (the row a run ends on holds more keys than one it trains past) and G
+    rows = [(tmp_path / r / R.METRICS_FILE).read_text().splitlines()[3:] for r in ("whole", "resumed")]
+    assert rows[0] == rows[1] and len(rows[0]) == 2
+    torch.testing.assert_close(checkpoint(tmp_path / "resumed", 8)["G"], checkpoint(tmp_path / "whole", 8)["G"],
+                               rtol=0, atol=0)

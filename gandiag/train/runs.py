@@ -181,7 +181,9 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     device = _resume_device(cfg, ckpt, path)
     choice = choose(cfg)
     memory.check_fits(cfg, device=device)
-    target = run_target(cfg, device)
+    trained_on = reader.points()   # the folder's copy: the points file may since have changed or moved
+    target = run_target(cfg, device) if trained_on is None else \
+        targets.points_target(trained_on, cfg.target_modes or None, name=Path(cfg.data_file).stem)
     changed = (target.changed_since(record) if isinstance(target, targets.ImageTarget) else None) or \
         user_losses.changed_since(record)
     if changed:
