@@ -9,6 +9,7 @@ one; nothing here trains (the frozen-G saturation probe lives in gandiag.train.s
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -120,6 +121,19 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
     return analysis, verdicts
 
 
+def analyze_runs(root) -> list[tuple[Path, tuple[dict, list[Verdict]] | str]]:
+    """analyze_run on every run folder inside root (a `--seeds N` pass, or a folder of runs): each folder
+    with its (analysis, verdicts), or the one line saying why it cannot be analysed, so one damaged seed
+    does not hide the others' verdicts."""
+    results = []
+    for folder in R.run_folders_in(root):
+        try:
+            results.append((folder, analyze_run(folder)))
+        except (R.RunError, FileNotFoundError) as e:
+            results.append((folder, str(e)))
+    return results
+
+
 def json_ready(obj):
     """obj with every non-finite float as None (JSON has no NaN or infinity; where a metric can be
     undefined, its report says why under NOT_COMPUTED)."""
@@ -166,6 +180,33 @@ def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> st
         # the remedies are spelled as gandiag's flags; a user's loop applies the technique itself
         out.append("  (the flags are gandiag's trainer's: apply the technique in your loop, or see what it does on "
                    "your data with gandiag run SCENARIO FLAG, --data-file points.npy for your own points)")
+    return "\n".join(out)
+
+
+def format_runs(root, results: list[tuple[Path, tuple[dict, list[Verdict]] | str]]) -> str:
+    """analyze_runs' results as a table, a run a line, and how many runs each finding was drawn for: the
+    comparison a stabilizer study over seeds makes (is mode hopping gone in every seed, or in most?)."""
+    width = max([len(folder.name) for folder, _ in results] + [3]) + 2
+    out = [f"{len(results)} runs in {root}, each analysed into its own analysis.json and diagnosis.json:",
+           f"  {'run':<{width}}{'status':<11}{'modes':>5}  findings"]
+    found: dict[str, list[str]] = {}
+    analysed = [(folder, result) for folder, result in results if not isinstance(result, str)]
+    for folder, result in results:
+        if isinstance(result, str):
+            out.append(f"  {folder.name:<{width}}cannot be analysed: {result}")
+            continue
+        analysis, verdicts = result
+        for v in verdicts:
+            found.setdefault(v.title, []).append(folder.name)
+        modes = ((analysis[R.A_COVERAGE] or {}).get(R.SERIES) or {}).get(R.MODES) or [None]
+        out.append(f"  {folder.name:<{width}}{analysis[R.A_STATUS]:<11}{_g(modes[-1]):>5}  "
+                   + (", ".join(v.rule for v in verdicts) or "no failure found"))
+    out.append(f"findings over the {len(analysed)} runs analysed:" if found else
+               f"no failure found in any of the {len(analysed)} runs analysed")
+    for title, names in found.items():
+        out.append(f"  {len(names)} of {len(analysed)}  {title}  ({', '.join(names)})")
+    if found:
+        out.append(f"each run's evidence and remedies: gandiag analyze {analysed[0][0]}")
     return "\n".join(out)
 
 

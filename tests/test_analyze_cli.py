@@ -98,6 +98,43 @@ def test_analyze_reports_each_failure_of_a_broken_run(tmp_path, rows):
     assert result.output.count("[warning]") == 2
 
 
+def test_analyze_of_a_folder_of_runs_analyses_each_and_counts_the_runs_of_each_finding(tmp_path, rows):
+    """A --seeds pass (or any folder of runs): each run gets the diagnosis it gets alone, and the table
+    says in how many runs each finding was drawn (a stabilizer study's question: gone in every seed?)."""
+    study = tmp_path / "study"
+    write_run(study / "seed_0", rows, snapshots("rotating"))
+    write_run(study / "seed_1", rows, snapshots("healthy"))
+    write_run(study / "seed_2", rows, snapshots("rotating"))
+    result = invoke("analyze", study)
+    assert result.exit_code == 0, result.output
+    alone = {}
+    for seed in range(3):
+        run = study / f"seed_{seed}"
+        together = json.loads((run / R.DIAGNOSIS_FILE).read_text())
+        assert invoke("analyze", run).exit_code == 0
+        alone[seed] = json.loads((run / R.DIAGNOSIS_FILE).read_text())
+        assert together == alone[seed]
+    assert [[v[R.V_RULE] for v in alone[s][R.VERDICTS]] for s in range(3)] == [["mode_hopping"], [], ["mode_hopping"]]
+    lines = result.output.splitlines()
+    assert lines[2].split() == ["seed_0", "finished", "8", "mode_hopping"]
+    assert lines[3].split()[-3:] == ["no", "failure", "found"]
+    title = alone[0][R.VERDICTS][0][R.V_TITLE]
+    assert f"  2 of 3  {title}  (seed_0, seed_2)" in lines
+
+
+def test_analyze_of_a_folder_of_runs_names_a_damaged_one_and_still_analyses_the_others(tmp_path, rows):
+    study = tmp_path / "study"
+    write_run(study / "a", rows, snapshots("rotating"))
+    write_run(study / "b", rows, snapshots("rotating"))
+    (study / "a" / R.CONFIG_FILE).write_text("{")
+    result = invoke("analyze", study)
+    assert result.exit_code == 1
+    (line,) = [line for line in result.output.splitlines() if line.split()[:4] == ["a", "cannot", "be", "analysed:"]]
+    assert "config.json is damaged" in line
+    assert "1 of 1  Mode hopping" in result.output and (study / "b" / R.DIAGNOSIS_FILE).is_file()
+    assert result.output.splitlines()[-1] == "Error: 1 of 2 runs could not be analysed (a): see their lines above"
+
+
 def losses_only(row):
     return {k: row[k] for k in (R.STEP, R.D_LOSS, R.G_LOSS) if k in row}
 

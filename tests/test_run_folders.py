@@ -9,6 +9,7 @@ import pytest
 from gandiag import record as R
 from gandiag.train import EXIT_INTERRUPTED, loop
 from cli_runs import TINY, cli, run_tiny, start, wait_for_row, with_steps
+from tiny import RUN, flags
 
 REFUSED = "is being written by another process"
 
@@ -124,6 +125,16 @@ def uninterrupted(tmp_path_factory):
     result = cli("run", "ring8", "--out", out, *with_steps(200), *SEEDS)
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.mark.parametrize("animate", ["--animate", "--no-animate"])
+def test_animate_renders_each_finished_seed_of_a_pass_as_it_does_a_single_run(tmp_path, animate):
+    out = tmp_path / "m"
+    result = cli("run", "ring8", "--out", out, *flags(RUN, "--quiet", steps=20), "--seeds", 2, "--seed", 4, animate)
+    assert result.exit_code == 0, result.output
+    gifs = sorted(p.relative_to(out).as_posix() for p in out.glob("*/animation.gif"))
+    assert gifs == (["seed_4/animation.gif", "seed_5/animation.gif"] if animate == "--animate" else [])
+    assert all((out / gif).read_bytes()[:6] == b"GIF89a" for gif in gifs)
 
 
 def test_each_seed_of_a_pass_is_bit_for_bit_its_own_run(uninterrupted, tmp_path):

@@ -126,11 +126,11 @@ def overrides(params: dict) -> dict:
               help="Run folder.  [default: runs/<scenario>-<method>-<time>]")
 @click.option("--quiet", is_flag=True, help="No progress line and no summary (for scripts).")
 @click.option("--animate/--no-animate", "animate", default=True, show_default=True,
-              help="Render animation.gif when the run ends.")
+              help="Render animation.gif when the run ends (a --seeds pass: in each seed's folder).")
 @click.option("--seeds", type=count(), default=1, show_default=True,
               help="Train seeds --seed, --seed + 1, ... in one vectorised pass (fast engine; one after another "
                    "where it does not apply): a run folder OUT/seed_<s> each and OUT/summary.json with means "
-                   "and standard errors (no animation).")
+                   "and standard errors.")
 @config_options
 def run(scenario, out, quiet, animate, seeds, **params):
     """Train a GAN on SCENARIO (a name from `gandiag scenarios` or a .toml path)."""
@@ -139,11 +139,8 @@ def run(scenario, out, quiet, animate, seeds, **params):
     from gandiag.train.ddp import is_main
     cfg = C.load_config(scenario, **overrides(params))
     if seeds > 1:  # --seeds (gandiag.train.seeds)
-        from gandiag.train.seeds import exit_code, format_summary, run_seeds
-        summary = run_seeds(cfg, seeds, out, quiet=quiet)
-        if not quiet:
-            click.echo(format_summary(summary))
-        sys.exit(exit_code(summary))
+        from gandiag.train.seeds import run_seeds
+        finish_seeds(run_seeds(cfg, seeds, out, quiet=quiet), quiet, animate)
     result = train(cfg, out, quiet=quiet, on_row=live_warnings(cfg))
     if is_main():  # under torchrun only rank 0 reports and animates
         finish(result, quiet, animate)
@@ -154,17 +151,13 @@ def run(scenario, out, quiet, animate, seeds, **params):
 @click.option("--steps", type=int, default=None, help="Total steps to reach (not extra).  [default: the run's]")
 @click.option("--quiet", is_flag=True, help="No progress line and no summary.")
 @click.option("--animate/--no-animate", "animate", default=True, show_default=True,
-              help="Render animation.gif when the run ends.")
+              help="Render animation.gif when the run ends (a --seeds pass: in each seed's folder).")
 def resume(run_dir, steps, quiet, animate):
     """Continue RUN from its newest checkpoint up to --steps in total (a --seeds pass: all its seeds)."""
     from gandiag.analysis import live_warnings
     from gandiag.train import is_pass, resume as resume_run, resume_seeds
     if is_pass(run_dir):
-        from gandiag.train.seeds import exit_code, format_summary
-        summary = resume_seeds(run_dir, steps, quiet=quiet)
-        if not quiet:
-            click.echo(format_summary(summary))
-        sys.exit(exit_code(summary))
+        finish_seeds(resume_seeds(run_dir, steps, quiet=quiet), quiet, animate)
     finish(resume_run(run_dir, steps, quiet=quiet, on_row=live_warnings(_config_of(run_dir))), quiet, animate)
 
 
@@ -194,6 +187,19 @@ def finish(result, quiet: bool, animate: bool) -> None:
         click.echo(f"{result.status} at step {result.step}: {_final_metrics(result)}")
         click.echo(f"run folder: {result.path}")
         click.echo(f"next: gandiag analyze {result.path}   |   gandiag report {result.path}")
+
+
+def finish_seeds(summary: dict, quiet: bool, animate: bool) -> None:
+    """A --seeds pass's end: each finished seed's animation, as a single run gets; the table; the exit code."""
+    from gandiag.train.seeds import exit_code, format_summary
+    if animate:
+        from gandiag.viz.animate import animate_run
+        for seed in summary["runs"]:
+            if seed["status"] == R.FINISHED:
+                animate_run(seed["folder"])
+    if not quiet:
+        click.echo(format_summary(summary))
+    sys.exit(exit_code(summary))
 
 
 def _final_metrics(result) -> str:
@@ -284,9 +290,18 @@ def data_fetch(dest):
 @main.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path())
 def analyze(run_dir):
-    """Coverage over time, oscillation, saturation and a diagnosis: RUN/analysis.json, RUN/diagnosis.json."""
-    from gandiag.analysis import analyze_run, format_report
-    click.echo(format_report(*analyze_run(run_dir)))
+    """Coverage over time, oscillation, saturation and a diagnosis: RUN/analysis.json, RUN/diagnosis.json.
+    RUN may be a folder of runs (a --seeds pass): each is analysed, with a table of their findings."""
+    from gandiag.analysis import analyze_run, analyze_runs, format_report, format_runs
+    if not R.run_folders_in(run_dir):
+        click.echo(format_report(*analyze_run(run_dir)))
+        return
+    results = analyze_runs(run_dir)
+    click.echo(format_runs(run_dir, results))
+    failed = [folder.name for folder, result in results if isinstance(result, str)]
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(results)} runs could not be analysed "
+                                   f"({', '.join(failed)}): see their lines above")
 
 
 @main.command()

@@ -10,7 +10,7 @@ from .keys import *  # noqa: F401,F403
 
 _FOLDER = ("FolderLock", "RunReader", "atomic_write_bytes", "atomic_write_json", "checkpoint_name", "cut_rows",
            "discard_partial_writes", "json_text", "jsonable", "metrics_lines", "number",
-           "saturation_probe_stem", "series", "snapshot_name", "temp_path", "writer_alive")
+           "run_folders_in", "saturation_probe_stem", "series", "snapshot_name", "temp_path", "writer_alive")
 
 
 def __getattr__(name):

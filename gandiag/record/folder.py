@@ -120,6 +120,15 @@ def saturation_probe_stem(step: int, d_steps: int, d_lr: float) -> str:
     return f"{SATURATION_PROBE}_step_{step:08d}_dsteps_{d_steps}_dlr_{d_lr:g}"
 
 
+def run_folders_in(root) -> list[Path]:
+    """The run folders directly inside root (a `--seeds N` pass, or a folder the user keeps runs in),
+    sorted by name; empty when root is not a folder or is itself a run."""
+    root = Path(root)
+    if not root.is_dir() or (root / CONFIG_FILE).is_file():
+        return []
+    return sorted(p for p in root.iterdir() if (p / CONFIG_FILE).is_file())
+
+
 def snapshot_bytes(step: int, arrays: dict) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{SNAP_STEP: np.asarray(step)}, **arrays)

@@ -147,7 +147,7 @@ def open_reader(root) -> R.RunReader:
 def _runs_inside(root: Path) -> str | None:
     """What to say of a folder that holds run folders rather than being one: a pass of `--seeds N`
     (whose folder is the one `gandiag run` printed) or a folder of runs. None when it holds none."""
-    runs = sorted(p.name for p in root.iterdir() if (p / R.CONFIG_FILE).is_file()) if root.is_dir() else []
+    runs = [p.name for p in R.run_folders_in(root)]
     if not runs:
         return None
     named = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
