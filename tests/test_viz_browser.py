@@ -190,3 +190,20 @@ def test_a_loop_that_logs_words_with_commas_gets_a_viewer_with_its_numbers_in_pl
                                                "[r.cells[0].textContent, r.cells[1].textContent])"))
         assert (cells["D loss"], cells["G loss"]) == ("1.35", "0.75")
         assert errors == []
+
+
+def test_the_space_bar_plays_from_the_slider_and_leaves_the_folded_evidence_its_own(report):
+    """Space did nothing once the slider had focus (after dragging it, say), and on the evidence's summary
+    it started playing rather than unfolding it."""
+    with browser_page() as page:
+        errors, _ = open_report(page, report)
+        page.focus("#slider")
+        page.keyboard.press("Home")
+        page.keyboard.press(" ")
+        assert "pause" in page.locator("#play").inner_text()
+        page.wait_for_function("document.getElementById('play').textContent.includes('play')", timeout=5000)
+        assert page.locator("#step-label").get_attribute("data-step") == "400"
+        page.focus("details summary")
+        page.keyboard.press(" ")
+        assert page.locator("details").first.evaluate("d => d.open") and "play" in page.locator("#play").inner_text()
+        assert errors == []

@@ -404,7 +404,10 @@
   });
   slider.addEventListener("input", () => { stop(); draw(); });
   document.addEventListener("keydown", ev => {
-    if (ev.key === " " && ev.target.tagName !== "BUTTON" && ev.target.tagName !== "INPUT") { ev.preventDefault(); play.click(); }
+    // the slider has no use for the space bar (it was the one control where space did nothing); a button,
+    // checkbox, link or folded evidence keeps its own
+    const own = ev.target !== slider && ev.target.closest && ev.target.closest("button, input, select, textarea, summary, a");
+    if (ev.key === " " && !own) { ev.preventDefault(); play.click(); }
   });
   const link = document.getElementById("csv-link");
   link.href = URL.createObjectURL(new Blob([data.csv || runs[0].csv], { type: "text/csv" }));
