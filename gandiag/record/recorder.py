@@ -326,7 +326,13 @@ def _refuse_bad_options(target, loss, d_output: str, grid_res: int, grid_chunk: 
 def _refuse_another_setting(root: Path, record: dict, target, loss, d_output: str) -> None:
     """A resumed recording scores and draws as the folder's first one did: the same target (its points
     too), loss and D output, or its rows would mean two things."""
+    changed_since = getattr(target, "changed_since", None)   # an image target: its digits and classifier
+    changed = changed_since(record) if changed_since else None
+    if changed:
+        raise RunError(f"{root} cannot go on as the same recording: {changed}, or record into a new folder")
     given = json.loads(json_text(target.record())) if target is not None else {}
+    if changed_since:   # the rest of its record was compared just now, all but where the digits lie (a venv, a cache)
+        given = {"target": given["target"]}
     if given != {k: record[k] for k in {*given, "target"} if k in record}:
         was = (record.get("target") or {}).get("name")
         raise RunError(f"{root} was recorded against the target {was!r}: resume it with the same one" if was else
