@@ -7,18 +7,21 @@ import types
 import pytest
 
 import gandiag
+from gandiag import record as R
 from gandiag.viz.source import VizError
 from viz_synth import rotating_run
 
 
 def test_show_outside_ipython_returns_the_viewer_in_an_iframe(tmp_path):
     run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    before = {p.name for p in run.iterdir()}
     inline = gandiag.show(run)
     assert inline._repr_html_() == inline.html
     assert inline.html.startswith('<iframe srcdoc="') and 'sandbox="allow-scripts allow-downloads"' in inline.html
     page = html.unescape(inline.html.split('srcdoc="')[1].split('" style=')[0])
     assert page.startswith("<!doctype html>") and "id=gd-data" in page
-    assert not (run / "report.html").exists()  # shown, not written
+    # shown, not written: only the analyzer's files, as docs/pictures.md says
+    assert {p.name for p in run.iterdir()} - before == {R.DIAGNOSIS_FILE, R.ANALYSIS_FILE}
 
 
 def test_show_in_ipython_displays_it_at_once(tmp_path, monkeypatch):
