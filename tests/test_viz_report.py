@@ -162,6 +162,19 @@ def test_report_headline_states_results_verdict_method_and_command(tmp_path):
     assert page_data(html)["runs"][0]["verdicts"][0]["steps"] == [100, 200]  # shaded on the curves
 
 
+def test_a_diagnosis_holding_nan_evidence_is_reported_not_a_traceback(tmp_path):
+    """A diagnosis.json written by Python's json (NaN for a diverged loss) stopped report with
+    'ValueError: Out of range float values are not JSON compliant'."""
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=32)
+    (run / R.DIAGNOSIS_FILE).write_text(json.dumps({R.VERDICTS: [
+        {R.V_RULE: "divergence", R.V_TITLE: "Training diverged", R.V_SEVERITY: "error", R.V_MESSAGE: "it diverged",
+         R.V_EVIDENCE: {R.EV_STEPS: [100, 100], "last_d_loss": float("nan")}, R.V_REMEDIES: []}]}))
+    assert invoke("report", run) == wrote(run / "report.html")
+    html = (run / "report.html").read_text()
+    assert "last d loss: nan" in html
+    assert page_data(html)["runs"][0]["verdicts"][0]["evidence"] == {"last_d_loss": None}
+
+
 def test_report_runs_the_analyzer_when_the_diagnosis_is_missing(tmp_path):
     run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=32)
     html = write_report(run).read_text()

@@ -106,7 +106,8 @@ def report_html(run_dirs, labels: list[str] | None = None) -> str:
         "</section>",
         _print_fallback(views, labels),
     ])
-    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # a diagnosis.json of another writer (Python's json) may hold NaN, which JSON has no word for
+    blob = json.dumps(R.jsonable(data), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return ("<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
             "<meta name=viewport content='width=device-width, initial-scale=1'>"
             f"<title>gandiag: {escape(title)}</title><style>{_asset('viewer.css')}</style></head>\n"
