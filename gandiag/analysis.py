@@ -27,16 +27,18 @@ LIVE_ROWS = 200
 
 def row_masses(rows: list[dict]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, bool]:
     """(steps, near masses, hq masses, whether the rows had near counts) from the rows with mode
-    counts. Toy rows carry near counts (where the mass is) besides the HQ counts; older toy rows and
-    image rows (every sample has a class) only their counts, which then stand for both."""
+    counts. Toy rows carry near counts (where the mass is) besides the HQ counts; older toy rows only
+    their HQ counts, which then stand for both. Image rows' counts are classes (every sample has one)
+    and they have no quality measure: their counts are the near masses, and there are no hq masses."""
     rows = [r for r in rows if r.get(R.MODE_COUNTS)]
     if not rows:
         return np.zeros(0, dtype=np.int64), None, None, False
     counts = np.asarray([r[R.MODE_COUNTS] for r in rows], dtype=np.float64)
     n = np.asarray([row_samples(r, total) for r, total in zip(rows, counts.sum(axis=1))])
-    hq = osc.mode_masses(counts, n)
+    masses = osc.mode_masses(counts, n)
+    hq = masses if all(R.HQ in r for r in rows) else None
     has_near = all(r.get(R.NEAR_COUNTS) for r in rows)
-    near = osc.mode_masses([r[R.NEAR_COUNTS] for r in rows], n) if has_near else hq
+    near = osc.mode_masses([r[R.NEAR_COUNTS] for r in rows], n) if has_near else masses
     return np.asarray([r[R.STEP] for r in rows]), near, hq, has_near
 
 

