@@ -35,21 +35,15 @@ def load(spec: str, field: str) -> Callable:
 
 
 def _try(fn: Callable, field: str, spec: str) -> None:
-    logits = torch.linspace(-3, 3, 8, requires_grad=True)
-    args = (logits,) if field == "g_loss" else (logits, logits.flip(0))
+    from .testing.kit import KitError, try_on_logits
     try:
-        value = fn(*args)
+        value = try_on_logits(fn, ROLES[field])
+    except KitError as e:
+        raise ConfigError(f"{field} = {spec!r} {e}") from None
     except (Exception, SystemExit) as e:  # the user's code, shown in one line (sys.exit would end the run with 0)
         raise ConfigError(f"{field} = {spec!r} fails on a batch of logits: {type(e).__name__}: {e}") from None
-    if not isinstance(value, torch.Tensor) or value.numel() != 1:
-        raise ConfigError(f"{field} = {spec!r} returns {type(value).__name__}"
-                          f"{'' if not isinstance(value, torch.Tensor) else f' of shape {tuple(value.shape)}'}: "
-                          "expected a scalar tensor (reduce over the batch, e.g. .mean())")
     if not torch.isfinite(value).all():
         raise ConfigError(f"{field} = {spec!r} returns {value.item()} on logits in [-3, 3]: expected a finite value")
-    if not value.requires_grad:
-        raise ConfigError(f"{field} = {spec!r} has no gradient with respect to the logits: compute it with torch "
-                          "operations on them (no .item(), numpy or .detach())")
 
 
 def objective(cfg) -> losses.Objective:

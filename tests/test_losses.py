@@ -11,6 +11,8 @@ import torch
 from hypothesis import given
 from torch.testing import assert_close
 
+from gandiag import user_losses
+from gandiag.config import ConfigError
 from gandiag.losses import PROBABILISTIC, d_loss, d_output, g_loss
 from gandiag.record import RunError
 from gandiag.train.runs import resume, run
@@ -142,3 +144,11 @@ def test_a_run_is_not_resumed_with_an_own_loss_whose_source_has_changed(tmp_path
                                        r"config\.json holds under losses\.g_loss\.source, or start a new run$"):
         resume(tmp_path / "run", steps=8, quiet=True)
     assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before
+
+
+def test_an_own_loss_that_changes_its_logits_in_place_is_refused_in_training_saying_so(tmp_path):
+    (tmp_path / "mine.py").write_text("import torch.nn.functional as F\n\ndef g(fake):\n    fake.mul_(2)\n"
+                                      "    return F.softplus(-fake).mean()\n")
+    with pytest.raises(ConfigError, match=r"^g_loss = '.*mine\.py:g' changes its argument in place: a loss reads "
+                                          r"D's logits, it does not write them \(work on a copy"):
+        user_losses.load(f"{tmp_path}/mine.py:g", "g_loss")

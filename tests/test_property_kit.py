@@ -269,6 +269,34 @@ def test_a_loss_checked_under_the_other_role_is_one_line_naming_the_role_it_fits
         check_loss(load_loss(f"{EXAMPLE}:{name}"), role)
 
 
+def per_sample(fake_logits):
+    return torch.nn.functional.softplus(-fake_logits)
+
+
+def through_numpy(fake_logits):
+    return torch.tensor(np.log1p(np.exp(-fake_logits.detach().numpy())).mean())
+
+
+def clamps_in_place(real_logits, fake_logits):
+    real_logits.clamp_(max=5.0)
+    return torch.nn.functional.softplus(-real_logits).mean() + torch.nn.functional.softplus(fake_logits).mean()
+
+
+@pytest.mark.parametrize("loss, role, reason", [
+    (per_sample, "generator", "returns Tensor of shape (8,): expected a scalar tensor (reduce over the batch, "
+                              "e.g. .mean())"),
+    (through_numpy, "generator", "has no gradient with respect to the logits: compute it with torch operations on "
+                                 "them (no .item(), numpy or .detach())"),
+    (clamps_in_place, "discriminator", "changes its argument in place: a loss reads D's logits, it does not write "
+                                       "them (work on a copy, x = x.clone(), or out of place: x = x * 2, not "
+                                       "x.mul_(2))"),
+])
+def test_a_loss_without_a_scalar_gradient_or_that_writes_its_logits_is_one_line_not_every_property_failed(
+        loss, role, reason):
+    with pytest.raises(KitError, match="^" + re.escape(f"{loss.__name__} {reason}") + "$"):
+        check_loss(loss, role, examples=3)
+
+
 def test_load_loss_returns_the_named_function():
     assert load_loss(f"{EXAMPLE}:g_loss").__name__ == "g_loss"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import torch
 from hypothesis import settings
 
 from . import properties as P
@@ -97,6 +98,12 @@ def check_loss(loss, role: str, optimum: str | None = None, examples: int | None
     every run), with `examples` inputs per property if given."""
     checks = loss_properties(role, optimum)
     _refuse_another_role(loss, role)
+    try:
+        try_on_logits(loss, role)
+    except KitError as e:   # no scalar tensor, no gradient or its logits changed: every property would fail alike
+        raise KitError(f"{getattr(loss, '__name__', 'the loss')} {e}") from None
+    except Exception:   # raising here is a fault of the loss on some input: the table shows where
+        pass
     register_profiles()
     profile = settings(settings.get_profile("ci"), **({"max_examples": examples} if examples else {}))
     with searching_with(profile):
@@ -106,6 +113,27 @@ def check_loss(loss, role: str, optimum: str | None = None, examples: int | None
 
 #: what a loss of each role is called with (gandiag.user_losses calls them so in training)
 CALLS = {P.GENERATOR: "f(fake_logits)", P.DISCRIMINATOR: "f(real_logits, fake_logits)"}
+
+
+def try_on_logits(loss, role: str):
+    """The loss's value on a batch of 8 logits in [-3, 3] (a D loss: those as reals, reversed as fakes);
+    KitError (the reason, to follow the loss's name) where it changes them in place or its value is not a
+    scalar tensor with a gradient, the loss's own exception where it raises."""
+    logits = torch.linspace(-3, 3, 8, requires_grad=True) * 1   # not a leaf, which torch would not let change
+    args = (logits,) if role == P.GENERATOR else (logits, logits.flip(0))
+    versions = [a._version for a in args]   # torch counts each tensor's in-place changes
+    value = loss(*args)
+    if [a._version for a in args] != versions:
+        raise KitError("changes its argument in place: a loss reads D's logits, it does not write them (work on a "
+                       "copy, x = x.clone(), or out of place: x = x * 2, not x.mul_(2))")
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        shape = f" of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else ""
+        raise KitError(f"returns {type(value).__name__}{shape}: expected a scalar tensor (reduce over the batch, "
+                       "e.g. .mean())")
+    if not value.requires_grad:
+        raise KitError("has no gradient with respect to the logits: compute it with torch operations on them "
+                       "(no .item(), numpy or .detach())")
+    return value
 
 
 def _refuse_another_role(loss, role: str) -> None:
