@@ -228,7 +228,8 @@ def points_target(points, modes: int | None = None, name: str | None = None) -> 
     if not np.isfinite(x).all():
         raise ConfigError("the target points hold NaN or infinite values: remove them and try again")
     if modes is not None and not 1 <= modes <= len(x):
-        raise ConfigError(f"modes = {modes} is not allowed for {len(x)} points: expected 1 to {len(x)}")
+        # named as neither option: gandiag.target's modes and the trainer's --target-modes both get here
+        raise ConfigError(f"{modes} modes cannot be fitted to {len(x)} points: ask for 1 to {len(x)}")
     return PointsTarget(x, name or "points", fit_modes(x, modes) if modes else None)
 
 

@@ -15,8 +15,8 @@ from gandiag.metrics import coverage
 from gandiag.targets import mode_metrics
 from gandiag.train.runs import resume, run
 
-from cli_runs import checkpoint
-from tiny import toy_config
+from cli_runs import checkpoint, cli
+from tiny import QUIET, toy_config
 
 
 def test_ring8_has_eight_distinct_evenly_spaced_centres():
@@ -101,6 +101,14 @@ def test_fitting_more_modes_than_the_points_have_distinct_values_is_refused_in_o
     with pytest.raises(ConfigError, match="^3 modes cannot be fitted to points with 2 distinct value"):
         gandiag.target(points, modes=3)
     assert gandiag.target(points, modes=2).fitted.n_modes == 2
+
+
+def test_more_target_modes_than_points_is_refused_without_naming_the_rings_modes_option(tmp_path):
+    np.save(tmp_path / "points.npy", np.random.default_rng(0).normal(size=(20, 2)))
+    result = cli("run", "ring8", "--data-file", tmp_path / "points.npy", "--target-modes", 50, "--out",
+                 tmp_path / "run", *QUIET)
+    assert (result.exit_code, result.output) == (1, "Error: 50 modes cannot be fitted to 20 points: ask for 1 to 20\n")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_csv_with_a_byte_order_mark_keeps_its_first_point(tmp_path):
