@@ -263,6 +263,17 @@ def test_cli_user_errors_are_one_line(run, tmp_path, args, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command, labels, blank", [("report", "x,", 1), ("compare", " ,y", 0)])
+def test_an_empty_label_is_refused_and_nothing_written(run, tmp_path, command, labels, blank):
+    """--labels "x," (a trailing comma) named the second run '' in its panel, the legend and the table."""
+    runs = [run, rotating_run(tmp_path / "b", 2, res=8, n_fakes=32)]
+    out = tmp_path / ("r.html" if command == "report" else "cmp")
+    result = CliRunner().invoke(main, [command, *map(str, runs), "--out", str(out), "--labels", labels])
+    assert (result.exit_code, result.output) == (
+        1, f"Error: the label of {runs[blank]} is empty: give each run its own label\n")
+    assert not out.exists()
+
+
 def test_report_out_that_is_not_html_is_refused_and_the_file_kept(run):
     """--out RUN/metrics.jsonl replaced the run's metrics with the HTML page."""
     metrics = run / R.METRICS_FILE

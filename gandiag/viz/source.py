@@ -209,6 +209,9 @@ def labels_for(views: list[RunView], labels: list[str] | None) -> list[str]:
     else:
         if len(labels) != len(views):
             raise VizError(f"{len(labels)} labels for {len(views)} runs: give one label per run, comma-separated")
+        blank = next((v for v, label in zip(views, labels) if not str(label).strip()), None)
+        if blank is not None:   # --labels "a," named the second run '' in its panel, legend and table
+            raise VizError(f"the label of {blank.root} is empty: give each run its own label")
         why = "give each run its own label"
     twice = next((label for i, label in enumerate(labels) if label in labels[:i]), None)
     if twice is not None:
