@@ -147,6 +147,11 @@ def test_logit_strategies_take_bounds_float32_cannot_hold_and_draw_float32_insid
     assert S._float32_inside(-0.1, 0.3) == tuple(inwards)
 
 
+@given(S.points(3, bound=0.1))
+def test_point_strategies_take_a_bound_float32_cannot_hold_and_draw_float32_inside_it(points):
+    assert all(len(p) == 3 and all(-0.1 <= c <= 0.1 and float(np.float32(c)) == c for c in p) for p in points)
+
+
 # --- broken losses: caught under the right property, by the library and by the CLI -------------
 
 @pytest.mark.parametrize("name", list(broken_losses.CAUGHT_BY))

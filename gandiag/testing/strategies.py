@@ -27,7 +27,7 @@ def logits(lo: float = -EXTREME, hi: float = EXTREME) -> st.SearchStrategy[float
 
 def _float32_inside(lo: float, hi: float) -> tuple[float, float]:
     """The smallest float32 >= lo and the largest <= hi: hypothesis refuses a width-32 bound float32
-    cannot hold (-0.1), and these two bound the same float32 logits."""
+    cannot hold (-0.1), and these two bound the same float32 values."""
     top = float(np.finfo(np.float32).max)   # a bound past float32's range: its largest value
     lo32, hi32 = (np.float32(min(max(b, -top), top)) for b in (lo, hi))
     if float(lo32) < lo:   # compared as float64: numpy would round lo to float32 first
@@ -72,7 +72,7 @@ def samples_1d(max_size: int = 6) -> st.SearchStrategy[list]:
 
 def points(dim: int, min_size: int = 1, max_size: int = 6, bound: float = 5.0) -> st.SearchStrategy[list]:
     """A set of `dim`-dimensional points with coordinates in [-bound, bound], as a list of lists."""
-    coordinate = st.floats(-bound, bound, width=32)
+    coordinate = st.floats(*_float32_inside(-bound, bound), width=32)
     return st.lists(st.lists(coordinate, min_size=dim, max_size=dim), min_size=min_size, max_size=max_size)
 
 
