@@ -28,3 +28,25 @@ def test_classifier_train_on_a_folder_without_mnist_is_a_one_line_error(tmp_path
     assert result.exit_code != 0
     assert "no MNIST IDX files" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_classifier_train_says_which_cached_classifier_it_replaced(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDIAG_CACHE", str(tmp_path / "cache"))
+    images, labels = load_digits().test_images, load_digits().test_labels.astype(np.uint8)
+
+    def train(first: int) -> tuple[str, str]:
+        folder = tmp_path / f"idx{first}"
+        folder.mkdir(exist_ok=True)
+        (folder / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(images[first:first + 100]))
+        (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(labels[first:first + 100]))
+        result = CliRunner().invoke(main, ["classifier", "train", "--data-dir", str(folder), "--epochs", "1"])
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / "cache" / "classifier" / C.INFO_FILE).read_text())["sha256"], result.output
+
+    first, output = train(0)
+    assert "replaced" not in output
+    second, output = train(100)
+    assert output.splitlines()[-1] == (f"replaced the classifier {first[:12]}: the runs it scored resume only once it "
+                                       "is trained again as it was")
+    again, output = train(100)   # the same weights again: nothing was replaced
+    assert again == second and "replaced" not in output

@@ -271,6 +271,9 @@ def classifier_train(data_dir, epochs):
     subset = " (a subset of MNIST)" if info["data"]["subset"] else ""
     click.echo(f"held-out accuracy {100 * info['accuracy']:.2f} % on {info['n_test']:,} digits{subset}")
     click.echo(f"weights: {info['path']} (sha256 {info['sha256']})")
+    if "replaced" in info:   # the runs it scored resume only with it, and their scores are on its scale
+        click.echo(f"replaced the classifier {info['replaced']['sha256'][:12]}: the runs it scored resume only once "
+                   "it is trained again as it was")
 
 
 @main.group()

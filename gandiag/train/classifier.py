@@ -75,7 +75,8 @@ def save_classifier(model: DigitClassifier, info: dict, folder: Path | None = No
 
 def train_and_save(data_dir: str = "", epochs: int | None = None, seed: int = 0, folder: Path | None = None,
                    log=None) -> dict:
-    """`gandiag classifier train`: train on the offline digits, cache the weights; returns the record."""
+    """`gandiag classifier train`: train on the offline digits, cache the weights; returns the record,
+    with `replaced`: the record of the classifier these weights replace, where they differ from it."""
     digits = load_digits(data_dir)
     if log:
         log(digits.source.describe())
@@ -85,8 +86,20 @@ def train_and_save(data_dir: str = "", epochs: int | None = None, seed: int = 0,
     info = {"accuracy": acc, "n_test": digits.source.n_test, "epochs": epochs, "seed": seed,
             "train_seconds": round(time.perf_counter() - t0, 1), "data": digits.source.to_dict(),
             "torch": torch.__version__}
+    before = _cached_record(Path(folder) if folder else classifier_dir())
     path = save_classifier(model, info, folder)
-    return {**json.loads((path.parent / INFO_FILE).read_text()), "path": str(path)}
+    saved = json.loads((path.parent / INFO_FILE).read_text())
+    replaced = {"replaced": before} if before.get("sha256") not in (None, saved["sha256"]) else {}
+    return {**saved, "path": str(path), **replaced}
+
+
+def _cached_record(folder: Path) -> dict:
+    """The cached classifier's record, {} where there is none or it cannot be read."""
+    try:
+        record = json.loads((folder / INFO_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def load_or_train(data_dir: str = "", folder: Path | None = None, epochs: int | None = None,
