@@ -302,6 +302,13 @@ def test_a_loss_without_a_scalar_gradient_or_that_writes_its_logits_is_one_line_
         check_loss(loss, role, examples=3)
 
 
+@pytest.mark.parametrize("examples", [0, -1, 2.5])
+def test_check_loss_refuses_a_number_of_examples_it_cannot_try_in_one_line(examples):
+    with pytest.raises(KitError, match=rf"^examples = {examples} is not allowed: expected a whole number of at "
+                                       r"least 1 \(the inputs each property tries\), or None"):
+        check_loss(g_of("nonsaturating"), "generator", examples=examples)
+
+
 def test_load_loss_returns_the_named_function():
     assert load_loss(f"{EXAMPLE}:g_loss").__name__ == "g_loss"
 

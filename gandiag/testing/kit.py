@@ -97,6 +97,9 @@ def check_loss(loss, role: str, optimum: str | None = None, examples: int | None
     """Run every property that applies to `loss` under the derandomized "ci" profile (the same answer
     every run), with `examples` inputs per property if given."""
     checks = loss_properties(role, optimum)
+    if examples is not None and (not isinstance(examples, int) or examples < 1):   # 0 would mean the default
+        raise KitError(f"examples = {examples!r} is not allowed: expected a whole number of at least 1 (the inputs "
+                       "each property tries), or None for the 'ci' profile's 100")
     _refuse_another_role(loss, role)
     try:
         try_on_logits(loss, role)
@@ -105,7 +108,7 @@ def check_loss(loss, role: str, optimum: str | None = None, examples: int | None
     except Exception:   # raising here is a fault of the loss on some input: the table shows where
         pass
     register_profiles()
-    profile = settings(settings.get_profile("ci"), **({"max_examples": examples} if examples else {}))
+    profile = settings(settings.get_profile("ci"), **({"max_examples": examples} if examples is not None else {}))
     with searching_with(profile):
         results = tuple(check(loss) for check in checks.values())
     return Report(results, _profile(loss) if role == P.GENERATOR else None)
