@@ -166,9 +166,13 @@ class ImageTarget:
                     "the first found again (the run's data_dir, else the cache, else the shipped subset)")
         measured = record.get("classifier") or {}
         if measured.get("sha256", self.classifier_info["sha256"]) != self.classifier_info["sha256"]:
+            from .metrics.classifier import classifier_dir, replaced_dir
+            kept = replaced_dir(measured["sha256"])
+            back = f"copy the two files of {kept} back into {classifier_dir()}" if kept.is_dir() else \
+                f"train it again as it was (`gandiag classifier train` with the --epochs it had, on " \
+                f"{_digit_source(measured.get('data') or {})})"
             return (f"its rows were scored by the MNIST classifier {measured['sha256'][:12]}, the cache now holds "
-                    f"{self.classifier_info['sha256'][:12]}: train it again as it was (`gandiag classifier train` "
-                    f"with the --epochs it had, on {_digit_source(measured.get('data') or {})})")
+                    f"{self.classifier_info['sha256'][:12]}: {back}")
         return None
 
     def metrics(self, fakes: torch.Tensor) -> dict:

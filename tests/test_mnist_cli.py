@@ -43,10 +43,16 @@ def test_classifier_train_says_which_cached_classifier_it_replaced(tmp_path, mon
         assert result.exit_code == 0, result.output
         return json.loads((tmp_path / "cache" / "classifier" / C.INFO_FILE).read_text())["sha256"], result.output
 
+    cache = tmp_path / "cache" / "classifier"
     first, output = train(0)
+    weights = (cache / C.WEIGHTS_FILE).read_bytes()
     assert "replaced" not in output
     second, output = train(100)
-    assert output.splitlines()[-1] == (f"replaced the classifier {first[:12]}: the runs it scored resume only once it "
-                                       "is trained again as it was")
-    again, output = train(100)   # the same weights again: nothing was replaced
+    kept = cache / "replaced" / first[:12]
+    assert output.splitlines()[-1] == (f"replaced the classifier {first[:12]}, kept in {kept}: copy its two files "
+                                       f"back into {cache} to resume the runs it scored")
+    assert (kept / C.WEIGHTS_FILE).read_bytes() == weights   # the runs it scored can have it back
+    assert json.loads((kept / C.INFO_FILE).read_text())["sha256"] == first
+    again, output = train(100)   # the same weights again: nothing was replaced, nothing more kept
     assert again == second and "replaced" not in output
+    assert [p.name for p in (cache / "replaced").iterdir()] == [first[:12]]

@@ -98,6 +98,22 @@ def test_resume_refuses_other_digits_or_classifier_than_the_run_had(env, tmp_pat
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+def test_a_classifier_that_classifier_train_replaced_is_named_by_resume_and_copied_back_brings_the_run_back(
+        env, tmp_path, monkeypatch):
+    out, later = tmp_path / "run", tmp_path / "later-cache"
+    run_cli(["run", "mnist", "--out", str(out), *TINY, "--steps", "2"])
+    shutil.copytree(env, later)
+    monkeypatch.setenv("GANDIAG_CACHE", str(later))
+    replaced = T.train_and_save(epochs=1)["replaced"]["sha256"]   # other weights than the run was scored with
+    kept, cache = C.replaced_dir(replaced), later / "classifier"
+    result = CliRunner().invoke(main, ["resume", str(out), "--steps", "4", "--no-animate"])
+    assert result.exit_code == 1 and f"copy the two files of {kept} back into {cache}" in result.output
+    for name in (C.WEIGHTS_FILE, C.INFO_FILE):
+        shutil.copy(kept / name, cache / name)
+    run_cli(["resume", str(out), "--steps", "4", "--no-animate"])
+    assert R.RunReader(out).metrics()[-1][R.STEP] == 4
+
+
 def test_a_pass_of_image_seeds_summarizes_the_classifier_measures_not_a_quality_share(env, tmp_path):
     out = tmp_path / "pass"
     output = run_cli(["run", "mnist", "--seeds", "2", "--out", str(out), *TINY, "--steps", "2"])

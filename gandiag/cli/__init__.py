@@ -6,6 +6,7 @@ files and the Python API share one defaults table. Library errors become one-lin
 import math
 import sys
 import typing
+from pathlib import Path
 
 import click
 
@@ -272,8 +273,8 @@ def classifier_train(data_dir, epochs):
     click.echo(f"held-out accuracy {100 * info['accuracy']:.2f} % on {info['n_test']:,} digits{subset}")
     click.echo(f"weights: {info['path']} (sha256 {info['sha256']})")
     if "replaced" in info:   # the runs it scored resume only with it, and their scores are on its scale
-        click.echo(f"replaced the classifier {info['replaced']['sha256'][:12]}: the runs it scored resume only once "
-                   "it is trained again as it was")
+        click.echo(f"replaced the classifier {info['replaced']['sha256'][:12]}, kept in {info['kept']}: copy its two "
+                   f"files back into {Path(info['path']).parent} to resume the runs it scored")
 
 
 @main.group()

@@ -54,6 +54,11 @@ def classifier_dir() -> Path:
     return cache_dir() / "classifier"
 
 
+def replaced_dir(sha256: str, folder: Path | None = None) -> Path:
+    """Where `gandiag classifier train` keeps a classifier it replaced (the runs it scored resume only with it)."""
+    return (Path(folder) if folder else classifier_dir()) / "replaced" / sha256[:12]
+
+
 def load_classifier(folder: Path | None = None) -> tuple[DigitClassifier, dict]:
     """The cached classifier and its record; a missing, altered or outdated one is a one-line ConfigError."""
     folder = Path(folder) if folder else classifier_dir()

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from torch import nn
 
 from .. import record as R
 from ..data.mnist import Digits, load_digits, to_unit
-from ..metrics.classifier import ARCH, INFO_FILE, WEIGHTS_FILE, DigitClassifier, classifier_dir, load_classifier
+from ..metrics.classifier import (ARCH, INFO_FILE, WEIGHTS_FILE, DigitClassifier, classifier_dir, load_classifier,
+                                  replaced_dir)
 from ..rng import seeded
 
 #: default training length in optimizer steps, whatever the data size: about 1.6 passes over the full
@@ -76,7 +78,8 @@ def save_classifier(model: DigitClassifier, info: dict, folder: Path | None = No
 def train_and_save(data_dir: str = "", epochs: int | None = None, seed: int = 0, folder: Path | None = None,
                    log=None) -> dict:
     """`gandiag classifier train`: train on the offline digits, cache the weights; returns the record,
-    with `replaced`: the record of the classifier these weights replace, where they differ from it."""
+    with `replaced`: the record of the classifier these weights replace, where they differ from it, and
+    `kept`: the folder its two files were copied to (the runs it scored resume only with it)."""
     digits = load_digits(data_dir)
     if log:
         log(digits.source.describe())
@@ -86,11 +89,15 @@ def train_and_save(data_dir: str = "", epochs: int | None = None, seed: int = 0,
     info = {"accuracy": acc, "n_test": digits.source.n_test, "epochs": epochs, "seed": seed,
             "train_seconds": round(time.perf_counter() - t0, 1), "data": digits.source.to_dict(),
             "torch": torch.__version__}
-    before = _cached_record(Path(folder) if folder else classifier_dir())
+    folder = Path(folder) if folder else classifier_dir()
+    before = _cached_record(folder)
+    kept = _keep_a_copy(folder, before)   # before the new weights are written, so no crash can lose it
     path = save_classifier(model, info, folder)
     saved = json.loads((path.parent / INFO_FILE).read_text())
-    replaced = {"replaced": before} if before.get("sha256") not in (None, saved["sha256"]) else {}
-    return {**saved, "path": str(path), **replaced}
+    if kept and before["sha256"] == saved["sha256"]:   # the same weights again: nothing was replaced
+        shutil.rmtree(kept)
+        kept = None
+    return {**saved, "path": str(path), **({"replaced": before, "kept": str(kept)} if kept else {})}
 
 
 def _cached_record(folder: Path) -> dict:
@@ -100,6 +107,18 @@ def _cached_record(folder: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _keep_a_copy(folder: Path, record: dict) -> Path | None:
+    """The cached weights and record copied to their replaced_dir; None where none is cached."""
+    sha = record.get("sha256")
+    if not isinstance(sha, str) or not (folder / WEIGHTS_FILE).is_file():
+        return None
+    kept = replaced_dir(sha, folder)
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS_FILE, INFO_FILE):
+        R.atomic_write_bytes(kept / name, (folder / name).read_bytes())
+    return kept
 
 
 def load_or_train(data_dir: str = "", folder: Path | None = None, epochs: int | None = None,
