@@ -285,6 +285,19 @@ def test_resume_rebuilds_a_damaged_config_json_from_the_checkpoint_which_holds_t
     assert rebuilt["config"] == {**record["config"], "steps": 80} and rebuilt[R.RUN_ID] == record[R.RUN_ID]
 
 
+def test_a_run_whose_config_json_was_rebuilt_stays_a_run_of_gandiags_trainer_and_resumes_again(copy, finished):
+    record = json.loads((finished / R.CONFIG_FILE).read_text())
+    (copy / R.CONFIG_FILE).write_text('{"config": {"steps": ')
+    assert cli("resume", copy, "--steps", 70, "--no-animate").exit_code == 0
+    rebuilt = R.RunReader(copy).record
+    assert {k: rebuilt.get(k) for k in (R.TRAINER, "engine", "seed", "method", "device")} == \
+        {k: record[k] for k in (R.TRAINER, "engine", "seed", "method", "device")}
+    again = cli("resume", copy, "--steps", 80, "--no-animate")
+    assert again.exit_code == 0, again.output
+    status = R.RunReader(copy).status
+    assert (status["status"], status["step"]) == (R.FINISHED, 80)
+
+
 def test_debug_shows_the_traceback_of_a_user_error():
     result = cli("--debug", "resume", "no/such/run")
     assert isinstance(result.exception, FileNotFoundError) and "no/such/run" in str(result.exception)

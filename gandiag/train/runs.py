@@ -160,11 +160,13 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     ckpts = reader.checkpoint_steps()
     path = root / R.CHECKPOINT_DIR / R.checkpoint_name(ckpts[-1]) if ckpts else None
     ckpt = load_checkpoint(path) if path else None
+    repaired = False
     try:
         record = reader.record
     except R.RunError:
         if ckpt is None:
             raise
+        repaired = True
         record = {R.RUN_ID: ckpt.get(R.RUN_ID), "config": ckpt["config"], "repaired": "from " + path.name}
         progress.note(f"{root / R.CONFIG_FILE} was damaged: rebuilt from checkpoint {path.name}")
     if ckpt is not None:
@@ -192,7 +194,10 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
     if ckpt:
         _restore(session, ckpt, path)
     _cut_metrics(root, done if ckpt else None, progress, who)
-    record = {**record, "config": to_dict(cfg), **target.record(), "versions": versions(),
+    # a rebuilt record names gandiag's trainer again (and the engine, seed, device): without it the folder
+    # would read as a user's own loop's, which the next resume refuses
+    rebuilt = run_record(cfg, device, choice) if repaired else {}
+    record = {**rebuilt, **record, "config": to_dict(cfg), **target.record(), "versions": versions(),
               "resumed_from": [*record.get("resumed_from", []), done]}
     return Start(cfg, choice, session, record, done)
 
