@@ -5,6 +5,7 @@ torch: D = sigmoid(a) for the cross-entropy losses, raw scores for the critics. 
 mean, so each logit's gradient carries a factor 1 / batch size.
 """
 import math
+import sys
 
 import pytest
 import torch
@@ -152,3 +153,13 @@ def test_an_own_loss_that_changes_its_logits_in_place_is_refused_in_training_say
     with pytest.raises(ConfigError, match=r"^g_loss = '.*mine\.py:g' changes its argument in place: a loss reads "
                                           r"D's logits, it does not write them \(work on a copy"):
         user_losses.load(f"{tmp_path}/mine.py:g", "g_loss")
+
+
+def test_a_library_run_with_an_own_loss_file_leaves_sys_path_as_it_was_and_the_file_imports_its_neighbours(tmp_path):
+    (tmp_path / "mine.py").write_text("import torch.nn.functional as F\nfrom helpers import SCALE\n\n"
+                                      "def g(fake):\n    return SCALE * F.softplus(-fake).mean()\n")
+    (tmp_path / "helpers.py").write_text("SCALE = 2.0\n")
+    path = list(sys.path)
+    run(toy_config(steps=2, g_loss=f"{tmp_path}/mine.py:g", device="cpu"), tmp_path / "run", quiet=True)
+    assert sys.path == path and "helpers" not in sys.modules
+

@@ -16,6 +16,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from torch import nn
 from torch.nn.utils import parametrize
+from torch.testing import assert_close
 
 import broken_losses
 from gandiag.cli import main
@@ -35,12 +36,6 @@ from gandiag.testing.search import searching_with
 
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "my_loss.py"
-
-
-@pytest.fixture(autouse=True)
-def keep_sys_path(monkeypatch):
-    """load_loss puts the loss's folder on sys.path; undo that after each test."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
 
 
 def g_of(kind):
@@ -307,6 +302,16 @@ def test_check_loss_refuses_a_number_of_examples_it_cannot_try_in_one_line(examp
     with pytest.raises(KitError, match=rf"^examples = {examples} is not allowed: expected a whole number of at "
                                        r"least 1 \(the inputs each property tries\), or None"):
         check_loss(g_of("nonsaturating"), "generator", examples=examples)
+
+
+def test_a_loss_file_imports_its_neighbours_and_leaves_sys_path_and_sys_modules_as_they_were(tmp_path):
+    # named as a module the process has, beside a neighbour it imports: neither may stand in for another
+    (tmp_path / "random.py").write_text("from helpers import SCALE\n\ndef g(fake):\n    return SCALE * fake.mean()\n")
+    (tmp_path / "helpers.py").write_text("SCALE = 3.0\n")
+    path, modules = list(sys.path), dict(sys.modules)
+    g = load_loss(f"{tmp_path}/random.py:g")
+    assert (sys.path, sys.modules) == (path, modules)
+    assert_close(g(torch.tensor([1.0, 2.0])), torch.tensor(4.5))
 
 
 def test_load_loss_returns_the_named_function():

@@ -11,6 +11,7 @@ import inspect
 import multiprocessing
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -237,20 +238,52 @@ def _import(target: str):
         path = Path(target)
         if not path.is_file():
             raise KitError(f"no file {target!r}: give the path to a .py file")
-        _importable(path.resolve().parent)  # so the file can import its neighbours
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module  # dataclasses and pickling look modules up here
-        try:
+        return _run_file(path.resolve())
+    with _importable(Path.cwd()):
+        return importlib.import_module(target)
+
+
+def _run_file(path: Path):
+    """The module the file at `path` defines, run as Python runs a script: the modules beside it importable
+    (at its top level; a function importing them on each call would not find them). The process is left
+    as it was, sys.path and sys.modules: registered under the file's bare name, or with its folder left on
+    sys.path, a loss file or neighbour called random.py or losses.py would stand in for that module for the
+    rest of the caller's process. (Workers load the loss again from the spec, so nothing needs it there.)"""
+    # a name no module has, so that the file's imports cannot find it in place of a real one while it runs
+    name = f"_gandiag_loss_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    before = set(sys.modules)
+    sys.modules[name] = module   # dataclasses look the module of a class up here while the file runs
+    try:
+        with _importable(path.parent):
             spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[path.stem]
-            raise
-        return module
-    _importable(Path.cwd())
-    return importlib.import_module(target)
+    finally:
+        for new in set(sys.modules) - before:   # the file itself and the neighbours it imported
+            if new == name or _found_in(sys.modules[new], path.parent):
+                del sys.modules[new]
+    return module
 
 
-def _importable(folder: Path) -> None:
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+def _found_in(module, folder: Path) -> bool:
+    """Whether `module` was imported through `folder` on sys.path: it is folder/NAME.py (or an extension)
+    or inside folder/NAME/; not a library installed below it (folder/.venv/...), which stays imported."""
+    file = getattr(module, "__file__", None)
+    top = module.__name__.partition(".")[0]
+    try:
+        first = Path(file).relative_to(folder).parts[0] if file else None
+    except ValueError:
+        return False
+    return first is not None and (first == top or first.partition(".")[0] == top)
+
+
+@contextmanager
+def _importable(folder: Path):
+    """sys.path with `folder` first for the block, then as it was (but for what the user's code changed)."""
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if entry in sys.path:
+            sys.path.remove(entry)
