@@ -104,3 +104,23 @@ def test_a_run_reads_as_running_while_its_process_lives_and_resume_refuses_it(tm
         proc.communicate()
     stopped = R.RunReader(run).status
     assert stopped["status"] == R.STOPPED and "gandiag resume" in stopped["detail"]
+
+
+@pytest.mark.parametrize("rows_left, lost", [(10, None), (5, "the rows after step 5 up to step 10 are lost")])
+def test_resume_says_rows_are_lost_only_where_a_step_up_to_the_checkpoint_owed_one(tmp_path, rows_left, lost):
+    """A checkpoint between log steps (Ctrl-C's, or --checkpoint-every off the log grid) owes no row of its
+    own: rows 0, 5 and 10 are all that a kill after the step-14 checkpoint leaves, and nothing is lost."""
+    run = run_tiny(tmp_path / "run", "--checkpoint-every", 7, "--keep-checkpoints", 0)
+    whole = (run / R.METRICS_FILE).read_bytes()
+    for path in [*(run / R.CHECKPOINT_DIR).iterdir(), *(run / R.SNAPSHOT_DIR).iterdir()]:
+        if int(path.stem.removeprefix("step_")) > 14:
+            path.unlink()
+    lines = whole.splitlines(keepends=True)
+    (run / R.METRICS_FILE).write_bytes(b"".join(line for line in lines if json.loads(line)[R.STEP] <= rows_left))
+    result = cli("resume", run, "--no-animate")
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if "are lost" in line] == \
+        ([] if lost is None else [f"resume: metrics.jsonl holds rows only up to step 5, the checkpoint is at step 14: "
+                                  f"{lost} (the run itself continues exactly)"])
+    if lost is None:
+        assert (run / R.METRICS_FILE).read_bytes() == whole

@@ -20,7 +20,7 @@ from . import ddp
 from .checkpoints import check_belongs, load_checkpoint, refuse_own_loop
 from .classifier import load_or_train
 from .device import threads
-from .loop import RunResult, RunSlot, train
+from .loop import RunResult, RunSlot, due, train
 from .progress import Progress
 from .session import Session, resolve_device
 
@@ -190,10 +190,10 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
         user_losses.changed_since(record)
     if changed:
         raise R.RunError(f"{root} cannot go on as the same run: {changed}, or start a new run")
-    session = Session(cfg, device, target, choice)
+    session = Session(cfg, device, target, choice, user_losses.objective(cfg, record))   # its files where it started
     if ckpt:
         _restore(session, ckpt, path)
-    _cut_metrics(root, done if ckpt else None, progress, who)
+    _cut_metrics(root, done if ckpt else None, from_dict(saved), progress, who)
     # a rebuilt record names gandiag's trainer again (and the engine, seed, device): without it the folder
     # would read as a user's own loop's, which the next resume refuses
     rebuilt = run_record(cfg, device, choice) if repaired else {}
@@ -220,9 +220,10 @@ def _restore(s: Session, ckpt: dict, path: Path) -> None:
                          "or foreign; delete it to resume from an earlier one") from None
 
 
-def _cut_metrics(root: Path, step: int | None, progress: Progress, who: str) -> None:
+def _cut_metrics(root: Path, step: int | None, saved: Config, progress: Progress, who: str) -> None:
     """Keep the rows up to the checkpoint at `step` byte for byte and drop the rest (a killed run wrote them,
-    the last maybe half; the resumed run writes them again), saying what was dropped or is missing.
+    the last maybe half; the resumed run writes them again), saying what was dropped or is missing (saved:
+    the config the checkpoint was written under, which says which steps owe a row).
     step None: no checkpoint yet, every row is trained again from step 0."""
     path = root / R.METRICS_FILE
     data = path.read_bytes() if path.is_file() else None
@@ -238,6 +239,10 @@ def _cut_metrics(root: Path, step: int | None, progress: Progress, who: str) -> 
     if garbled and path.stat().st_size:
         progress.note(f"{who}: {garbled} damaged line(s) of {path.name} (a killed write) left out")
     last = max([row[R.STEP] for _, row in lines if row[R.STEP] <= upto], default=None)
-    if step and last is not None and last < step:
-        progress.note(f"{who}: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
-                      "the rows between are lost (the run itself continues exactly)")
+    if step and last is not None:
+        # a checkpoint between log steps (Ctrl-C's, or checkpoint_every off the log grid) owes no row of its own;
+        # the search ends within log_every steps, at a multiple of it
+        owed = next(s for s in range(step, -1, -1) if due(saved, s, False)[0])
+        if last < owed:
+            progress.note(f"{who}: {path.name} holds rows only up to step {last}, the checkpoint is at step {step}: "
+                          f"the rows after step {last} up to step {owed} are lost (the run itself continues exactly)")
