@@ -5,7 +5,9 @@ torch: D = sigmoid(a) for the cross-entropy losses, raw scores for the critics. 
 mean, so each logit's gradient carries a factor 1 / batch size.
 """
 import math
+import re
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -162,4 +164,45 @@ def test_a_library_run_with_an_own_loss_file_leaves_sys_path_as_it_was_and_the_f
     path = list(sys.path)
     run(toy_config(steps=2, g_loss=f"{tmp_path}/mine.py:g", device="cpu"), tmp_path / "run", quiet=True)
     assert sys.path == path and "helpers" not in sys.modules
+
+
+def mine_in(folder, sign="-"):
+    folder.mkdir()
+    (folder / "mine.py").write_text(f"import torch.nn.functional as F\n\ndef g(fake):\n"
+                                    f"    return F.softplus({sign}fake).mean()\n")
+
+
+def straight_and_resumed_from(tmp_path, monkeypatch, where: str) -> tuple[dict, dict]:
+    """The last rows of 8 steps of mine.py:g (relative, from tmp_path/project) trained straight, and of
+    4 steps resumed to 8 from tmp_path/`where`."""
+    monkeypatch.chdir(tmp_path / "project")
+    cfg = toy_config(steps=8, checkpoint_every=4, g_loss="mine.py:g", device="cpu")
+    straight = run(cfg, tmp_path / "straight", quiet=True).last
+    run(replace(cfg, steps=4), tmp_path / "run", quiet=True)
+    monkeypatch.chdir(tmp_path / where)
+    return straight, resume(tmp_path / "run", steps=8, quiet=True).last
+
+
+def test_a_run_made_with_a_relative_loss_path_resumes_from_another_directory(tmp_path, monkeypatch):
+    mine_in(tmp_path / "project")
+    assert_close(*straight_and_resumed_from(tmp_path, monkeypatch, "."))
+
+
+def test_a_resumed_run_whose_relative_loss_file_is_gone_says_where_it_looked(tmp_path, monkeypatch):
+    mine_in(tmp_path / "project")
+    monkeypatch.chdir(tmp_path / "project")
+    run(toy_config(steps=4, checkpoint_every=4, g_loss="mine.py:g", device="cpu"), tmp_path / "run", quiet=True)
+    (tmp_path / "project" / "mine.py").unlink()
+    monkeypatch.chdir(tmp_path)
+    message = (f"g_loss = 'mine.py:g': no file {tmp_path}/project/mine.py (where the run started) nor mine.py in "
+               f"{tmp_path}: put the file back (config.json holds its source under losses.g_loss.source)")
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        resume(tmp_path / "run", steps=8, quiet=True)
+
+
+def test_a_relative_loss_path_resumed_beside_another_file_of_that_name_trains_on_with_the_one_it_started_with(
+        tmp_path, monkeypatch):
+    mine_in(tmp_path / "project")
+    mine_in(tmp_path / "elsewhere", sign="")
+    assert_close(*straight_and_resumed_from(tmp_path, monkeypatch, "elsewhere"))
 

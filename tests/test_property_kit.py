@@ -1,5 +1,6 @@
 """The property kit applied to every built-in loss and stabilizer, to deliberately broken ones (each must
 be caught under the right property), and through `gandiag check-loss`."""
+import os
 import re
 import sys
 import textwrap
@@ -229,7 +230,7 @@ def test_check_loss_imports_a_module_from_the_current_directory(tmp_path, monkey
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("no_such_file.py:g", "Error: no file 'no_such_file.py': give the path to a .py file"),
+    ("no_such_file.py:g", f"Error: no file 'no_such_file.py' in {os.getcwd()}: give the path to a .py file"),
     (f"{EXAMPLE}:nope", f"Error: '{EXAMPLE}' has no function 'nope'"),
     (f"{EXAMPLE}", f"Error: '{EXAMPLE}' does not name a function"),
     ("no_such_module_xyz:g", "Error: cannot import 'no_such_module_xyz': ModuleNotFoundError"),

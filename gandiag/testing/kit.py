@@ -237,7 +237,8 @@ def _import(target: str):
     if target.endswith(".py") or os.sep in target or "/" in target:
         path = Path(target)
         if not path.is_file():
-            raise KitError(f"no file {target!r}: give the path to a .py file")
+            where = "" if path.is_absolute() else f" in {Path.cwd()}"
+            raise KitError(f"no file {target!r}{where}: give the path to a .py file")
         return _run_file(path.resolve())
     with _importable(Path.cwd()):
         return importlib.import_module(target)
