@@ -89,9 +89,9 @@ def test_a_run_into_a_folder_that_holds_files_is_refused_and_they_stay(tmp_path)
     assert {p: p.read_bytes() for p in stale.rglob("*") if p.is_file()} == before
 
 
-def test_ctrl_c_in_the_last_step_finishes_the_run(tmp_path, monkeypatch):
-    class LastStepInterrupt(loop.DeferInterrupt):
-        """A Ctrl-C that lands during the last step (the loop reads `hit` once per step)."""
+def interrupt_at(step: int) -> type:
+    class StepInterrupt(loop.DeferInterrupt):
+        """A Ctrl-C that lands during `step` (the loop reads `hit` once per step)."""
 
         def __enter__(self):
             super().__enter__()
@@ -101,13 +101,16 @@ def test_ctrl_c_in_the_last_step_finishes_the_run(tmp_path, monkeypatch):
         @property
         def hit(self):
             self.reads += 1
-            return self.reads >= 60
+            return self.reads >= step
 
         @hit.setter
         def hit(self, value):
             pass
+    return StepInterrupt
 
-    monkeypatch.setattr(loop, "DeferInterrupt", LastStepInterrupt)
+
+def test_ctrl_c_in_the_last_step_finishes_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "DeferInterrupt", interrupt_at(60))
     result = cli("run", "ring8", "--out", tmp_path / "run", *TINY)
     assert result.exit_code == 0, result.output
     assert R.RunReader(tmp_path / "run").status["status"] == R.FINISHED
@@ -157,6 +160,22 @@ def test_an_interrupted_pass_resumes_as_a_whole_exactly_and_writes_its_summary(u
             (uninterrupted / f"seed_{seed}" / R.METRICS_FILE).read_bytes()
     summary, expected = (json.loads((d / "summary.json").read_text()) for d in (out, uninterrupted))
     assert summary["summary"] == expected["summary"] and {r["status"] for r in summary["runs"]} == {R.FINISHED}
+
+
+def test_an_interrupted_pass_says_how_to_resume_it_and_a_rerun_into_it_points_there_and_changes_nothing(tmp_path,
+                                                                                                       monkeypatch):
+    out, args = tmp_path / "m", ["run", "ring8", *flags(RUN, "--no-animate", steps=40), "--seeds", 2]
+    monkeypatch.setattr(loop, "DeferInterrupt", interrupt_at(13))
+    result = cli(*args, "--quiet", "--out", out)
+    assert result.exit_code == EXIT_INTERRUPTED
+    assert result.output.splitlines()[-1:] == \
+        [f"interrupted at step 13, checkpoints saved. Continue with: gandiag resume {out}"]
+    monkeypatch.undo()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    again = cli(*args, "--out", out)
+    assert again.exit_code == 1 and again.output == \
+        f"Error: {out} already holds a --seeds pass: choose another folder (`gandiag resume {out}` continues it)\n"
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_a_killed_seed_resumed_alone_equals_the_uninterrupted_pass(uninterrupted, tmp_path):

@@ -200,6 +200,10 @@ def finish_seeds(summary: dict, quiet: bool, animate: bool) -> None:
                 animate_run(seed["folder"])
     if not quiet:
         click.echo(format_summary(summary))
+    stopped = [row for row in summary["runs"] if row["status"] == R.INTERRUPTED]
+    if stopped:   # a single run's Ctrl-C line, for the pass (its seeds stop at one step)
+        click.echo(f"interrupted at step {stopped[0]['step']}, checkpoints saved. Continue with: gandiag resume "
+                   f"{Path(stopped[0]['folder']).parent}", err=True)
     sys.exit(exit_code(summary))
 
 

@@ -68,6 +68,9 @@ def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False)
     cfgs, choice = seed_configs(cfg, n), choose(cfg)
     with locked(root) as lock:
         try:
+            if is_pass(root):   # the rerun of an interrupted pass: it goes on with resume, not in a new folder
+                raise R.RunError(f"{root} already holds a --seeds pass: choose another folder (`gandiag resume "
+                                 f"{root}` continues it)")
             refuse_a_used_folder(root)
             R.atomic_write_json(root / SEEDS_FILE, {"config": to_dict(cfg), "seeds": [c.seed for c in cfgs],
                                                     "engine": choice.record()})
