@@ -37,7 +37,12 @@ def load(spec: str, field: str, where: str | None = None) -> Callable:
 
 
 def _try(fn: Callable, field: str, spec: str) -> None:
-    from .testing.kit import KitError, try_on_logits
+    from .testing.kit import KitError, refuse_another_role, try_on_logits
+    other = next(f for f in ROLES if f != field)
+    try:   # a loss of the other role would fail below with a TypeError that does not say so
+        refuse_another_role(fn, ROLES[field], f"give it as {other}")
+    except KitError as e:
+        raise ConfigError(f"{field} = {spec!r}: {e}") from None
     try:
         value = try_on_logits(fn, ROLES[field])
     except KitError as e:

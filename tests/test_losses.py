@@ -206,3 +206,17 @@ def test_a_relative_loss_path_resumed_beside_another_file_of_that_name_trains_on
     mine_in(tmp_path / "elsewhere", sign="")
     assert_close(*straight_and_resumed_from(tmp_path, monkeypatch, "elsewhere"))
 
+
+@pytest.mark.parametrize("field, name, message", [
+    ("g_loss", "d", "d(real, fake) cannot be called as a generator loss, f(fake_logits): a discriminator loss is "
+                    "f(real_logits, fake_logits) (give it as d_loss)"),
+    ("d_loss", "g", "g(fake) cannot be called as a discriminator loss, f(real_logits, fake_logits): a generator "
+                    "loss is f(fake_logits) (give it as g_loss)"),
+])
+def test_an_own_loss_of_the_other_role_is_refused_in_training_naming_the_role_it_fits(tmp_path, field, name, message):
+    (tmp_path / "mine.py").write_text("def g(fake):\n    return -fake.mean()\n\n"
+                                      "def d(real, fake):\n    return fake.mean() - real.mean()\n")
+    spec = f"{tmp_path}/mine.py:{name}"
+    with pytest.raises(ConfigError, match=f"^{re.escape(f'{field} = {spec!r}: {message}')}$"):
+        run(toy_config(steps=2, device="cpu", **{field: spec}), tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()

@@ -101,7 +101,7 @@ def check_loss(loss, role: str, optimum: str | None = None, examples: int | None
     if examples is not None and (not isinstance(examples, int) or examples < 1):   # 0 would mean the default
         raise KitError(f"examples = {examples!r} is not allowed: expected a whole number of at least 1 (the inputs "
                        "each property tries), or None for the 'ci' profile's 100")
-    _refuse_another_role(loss, role)
+    refuse_another_role(loss, role)
     try:
         try_on_logits(loss, role)
     except KitError as e:   # no scalar tensor, no gradient or its logits changed: every property would fail alike
@@ -140,9 +140,10 @@ def try_on_logits(loss, role: str):
     return value
 
 
-def _refuse_another_role(loss, role: str) -> None:
+def refuse_another_role(loss, role: str, hint: str | None = None) -> None:
     """A loss that cannot take its role's arguments (a D loss checked as G's) is one line, not the same
-    TypeError in every property's row."""
+    TypeError in every property's row (or a bare TypeError in training). hint: how to give it its role
+    (check-loss: --role ROLE; training: the other field)."""
     try:
         signature = inspect.signature(loss)
     except (TypeError, ValueError):   # a builtin or C function without one: the properties will tell
@@ -153,7 +154,7 @@ def _refuse_another_role(loss, role: str) -> None:
         other = P.GENERATOR if role == P.DISCRIMINATOR else P.DISCRIMINATOR
         name = getattr(loss, "__name__", "the loss")
         raise KitError(f"{name}{signature} cannot be called as a {role} loss, {CALLS[role]}: a {other} loss is "
-                       f"{CALLS[other]} (--role {other})") from None
+                       f"{CALLS[other]} ({hint or f'--role {other}'})") from None
 
 
 def check_loss_apart(spec: str, role: str, optimum: str | None = None, examples: int | None = None,
