@@ -48,9 +48,23 @@ def _try(fn: Callable, field: str, spec: str) -> None:
     except KitError as e:
         raise ConfigError(f"{field} = {spec!r} {e}") from None
     except (Exception, SystemExit) as e:  # the user's code, shown in one line (sys.exit would end the run with 0)
-        raise ConfigError(f"{field} = {spec!r} fails on a batch of logits: {type(e).__name__}: {e}") from None
+        raise ConfigError(f"{field} = {spec!r} fails on a batch of logits: {type(e).__name__}: {e}"
+                          f"{_import_at_the_top(fn, e)}") from None
     if not torch.isfinite(value).all():
         raise ConfigError(f"{field} = {spec!r} returns {value.item()} on logits in [-3, 3]: expected a finite value")
+
+
+def _import_at_the_top(fn: Callable, e: BaseException) -> str:
+    """The remedy where the loss imports a module beside its file when called: its folder is importable
+    only while the file itself runs (the loader leaves the caller's sys.path as it was)."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(e, ModuleNotFoundError) or code is None or not e.name:
+        return ""
+    folder = Path(code.co_filename).parent
+    top = e.name.partition(".")[0]
+    if not ((folder / f"{top}.py").is_file() or (folder / top).is_dir()):
+        return ""
+    return f" ({top} beside the file is importable from its top level only: import it there)"
 
 
 def objective(cfg, record: dict | None = None) -> losses.Objective:

@@ -220,3 +220,12 @@ def test_an_own_loss_of_the_other_role_is_refused_in_training_naming_the_role_it
     with pytest.raises(ConfigError, match=f"^{re.escape(f'{field} = {spec!r}: {message}')}$"):
         run(toy_config(steps=2, device="cpu", **{field: spec}), tmp_path / "run", quiet=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_own_loss_that_imports_its_neighbour_when_called_is_told_to_import_it_at_the_top(tmp_path):
+    (tmp_path / "mine.py").write_text("def g(fake):\n    from helpers import SCALE\n    return SCALE * fake.mean()\n")
+    (tmp_path / "helpers.py").write_text("SCALE = -1.0\n")
+    message = (f"g_loss = '{tmp_path}/mine.py:g' fails on a batch of logits: ModuleNotFoundError: No module named "
+               "'helpers' (helpers beside the file is importable from its top level only: import it there)")
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        user_losses.load(f"{tmp_path}/mine.py:g", "g_loss")
