@@ -400,3 +400,13 @@ def test_a_memory_refusal_names_the_option_that_made_its_part_large(tmp_path, mo
     line = one_line_error(cli("run", "ring8", "--out", tmp_path / "run", "--steps", 5, *flags, "--quiet",
                               "--no-animate"))
     assert line.endswith(lower), line
+
+
+@pytest.mark.parametrize("command", [["analyze", "{run}"], ["resume", "{run}", "--steps", "80"],
+                                     ["probe", "saturation", "{run}", "--d-steps", "3"]])
+def test_a_refused_write_of_a_command_without_out_says_what_to_do_instead(refused_writes, command):
+    """These commands write into the run folder and have no --out: "write to another folder (--out)" alone
+    names an option they refuse."""
+    run, reason = refused_writes
+    line = one_line_error(cli(*[a.format(run=run) for a in command]))
+    assert ("a command without it: run it on a copy of the run folder" in line) == (reason != "No space left on device")

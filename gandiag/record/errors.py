@@ -2,13 +2,15 @@
 import errno
 import re
 
+#: analyze, resume and probe write into the run folder itself and have no --out to point elsewhere
+_NO_OUT = "; a command without it: run it on a copy of the run folder"
 #: what a user can do about the operating system's refusals that a run folder meets
 _REMEDIES = {
     errno.ENOSPC: "free some space or write elsewhere (what was written before is kept)",
     errno.EDQUOT: "free some space or write elsewhere (what was written before is kept)",
-    errno.EROFS: "write to another folder (--out)",
-    errno.EACCES: "write to a folder of your own (--out) or fix its permissions",
-    errno.EPERM: "write to a folder of your own (--out) or fix its permissions",
+    errno.EROFS: f"write to another folder (--out{_NO_OUT})",
+    errno.EACCES: f"write to a folder of your own (--out{_NO_OUT}) or fix its permissions",
+    errno.EPERM: f"write to a folder of your own (--out{_NO_OUT}) or fix its permissions",
     errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
     errno.EISDIR: "that is a folder: give a file name",
     errno.ENAMETOOLONG: "choose a shorter path",
