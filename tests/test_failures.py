@@ -298,6 +298,19 @@ def test_a_run_whose_config_json_was_rebuilt_stays_a_run_of_gandiags_trainer_and
     assert (status["status"], status["step"]) == (R.FINISHED, 80)
 
 
+def test_a_run_folder_that_lost_its_config_json_says_so_and_resume_rebuilds_it_from_the_checkpoint(copy, finished):
+    record = json.loads((finished / R.CONFIG_FILE).read_text())
+    (copy / R.CONFIG_FILE).unlink()
+    assert_one_line_error(cli("analyze", copy), f"Error: {copy / R.CONFIG_FILE} is missing (`gandiag resume RUN` "
+                                                "rebuilds it from the newest checkpoint): restore it or start a new")
+    result = cli("resume", copy, "--steps", 80, "--no-animate")
+    assert result.exit_code == 0, result.output
+    assert "config.json was missing: rebuilt from checkpoint step_00000060.pt" in result.output
+    rebuilt = R.RunReader(copy)
+    assert rebuilt.config == {**record["config"], "steps": 80} and rebuilt.record[R.RUN_ID] == record[R.RUN_ID]
+    assert rebuilt.trainer() == R.GANDIAG_TRAINER
+
+
 def test_debug_shows_the_traceback_of_a_user_error():
     result = cli("--debug", "resume", "no/such/run")
     assert isinstance(result.exception, FileNotFoundError) and "no/such/run" in str(result.exception)

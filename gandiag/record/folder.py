@@ -277,7 +277,8 @@ class RunReader:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._grid: tuple[Path, tuple] | None = None   # the first D grid this reader opened: (snapshot, shape)
-        if not (self.root / CONFIG_FILE).is_file():
+        # a folder that lost its config.json but holds checkpoints is still a run: they hold its config
+        if not (self.root / CONFIG_FILE).is_file() and not self.checkpoint_steps():
             raise FileNotFoundError(f"{self.root} is not a gandiag run folder (no {CONFIG_FILE}): "
                                     "give the folder that `gandiag run` printed")
 
@@ -293,9 +294,10 @@ class RunReader:
         path = self.root / CONFIG_FILE
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            what = "missing" if isinstance(e, FileNotFoundError) else f"damaged ({type(e).__name__})"
             repair = " (`gandiag resume RUN` rebuilds it from the newest checkpoint)" if self.checkpoint_steps() else ""
-            raise RunError(f"{path} is damaged ({type(e).__name__}){repair}: restore it or start a new run") from None
+            raise RunError(f"{path} is {what}{repair}: restore it or start a new run") from None
         if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
             raise RunError(f"{path} is not a gandiag run record (no config table): give the folder that "
                            "`gandiag run` printed")

@@ -168,7 +168,8 @@ def prepare_resume(root: Path, steps: int | None, progress: Progress, allow_done
             raise
         repaired = True
         record = {R.RUN_ID: ckpt.get(R.RUN_ID), "config": ckpt["config"], "repaired": "from " + path.name}
-        progress.note(f"{root / R.CONFIG_FILE} was damaged: rebuilt from checkpoint {path.name}")
+        was = "damaged" if (root / R.CONFIG_FILE).is_file() else "missing"
+        progress.note(f"{root / R.CONFIG_FILE} was {was}: rebuilt from checkpoint {path.name}")
     if ckpt is not None:
         check_belongs(ckpt, record, path)
     done = ckpt["step"] if ckpt else 0
