@@ -187,3 +187,17 @@ def test_a_killed_seed_resumed_alone_equals_the_uninterrupted_pass(uninterrupted
     assert not (out / "summary.json").exists()
     assert cli("resume", out / "seed_5", "--quiet", "--no-animate").exit_code == 0
     assert (out / "seed_5" / R.METRICS_FILE).read_bytes() == (uninterrupted / "seed_5" / R.METRICS_FILE).read_bytes()
+
+
+def test_a_writer_refused_while_another_is_starting_is_told_so_not_that_no_status_was_written(tmp_path):
+    """A resume holds the lock while it checks the checkpoint, before its running status replaces the
+    finished one of the session before: that status names no process."""
+    run = run_tiny(tmp_path / "run")
+    starting = R.FolderLock(run).acquire()
+    try:
+        result = cli("resume", run, "--steps", 80, "--quiet")
+    finally:
+        starting.release()
+    assert result.exit_code == 1 and result.output == (
+        f"Error: {run} is being written by another process (it is starting: its status.json does not name it yet): "
+        "wait until it ends, or stop it (Ctrl-C saves a checkpoint), then try again\n")

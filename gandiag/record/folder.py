@@ -184,12 +184,13 @@ class FolderLock:
 
 
 def _holder(root: Path) -> str:
-    """Who holds the folder, as its status.json says (the writer writes it when it starts)."""
+    """Who holds the folder, as its status.json says (the writer writes it once its checks pass; until then
+    the file is absent, or is the previous session's, which names no process)."""
     try:
         status = json.loads((root / STATUS_FILE).read_text(encoding="utf-8"))
         return f"pid {status['pid']} on {status['host']} since {status['since']}"
     except (OSError, ValueError, KeyError, TypeError):
-        return "its status is not written yet"
+        return "it is starting: its status.json does not name it yet"
 
 
 def writer_alive(root: Path) -> bool:
