@@ -131,14 +131,24 @@ def test_own_loop_2d_interrupted_says_how_to_go_on_and_resumes_to_what_one_unint
     assert (tmp_path / "split" / R.METRICS_FILE).read_bytes() == (tmp_path / "straight" / R.METRICS_FILE).read_bytes()
 
 
+def run_all(folder):
+    """The notebook's Run All, as Jupyter runs it: its outputs, which hold no error."""
+    nb = nbformat.read(EXAMPLES / "quickstart.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"], outputs
+    return outputs
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")   # jupyter_client's own, on import
-def test_the_quickstart_notebook_runs(tmp_path, monkeypatch):
+def test_the_quickstart_notebook_runs_and_run_all_again_shows_the_runs_it_trained(tmp_path, monkeypatch):
     monkeypatch.setenv("GANDIAG_QUICKSTART_STEPS", "60")
     monkeypatch.setenv("GANDIAG_QUICKSTART_OUT", str(tmp_path / "runs"))
-    nb = nbformat.read(EXAMPLES / "quickstart.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
+    outputs = run_all(tmp_path)
     html = [o["data"]["text/html"] for o in outputs if o.output_type == "display_data" and "text/html" in o["data"]]
     assert any("data:image/gif;base64" in h for h in html) and any("<iframe srcdoc=" in h for h in html)
-    assert (tmp_path / "runs" / "k10" / R.DIAGNOSIS_FILE).is_file()
+    runs = [tmp_path / "runs" / f"k{k}-60-steps" for k in (0, 10)]
+    assert all((run / R.DIAGNOSIS_FILE).is_file() for run in runs)
+    trained = [(run / R.METRICS_FILE).read_bytes() for run in runs]
+    run_all(tmp_path)   # Run All again, as one does in a notebook: the same runs, not trained again
+    assert [(run / R.METRICS_FILE).read_bytes() for run in runs] == trained
