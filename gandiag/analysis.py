@@ -180,8 +180,11 @@ def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> st
             out.append("      try: " + "; ".join(v.remedies))
     if verdicts and analysis.get(R.A_TRAINER) == R.OWN_LOOP and any(v.remedies for v in verdicts):
         # the remedies are spelled as gandiag's flags; a user's loop applies the technique itself
-        out.append("  (the flags are gandiag's trainer's: apply the technique in your loop, or see what it does on "
-                   "your data with gandiag run SCENARIO FLAG, --data-file points.npy for your own points)")
+        digits = bool(cov) and R.CLASSIFIER_SCORE in cov[R.SERIES]   # an image loop has no points file to give
+        on = "the digits with gandiag run mnist FLAG (or stacked-mnist)" if digits else \
+            "your data with gandiag run SCENARIO FLAG, --data-file points.npy for your own points"
+        out.append(f"  (the flags are gandiag's trainer's: apply the technique in your loop, or see what it does on "
+                   f"{on})")
     return "\n".join(out)
 
 

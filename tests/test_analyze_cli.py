@@ -156,6 +156,20 @@ def test_analyze_an_image_run_finds_hopping_in_the_classifier_counts(tmp_path, r
     assert [v[R.V_RULE] for v in json.loads((run / R.DIAGNOSIS_FILE).read_text())[R.VERDICTS]] == ["mode_hopping"]
 
 
+def test_an_own_loops_remedy_footer_points_an_image_loop_to_the_digits_not_to_a_points_file(tmp_path, rows):
+    hopping = [{**losses_only(r), R.MODE_COUNTS: np.eye(10, dtype=int)[i % 10].tolist()} for i, r in enumerate(rows)]
+    footers = {}
+    for kind, run in (("image", write_run(tmp_path / "image", hopping, {}, mixture=None)),
+                      ("toy", write_run(tmp_path / "toy", rows, snapshots("rotating")))):
+        result = invoke("analyze", run)
+        assert result.exit_code == 0 and "--unrolled 10" in result.output, result.output
+        footers[kind] = result.output.splitlines()[-1]
+    head = "  (the flags are gandiag's trainer's: apply the technique in your loop, or see what it does on "
+    assert footers == {"image": head + "the digits with gandiag run mnist FLAG (or stacked-mnist))",
+                       "toy": head + "your data with gandiag run SCENARIO FLAG, --data-file points.npy for your own "
+                                     "points)"}
+
+
 def test_analyze_a_run_with_losses_only(tmp_path, rows):
     run = write_run(tmp_path / "run", [losses_only(r) for r in rows], {}, mixture=None)
     assert invoke("analyze", run).exit_code == 0
