@@ -126,7 +126,7 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
 def analyze_runs(root) -> list[tuple[Path, tuple[dict, list[Verdict]] | str]]:
     """analyze_run on every run folder inside root (a `--seeds N` pass, or a folder of runs): each folder
     with its (analysis, verdicts), or the one line saying why it cannot be analysed, so one damaged seed
-    does not hide the others' verdicts."""
+    does not hide the others' verdicts; [] where root is itself a run or holds none."""
     results = []
     for folder in R.run_folders_in(root):
         try:

@@ -176,6 +176,9 @@ def test_an_interrupted_pass_says_how_to_resume_it_and_a_rerun_into_it_points_th
     assert again.exit_code == 1 and again.output == \
         f"Error: {out} already holds a --seeds pass: choose another folder (`gandiag resume {out}` continues it)\n"
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    single = cli(*[a for a in args if a not in ("--seeds", 2)], "--out", out)   # one run into the pass: the same
+    assert single.exit_code == 1 and single.output == again.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_a_killed_seed_resumed_alone_equals_the_uninterrupted_pass(uninterrupted, tmp_path):

@@ -301,10 +301,10 @@ def analyze(run_dir):
     """Coverage over time, oscillation, saturation and a diagnosis: RUN/analysis.json, RUN/diagnosis.json.
     RUN may be a folder of runs (a --seeds pass): each is analysed, with a table of their findings."""
     from gandiag.analysis import analyze_run, analyze_runs, format_report, format_runs
-    if not R.run_folders_in(run_dir):
+    results = analyze_runs(run_dir)   # none: RUN is a run folder, or no folder of runs
+    if not results:
         click.echo(format_report(*analyze_run(run_dir)))
         return
-    results = analyze_runs(run_dir)
     click.echo(format_runs(run_dir, results))
     failed = [folder.name for folder, result in results if isinstance(result, str)]
     if failed:

@@ -14,6 +14,7 @@ CHECKPOINT_DIR = "checkpoints"
 ANALYSIS_FILE = "analysis.json"
 DIAGNOSIS_FILE = "diagnosis.json"
 TARGET_FILE = "target.npy"           # a user's own 2D points, when they are the target
+SEEDS_FILE = "seeds.json"            # a --seeds pass's folder: its config, seeds and engine
 
 # --- config.json entries (besides the config itself) ------------------------------------------
 RUN_ID = "run_id"                    # written in config.json and in every checkpoint: a checkpoint belongs to its run

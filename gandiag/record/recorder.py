@@ -44,8 +44,8 @@ from .folder import (FolderLock, RunError, RunReader, atomic_write_bytes, atomic
                      cut_rows, discard_partial_writes, json_text, metrics_lines, snapshot_bytes, snapshot_name,
                      snapshot_problem, _steps)
 from .keys import (CHECKPOINT_DIR, CONFIG_FILE, FAILED, FINISHED, GANDIAG_TRAINER, INTERRUPTED, LOCK_FILE,
-                   METRICS_FILE, MODES, RUN_ID, RUNNING, SNAP_FAKES, SNAP_IMAGES, SNAPSHOT_DIR, STATUS_FILE, STEP,
-                   TARGET_FILE)
+                   METRICS_FILE, MODES, RUN_ID, RUNNING, SEEDS_FILE, SNAP_FAKES, SNAP_IMAGES, SNAPSHOT_DIR, STATUS_FILE,
+                   STEP, TARGET_FILE)
 
 #: D's output kinds a recorder accepts
 D_OUTPUTS = ("logit", "probability")
@@ -393,6 +393,9 @@ def refuse_a_used_folder(root: Path) -> None:
             ours = True
         resume = f"`gandiag resume {root}`" if ours else "gandiag.Recorder.resume(folder, step, ...) in your loop"
         raise RunError(f"{root} already holds a run: choose another folder ({resume} continues it)")
+    if (root / SEEDS_FILE).exists():   # the rerun of an interrupted pass goes on with resume, not here
+        raise RunError(f"{root} already holds a --seeds pass: choose another folder (`gandiag resume {root}` "
+                       "continues it)")
     if used:
         raise RunError(f"{root} is not empty ({', '.join(used[:3])}{', ...' if len(used) > 3 else ''}): "
                        "choose a new or empty folder for the run")

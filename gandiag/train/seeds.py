@@ -28,7 +28,6 @@ from .progress import Progress
 from .runs import default_out, locked, out_folder, prepare_resume, recorder_for, run_record, run_target
 from .session import Session, resolve_device
 
-SEEDS_FILE = "seeds.json"
 SUMMARY_FILE = "summary.json"
 #: final-row metrics summarised over seeds; image runs have no high-quality share but the classifier's measures
 SUMMARY_KEYS = (R.MODES, R.MODES_STRICT, R.HQ, R.REVERSE_KL)
@@ -54,7 +53,7 @@ def seed_configs(cfg: Config, n: int) -> list[Config]:
 
 
 def is_pass(root: Path) -> bool:
-    return (Path(root) / SEEDS_FILE).is_file()
+    return (Path(root) / R.SEEDS_FILE).is_file()
 
 
 def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False) -> dict:
@@ -68,11 +67,8 @@ def run_seeds(cfg: Config, n: int, out: Path | None = None, quiet: bool = False)
     cfgs, choice = seed_configs(cfg, n), choose(cfg)
     with locked(root) as lock:
         try:
-            if is_pass(root):   # the rerun of an interrupted pass: it goes on with resume, not in a new folder
-                raise R.RunError(f"{root} already holds a --seeds pass: choose another folder (`gandiag resume "
-                                 f"{root}` continues it)")
             refuse_a_used_folder(root)
-            R.atomic_write_json(root / SEEDS_FILE, {"config": to_dict(cfg), "seeds": [c.seed for c in cfgs],
+            R.atomic_write_json(root / R.SEEDS_FILE, {"config": to_dict(cfg), "seeds": [c.seed for c in cfgs],
                                                     "engine": choice.record()})
             results = _train_pass(cfgs, [seed_folder(root, c.seed) for c in cfgs], device, choice, quiet,
                                   {"folder": ".."})
@@ -158,11 +154,11 @@ class _held:
 
 def _read_pass(root: Path) -> dict:
     try:
-        spec = json.loads((root / SEEDS_FILE).read_text(encoding="utf-8"))
+        spec = json.loads((root / R.SEEDS_FILE).read_text(encoding="utf-8"))
         from_dict(spec["config"])
         assert isinstance(spec["seeds"], list) and spec["seeds"] and all(isinstance(s, int) for s in spec["seeds"])
     except (OSError, ValueError, KeyError, TypeError, AssertionError):
-        raise R.RunError(f"{root / SEEDS_FILE} is damaged: resume the seeds one by one (gandiag resume "
+        raise R.RunError(f"{root / R.SEEDS_FILE} is damaged: resume the seeds one by one (gandiag resume "
                          f"{root}/seed_<s>)") from None
     return spec
 
