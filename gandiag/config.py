@@ -294,7 +294,7 @@ def _check(cfg: Config) -> Config:
     if cfg.compile and (cfg.loss == "wgan-gp" or cfg.r1):
         raise ConfigError("compile does not combine with the gradient penalties of loss = wgan-gp and r1 "
                           "(torch.compile has no double backward): drop --compile or the penalty")
-    if cfg.data == "mixture" or cfg.centres or cfg.stds or cfg.weights:
+    if cfg.data == "mixture":
         _check_mixture(cfg)
     if "batch" in (cfg.g_norm, cfg.d_norm):
         small = [n for n in ("batch", "snapshot_samples", "eval_samples") if getattr(cfg, n) < 2]
@@ -373,6 +373,7 @@ _ACTS_ONLY = (
      "with the 2D data's MLP players (image data's widths are --g-width and --d-width)"),
     (("modes", "std"), ("data",), lambda c: c.data in ("ring", "grid"),
      "with --data ring or grid (a mixture's are its centres and stds; your points' modes are --target-modes)"),
+    (("centres", "stds", "weights"), ("data",), lambda c: c.data == "mixture", "with --data mixture"),
     (("radius",), ("data",), lambda c: c.data == "ring", "with --data ring"),
     (("spacing",), ("data",), lambda c: c.data == "grid", "with --data grid"),
     (("data_dir",), ("data",), lambda c: c.data in IMAGE_DATA, "with image data (--data mnist or stacked-mnist)"),
@@ -402,8 +403,15 @@ def _refuse_unused(cfg: Config, values: dict, overrides: dict) -> None:
         for key in keys:
             if key in given and getattr(cfg, key) != DEFAULTS[key]:
                 now = " and ".join(f"{d} = {getattr(cfg, d)!r}" for d in deciders)
-                raise ConfigError(f"{key} = {getattr(cfg, key)!r} does nothing with {now}: it acts only {how}; "
-                                  f"otherwise drop it (--{key.replace('_', '-')})")
+                # a key with no flag (a mixture's centres) is dropped from the file or the keywords
+                flag = f" (--{key.replace('_', '-')})" if FIELDS[key].metadata["cli"] else ""
+                raise ConfigError(f"{key} = {_as_written(getattr(cfg, key))!r} does nothing with {now}: it acts "
+                                  f"only {how}; otherwise drop it{flag}")
+
+
+def _as_written(value):
+    """A value as a scenario file writes it: lists where the Config holds tuples."""
+    return [_as_written(v) for v in value] if isinstance(value, tuple) else value
 
 
 def make_config(values: dict | None = None, **overrides) -> Config:

@@ -100,10 +100,12 @@ DOING_NOTHING = [
     ({"d_opt": "sgd", "g_opt": "sgd", "eps": 1e-6}, "eps = 1e-06 does nothing with d_opt = 'sgd' and g_opt"),
     ({"leaky_slope": 0.1}, "leaky_slope = 0.1 does nothing with g_act = 'relu' and d_act = 'relu'"),
     ({"g_width": 8}, "g_width = 8 does nothing with data = 'ring'"),
-    ({"data": "mnist", "d_hidden": (16,)}, "d_hidden = (16,) does nothing with data = 'mnist'"),
+    ({"data": "mnist", "d_hidden": (16,)}, "d_hidden = [16] does nothing with data = 'mnist'"),
     ({"data": "grid", "modes": 4, "radius": 3.0}, "radius = 3.0 does nothing with data = 'grid'"),
     ({"spacing": 3.0}, "spacing = 3.0 does nothing with data = 'ring'"),
     ({"data_dir": "digits"}, "data_dir = 'digits' does nothing with data = 'ring'"),
+    ({"centres": [[0, 0]], "stds": [0.1]}, "centres = [[0, 0]] does nothing with data = 'ring'"),
+    ({"weights": [1, 2]}, "weights = [1, 2] does nothing with data = 'ring'"),
 ]
 
 
@@ -119,6 +121,17 @@ def test_a_scenario_files_setting_that_does_nothing_is_refused_as_a_flag_is(tmp_
     path.write_text('loss = "hinge"\nlabel_smoothing = 0.9\n')
     with pytest.raises(ConfigError, match="label_smoothing = 0.9 does nothing with loss = 'hinge'"):
         load_config(str(path))
+
+
+def test_a_mixture_file_that_forgets_data_mixture_is_refused_rather_than_trained_as_the_ring(tmp_path):
+    # without data = "mixture" the defaults' ring of 8 trained and the file's blobs were never used
+    path = tmp_path / "three.toml"
+    path.write_text("centres = [[0.0, 0.0], [1.5, 1.5]]\nstds = [0.05, 0.1]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    assert str(err.value) == ("centres = [[0.0, 0.0], [1.5, 1.5]] does nothing with data = 'ring': it acts only "
+                              "with --data mixture; otherwise drop it")
+    assert load_config(str(path), data="mixture").centres == ((0.0, 0.0), (1.5, 1.5))
 
 
 def test_a_scenarios_own_setting_is_let_be_where_a_flag_changes_what_decides_it():
