@@ -445,7 +445,9 @@ def scenario_names() -> list[str]:
 def read_scenario(name_or_path: str) -> dict:
     """The key/value table of a shipped scenario (by name) or a user's TOML file (by path)."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    # a shipped scenario's name stays its name beside a folder of that name (the run folder of an earlier
+    # `gandiag run ring8 --out ring8`); ./ring8 reaches a file of that name
+    if path.suffix.lower() == ".toml" or (name_or_path not in scenario_names() and path.exists()):
         if not path.is_file():
             what = f"for the shipped scenario give its name, {path.stem}" if path.stem in scenario_names() \
                 else "give a path to a .toml file"

@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 
 from gandiag.config import DEFAULTS, FIELDS, Config, ConfigError, load_config, make_config, read_scenario, \
-    scenario_names, to_dict, from_dict
+    scenario_dir, scenario_names, to_dict, from_dict
 
 
 def test_config_is_frozen():
@@ -157,3 +157,14 @@ def test_a_shipped_scenarios_file_name_that_is_no_file_here_names_the_scenario(t
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="'ring8.toml' not found: for the shipped scenario give its name, ring8$"):
         read_scenario("ring8.toml")
+
+
+def test_a_shipped_scenarios_name_is_that_scenario_beside_a_folder_or_file_of_the_same_name(tmp_path, monkeypatch):
+    # an earlier `gandiag run grid25 --out grid25` leaves such a folder where the next run starts
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "grid25").mkdir()
+    assert load_config("grid25") == load_config(str(scenario_dir() / "grid25.toml"))
+    (tmp_path / "grid25").rmdir()
+    (tmp_path / "grid25").write_text("steps = 3\n")
+    assert load_config("grid25").data == "grid"
+    assert (load_config("./grid25").data, load_config("./grid25").steps) == ("ring", 3)
