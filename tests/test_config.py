@@ -61,6 +61,8 @@ def test_custom_mixture_from_a_user_file(tmp_path):
     ({"g_hidden": [128, 0]}, "g_hidden = [128, 0] is not allowed"),
     ({"data": "grid", "modes": 24}, "modes = 24 is not allowed for data = grid"),
     ({"data": "mixture", "centres": [[0, 0]], "stds": [0.1, 0.2]}, "stds is not allowed: expected 1 positive"),
+    ({"data": "mixture", "centres": [[0, 0], [1, 1]], "stds": [0.1, 0.1], "weights": [1, 0]},
+     "weights is not allowed: expected 2 positive numbers, one per centre"),
     ({"unrolled_first_order": 1}, "unrolled_first_order = 1 is not allowed: expected true or false"),
 ])
 def test_bad_values_give_one_line_errors_naming_the_key(values, message):
