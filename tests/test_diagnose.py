@@ -132,6 +132,16 @@ def test_a_blob_orbiting_off_the_modes_is_hopping_not_spreading(healthy):
     assert fired == {"mode_hopping"}
 
 
+def test_a_generator_that_hopped_then_settled_onto_every_mode_is_not_hopping(healthy):
+    """Rows 0-74 on one mode at a time, the next mode each row, then 25 rows (a window) on all 8 at high
+    quality: more than half of the later windows still hold the hopping, but the run ends where it should."""
+    hopped = rotating([dict(r) for r in healthy])[:75] + [dict(r) for r in healthy[75:]]
+    assert diagnose(view(hopped)) == []
+    assert live_verdicts(hopped) == []
+    # the same hopping that lasts to the end is still hopping
+    assert "mode_hopping" in {v.rule for v in diagnose(view(rotating([dict(r) for r in healthy])))}
+
+
 def test_remedies_never_suggest_what_the_run_already_does(healthy):
     rows = orbiting([dict(r) for r in healthy], 0)
     (verdict,) = diagnose(view(rows, unrolled=10))
