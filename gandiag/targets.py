@@ -225,12 +225,16 @@ def points_target(points, modes: int | None = None, name: str | None = None) -> 
             path, points = Path(points), load_samples(points)
         except (ValueError, FileNotFoundError) as e:
             raise ConfigError(str(e)) from None
-        name = name or path.stem
+        name, holds = name or path.stem, f"{path} holds"
+    else:
+        holds = "the target points hold"
     x = np.asarray(points, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != 2 or len(x) <= KNN_K:
-        raise ConfigError(f"a points target needs an (N, 2) array with N > {KNN_K}, got shape {x.shape}")
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ConfigError(f"{holds} an array of shape {x.shape}: a points target needs an (N, 2) array")
+    if len(x) <= KNN_K:   # the k-NN metrics compare each point with its KNN_K nearest
+        raise ConfigError(f"{holds} {len(x)} point(s): a points target needs more than {KNN_K}; give more")
     if not np.isfinite(x).all():
-        raise ConfigError("the target points hold NaN or infinite values: remove them and try again")
+        raise ConfigError(f"{holds} NaN or infinite values: remove them and try again")
     if modes is not None and not 1 <= modes <= len(x):
         # named as neither option: gandiag.target's modes and the trainer's --target-modes both get here
         raise ConfigError(f"{modes} modes cannot be fitted to {len(x)} points: ask for 1 to {len(x)}")

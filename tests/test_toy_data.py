@@ -131,3 +131,19 @@ def test_a_run_on_your_points_resumes_on_the_points_it_trained_on_after_their_fi
     assert rows[0] == rows[1] and len(rows[0]) == 2
     torch.testing.assert_close(checkpoint(tmp_path / "resumed", 8)["G"], checkpoint(tmp_path / "whole", 8)["G"],
                                rtol=0, atol=0)
+
+
+def test_a_csv_with_a_short_row_names_its_line_and_no_numpy_argument(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("x,y\n1,2\n3\n")
+    with pytest.raises(ValueError) as err:
+        load_samples(path)
+    assert "(line 3 holds 1 value(s) where line 2 holds 2: write one x,y per line)" in str(err.value)
+    assert "usecols" not in str(err.value)
+
+
+def test_a_points_file_of_too_few_points_is_refused_naming_the_file(tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros((1, 2)))
+    result = cli("run", "ring8", "--data-file", tmp_path / "one.npy", "--out", tmp_path / "run", *QUIET)
+    assert (result.exit_code, result.output) == (
+        1, f"Error: {tmp_path / 'one.npy'} holds 1 point(s): a points target needs more than 5; give more\n")

@@ -55,6 +55,11 @@ def _read_array(path: Path) -> np.ndarray:
             raise ValueError("its values are not comma-separated: write one x,y per line")
         if not rows:   # numpy would say shape (0, 1)
             raise ValueError("it holds no rows of numbers" + (" (a header line only)" if has_header else ""))
+        numbered = [(i, line.count(",") + 1) for i, line in enumerate(lines, 1) if i > has_header and line.strip()]
+        short = next(((i, n) for i, n in numbered if n != numbered[0][1]), None)
+        if short:   # numpy's own message here advises its `usecols` argument, which no gandiag command takes
+            raise ValueError(f"line {short[0]} holds {short[1]} value(s) where line {numbered[0][0]} holds "
+                             f"{numbered[0][1]}: write one x,y per line")
         with warnings.catch_warnings():  # no rows: numpy warns and returns an empty array, refused above
             warnings.simplefilter("ignore", UserWarning)
             return np.loadtxt(io.StringIO("\n".join(lines[has_header:])), delimiter=",", ndmin=2)
