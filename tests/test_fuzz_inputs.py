@@ -3,6 +3,7 @@ import io
 import shutil
 import tempfile
 import json
+import re
 import typing
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def test_non_finite_target_points_are_refused_in_one_line(tmp_path):
     path = tmp_path / "points.csv"
     path.write_text("x,y\n" + "0.5,1.0\n" * 10 + "inf,1.000\n")
     assert load_samples(path).shape == (11, 2)
-    with pytest.raises(ConfigError, match="^the target points hold NaN or infinite values: remove them"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))} holds NaN or infinite values: remove them"):
         gandiag.target(path)
 
 
