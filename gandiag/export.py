@@ -1,9 +1,10 @@
-"""A run folder as TensorBoard events (`gandiag export RUN --tensorboard DIR`, the gandiag[tensorboard] extra).
+"""Run folders as TensorBoard events (`gandiag export RUN [RUN ...] --tensorboard DIR`, the gandiag[tensorboard] extra).
 
 Every number of every metrics row becomes a scalar at its step (mode counts a histogram), and every
 snapshot the animation's frame at its step as an image, so TensorBoard's step slider scrubs through
-training beside the curves. Reads the run folder only, so it works on a run that crashed or is still
-running, and on runs of your own loop.
+training beside the curves. Reads the run folders only, so it works on a run that crashed or is still
+running, and on runs of your own loop. Several runs (or a `--seeds` pass) go one per subfolder of DIR,
+which TensorBoard shows as runs side by side.
 """
 from __future__ import annotations
 
@@ -32,6 +33,43 @@ def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, 
     reader = open_reader(run_dir)   # a --seeds pass's folder is named as such
     out = Path(out)
     _refuse_used(out)
+    return out, *_write_events(SummaryWriter, reader, run_dir, out, max_frames)
+
+
+def export_runs(run_dirs, out, max_frames: int = 200) -> list[tuple[Path, int, int]]:
+    """Export each run (a folder of runs, such as a `--seeds` pass, stands for the runs in it) into its own
+    subfolder of `out`, named after it; one run alone goes into `out` itself, as export_tensorboard.
+    Every run is opened and every subfolder checked before the first event is written, so a damaged run
+    or a used subfolder writes nothing."""
+    named = _named_runs([Path(r) for r in run_dirs])
+    if len(named) == 1:
+        return [export_tensorboard(named[0][1], out, max_frames)]
+    out = Path(out)
+    for name, run in named:
+        open_reader(run)
+        _refuse_used(out / name)
+    return [export_tensorboard(run, out / name, max_frames) for name, run in named]
+
+
+def _named_runs(run_dirs: list[Path]) -> list[tuple[str, Path]]:
+    """(subfolder name, run folder) per run: a run is named by its folder; the runs of a folder of runs by
+    theirs, under the folder's name when other arguments sit beside it. Two runs of one name are refused:
+    their events would land in one subfolder, which TensorBoard reads as one run."""
+    named = []
+    for run in run_dirs:
+        inside = R.run_folders_in(run)
+        prefix = run.resolve().name + "/" if len(run_dirs) > 1 else ""
+        named += [(prefix + r.name, r) for r in inside] if inside else [(run.resolve().name, run)]
+    seen: dict[str, Path] = {}
+    for name, run in named:
+        if name in seen:
+            raise R.RunError(f"{seen[name]} and {run} would both be exported to the subfolder {name}: export "
+                             "them in two commands, each into its own --tensorboard folder")
+        seen[name] = run
+    return named
+
+
+def _write_events(SummaryWriter, reader, run_dir, out: Path, max_frames: int) -> tuple[int, int]:
     scalars = images = 0
     writer = SummaryWriter(log_dir=str(out))
     try:
@@ -53,7 +91,7 @@ def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, 
                 images += 1
     finally:
         writer.close()
-    return out, scalars, images
+    return scalars, images
 
 
 def _refuse_used(out: Path) -> None:

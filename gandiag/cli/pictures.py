@@ -102,13 +102,15 @@ def report(run_dirs, out, labels):
 
 
 @main.command()
-@click.argument("run_dir", metavar="RUN", type=click.Path())
+@click.argument("run_dirs", metavar="RUN [RUN ...]", nargs=-1, required=True, type=click.Path())
 @click.option("--tensorboard", "tb_dir", type=OutPath(file_okay=False), required=True,
-              help="Folder for the TensorBoard events (then: tensorboard --logdir DIR).")
+              help="Folder for the TensorBoard events (then: tensorboard --logdir DIR); several runs, or a "
+                   "--seeds pass, go one per subfolder.")
 @click.option("--max-frames", type=count(), default=viz.DEFAULT_MAX_FRAMES, show_default=True,
               help="Snapshot images to write at most (longer runs are thinned evenly).")
-def export(run_dir, tb_dir, max_frames):
+def export(run_dirs, tb_dir, max_frames):
     """Write RUN's metrics and snapshot frames as TensorBoard events (pip install 'gandiag[tensorboard]')."""
-    from gandiag.export import export_tensorboard
-    out, scalars, images = export_tensorboard(run_dir, tb_dir, max_frames)
-    click.echo(f"wrote {scalars} scalars and {images} images to {out}: tensorboard --logdir {out}")
+    from gandiag.export import export_runs
+    for out, scalars, images in export_runs(run_dirs, tb_dir, max_frames):
+        click.echo(f"wrote {scalars} scalars and {images} images to {out}")
+    click.echo(f"then: tensorboard --logdir {tb_dir}")
