@@ -185,12 +185,17 @@ def _spiky_d_loss(run: RunFacts, t: dict) -> Finding | None:
     spikes = (now > med * (1 + t["rise"])) & (now - med > t["robust_z"] * 1.4826 * mad)
     late = d[len(d) // 2:]
     cv = float(late.std() / late.mean()) if late.mean() > 0 else 0.0
-    if spikes.sum() < t["min_spikes"] and cv < t["max_cv"]:
+    # the message names only the clauses that fired: "spikes 0 times" beside a variation read as a contradiction
+    seen = []
+    if spikes.sum() >= t["min_spikes"]:
+        seen.append(f"spikes {int(spikes.sum())} times (jumps above {1 + t['rise']:g}x its running median)")
+    if cv >= t["max_cv"]:
+        seen.append(f"varies by {100 * cv:.0f} % over the later half")
+    if not seen:
         return None
     at = steps[w:][spikes]
     span = _span(at) if len(at) else _span(steps[len(d) // 2:])
-    return Finding(f"D loss spikes {int(spikes.sum())} times (jumps above {1 + t['rise']:g}x its running median) "
-                   f"and varies by {100 * cv:.0f} % over the later half: healthy D losses are smooth",
+    return Finding(f"D loss {' and '.join(seen)}: healthy D losses are smooth",
                    {R.EV_STEPS: span, "spikes": int(spikes.sum()), "spike_steps": at[:10].tolist(),
                     "late_cv": cv})
 

@@ -65,6 +65,17 @@ def test_each_rule_fires_on_its_failure_and_points_at_it(rule, healthy):
     assert verdict.remedies and verdict.message
 
 
+def test_a_spiky_d_loss_verdict_names_only_the_clause_that_fired(healthy):
+    """A steady climb varies a lot without a single spike; its verdict used to say "spikes 0 times"."""
+    climbing = set_from([dict(r) for r in healthy], 50, D_LOSS=lambda r: 0.1 + 2.4 * (r[R.STEP] / EVERY - 50) / 49)
+    (verdict,) = [v for v in diagnose(view(climbing)) if v.rule == "spiky_d_loss"]
+    assert verdict.evidence["spikes"] == 0
+    assert re.fullmatch(r"D loss varies by \d+ % over the later half: healthy D losses are smooth", verdict.message)
+    spiky = FAILURES["spiky_d_loss"]([dict(r) for r in healthy])
+    (verdict,) = [v for v in diagnose(view(spiky)) if v.rule == "spiky_d_loss"]
+    assert re.match(r"D loss spikes \d+ times \(jumps above 1.5x its running median\)", verdict.message)
+
+
 def test_collapse_does_not_also_read_as_hopping_or_divergence(healthy):
     fired = {v.rule for v in diagnose(view(collapsed([dict(r) for r in healthy], 30)))}
     assert fired == {"mode_collapse"}
