@@ -187,6 +187,19 @@ def start_tiny(name: str, out: Path, steps: int, jobs: int, output=subprocess.DE
     return subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=output, stderr=output, text=True)
 
 
+def test_a_cell_whose_metrics_were_lost_is_named_in_the_table_not_silently_left_out(done, tmp_path):
+    """A finished cell with an emptied metrics.jsonl counted as done and only its mean's n shrank, which
+    could turn the table's ordering without a word."""
+    out = shutil.copytree(done("pacgan-table1").out, tmp_path / "copy")
+    lost = cell_folders(out)[0]
+    (lost / R.METRICS_FILE).write_text("")
+    scenario, method, seed = lost.relative_to(out / "cells").parts
+    again = tiny("pacgan-table1", out)
+    assert again.trained == 0
+    assert (f"Not measured, so left out of n (no evaluation row in the cell's {R.METRICS_FILE}): "
+            f"{scenario}/{method}/seed {seed.split('_')[1]}. Delete such a cell's folder") in again.text
+
+
 def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_path):
     name, out = "veegan-table1-2d", tmp_path / "killed"
     proc = start_tiny(name, out, STEPS[name], jobs=2)

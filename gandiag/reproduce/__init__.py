@@ -196,6 +196,9 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
     # the step of the row each diverged cell counts: one that diverged early counts the untrained G
     diverged = [f"{c.name} at step {s.get('step', '?')}, counted at step {final_row(c.folder).get(R.STEP, '?')}"
                 for c, s in zip(cells, statuses) if s["status"] == R.DIVERGED]
+    # a cell with no evaluation row (its metrics.jsonl emptied or lost) is left out of its mean's n, which
+    # may turn a comparison: the table says so rather than showing a smaller n without a word
+    unmeasured = [c.name for c in cells if not final_row(c.folder)]
     title = title_of(protocol, profile, seeds, steps, "/".join(devices))
     samples = sorted({c.config["eval_samples"] for c in cells})
     notes = [f"Ours: each cell's last metrics row, on {'/'.join(f'{n:,}' for n in samples)} samples; cells in "
@@ -205,6 +208,9 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
                      "; ".join(f"{k}: {v}" for k, v in R.OUTCOMES.items()) + ".")
     if diverged:
         notes.append(f"Diverged (each counted at its last finite row): {'; '.join(diverged)}.")
+    if unmeasured:
+        notes.append(f"Not measured, so left out of n (no evaluation row in the cell's {R.METRICS_FILE}): "
+                     f"{'; '.join(unmeasured)}. Delete such a cell's folder and rerun to train it again.")
     if protocol.notes:
         notes.append(protocol.notes.strip())
     notes.append(f"Training time summed over the cells: {seconds / 60:.1f} min (a resumed cell counts its last "
