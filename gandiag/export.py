@@ -23,32 +23,23 @@ IMAGE_SIZE = (640, 360)
 
 
 @styled
-def export_tensorboard(run_dir, out, max_frames: int = 200) -> tuple[Path, int, int]:
-    """Write the events into folder `out`; returns (out, scalars written, images written)."""
+def export_runs(run_dirs, out, max_frames: int = 200) -> list[tuple[Path, int, int]]:
+    """Write each run's events (a folder of runs, such as a `--seeds` pass, stands for the runs in it) into
+    its own subfolder of `out`, named after it, or one run alone into `out` itself; returns (folder, scalars
+    written, images written) per run. Every run is opened and every folder checked before the first event is
+    written, so a damaged run or a used folder writes nothing."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:   # torch's writer needs the tensorboard package
         raise R.RunError("TensorBoard export needs the tensorboard package: "
                          "pip install 'gandiag[tensorboard]'") from None
-    reader = open_reader(run_dir)   # a --seeds pass's folder is named as such
-    out = Path(out)
-    _refuse_used(out)
-    return out, *_write_events(SummaryWriter, reader, run_dir, out, max_frames)
-
-
-def export_runs(run_dirs, out, max_frames: int = 200) -> list[tuple[Path, int, int]]:
-    """Export each run (a folder of runs, such as a `--seeds` pass, stands for the runs in it) into its own
-    subfolder of `out`, named after it; one run alone goes into `out` itself, as export_tensorboard.
-    Every run is opened and every subfolder checked before the first event is written, so a damaged run
-    or a used subfolder writes nothing."""
-    named = _named_runs([Path(r) for r in run_dirs])
-    if len(named) == 1:
-        return [export_tensorboard(named[0][1], out, max_frames)]
-    out = Path(out)
-    for name, run in named:
-        open_reader(run)
-        _refuse_used(out / name)
-    return [export_tensorboard(run, out / name, max_frames) for name, run in named]
+    named, out = _named_runs([Path(r) for r in run_dirs]), Path(out)
+    folders = [out] if len(named) == 1 else [out / name for name, _ in named]
+    readers = [open_reader(run) for _, run in named]   # a folder that is no run: its one-line error
+    for folder in folders:
+        _refuse_used(folder)
+    return [(folder, *_write_events(SummaryWriter, reader, run, folder, max_frames))
+            for (_, run), reader, folder in zip(named, readers, folders)]
 
 
 def _named_runs(run_dirs: list[Path]) -> list[tuple[str, Path]]:
