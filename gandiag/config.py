@@ -281,7 +281,7 @@ def _check(cfg: Config) -> Config:
     for name in ("g_hidden", "d_hidden"):
         widths = getattr(cfg, name)
         if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and 0 < w <= INT_MAX for w in widths):
-            raise ConfigError(f"{name} = {list(widths)!r} is not allowed: expected positive integer widths like "
+            raise ConfigError(f"{name} = {_as_written(widths)!r} is not allowed: expected positive integer widths like "
                               f"128,128 (at most {INT_MAX})")
     if cfg.data == "grid" and math.isqrt(cfg.modes) ** 2 != cfg.modes:
         raise ConfigError(f"modes = {cfg.modes} is not allowed for data = grid: expected a square number like 25")

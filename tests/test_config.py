@@ -59,6 +59,7 @@ def test_custom_mixture_from_a_user_file(tmp_path):
     ({"d_lr": float("nan")}, "d_lr = nan is not allowed"),
     ({"loss": "magic"}, "loss = 'magic' is not allowed: expected one of minimax, nonsaturating"),
     ({"g_hidden": [128, 0]}, "g_hidden = [128, 0] is not allowed"),
+    ({"d_hidden": [[1]]}, "d_hidden = [[1]] is not allowed: expected positive integer widths"),
     ({"data": "grid", "modes": 24}, "modes = 24 is not allowed for data = grid"),
     ({"data": "mixture", "centres": [[0, 0]], "stds": [0.1, 0.2]}, "stds is not allowed: expected 1 positive"),
     ({"data": "mixture", "centres": [[0, 0], [1, 1]], "stds": [0.1, 0.1], "weights": [1, 0]},
