@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import record as R
-from .config import ConfigError, IMAGE_DATA
+from .config import FLOAT32_MAX, ConfigError, IMAGE_DATA
 from .data.toy import Mixture, mixture_from_config, points_window
 from .metrics import coverage
 from .metrics.prdc import K as KNN_K, prdc
@@ -235,6 +235,9 @@ def points_target(points, modes: int | None = None, name: str | None = None) -> 
         raise ConfigError(f"{holds} {len(x)} point(s): a points target needs more than {KNN_K}; give more")
     if not np.isfinite(x).all():
         raise ConfigError(f"{holds} NaN or infinite values: remove them and try again")
+    if np.abs(x).max() > FLOAT32_MAX:   # training runs in float32, where such a point is infinite
+        raise ConfigError(f"{holds} values up to {np.abs(x).max():.3g}, beyond float32's {FLOAT32_MAX:.3g}: "
+                          f"rescale the points and try again")
     if modes is not None and not 1 <= modes <= len(x):
         # named as neither option: gandiag.target's modes and the trainer's --target-modes both get here
         raise ConfigError(f"{modes} modes cannot be fitted to {len(x)} points: ask for 1 to {len(x)}")

@@ -158,6 +158,15 @@ def test_non_finite_target_points_are_refused_in_one_line(tmp_path):
         gandiag.target(path)
 
 
+def test_target_points_beyond_float32_are_refused_in_one_line(tmp_path):
+    # 1e39 is finite in float64 but infinite in the float32 a run trains in
+    path = tmp_path / "points.csv"
+    path.write_text("x,y\n" + "0.5,1.0\n" * 10 + "1e39,1.000\n")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))} holds values up to 1e\\+39, beyond float32's "
+                                          r"3\.4e\+38: rescale the points"):
+        gandiag.target(path)
+
+
 def test_a_missing_samples_file_is_a_one_line_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nowhere\.npy not found: give a \.npy, \.npz or \.csv file"):
         load_samples(Path(tmp_path / "nowhere.npy"))
