@@ -10,6 +10,7 @@ from tiny import run_steps, toy_config
 from gandiag import record as R
 from gandiag.nets import build_nets
 from gandiag.record.snapshot import as_trained, fakes_of, frozen_batch_statistics, measure_saturation, toy_snapshot
+from gandiag.train.saturation_probe import probe_figure
 from gandiag.train.session import Session
 
 #: players with every layer whose train mode differs: batch norm in both, spectral norm on D, and
@@ -55,6 +56,19 @@ def test_the_saturation_probe_scores_d_as_g_trains_against_it():
     assert_close(torch.tensor(row[R.SAT_DLOGIT_MINIMAX]), expected, rtol=1e-6, atol=0)
     assert abs(float(in_eval - expected)) > 0.05       # the running statistics would have scored another D
     assert_close(logits, as_in_training(fakes).detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_the_probe_figure_keeps_every_label_inside_the_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    rows = [{R.PROBE_D_STEP: s, R.SAT_GNORM_MINIMAX: 0.1 / (s + 1), R.SAT_GNORM_NONSAT: 0.2} for s in (0, 10, 1999)]
+    fig = probe_figure(rows, step=400_000, d_lr=1.2345e-4)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    width, height = fig.bbox.width, fig.bbox.height
+    ax = fig.axes[0]
+    for text in (ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_legend().get_texts()):
+        box = text.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, text.get_text()
 
 
 def test_probes_leave_every_buffer_and_mode_as_they_found_them():

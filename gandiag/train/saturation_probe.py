@@ -86,20 +86,26 @@ def probe_saturation(path, checkpoint: int | None = None, d_steps: int = 2000,
     stem = R.saturation_probe_stem(step, d_steps, cfg.d_lr)   # a dotted learning rate: no with_suffix
     paths = [reader.root / f"{stem}.json", reader.root / f"{stem}.png"]
     R.atomic_write_json(paths[0], {R.STEP: step, R.PROBE_D_LR: cfg.d_lr, R.SERIES: rows})
-    _probe_figure(rows, step, cfg.d_lr, paths[1])
+    _write_probe_figure(rows, step, cfg.d_lr, paths[1])
     return rows, paths
 
 
-def _probe_figure(rows: list[dict], step: int, d_lr: float, path: Path) -> None:
+def probe_figure(rows: list[dict], step: int, d_lr: float):
+    """G's gradient norm under both losses against the fresh D's steps, as a matplotlib Figure."""
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6, 4), dpi=120, layout="constrained")
     ax = fig.add_subplot()
     x = np.asarray([r[R.PROBE_D_STEP] for r in rows]) + 1   # log axis: D step 0 at 1
     ax.loglog(x, [r[R.SAT_GNORM_MINIMAX] for r in rows], "o-", label="saturating: log(1 - D(G(z)))")
     ax.loglog(x, [r[R.SAT_GNORM_NONSAT] for r in rows], "s-", label="non-saturating: -log D(G(z))")
+    # two lines: on one the title ran past the figure's right edge at 6 inches
     ax.set(xlabel="D training steps + 1 (G frozen)", ylabel="G's gradient norm",
-           title=f"G frozen at step {step}, a fresh D trained at lr {d_lr:g} (Arjovsky & Bottou 2017)")
+           title=f"G frozen at step {step:,}, a fresh D trained at lr {d_lr:g}\n(Arjovsky & Bottou 2017)")
     ax.legend()
+    return fig
+
+
+def _write_probe_figure(rows: list[dict], step: int, d_lr: float, path: Path) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    probe_figure(rows, step, d_lr).savefig(buf, format="png")
     R.atomic_write_bytes(path, buf.getvalue())
