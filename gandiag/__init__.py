@@ -19,6 +19,9 @@ from .config import Config, ConfigError, load_config, make_config  # noqa: E402
 
 def run(cfg: Config, out=None, quiet: bool = True):
     """Train a run into `out` and return its RunResult (path, status, step, last metrics row)."""
+    if not isinstance(cfg, Config):   # a scenario name or a dict failed deep in the trainer: no attribute 'device'
+        raise TypeError(f"gandiag.run takes a Config, not {type(cfg).__name__} {cfg!r:.60}: make one with "
+                        "gandiag.load_config(SCENARIO, **settings), or gandiag.make_config(settings) from a dict")
     from .train import run as _run
     return _run(cfg, out, quiet=quiet)
 

@@ -1,4 +1,5 @@
-"""gandiag.show: the viewer (or the animation) inline in a notebook, and no IPython needed elsewhere."""
+"""gandiag in a notebook: show() puts the viewer (or the animation) inline, no IPython needed elsewhere, and
+the calls a notebook makes refuse what they cannot use in one line."""
 import html
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 import gandiag
 from gandiag import record as R
 from gandiag.viz.source import VizError
+from tiny import toy_config
 from viz_synth import rotating_run
 
 
@@ -65,3 +67,61 @@ def test_show_takes_one_run_s_label_as_a_string(tmp_path):
     run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
     page = html.unescape(gandiag.show(run, labels="my run").html)
     assert "<title>gandiag: my run</title>" in page
+
+
+@pytest.mark.parametrize("runs", [123, [], None, [1]])
+def test_show_refuses_what_is_not_a_run_folder_in_one_line(tmp_path, runs):
+    """show(123) failed in iter() ('int' object is not iterable) and show([]) as an IndexError in the viewer."""
+    with pytest.raises(VizError) as refused:
+        gandiag.show(runs)
+    assert str(refused.value) == f"show({runs!r}): give a run folder (a str or Path) or a list of them"
+
+
+@pytest.mark.parametrize("height", ["big", 0, -5, 400.7])
+def test_show_refuses_a_height_that_is_not_whole_pixels(tmp_path, height):
+    """height='big' was int()'s bare ValueError, 400.7 was cut to 400 and -5 hid the viewer."""
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    with pytest.raises(VizError) as refused:
+        gandiag.show(run, height=height)
+    assert str(refused.value) == f"show(height={height!r}): give the viewer's height in pixels, a whole number >= 1"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"fps": "fast"}, "fps = 'fast' is not allowed: give a number of frames per second, e.g. 10"),
+    ({"dpi": 0}, "dpi = 0 is not allowed: give a whole number from 20 to 2400"),
+    ({"size": "big"}, "size = 'big' is not allowed: give (WIDTH, HEIGHT) in pixels, e.g. (800, 450)"),
+    ({"size": (640,)}, "size = (640,) is not allowed: give (WIDTH, HEIGHT) in pixels, e.g. (800, 450)"),
+    ({"size": (50, 50)}, "size '50x50' is too small: give at least 120x120 pixels"),
+    ({"layers": 5}, "layers = 5 is not allowed: name them, e.g. 'heatmap,fakes' or ['heatmap', 'fakes']"),
+    # the temporary file show() renders into is no --out of the user's
+    ({"fmt": "GIF"}, "format 'GIF' is not supported: choose one of gif, mp4"),
+])
+def test_the_animation_refuses_an_option_of_the_wrong_kind_in_one_line(tmp_path, options, message):
+    """What the CLI's option types refuse failed deep inside: dpi=0 a ZeroDivisionError, size='big' a TypeError
+    of matplotlib's figure(), fps='fast' a comparison, fmt='GIF' named '--out /tmp/.../animation.GIF'."""
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    for call in (lambda: gandiag.show(run, what="animation", **options), lambda: gandiag.animate(run, **options)):
+        with pytest.raises(VizError) as refused:
+            call()
+        assert str(refused.value) == message
+    assert not (run / "animation.gif").exists()
+
+
+def test_the_animation_takes_layers_as_a_list(tmp_path):
+    """layers=['heatmap', 'fakes'] failed with "'list' object has no attribute 'strip'"."""
+    run = rotating_run(tmp_path / "run", 2, res=8, n_fakes=16)
+    as_list = gandiag.show(run, what="animation", size=(480, 270), layers=["heatmap", "fakes"]).html
+    assert as_list == gandiag.show(run, what="animation", size=(480, 270), layers="heatmap,fakes").html
+    assert as_list != gandiag.show(run, what="animation", size=(480, 270)).html
+
+
+@pytest.mark.parametrize("given", ["ring8", {"steps": 3}])
+def test_run_refuses_what_is_not_a_config_in_one_line(tmp_path, given):
+    """gandiag.run("ring8", ...) failed in the trainer: 'str' object has no attribute 'device'."""
+    with pytest.raises(TypeError) as refused:
+        gandiag.run(given, tmp_path / "run")
+    assert str(refused.value) == (f"gandiag.run takes a Config, not {type(given).__name__} {given!r}: make one "
+                                  "with gandiag.load_config(SCENARIO, **settings), or gandiag.make_config(settings) "
+                                  "from a dict")
+    assert not (tmp_path / "run").exists()
+    assert gandiag.run(toy_config(steps=2), tmp_path / "run").status == R.FINISHED

@@ -19,7 +19,7 @@ def _picture_options(format_help: str):
                          help=format_help),
             click.option("--fps", type=count(1, 100), default=viz.DEFAULT_FPS, show_default=True,
                          help="Frames per second (a GIF: at most 50, as browsers play it)."),
-            click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.DEFAULT_DPI, show_default=True,
+            click.option("--dpi", type=count(viz.MIN_DPI, viz.MAX_DPI), default=viz.DEFAULT_DPI, show_default=True,
                          help="Dots per inch: scales fonts and lines within the frame size."),
             click.option("--size", default="{}x{}".format(*viz.DEFAULT_SIZE), show_default=True,
                          help="Frame size in pixels, WIDTHxHEIGHT (per run for compare)."),
@@ -78,7 +78,7 @@ def compare(run_dirs, out, labels, fmt, fps, dpi, size, layers, max_frames):
 @click.option("--size", default="page", show_default=True,
               help="Print size: column (3.5 in wide), page (7 in) or WIDTHxHEIGHT in inches, e.g. 7x4. "
                    "Text is >= 7 pt at that size.")
-@click.option("--dpi", type=count(20, viz.MAX_DPI), default=viz.FIGURE_DPI, show_default=True,
+@click.option("--dpi", type=count(viz.MIN_DPI, viz.MAX_DPI), default=viz.FIGURE_DPI, show_default=True,
               help="Resolution of the PNG (PDF and SVG are vector).")
 @click.option("--out", type=OutPath(dir_okay=False), default=None,
               help="FILE.png, .pdf or .svg writes that file; a path without a suffix writes all three.  "

@@ -16,6 +16,7 @@ DEFAULT_FPS = 10
 DEFAULT_DPI = 100
 DEFAULT_SIZE = (800, 450)           # pixels per run panel
 DEFAULT_MAX_FRAMES = 200            # longer runs are thinned evenly (first and last kept)
+MIN_DPI = 20                        # below it a frame's text is a few pixels high
 MAX_DPI = 2400                      # finer than any printer; a page at it is 17,000 pixels wide
 #: the largest picture drawn: matplotlib's Agg canvas refuses 2^16 pixels in either direction, and an
 #: RGBA buffer of 2^28 pixels is 1 GB

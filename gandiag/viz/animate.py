@@ -8,6 +8,7 @@ middle and last frame), which lets the GIF encoder store each frame as its chang
 from __future__ import annotations
 
 import itertools
+import numbers
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -16,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from .. import record as R
-from . import DEFAULT_DPI, DEFAULT_FPS, DEFAULT_MAX_FRAMES, DEFAULT_SIZE, style
-from .frames import FrameRenderer
+from . import DEFAULT_DPI, DEFAULT_FPS, DEFAULT_MAX_FRAMES, DEFAULT_SIZE, MAX_DPI, MIN_DPI, style
+from .frames import FrameRenderer, parse_size
 from .panels import ranges
 from .source import RunView, VizError, at_or_before, check_folder_of, timeline
 
@@ -63,6 +64,7 @@ def animate_run(run_dir, fmt: str | None = None, fps: int = DEFAULT_FPS, dpi: in
                 max_frames: int = DEFAULT_MAX_FRAMES, out=None) -> Path:
     """Render a run's snapshots into `out` (default RUN/animation.gif, or .mp4; a path without a
     suffix gets the format's) and return its path. The format is `fmt`, else out's suffix, else GIF."""
+    check_numbers(fps, dpi, size)
     fmt = output_format(fmt, out)
     check_output(fmt, fps, out)
     view = RunView(run_dir)
@@ -72,6 +74,19 @@ def animate_run(run_dir, fmt: str | None = None, fps: int = DEFAULT_FPS, dpi: in
     tl = Timeline([view], max_frames)
     write_animation(tl, tl.renderers(layers, size, dpi), out, fmt, fps)
     return out
+
+
+def check_numbers(fps, dpi, size) -> None:
+    """What the CLI's option types refuse, refused as one line for a caller in Python (gandiag.animate,
+    gandiag.show): fps='fast' failed in a comparison, dpi=0 in a division and size='big' inside matplotlib."""
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Real):
+        raise VizError(f"fps = {fps!r} is not allowed: give a number of frames per second, e.g. {DEFAULT_FPS}")
+    if isinstance(dpi, bool) or not isinstance(dpi, numbers.Integral) or not MIN_DPI <= dpi <= MAX_DPI:
+        raise VizError(f"dpi = {dpi!r} is not allowed: give a whole number from {MIN_DPI} to {MAX_DPI}")
+    if not (isinstance(size, (tuple, list)) and len(size) == 2
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in size)):
+        raise VizError(f"size = {size!r} is not allowed: give (WIDTH, HEIGHT) in pixels, e.g. {DEFAULT_SIZE}")
+    parse_size("{}x{}".format(*size))   # as large as matplotlib draws and at least 120 x 120, as the CLI's
 
 
 def output_format(fmt: str | None, out) -> str:

@@ -29,10 +29,16 @@ _TOP_TITLE, _TOP_BARE, _BOTTOM, _LEFT, _RIGHT, _GAP, _VGAP = 46, 10, 30, 34, 20,
 _CBAR_OFFSET, _CBAR_WIDTH = 8, 7  # D's colour bar, in the gap right of the main panel
 
 
-def parse_layers(spec: str | None, available: tuple[str, ...], default: tuple[str, ...] | None = None) -> frozenset:
-    """'heatmap,fakes' keeps only those; '-arrows,-bars' drops those from the default layers (`default`,
-    else all: dropping one never adds another); None is the default, 'all' is all."""
+def parse_layers(spec: str | list[str] | None, available: tuple[str, ...],
+                 default: tuple[str, ...] | None = None) -> frozenset:
+    """'heatmap,fakes' (or, from Python, ['heatmap', 'fakes']) keeps only those; '-arrows,-bars' drops
+    those from the default layers (`default`, else all: dropping one never adds another); None is the
+    default, 'all' is all."""
     default = frozenset(default or available)
+    if isinstance(spec, (list, tuple)):   # a list failed with "'list' object has no attribute 'strip'"
+        spec = ",".join(map(str, spec))
+    if spec is not None and not isinstance(spec, str):
+        raise VizError(f"layers = {spec!r} is not allowed: name them, e.g. 'heatmap,fakes' or ['heatmap', 'fakes']")
     if spec is None or not spec.strip():
         return default
     if spec.strip() == "all":

@@ -7,6 +7,8 @@ never needs IPython.
 from __future__ import annotations
 
 import base64
+import numbers
+import os
 import sys
 import tempfile
 from html import escape
@@ -45,22 +47,28 @@ def show(runs, what: str = "viewer", labels: list[str] | None = None, height: in
         raise VizError(f"show(what={what!r}) has no option {', '.join(unknown)}: it takes {', '.join(takes[what])}")
     if isinstance(labels, str):   # one run's label: iterated, it was one label per character
         labels = [labels]
+    folders = run_folders(runs)
     if what == "viewer":
+        # int() failed on 'big' as a bare ValueError and cut 400.7 to 400; 0 or below hid the viewer
+        if height is not None and (isinstance(height, bool) or not isinstance(height, numbers.Integral)
+                                   or height < 1):
+            raise VizError(f"show(height={height!r}): give the viewer's height in pixels, a whole number >= 1")
         from .report import report_html
-        page = report_html([runs] if isinstance(runs, (str, Path)) else list(runs), labels)
+        page = report_html(folders, labels)
         inline = Inline(f'<iframe srcdoc="{escape(page, quote=True)}" style="width:100%;'
-                        f'height:{int(IFRAME_HEIGHT if height is None else height)}px;'
+                        f'height:{IFRAME_HEIGHT if height is None else height}px;'
                         'border:1px solid #ddd" sandbox="allow-scripts allow-downloads"></iframe>')
     else:
-        if not isinstance(runs, (str, Path)):
+        if len(folders) > 1:
             raise VizError("show(..., what='animation') takes one run folder: use gandiag compare for several")
         from .animate import animate_run
         with tempfile.TemporaryDirectory() as tmp:
-            fmt = options.pop("fmt", "gif")
-            path = animate_run(runs, fmt, out=Path(tmp) / f"animation.{fmt}", **options)
+            # no suffix: animate_run gives the format's, and a refused fmt is not named against an --out
+            # the user never gave
+            path = animate_run(folders[0], out=Path(tmp) / "animation", **options)
             data = base64.b64encode(path.read_bytes()).decode("ascii")
-        inline = Inline(f'<img alt="training animation" src="data:image/gif;base64,{data}">' if fmt == "gif" else
-                        f'<video controls loop src="data:video/mp4;base64,{data}"></video>')
+        inline = Inline(f'<img alt="training animation" src="data:image/gif;base64,{data}">' if path.suffix == ".gif"
+                        else f'<video controls loop src="data:video/mp4;base64,{data}"></video>')
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is None:
@@ -68,3 +76,17 @@ def show(runs, what: str = "viewer", labels: list[str] | None = None, height: in
     from IPython.display import HTML, display
     display(HTML(inline.html))
     return None
+
+
+def run_folders(runs) -> list:
+    """The run folders `runs` names: one folder (a str or path) or an iterable of them."""
+    if isinstance(runs, (str, os.PathLike)):
+        return [runs]
+    # an int or None failed in iter() and [] in the viewer's indexing, far from the call that gave them
+    try:
+        folders = list(runs)
+    except TypeError:
+        folders = None
+    if not folders or not all(isinstance(f, (str, os.PathLike)) for f in folders):
+        raise VizError(f"show({runs!r:.80}): give a run folder (a str or Path) or a list of them")
+    return folders
