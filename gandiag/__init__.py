@@ -28,6 +28,7 @@ def run(cfg: Config, out=None, quiet: bool = True):
 
 def resume(path, steps: int | None = None, quiet: bool = True):
     """Continue a run from its newest checkpoint to `steps` in total."""
+    _one_run(path, "resume", "gandiag resume {} continues all of them")
     from .train import resume as _resume
     return _resume(path, steps, quiet=quiet)
 
@@ -41,8 +42,23 @@ def target(spec, modes: int | None = None, **options):
 
 def load_run(path):
     """The run folder at `path`, to read: RunReader (record, config, metrics(), series(key), snapshot(step))."""
+    _one_run(path, "load_run")
     from .record.folder import RunReader
     return RunReader(path)
+
+
+def _one_run(path, call: str, cli: str | None = None) -> None:
+    """Refuse a folder of runs (a --seeds pass) in one line naming them: read as a run, it was 'not a gandiag
+    run folder (no config.json): give the folder that `gandiag run` printed', which is the folder it printed."""
+    from pathlib import Path
+
+    from .record import RunError, run_folders_in
+    runs = run_folders_in(path)
+    if runs:
+        named = ", ".join(p.name for p in runs[:3]) + (", ..." if len(runs) > 3 else "")
+        raise RunError(f"{path} holds {len(runs)} run folders ({named}), not one run: gandiag.{call} takes one of "
+                       f"them, e.g. gandiag.{call}({str(Path(path) / runs[0].name)!r})"
+                       + (f" (on the command line, {cli.format(path)})" if cli else ""))
 
 
 def __getattr__(name):
@@ -55,6 +71,7 @@ def __getattr__(name):
 
 def analyze(path):
     """(analysis dict, verdicts) of a run folder; also writes analysis.json and diagnosis.json."""
+    _one_run(path, "analyze", "gandiag analyze {} tabulates their findings")
     from .analysis import analyze_run
     return analyze_run(path)
 

@@ -125,3 +125,23 @@ def test_run_refuses_what_is_not_a_config_in_one_line(tmp_path, given):
                                   "from a dict")
     assert not (tmp_path / "run").exists()
     assert gandiag.run(toy_config(steps=2), tmp_path / "run").status == R.FINISHED
+
+
+@pytest.mark.parametrize("call, cli", [
+    ("analyze", " (on the command line, gandiag analyze {} tabulates their findings)"),
+    ("load_run", ""),
+    ("resume", " (on the command line, gandiag resume {} continues all of them)"),
+])
+def test_a_folder_of_runs_is_refused_naming_its_runs(tmp_path, call, cli):
+    """gandiag.analyze of a --seeds pass said 'not a gandiag run folder (no config.json): give the folder that
+    `gandiag run` printed', the very folder `gandiag run --seeds` had printed."""
+    for seed in (0, 1):
+        rotating_run(tmp_path / "pass" / f"seed_{seed}", 2, res=8, n_fakes=16)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(R.RunError) as refused:
+        getattr(gandiag, call)(tmp_path / "pass")
+    first = str(tmp_path / "pass" / "seed_0")
+    assert str(refused.value) == (f"{tmp_path / 'pass'} holds 2 run folders (seed_0, seed_1), not one run: gandiag."
+                                  f"{call} takes one of them, e.g. gandiag.{call}({first!r})"
+                                  + cli.format(tmp_path / "pass"))
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
