@@ -115,10 +115,11 @@ def test_a_rerun_with_another_config_is_refused_in_one_line(done):
     assert "Traceback" not in result.output
 
 
-def tiny_flags(name: str, out: Path) -> list[str]:
-    """`gandiag reproduce NAME` on one seed of two steps of CELL_TOY's cells, into `out`."""
+def tiny_flags(name: str, out: Path, seeds: int = 1, steps: int = 2) -> list[str]:
+    """`gandiag reproduce NAME` on `seeds` seeds of `steps` steps of CELL_TOY's cells, into `out`."""
     sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in CELL_TOY.items()]
-    return ["reproduce", name, "--profile", "quick", "--seeds", "1", "--steps", "2", *sets, "--out", str(out)]
+    return ["reproduce", name, "--profile", "quick", "--seeds", str(seeds), "--steps", str(steps), *sets, "--out",
+            str(out)]
 
 
 @pytest.mark.parametrize("key, value, words", [("steps", "3", "use --steps"), ("seed", "5", "use --seeds"),
@@ -198,6 +199,33 @@ def test_a_cell_whose_metrics_were_lost_is_named_in_the_table_not_silently_left_
     assert again.trained == 0
     assert (f"Not measured, so left out of n (no evaluation row in the cell's {R.METRICS_FILE}): "
             f"{scenario}/{method}/seed {seed.split('_')[1]}. Delete such a cell's folder") in again.text
+
+
+def test_a_finished_cell_whose_status_json_was_damaged_counts_as_done_by_its_checkpoint_and_metrics(done, tmp_path):
+    """An emptied or truncated status.json (a write killed mid-way, a full disk) read as unfinished, and the
+    rerun stopped at its resume: 'is already at step 6: pass --steps larger than that', no advice for a table."""
+    first = done("pacgan-table1")
+    out = shutil.copytree(first.out, tmp_path / "copy")
+    emptied, truncated = cell_folders(out)[:2]
+    (emptied / R.STATUS_FILE).write_text("")
+    (truncated / R.STATUS_FILE).write_text((truncated / R.STATUS_FILE).read_text()[:12])
+    again = tiny("pacgan-table1", out)
+    assert (again.trained, again.rows) == (0, first.rows)
+    assert [R.RunReader(f).status["status"] for f in (emptied, truncated)] == [R.FINISHED, R.FINISHED]
+
+
+def test_a_damaged_status_json_whose_metrics_fall_short_of_the_checkpoint_is_named_in_one_line(done, tmp_path):
+    out = shutil.copytree(done("pacgan-table1").out, tmp_path / "copy")
+    cell = cell_folders(out)[0]
+    (cell / R.STATUS_FILE).write_text("")
+    lines = (cell / R.METRICS_FILE).read_text().splitlines(keepends=True)
+    (cell / R.METRICS_FILE).write_text("".join(lines[:-1]))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, tiny_flags("pacgan-table1", out, 2, STEPS["pacgan-table1"]))
+    assert result.exit_code == 1 and result.output.splitlines() == [
+        f"Error: {cell / R.STATUS_FILE} is unreadable and the cell's {R.METRICS_FILE} ends short of its checkpoint "
+        f"at step 6: delete the folder {cell} and rerun to train the cell again"]
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_a_killed_reproduction_resumes_and_ends_with_the_same_table(done, tmp_path):

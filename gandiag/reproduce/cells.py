@@ -29,6 +29,8 @@ from ..machine import cpu_share
 TODO, RESUME, DONE, BUSY = "todo", "resume", "done", "busy"
 #: config fields that do not change what a cell trains or measures (steps are compared on their own)
 NOT_COMPARED = ("steps", "checkpoint_every", "keep_checkpoints", "threads", "seed_workers", "device")
+#: RunReader.status of a folder whose status.json is missing or unreadable
+UNREADABLE = "unknown"
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,32 @@ def state(cell: Cell) -> str:
                          f"protocol's {wanted[what]!r}): give another --out, or delete the folder to train it anew")
     if status["status"] == R.RUNNING:
         return BUSY
+    if status["status"] == UNREADABLE:
+        return _without_status(reader, steps)
     if status["status"] == R.DIVERGED or (status["status"] == R.FINISHED and step >= steps):
         return DONE
     return RESUME
+
+
+def _without_status(reader: R.RunReader, steps: int) -> str:
+    """A cell whose status.json is emptied, truncated or lost (a write killed mid-way, a full disk): its
+    newest checkpoint says where it stands. Short of the steps, it resumes from there; at them, with its
+    metrics too, its run ended and status.json is written anew (resuming would refuse it as already at its
+    steps); at them without the metrics, the cell cannot be told apart from a damaged one: a RunError."""
+    folder, ckpts = reader.root, reader.checkpoint_steps()
+    if R.writer_alive(folder):
+        return BUSY
+    if not ckpts or ckpts[-1] != steps:
+        return RESUME
+    rows = reader.metrics()
+    if not rows or rows[-1].get(R.STEP) != steps:
+        raise R.RunError(f"{folder / R.STATUS_FILE} is unreadable and the cell's {R.METRICS_FILE} ends short of its "
+                         f"checkpoint at step {steps:,}: delete the folder {folder} and rerun to train the cell again")
+    R.atomic_write_json(folder / R.STATUS_FILE, {
+        "status": R.FINISHED, "step": steps,
+        "detail": f"written anew by gandiag reproduce: {R.STATUS_FILE} was unreadable, and the newest checkpoint "
+                  f"and the last metrics row are at the run's {steps:,} steps"})
+    return DONE
 
 
 def train_cell(cell: Cell) -> str:
