@@ -122,6 +122,23 @@ def tiny_flags(name: str, out: Path, seeds: int = 1, steps: int = 2) -> list[str
             str(out)]
 
 
+@pytest.mark.parametrize("steps, change, words", [
+    (6, ["--set", "g_hidden=32"], "g_hidden = [16] there (the earlier run's --set), [32] now (your --set): give --set "
+                                  "g_hidden=16 to reuse its cells, or another --out for the new value"),
+    (6, ["--set", "d_lr=0.01"], "d_lr = 0.0001 there (the protocol's), 0.01 now (your --set): drop --set d_lr to "
+                                "reuse its cells, or give another --out for the new value"),
+    (2, [], "6 steps there, --steps 2 now (a cell is not cut back): give --steps 6 or more to reuse its cells, or "
+            "another --out")])
+def test_a_changed_set_on_rerun_is_refused_saying_where_each_value_came_from(done, steps, change, words):
+    """It said 'g_hidden = [16], the protocol's [32]': the 16 was the earlier run's --set, the 32 this one's."""
+    out = done("pacgan-table1").out
+    before = (out / "reproduction.json").read_bytes()
+    result = CliRunner().invoke(main, [*tiny_flags("pacgan-table1", out, 2, steps), *change])
+    assert result.exit_code == 1 and result.output.splitlines() == [
+        f"Error: {out / 'cells' / 'ring' / 'gan' / 'seed_0'} holds a run of another configuration: {words}"]
+    assert (out / "reproduction.json").read_bytes() == before
+
+
 @pytest.mark.parametrize("key, value, words", [("steps", "3", "use --steps"), ("seed", "5", "use --seeds"),
                                                ("unrolled", "5", "the protocol's methods set it")])
 def test_a_set_of_what_the_table_states_is_refused_before_anything_is_written(tmp_path, key, value, words):

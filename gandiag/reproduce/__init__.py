@@ -17,8 +17,8 @@ from pathlib import Path
 
 from .. import record as R
 from ..config import to_dict
-from .cells import (BUSY, DONE, TODO, Cell, Unit, cell_folder, seeds_per_pass, slurm_executor, state, submit,
-                    train_local, units)
+from .cells import (BUSY, DONE, TODO, Cell, ConfigDiffers, Unit, cell_folder, seeds_per_pass, slurm_executor, state,
+                    submit, train_local, units)
 from .protocol import PROFILES, Protocol, ProtocolError, load_protocol, protocol_names
 from .table import build_table, csv_text, final_row, markdown
 
@@ -89,9 +89,12 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
                             "must be at least 1")
     out = Path(out) if out is not None else \
         Path("runs/reproduce") / f"{protocol.name}-{profile}{'' if steps == chosen.steps else f'-steps{steps}'}"
-    _check_out(out, protocol)
+    earlier = _check_out(out, protocol)
     cells = plan(protocol, profile, seeds, steps, out, overrides)
-    states = {c.name: state(c) for c in cells}   # a folder of another configuration fails before any training
+    try:   # a folder of another configuration fails before any training
+        states = {c.name: state(c) for c in cells}
+    except ConfigDiffers as e:
+        raise R.RunError(_differs(e, earlier, overrides or {})) from None
     todo = [c for c in cells if states[c.name] not in (DONE, BUSY)]
     out.mkdir(parents=True, exist_ok=True)
     R.atomic_write_json(out / REQUEST, {"protocol": protocol.name, "profile": profile, "seeds": seeds, "steps": steps,
@@ -130,21 +133,49 @@ def reproduce(name: str, profile: str | None = None, seeds: int | None = None, s
         raise Interrupted(f"interrupted: {done} of {len(cells)} cells done; {kept}") from None
 
 
-def _check_out(out: Path, protocol: Protocol) -> None:
+def _check_out(out: Path, protocol: Protocol) -> dict | None:
     """Refuse an --out that holds something else, before anything is written: the table, its figure and
     reproduction.json would overwrite that of another protocol's reproduction (its cells live under other
-    names, so no cell's config would differ), or land inside a run folder."""
+    names, so no cell's config would differ), or land inside a run folder. The earlier reproduction's
+    --set values where its reproduction.json says them, {} where there is none."""
     if (out / R.CONFIG_FILE).is_file():
         raise R.RunError(f"{out} is a run folder (it holds {R.CONFIG_FILE}), not a reproduction's: give another --out")
     if not (out / REQUEST).is_file():
-        return
+        return {}
     try:
-        other = json.loads((out / REQUEST).read_text(encoding="utf-8")).get("protocol")
+        request = json.loads((out / REQUEST).read_text(encoding="utf-8"))
+        other, overrides = request.get("protocol"), request.get("overrides")
     except (ValueError, AttributeError):   # a damaged request (a killed write): a rerun writes it anew
-        return
+        return None
     if other != protocol.name:
         raise R.RunError(f"{out} holds a reproduction of {other!r} ({REQUEST}), not of {protocol.name!r}: give "
                          "another --out, or delete the folder to reproduce anew")
+    return overrides if isinstance(overrides, dict) else None
+
+
+def _differs(e: ConfigDiffers, earlier: dict | None, overrides: dict) -> str:
+    """The refusal of a cell folder of another config, saying where each value came from (the earlier
+    reproduction's --set or the protocol; earlier None: not known) and how to reuse the cells."""
+    head = f"{e.folder} holds a run of another configuration"
+    if e.key == "steps":
+        return (f"{head}: {e.there:,} steps there, --steps {e.wanted:,} now (a cell is not cut back): give --steps "
+                f"{e.there} or more to reuse its cells, or another --out")
+    then = "" if earlier is None else " (the earlier run's --set)" if e.key in earlier else " (the protocol's)"
+    now = " (your --set)" if e.key in overrides else " (the protocol's)"
+    if earlier is not None and e.key not in earlier and e.key not in overrides:
+        how = "give another --out, or delete the folder to train it anew"
+    elif earlier is not None and e.key not in earlier:
+        how = f"drop --set {e.key} to reuse its cells, or give another --out for the new value"
+    else:
+        how = f"give --set {e.key}={_set_text(e.there)} to reuse its cells, or another --out for the new value"
+    return f"{head}: {e.key} = {e.there!r} there{then}, {e.wanted!r} now{now}: {how}"
+
+
+def _set_text(value) -> str:
+    """A config value as --set reads it back (widths as on `gandiag run`: 64,64)."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
 def _train(work: list[Unit], cells: int, jobs: int, launcher: str, out: Path, executor, slurm, say,

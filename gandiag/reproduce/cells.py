@@ -46,6 +46,16 @@ class Cell:
         return f"{self.scenario}/{self.method}/seed {self.seed}"
 
 
+class ConfigDiffers(R.RunError):
+    """A cell's folder holds a run whose config differs from the cell's in `key` (the first such field):
+    `there` in the folder, `wanted` now. The reproduction says where each value came from."""
+
+    def __init__(self, folder: Path, key: str, there, wanted):
+        super().__init__(f"{folder} holds a run of another configuration ({key} = {there!r} there, {wanted!r} now): "
+                         "give another --out, or delete the folder to train it anew")
+        self.folder, self.key, self.there, self.wanted = folder, key, there, wanted
+
+
 def cell_folder(out: Path, scenario: str, method: str, seed: int) -> Path:
     return Path(out) / "cells" / scenario / method / f"seed_{seed}"
 
@@ -63,8 +73,7 @@ def state(cell: Cell) -> str:
     step, steps = status.get("step", 0), cell.config["steps"]
     if differs or recorded["steps"] > steps:
         what = differs[0] if differs else "steps"
-        raise R.RunError(f"{folder} holds a run of another configuration ({what} = {recorded[what]!r}, the "
-                         f"protocol's {wanted[what]!r}): give another --out, or delete the folder to train it anew")
+        raise ConfigDiffers(folder, what, recorded[what], wanted[what])
     if status["status"] == R.RUNNING:
         return BUSY
     if status["status"] == UNREADABLE:
