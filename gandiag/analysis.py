@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import record as R
-from .diagnose import RULES, Verdict, diagnose
+from .diagnose import Verdict, diagnose, judgement, rules_need, shortfall, summary, verdict_head
 from .facts import RunFacts, row_samples
 from .data.points import load_samples
 from .metrics import coverage, oscillation as osc, saturation
@@ -116,10 +116,12 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
                            R.A_COVERAGE: cover,
                            R.A_OSCILLATION: oscill,
                            R.A_SATURATION: saturation.summary(rows)})
-    verdicts = diagnose(RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or [])))
+    facts = RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or []))
+    verdicts = diagnose(facts)
+    analysis[R.A_JUDGED] = judgement(facts, verdicts)
     R.atomic_write_json(reader.root / R.ANALYSIS_FILE, analysis)
     R.atomic_write_json(reader.root / R.DIAGNOSIS_FILE, json_ready({R.VERDICTS: [v.to_dict() for v in verdicts],
-                                                                    R.RULES_CHECKED: [r.name for r in RULES]}))
+                                                                    **analysis[R.A_JUDGED]}))
     return analysis, verdicts
 
 
@@ -171,7 +173,7 @@ def format_report(analysis: dict, verdicts: list[Verdict], lines: int = 6) -> st
                    f"{saturation.SATURATED_BELOW:g}; at step {last[R.STEP]} G's gradient norm is "
                    f"{_g(last[R.SAT_GNORM_MINIMAX])} under the saturating loss vs {_g(last[R.SAT_GNORM_NONSAT])} "
                    "under -log D")
-    out.append("diagnosis: " + (f"{len(verdicts)} finding(s)" if verdicts else "no failure found"))
+    out.append("diagnosis: " + summary(analysis.get(R.A_JUDGED) or {}, len(verdicts), analysis[R.A_RUN]))
     for v in verdicts:
         steps = v.evidence[R.EV_STEPS]
         out.append(f"  [{v.severity}] {v.title}  (steps {steps[0]}-{steps[1]})")
@@ -195,6 +197,7 @@ def format_runs(root, results: list[tuple[Path, tuple[dict, list[Verdict]] | str
     out = [f"{len(results)} runs in {root}, each analysed into its own analysis.json and diagnosis.json:",
            f"  {'run':<{width}}{'status':<11}{'modes':>5}  findings"]
     found: dict[str, list[str]] = {}
+    short: list[Path] = []
     analysed = [(folder, result) for folder, result in results if not isinstance(result, str)]
     for folder, result in results:
         if isinstance(result, str):
@@ -203,13 +206,23 @@ def format_runs(root, results: list[tuple[Path, tuple[dict, list[Verdict]] | str
         analysis, verdicts = result
         for v in verdicts:
             found.setdefault(v.title, []).append(folder.name)
+        judged = analysis.get(R.A_JUDGED) or {}
+        unjudged = judged.get(R.RULES_UNJUDGED)
+        if unjudged:
+            short.append(folder)
+        too_short = f" ({rules_need(len(unjudged))} more rows than its {judged[R.DIAGNOSED_ROWS]})" if unjudged else ""
         modes = ((analysis[R.A_COVERAGE] or {}).get(R.SERIES) or {}).get(R.MODES) or [None]
         out.append(f"  {folder.name:<{width}}{analysis[R.A_STATUS]:<11}{_g(modes[-1]):>5}  "
-                   + (", ".join(v.rule for v in verdicts) or "no failure found"))
+                   + (", ".join(v.rule for v in verdicts) or verdict_head(judged, 0)) + too_short)
     out.append(f"findings over the {len(analysed)} runs analysed:" if found else
-               f"no failure found in any of the {len(analysed)} runs analysed")
+               f"no failure found in any of the {len(analysed)} runs analysed"
+               + (" by the rules that could judge them" if short else ""))
     for title, names in found.items():
         out.append(f"  {len(names)} of {len(analysed)}  {title}  ({', '.join(names)})")
+    if short:
+        names = ", ".join(f.name for f in short)
+        out.append(f"{len(short)} of {len(analysed)} runs too short for some rules ({names}): gandiag analyze "
+                   f"{short[0]} names them and how long to train on")
     if found:
         out.append(f"each run's evidence and remedies: gandiag analyze {analysed[0][0]}")
     return "\n".join(out)
@@ -316,10 +329,14 @@ def config_dict(config) -> dict:
 def live_verdicts(rows: list[dict], config=None) -> list[Verdict]:
     """The diagnosis on the last LIVE_ROWS metrics rows, as `analyze` reaches it on those rows: the
     same rules, config and oscillation windows (from the rows' mode counts)."""
+    return diagnose(_live_facts(rows, config_dict(config)))
+
+
+def _live_facts(rows: list[dict], config: dict) -> RunFacts:
     recent = rows[-LIVE_ROWS:]
     _, steps, near, hq = mode_sequence(recent, [], None)
     windows = osc.late(osc.windows(steps, near, hq)) if near is not None else []
-    return diagnose(RunFacts(recent, config_dict(config), R.RUNNING, windows))
+    return RunFacts(recent, config, R.RUNNING, windows)
 
 
 def live_warnings(config=None):
@@ -334,6 +351,16 @@ def live_warnings(config=None):
         return [v.title for v in live_verdicts(rows, known)]
 
     return on_row
+
+
+def shortfall_at_end(path) -> str | None:
+    """The diagnosis line for the end of `gandiag run` when the run is too short for some rules (None
+    otherwise): the live check on the folder's rows, whose first (step-0) row the loop never passes it."""
+    reader = R.RunReader(path)
+    facts = _live_facts(reader.metrics(), reader.config)
+    verdicts = diagnose(facts)
+    judged = judgement(facts, verdicts)
+    return summary(judged, len(verdicts), str(reader.root)) if shortfall(judged) else None
 
 
 # --- `gandiag metrics`: a user's own samples ------------------------------------------------------

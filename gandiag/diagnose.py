@@ -16,6 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from . import record as R
 from . import remedies as X
+from .metrics import oscillation as osc
 from .facts import RunFacts, row_samples, tail as _tail
 from .metrics.coverage import strict_share
 from .metrics.saturation import SATURATED_BELOW
@@ -41,6 +42,9 @@ class Rule:
     severity: str                     # one of SEVERITIES
     when: str                         # the condition in words, naming the thresholds
     thresholds: dict
+    # metrics rows (the trainer's step-0 row, which has no losses, included) the check needs before it
+    # can find its failure: a run with fewer that it finds nothing in was not judged by it
+    needs: int
     check: Callable[[RunFacts, dict], Finding | None]
     remedies: tuple[X.Remedy, ...]
 
@@ -307,51 +311,51 @@ RULES: tuple[Rule, ...] = (
     Rule("divergence", "Training diverged (non-finite values)", "error",
          "a loss or gradient norm is NaN/inf (null in metrics.jsonl), some fakes are (n_nonfinite), or "
          "status.json says diverged",
-         {}, _divergence, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
+         {}, 1, _divergence, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
     Rule("exploded", "Training blew up (no NaN): losses far off, G gets no gradient", "error",
          "|D loss| or |G loss| >= max_loss, or G's gradient norm exactly 0, for min_rows rows in a row",
-         {"max_loss": 1e3, "min_rows": 5}, _exploded, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
+         {"max_loss": 1e3, "min_rows": 5}, 3, _exploded, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
     Rule("d_loss_zero", "D loss -> its floor: the discriminator is too strong", "warning",
          "D loss within max_above_floor of its floor for min_rows rows in a row; the floor is what a perfect D "
          "scores with the run's targets (0, or H(s) for one-sided smoothing s; not wgan)",
-         {"max_above_floor": 0.05, "min_rows": 5}, _d_loss_zero,
+         {"max_above_floor": 0.05, "min_rows": 5}, 6, _d_loss_zero,
          (X.SMOOTHING, X.INSTANCE_NOISE, X.NOISY_LABELS, X.NONSATURATING)),
     Rule("exploding_gradients", "Gradient norms above 100", "warning",
          "D's or G's gradient norm > max_grad_norm in any row",
-         {"max_grad_norm": 100.0}, _exploding_gradients,
+         {"max_grad_norm": 100.0}, 2, _exploding_gradients,
          (X.PENALTY, X.SPECTRAL, X.SMOOTHING_GRADIENTS, X.LOWER_RATES)),
     Rule("spiky_d_loss", "Spiky, high-variance D loss", "warning",
          "min_spikes rows jump above (1 + rise) x the median of the window rows before them and robust_z "
          "robust stds above it, or the later half's std / mean > max_cv (not wgan)",
-         {"window": 20, "rise": 0.5, "robust_z": 6.0, "min_spikes": 3, "max_cv": 0.5}, _spiky_d_loss,
+         {"window": 20, "rise": 0.5, "robust_z": 6.0, "min_spikes": 3, "max_cv": 0.5}, 22, _spiky_d_loss,
          (X.LOWER_RATES, X.BETAS, X.SPECTRAL, X.INSTANCE_NOISE, X.SMOOTHING)),
     Rule("g_loss_falls_without_progress", "G loss keeps falling while samples do not improve", "warning",
          "over >= min_rows rows G loss has rank correlation with the step <= max_rank_corr and its last fifth's "
          "median is min_drop below its first fifth's, while high-quality share gains < min_hq_gain, strict modes "
          "gain < min_mode_gain, and the samples are not already on every mode at >= good_hq (toy runs)",
          {"min_rows": 10, "max_rank_corr": -0.7, "min_drop": 0.25, "min_hq_gain": 0.05, "min_mode_gain": 1,
-          "good_hq": 0.9},
+          "good_hq": 0.9}, 11,
          _g_loss_falls_without_progress, (X.LOOK, X.D_MORE, X.MINIBATCH)),
     Rule("mode_collapse", "Mode collapse: good samples on few modes", "warning",
          "over the last `tail` share of the rows, median strict modes <= max_modes_share x modes and (toy runs) "
          "median high-quality share >= min_hq",
-         {"min_hq": 0.5, "max_modes_share": 0.75, "tail": 0.2}, _mode_collapse,
+         {"min_hq": 0.5, "max_modes_share": 0.75, "tail": 0.2}, 10, _mode_collapse,
          (X.UNROLL, X.MINIBATCH, X.PACK, X.REPLAY)),
     Rule("mode_hopping", "Mode hopping: the generator rotates through the modes", "warning",
          "at least min_hot_share of the later half's windows have a mode-part oscillation index >= min_index "
          "while their mass sits near at most max_near_share x modes at once, unless the last window holds more "
          "than max_near_share x modes at high quality at once (image runs: classes): the run has settled since",
-         {"min_index": 0.25, "max_near_share": SPREAD_SHARE, "min_hot_share": 0.5}, _mode_hopping,
+         {"min_index": 0.25, "max_near_share": SPREAD_SHARE, "min_hot_share": 0.5}, osc.WINDOW, _mode_hopping,
          (X.UNROLL, X.HIST_AVG, X.REPLAY, X.SWAPS)),
     Rule("spreading", "Spreading out: mass over many modes, not converged yet", "note",
          "over the later half's windows the mass sits near more than min_near_share x modes at once, while the "
          "median high-quality share of the last `tail` of the rows is < max_hq (toy runs)",
-         {"min_near_share": SPREAD_SHARE, "max_hq": 0.5, "tail": 0.2}, _spreading,
+         {"min_near_share": SPREAD_SHARE, "max_hq": 0.5, "tail": 0.2}, osc.WINDOW, _spreading,
          (X.TRAIN_LONGER, X.WATCH)),
     Rule("vanishing_g_gradient", "Vanishing G gradient (saturated minimax loss)", "warning",
          f"loss = minimax and at >= min_probes saturation probes a share >= min_sat_share of fakes has "
          f"D(G(z)) < {SATURATED_BELOW:g}",
-         {"min_sat_share": 0.5, "min_probes": 2}, _vanishing_g_gradient,
+         {"min_sat_share": 0.5, "min_probes": 2}, 2, _vanishing_g_gradient,
          (X.NONSATURATING, X.INSTANCE_NOISE, X.SMOOTHING, X.WGAN_GP)),
 )
 
@@ -366,14 +370,62 @@ def diagnose(run: RunFacts, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
         found = rule.check(sees, rule.thresholds)
         if found is not None:
             verdicts.append(Verdict(rule.name, rule.title, rule.severity, found.message, found.evidence,
-                                    X.for_run(rule.remedies, run.config)))
+                                    X.for_run(rule.remedies, run.config, _reached(run))))
     return verdicts
+
+
+def _reached(run: RunFacts) -> int | None:
+    return max(r[R.STEP] for r in run.rows) if run.rows else None
+
+
+def judgement(run: RunFacts, verdicts: list[Verdict], rules: tuple[Rule, ...] = RULES) -> dict:
+    """Which rules judged the run: diagnosis.json's fields beside the verdicts. A rule that found
+    nothing in fewer rows than it needs did not look, and "no failure found" must not speak for it."""
+    fired, rows = {v.rule for v in verdicts}, len(run.rows)
+    unjudged = {r.name: r.needs for r in rules if r.name not in fired and rows < r.needs}
+    c, resume = run.config, None
+    if unjudged and "steps" in c and "log_every" in c:   # a run of gandiag's trainer: a row every log_every steps
+        resume = X.resume_total(c, _reached(run) or 0, (max(unjudged.values()) - rows) * int(c["log_every"]))
+    return {R.RULES_CHECKED: [r.name for r in rules], R.RULES_UNJUDGED: unjudged, R.DIAGNOSED_ROWS: rows,
+            R.RESUME_STEPS: resume}
+
+
+def summary(judged: dict, findings: int, run: str = "RUN") -> str:
+    """The diagnosis in one line, from judgement()'s fields as stored (diagnosis.json; older files have
+    none of the new ones and read as judged by every rule): what `gandiag analyze` and the HTML report
+    say, the multi-run table and the end of `gandiag run` in part."""
+    return "; ".join(filter(None, (verdict_head(judged, findings), shortfall(judged, run))))
+
+
+def verdict_head(judged: dict, findings: int) -> str:
+    unjudged, checked = judged.get(R.RULES_UNJUDGED) or {}, judged.get(R.RULES_CHECKED) or []
+    if findings:
+        return f"{findings} finding(s)"
+    return f"no failure found by {len(checked) - len(unjudged)} of {len(checked)} rules" if unjudged else \
+        "no failure found"
+
+
+def rules_need(n: int) -> str:
+    return f"{n} rule needs" if n == 1 else f"{n} rules need"
+
+
+def shortfall(judged: dict, run: str = "RUN") -> str | None:
+    """The rules too short a run left unjudged, the rows each needs and how to give them (None: none)."""
+    unjudged = judged.get(R.RULES_UNJUDGED) or {}
+    if not unjudged:
+        return None
+    needs = sorted(unjudged.items(), key=lambda item: (item[1], item[0]))
+    resume = judged.get(R.RESUME_STEPS)
+    how = f"train longer (gandiag resume {run} --steps {resume})" if resume is not None else \
+        f"record at least {needs[-1][1]} rows (train longer, or log more often)"
+    return (f"{rules_need(len(unjudged))} more metrics rows than this run's "
+            f"{judged[R.DIAGNOSED_ROWS]} ({', '.join(f'{name} {n}' for name, n in needs)}): {how}")
 
 
 def rules_table() -> str:
     """The rule table as Markdown: the single source of the docs' rule table."""
-    lines = ["| rule | finds | severity | fires when | thresholds |", "|---|---|---|---|---|"]
+    lines = ["| rule | finds | severity | fires when | thresholds | rows needed |", "|---|---|---|---|---|---|"]
     for rule in RULES:
         limits = ", ".join(f"{k} = {v:g}" for k, v in rule.thresholds.items()) or "-"
-        lines.append(f"| `{rule.name}` | {rule.title} | {rule.severity} | {rule.when} | {limits} |")
+        lines.append(f"| `{rule.name}` | {rule.title} | {rule.severity} | {rule.when} | {limits} | {rule.needs} |")
     return "\n".join(lines)

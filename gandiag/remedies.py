@@ -19,27 +19,29 @@ from .config import IMAGE_DATA, TARGET_LOSSES
 class Remedy:
     text: str                                             # as it reads for a run of unknown config
     done: Callable[[dict], bool] | None = None            # the run's config already has this
-    then: Callable[[dict], str | None] | None = None      # what to say then (None: say nothing)
+    # what to say then (None: say nothing), given the config and the last step the run reached (None: unknown)
+    then: Callable[[dict, int | None], str | None] | None = None
     takes: Callable[[dict], bool] | None = None           # the run's config can take its flags (None: any)
 
-    def for_run(self, config: dict) -> str | None:
+    def for_run(self, config: dict, reached: int | None = None) -> str | None:
         if config and self.takes is not None and not self.takes(config):
             return None
         if not config or self.done is None or not self.done(config):
             return self.text
-        return self.then(config) if self.then is not None else None
+        return self.then(config, reached) if self.then is not None else None
 
 
-def for_run(remedies: tuple[Remedy, ...], config: dict) -> tuple[str, ...]:
-    """The remedies as they read for a run with this config, those it already applies left out."""
-    return tuple(text for text in (r.for_run(config) for r in remedies) if text)
+def for_run(remedies: tuple[Remedy, ...], config: dict, reached: int | None = None) -> tuple[str, ...]:
+    """The remedies as they read for a run with this config that reached step `reached`, those it
+    already applies left out."""
+    return tuple(text for text in (r.for_run(config, reached) for r in remedies) if text)
 
 
 def _uses(field: str) -> Callable[[dict], bool]:
     return lambda c: bool(c.get(field))
 
 
-def _more_unrolling(c: dict) -> str:
+def _more_unrolling(c: dict, _reached: int | None) -> str:
     k = int(c["unrolled"])
     more = max(10, 2 * k)
     combine = "" if c.get("minibatch_disc") else \
@@ -47,7 +49,7 @@ def _more_unrolling(c: dict) -> str:
     return f"more unroll steps: --unrolled {more} (this run unrolls {k}){combine}"
 
 
-def _more_packing(c: dict) -> str | None:
+def _more_packing(c: dict, _reached: int | None) -> str | None:
     p = int(c["pack"])
     return f"more packing: --pack {p + 1} (this run packs {p}; PacGAN uses 2-4)" if p < 4 else None
 
@@ -56,7 +58,7 @@ def _more_packing(c: dict) -> str | None:
 _FAR_OFF_LR = 1e-2
 
 
-def _lower_rates(c: dict) -> str:
+def _lower_rates(c: dict, _reached: int | None) -> str:
     d, g = float(c["d_lr"]), float(c["g_lr"])
     if max(d, g) > _FAR_OFF_LR:
         lower = "the published settings use Adam at 1e-4 to 2e-4: --d-lr 1e-4 --g-lr 1e-4"
@@ -65,7 +67,7 @@ def _lower_rates(c: dict) -> str:
     return f"lower the learning rates (this run: --d-lr {d:g} --g-lr {g:g}); {lower}"
 
 
-def _d_more(c: dict) -> str:
+def _d_more(c: dict, _reached: int | None) -> str:
     wider = f"--d-width (now {c.get('d_width', 'the default')})" if c.get("data") in IMAGE_DATA else \
         f"--d-hidden (now {','.join(str(w) for w in c.get('d_hidden', ())) or 'the default'})"
     return f"give D more steps or capacity: --d-steps {int(c['d_steps']) + 1} (now {c['d_steps']}), a wider {wider}"
@@ -81,8 +83,20 @@ def _d_sees_only_labeled_inputs(c: dict) -> bool:
     return not (c.get("conditional") or c.get("aux_classifier"))
 
 
-def _train_longer(c: dict) -> str:
-    return (f"train longer: gandiag resume RUN --steps {2 * int(c['steps'])} (this run: {c['steps']} steps; the "
+def resume_total(c: dict, reached: int | None, more: int = 0) -> int:
+    """The --steps total to resume a run to: `more` steps past the step it reached, and at least the
+    total it was started for (an interrupted run has not had its planned steps yet)."""
+    planned = int(c["steps"])
+    return max(planned, (planned if reached is None else reached) + more)
+
+
+def _train_longer(c: dict, reached: int | None) -> str:
+    planned = int(c["steps"])
+    # twice what it trained: an interrupted run's planned total says nothing of how far it got
+    total = resume_total(c, reached, planned if reached is None else reached)
+    trained = f"{planned} steps" if reached is None or reached >= planned else \
+        f"its rows reach step {reached} of the {planned} planned"
+    return (f"train longer: gandiag resume RUN --steps {total} (this run: {trained}; the "
             "Unrolled GAN paper trains ring8 for 25,000)")
 
 

@@ -427,3 +427,42 @@ def test_analysis_never_imports_training_code(module):
         else:
             continue
         assert not any(n.startswith(("gandiag.train", "gandiag.engine", "gandiag.nets")) for n in names), names
+
+
+# --- runs too short for some rules ---------------------------------------------------------------
+
+def test_a_run_too_short_for_some_rules_is_not_called_healthy_and_is_told_how_long_to_train(tmp_path):
+    """A run of 3 metrics rows got 'diagnosis: no failure found', though spiky D loss, mode hopping,
+    collapse and four other rules need more rows and never looked. diagnosis.json names the rules it
+    left unjudged with the rows each needs; analyze, and the end of gandiag run, say so, from those
+    fields; resuming to the steps they name gives every rule its rows."""
+    from gandiag.diagnose import RULES
+    from tiny import RUN, flags
+    run = tmp_path / "run"
+    ran = invoke("run", "ring8", "--out", run, *flags(RUN, "--no-animate", steps=10, log_every=5))
+    assert ran.exit_code == 0, ran.output
+    result = invoke("analyze", run)
+    diagnosis = json.loads((run / R.DIAGNOSIS_FILE).read_text())
+    assert diagnosis[R.VERDICTS] == [] and diagnosis[R.DIAGNOSED_ROWS] == 3
+    assert diagnosis[R.RULES_UNJUDGED] == {r.name: r.needs for r in RULES if r.needs > 3}
+    assert diagnosis[R.RESUME_STEPS] == 10 + (max(r.needs for r in RULES) - 3) * 5
+    (line,) = [line for line in result.output.splitlines() if line.startswith("diagnosis: ")]
+    assert line.startswith(f"diagnosis: no failure found by {10 - len(diagnosis[R.RULES_UNJUDGED])} of 10 rules; ")
+    assert "than this run's 3 (" in line and f"gandiag resume {run} --steps {diagnosis[R.RESUME_STEPS]})" in line
+    assert line in ran.output.splitlines()
+    assert invoke("resume", run, "--steps", diagnosis[R.RESUME_STEPS], "--no-animate", "--quiet").exit_code == 0
+    assert "diagnosis: no failure found\n" in invoke("analyze", run).output
+    assert json.loads((run / R.DIAGNOSIS_FILE).read_text())[R.RULES_UNJUDGED] == {}
+
+
+def test_the_table_of_several_runs_says_which_were_too_short_to_judge(tmp_path):
+    from gandiag.diagnose import RULES
+    study = tmp_path / "study"
+    write_run(study / "long", healthy_rows(n=60), snapshots("healthy"))
+    write_run(study / "short", healthy_rows(n=3), {s: fixed_z_fakes("healthy", i) for i, s in enumerate((0, 100, 200))})
+    out = invoke("analyze", study).output
+    short = sum(r.needs > 3 for r in RULES)
+    assert f"  short  finished       8  no failure found by {10 - short} of 10 rules ({short} rules need more rows " \
+        "than its 3)\n" in out and "  long   finished       8  no failure found\n" in out
+    assert "no failure found in any of the 2 runs analysed by the rules that could judge them" in out
+    assert f"1 of 2 runs too short for some rules (short): gandiag analyze {study / 'short'} names them" in out

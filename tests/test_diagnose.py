@@ -305,3 +305,13 @@ def test_live_verdicts_are_the_analyzers_on_the_same_rows(tmp_path, healthy, fai
     assert [v.to_dict() for v in live_verdicts(rows, config)] == [v.to_dict() for v in verdicts]
     on_row = live_warnings(config)
     assert [on_row(r) for r in rows][-1] == [v.title for v in verdicts]
+
+
+@pytest.mark.parametrize("status, planned, told", [
+    (R.INTERRUPTED, 20000, "--steps 20000 (this run: its rows reach step 9900 of the 20000 planned;"),
+    (R.FINISHED, 9900, "--steps 19800 (this run: 9900 steps;")])
+def test_train_longer_counts_from_the_step_the_run_reached(healthy, status, planned, told):
+    """A run stopped by Ctrl-C at step 9,900 of 20,000 was told to resume to 40,000, twice steps it never
+    trained: the figure is from the step its rows reach, and at least the total it was started for."""
+    (verdict,) = diagnose(view(spreading([dict(r) for r in healthy], 0), status=status, steps=planned, unrolled=10))
+    assert told in verdict.remedies[0]

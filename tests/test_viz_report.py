@@ -162,6 +162,19 @@ def test_report_headline_states_results_verdict_method_and_command(tmp_path):
     assert page_data(html)["runs"][0]["verdicts"][0]["steps"] == [100, 200]  # shaded on the curves
 
 
+def test_report_headline_of_a_run_too_short_for_some_rules_says_so_not_no_failure_found(tmp_path):
+    """The headline said 'verdict: no failure found' for a run that the rules needing more rows never
+    judged; it states the analyzer's own sentence, from diagnosis.json's fields."""
+    run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=32)
+    R.atomic_write_json(run / R.DIAGNOSIS_FILE, {
+        R.VERDICTS: [], R.RULES_CHECKED: ["divergence", "mode_hopping", "spiky_d_loss"],
+        R.RULES_UNJUDGED: {"spiky_d_loss": 22, "mode_hopping": 8}, R.DIAGNOSED_ROWS: 3, R.RESUME_STEPS: 2100})
+    head = write_report(run).read_text()
+    head = head[head.index("<header>"): head.index("</header>")]
+    assert ("verdict: no failure found by 1 of 3 rules; 2 rules need more metrics rows than this run&#x27;s 3 "
+            f"(mode_hopping 8, spiky_d_loss 22): train longer (gandiag resume {run} --steps 2100)") in head
+
+
 def test_a_diagnosis_holding_nan_evidence_is_reported_not_a_traceback(tmp_path):
     """A diagnosis.json written by Python's json (NaN for a diverged loss) stopped report with
     'ValueError: Out of range float values are not JSON compliant'."""

@@ -177,15 +177,22 @@ def finish(result, quiet: bool, animate: bool) -> None:
         click.echo(f"diverged: {result.detail}; everything recorded before it is kept in {result.path}. "
                    "Try smaller learning rates (--d-lr, --g-lr).", err=True)
         sys.exit(EXIT_DIVERGED)
+    from gandiag.analysis import shortfall_at_end
+    # a run too short for some rules must not read as judged by them all
+    short = shortfall_at_end(result.path)
     if result.status == R.INTERRUPTED:
         click.echo(f"interrupted at step {result.step}, checkpoint saved. Continue with: gandiag resume {result.path}",
                    err=True)
+        if short:
+            click.echo(f"diagnosis: {short}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if animate:
         from gandiag.viz.animate import animate_run
         animate_run(result.path)
     if not quiet:
         click.echo(f"{result.status} at step {result.step}: {_final_metrics(result)}")
+        if short:
+            click.echo(f"diagnosis: {short}")
         click.echo(f"run folder: {result.path}")
         click.echo(f"next: gandiag analyze {result.path}   |   gandiag report {result.path}")
 

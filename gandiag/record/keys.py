@@ -143,6 +143,7 @@ A_RUN, A_STATUS, A_LOSS = "run", "status", "loss"
 A_TRAINER = "trainer"                # "gandiag" (its own trainer) or "own loop" (a user's loop, through the Recorder)
 GANDIAG_TRAINER, OWN_LOOP = "gandiag", "own loop"   # also config.json's TRAINER
 A_COVERAGE, A_OSCILLATION, A_SATURATION = "coverage", "oscillation", "saturation"
+A_JUDGED = "judged"                  # diagnosis.json's fields but the verdicts: which rules could judge the run
 SERIES, SNAPSHOTS, FINAL = "series", "snapshots", "final"
 N_CLASSES = "n_classes"              # an image run's coverage series: the classes each scored row counted over
 # oscillation section
@@ -158,8 +159,12 @@ CYCLE_PERIOD, CYCLE_AMPLITUDE, CYCLE_PEAK_SHARE = "period_steps", "amplitude", "
 CYCLE_PERSISTENCE, CYCLE_STRENGTH = "persistence", "strength"
 # saturation section: SAT_* and D_GRAD_NORM series under SERIES, plus
 SAT_MAX_SHARE, SAT_LAST, SAT_GNORM_RATIO = "max_sat_share", "last", "g_grad_norm_ratio"
-# diagnosis.json: {VERDICTS: [{RULE, TITLE, SEVERITY, MESSAGE, EVIDENCE, REMEDIES}], RULES_CHECKED: [...]}
+# diagnosis.json: {VERDICTS: [{RULE, TITLE, SEVERITY, MESSAGE, EVIDENCE, REMEDIES}], RULES_CHECKED: [...],
+# RULES_UNJUDGED: {rule: metrics rows it needs}, for the rules that found nothing in a run with fewer rows,
+# DIAGNOSED_ROWS: the run's rows, RESUME_STEPS: the `gandiag resume --steps` total that gives every rule its
+# rows (None: not a run of gandiag's trainer, or none needed)}
 VERDICTS, RULES_CHECKED = "verdicts", "rules_checked"
+RULES_UNJUDGED, DIAGNOSED_ROWS, RESUME_STEPS = "rules_unjudged", "rows", "resume_steps"
 V_RULE, V_TITLE, V_SEVERITY, V_MESSAGE, V_EVIDENCE, V_REMEDIES = (
     "rule", "title", "severity", "message", "evidence", "remedies")
 EV_STEPS = "steps"                   # every verdict's evidence: [first, last] step it rests on

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as C, record as R
+from ..diagnose import shortfall, verdict_head
 from . import style
 from .describe import command_line, curve_groups, method, settings_table, verdict_items, verdict_sentence
 from .figures import png_bytes, strip_figure
@@ -259,10 +260,14 @@ def _final_words(view: RunView, run: dict) -> str:
 
 
 def _headline(view: RunView, run: dict, several: bool) -> str:
-    verdicts = run["verdicts"]
-    diagnosed = isinstance(read_diagnosis(view.root), dict)
-    verdict = "; ".join(escape(v["title"]) for v in verdicts) if verdicts else \
-        ("no failure found" if diagnosed else "not analysed (the folder could not be written)")
+    verdicts, diagnosis = run["verdicts"], read_diagnosis(view.root)
+    if isinstance(diagnosis, dict):
+        # the analyzer's own wording for a run too short for some rules, from diagnosis.json's fields
+        short = shortfall(diagnosis, str(view.root))
+        verdict = "; ".join([escape(v["title"]) for v in verdicts] or [escape(verdict_head(diagnosis, 0))]
+                            + ([escape(short)] if short else []))
+    else:
+        verdict = "not analysed (the folder could not be written)"
     status = view.reader.status.get("status", "unknown")
     severity = "error" if any(v["severity"] == "error" for v in verdicts) else "warning" if verdicts else "ok"
     return (f"<div class=headline style='border-color:{run['colour']}'>"
