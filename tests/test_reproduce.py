@@ -26,7 +26,7 @@ from gandiag.config import from_dict
 from gandiag.machine import cpu_share, usable_cpus
 from gandiag.cli import main
 from gandiag.metrics import classifier as classifier_metrics
-from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce, seeds_per_pass, training_seconds
+from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce, seeds_per_pass, table, training_seconds
 from gandiag.reproduce.cells import slurm_executor, units
 from gandiag.reproduce.protocol import ProtocolError
 from tiny import CELL_IMAGE, CELL_TOY
@@ -401,6 +401,18 @@ def test_the_table_is_a_direct_computation_from_the_cells_run_folders(done, name
             assert row["holds"] == (row["mean"] > base[row["scenario"], row["metric"]])
         if row["ordering"].startswith("<") and name == "pacgan-table1":
             assert row["holds"] == (row["mean"] < base[row["scenario"], row["metric"]])
+
+
+def test_methods_of_equal_means_are_a_tie_in_the_ordering_column_not_a_no(monkeypatch, tmp_path):
+    """Two methods both at 0.0 ± 0.0 (both collapsed) read '> GAN: no', as if our seeds reversed the order."""
+    protocol = load_protocol("veegan-table1-2d")
+    cells = plan(protocol, "quick", 2, 30, tmp_path)
+    # a method's two seeds 1 and 3 against the other's 2 and 2: equal means, one with an error
+    value = {0: 1.0, 1: 3.0}
+    monkeypatch.setattr(table, "cell_values", lambda protocol, cell: {
+        m.key: 2.0 if cell.method == protocol.methods[0].id else value[cell.seed] for m in protocol.metrics})
+    rows = [r for r in table.build_table(protocol, cells) if r["ordering"]]
+    assert rows and {(r["ordering"][2:], r["holds"]) for r in rows} == {("GAN: tie", False)}
 
 
 def test_every_cell_folder_is_an_ordinary_run_folder_for_report(done, tmp_path):

@@ -101,12 +101,16 @@ def _scaled(v, metric: Metric):
 
 def _check(protocol: Protocol, claim: Claim, stats: dict) -> tuple[str, bool]:
     """('> GAN: yes', True): whether our means order the two methods as the paper does; 'within ±' when
-    our gap is inside our two errors combined."""
+    our gap is inside our two errors combined; 'tie' when our means are equal (the order does not hold,
+    and neither does the reverse one that 'no' would say)."""
     hi, lo = (stats[claim.scenario, m, claim.metric] for m in (claim.higher, claim.lower))
     other = claim.lower if claim.row == claim.higher else claim.higher
     sign = ">" if claim.row == claim.higher else "<"
     if hi["mean"] is None or lo["mean"] is None:
         return f"{sign} {protocol.method(other).label}: not measured", False
+    # equal values summed in another order may differ in their last bit
+    if math.isclose(hi["mean"], lo["mean"], rel_tol=1e-12):
+        return f"{sign} {protocol.method(other).label}: tie", False
     gap, width = hi["mean"] - lo["mean"], math.hypot(hi["error"] or 0.0, lo["error"] or 0.0)
     ok = gap > 0
     return f"{sign} {protocol.method(other).label}: {'yes' if ok else 'no'}" + \
