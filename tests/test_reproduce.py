@@ -14,6 +14,7 @@ import types
 from dataclasses import replace
 from pathlib import Path
 
+import matplotlib
 import pytest
 import torch
 from click.testing import CliRunner
@@ -28,7 +29,9 @@ from gandiag.cli import main
 from gandiag.metrics import classifier as classifier_metrics
 from gandiag.reproduce import load_protocol, plan, protocol_names, reproduce, seeds_per_pass, table, training_seconds
 from gandiag.reproduce.cells import slurm_executor, units
+from gandiag.reproduce.figure import results_figure
 from gandiag.reproduce.protocol import ProtocolError
+from gandiag.viz import style
 from tiny import CELL_IMAGE, CELL_TOY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -413,6 +416,27 @@ def test_methods_of_equal_means_are_a_tie_in_the_ordering_column_not_a_no(monkey
         m.key: 2.0 if cell.method == protocol.methods[0].id else value[cell.seed] for m in protocol.metrics})
     rows = [r for r in table.build_table(protocol, cells) if r["ordering"]]
     assert rows and {(r["ordering"][2:], r["holds"]) for r in rows} == {("GAN: tie", False)}
+
+
+@pytest.mark.parametrize("name", protocol_names())
+def test_the_table_figure_keeps_its_titles_inside_and_counts_seeds_from_none_to_all(monkeypatch, tmp_path, name):
+    """metz-fig1's figure cut its panel title 'ring8 (Unrolled GAN setting): modes (of 8, >= 1 HQ sample)' at the
+    PNG's right edge, and drew '0 of 2' seeds as no bar on an axis of -0.04 to 0.04."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    protocol = load_protocol(name)
+    monkeypatch.setattr(table, "cell_values", lambda protocol, cell: {m.key: 0.0 for m in protocol.metrics})
+    fig = results_figure(protocol, table.build_table(protocol, plan(protocol, "quick", 2, 30, tmp_path)), "title")
+    with matplotlib.rc_context(style.RC):   # the rc settings the figure is saved under
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    for ax in panels:
+        box = ax.title.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height, ax.title.get_text()
+    labels = [f"{s.label}: {m.label}" for s in protocol.scenarios for m in protocol.metrics]
+    counted = [m.counted for s in protocol.scenarios for m in protocol.metrics]
+    assert [ax.title.get_text().replace("\n", " ") for ax in panels] == labels
+    assert [ax.get_ylim() for ax, c in zip(panels, counted) if c] == [(0.0, 2.0)] * sum(counted)
 
 
 def test_every_cell_folder_is_an_ordinary_run_folder_for_report(done, tmp_path):

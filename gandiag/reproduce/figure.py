@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..viz import style
 from ..viz.figures import save_figure, write_figure
@@ -13,11 +14,20 @@ from .protocol import Protocol
 
 PANEL_IN = (3.2, 2.4)
 CHARS_PER_IN = 14      # of the 9 pt title
+#: of a panel's 8 pt title, centred over its axes: the panel's width less its y tick labels and margins (a
+#: wider one runs past the figure's edge in the last column)
+PANEL_CHARS = int((PANEL_IN[0] - 1.2) * CHARS_PER_IN * 9 / 8)
 
 
 @style.styled
 def table_figure(protocol: Protocol, rows: list[dict], title: str, stem: Path) -> list[Path]:
     """stem.png: one panel per scenario and metric (counted outcomes as bars of seeds)."""
+    return save_figure(results_figure(protocol, rows, title), stem, formats=("png",))
+
+
+@style.styled
+def results_figure(protocol: Protocol, rows: list[dict], title: str) -> Figure:
+    """table_figure's figure."""
     metrics = {m.key: m for m in protocol.metrics}
     panels = [(s, m) for s in protocol.scenarios for m in protocol.metrics]
     cols = min(len(protocol.metrics), 4)
@@ -32,6 +42,9 @@ def table_figure(protocol: Protocol, rows: list[dict], title: str, stem: Path) -
         ours = [mine[m.id] for m in protocol.methods]
         if metric.counted:
             ax.bar(x, [0 if r["mean"] is None else r["mean"] * r["n"] for r in ours], color="C0", label="ours (seeds)")
+            # the axis counts seeds, from none to all: a count of 0 would otherwise sit on an axis of +-0.04
+            ax.set_ylim(0, max(max(r["n"] for r in ours), 1))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         else:
             ax.errorbar([i - 0.1 for i in x], [r["mean"] for r in ours], yerr=[r["error"] or 0 for r in ours],
                         fmt="o", color="C0", capsize=3, label="ours")
@@ -40,14 +53,14 @@ def table_figure(protocol: Protocol, rows: list[dict], title: str, stem: Path) -
             if pub:
                 ax.errorbar(*zip(*[(i, v) for i, v, _ in pub]), yerr=[e for _, _, e in pub], fmt="s", mfc="none",
                             color="C3", capsize=3, label="published")
-        ax.set_title(f"{s.label}: {metrics[metric.key].label}", fontsize=8)
+        ax.set_title(textwrap.fill(f"{s.label}: {metrics[metric.key].label}", PANEL_CHARS), fontsize=8)
         ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         if ax is axes[0]:
             ax.legend(fontsize=6)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    return save_figure(fig, stem, formats=("png",))
+    return fig
 
 
 def strip_figures(protocol: Protocol, cells: list, folder: Path) -> list[Path]:
