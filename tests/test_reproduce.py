@@ -445,6 +445,19 @@ def test_every_cell_folder_is_an_ordinary_run_folder_for_report(done, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_compare_of_a_reproductions_ring_and_grid_cells_labels_them_by_their_targets(done, tmp_path):
+    """veegan-table1-2d's grid is its ring's preset with data = "grid": compare of the two cells said 'two runs
+    would be labelled 'seed_0': nothing tells them apart (settings nor folder names)', though their data differ."""
+    cells = done("veegan-table1-2d").out / "cells"
+    out = tmp_path / "compare"
+    result = CliRunner().invoke(main, ["compare", str(cells / "ring" / "gan" / "seed_0"),
+                                       str(cells / "grid" / "gan" / "seed_0"), "--out", str(out), "--max-frames", "2",
+                                       "--size", "320x180", "--dpi", "40"])
+    assert result.exit_code == 0, result.output
+    runs = {line.split(" | ")[1] for line in (out / "compare.md").read_text().splitlines()[2:]}
+    assert runs == {"data=ring, modes=8, std=0.01", "data=grid, modes=25, std=0.05"}
+
+
 def test_list_names_every_shipped_protocol():
     result = CliRunner().invoke(main, ["reproduce", "--list"])
     assert result.exit_code == 0

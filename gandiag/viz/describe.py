@@ -152,7 +152,10 @@ def short_labels(configs: list[dict], folders: list[str]) -> list[str]:
             p.append(m)
     labels = [", ".join(p) for p in parts]
     if len(set(labels)) < len(labels):
-        scenario_keys = {"data", "modes", "radius", "spacing", "std", "centres", "stds", "weights"}
+        # the target's settings, told apart by the scenario's name where it differs; one scenario of two targets
+        # (a reproduction's grid is its ring's preset with data = "grid") is told apart by them
+        scenario_keys = {"data", "modes", "radius", "spacing", "std", "centres", "stds", "weights"} \
+            if differing(["scenario"]) else set()
         keys = [k for k in differing(sorted(set().union(*configs)))
                 if k not in _NOT_SETTINGS and k not in scenario_keys and k not in _METHOD_KEYS][:3]
         labels = [", ".join(p + [f"{k}={c.get(k)}" for k in keys]) for p, c in zip(parts, configs)]
