@@ -32,7 +32,7 @@ from gandiag.reproduce.cells import slurm_executor, units
 from gandiag.reproduce.figure import results_figure
 from gandiag.reproduce.protocol import ProtocolError
 from gandiag.viz import style
-from tiny import CELL_IMAGE, CELL_TOY
+from tiny import CELL_IMAGE, CELL_TOY, toy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"metz-fig1": 6, "pacgan-table1": 6, "veegan-table1-2d": 30, "unrolled-stacked-mnist": 2}
@@ -456,6 +456,19 @@ def test_compare_of_a_reproductions_ring_and_grid_cells_labels_them_by_their_tar
     assert result.exit_code == 0, result.output
     runs = {line.split(" | ")[1] for line in (out / "compare.md").read_text().splitlines()[2:]}
     assert runs == {"data=ring, modes=8, std=0.01", "data=grid, modes=25, std=0.05"}
+
+
+def test_compare_of_runs_of_different_lengths_tables_where_the_shorter_one_ended(tmp_path):
+    """compare.md spread its steps over the longer run (0, 2, 6, 8, 12, ... of 30) and showed the 10-step run
+    at step 0 only: its final values were in no row."""
+    from gandiag.viz.compare import compare_runs
+    short, long = tmp_path / "short", tmp_path / "long"
+    gandiag.train.run(toy_config(steps=10, log_every=2), short, quiet=True)
+    gandiag.train.run(toy_config(steps=30, log_every=2), long, quiet=True)
+    compare_runs([short, long], tmp_path / "compare", max_frames=2, size=(320, 180), dpi=40)
+    rows = [line.split(" | ") for line in (tmp_path / "compare" / "compare.md").read_text().splitlines()[2:]]
+    last = R.RunReader(short).metrics()[-1]
+    assert [r[2] for r in rows if r[0] == "| 10" and r[1] == "steps=10"] == [str(last[R.MODES])]
 
 
 def test_list_names_every_shipped_protocol():

@@ -18,12 +18,15 @@ DEFAULT_ROWS = 11
 
 
 def table_steps(views: list[RunView], n_rows: int = DEFAULT_ROWS) -> list[int]:
-    """About n_rows logged steps, evenly spread from the first to the last logged step of any run."""
+    """About n_rows logged steps, evenly spread from the first to the last logged step of any run, and each
+    run's last logged step: the spread over the longest run would miss where a shorter one ended, and the
+    table would show none of its final values."""
     logged = sorted({int(r[R.STEP]) for v in views for r in v.rows})
     if len(logged) <= n_rows:
         return logged
     targets = np.linspace(logged[0], logged[-1], n_rows)
-    return sorted({max(s for s in logged if s <= t) for t in targets})
+    ends = {max(int(r[R.STEP]) for r in v.rows) for v in views if v.rows}
+    return sorted({max(s for s in logged if s <= t) for t in targets} | ends)
 
 
 def metrics_table(views: list[RunView], labels: list[str], n_rows: int = DEFAULT_ROWS):
