@@ -164,7 +164,8 @@ class Config:
     replay_size: int = _f(0, "Experience replay buffer of old fakes, in samples (0 = off).", lo=0)
     replay_share: float = _f(0.5, "Share of D's fake batch drawn from the replay buffer.", lo=0.0, hi=1.0)
     swap_every: int = _f(0, "Every N steps swap in old G/D checkpoints (0 = off).", lo=0)
-    swap_for: int = _f(100, "Steps the swapped-in old players train before the current ones return.", lo=1)
+    swap_for: int = _f(100, "Steps the swapped-in old players train before the current ones return (at most "
+                            "swap_every: a swap ends at the next swap point).", lo=1)
     g_dropout: float = _f(0.0, "Dropout in G, at train and test time.", lo=0.0, hi=1.0)
     spectral_norm: bool = _f(False, "Spectral normalisation on D's layers.")
     pack: int = _f(1, "PacGAN packing: samples per D input.", lo=1)
@@ -361,8 +362,13 @@ _ACTS_ONLY = (
      lambda c: c.loss in TARGET_LOSSES,
      "with a loss that trains D towards targets (--loss minimax, nonsaturating or least-squares; the critic "
      "losses wgan, wgan-gp and hinge take none)"),
+    (("label_smoothing",), ("noisy_labels",), lambda c: not c.noisy_labels,
+     "without --noisy-labels (which draws the reals' targets from [0.7, 1.2] in its place)"),
     (("instance_noise_decay",), ("instance_noise",), lambda c: c.instance_noise > 0, "with --instance-noise S"),
     (("replay_share",), ("replay_size",), lambda c: c.replay_size > 0, "with --replay-size N"),
+    # the replayed share of D's batch * pack fakes is rounded to whole fakes
+    (("replay_size",), ("replay_share", "batch", "pack"), lambda c: round(c.replay_share * c.batch * c.pack) > 0,
+     "with a --replay-share that puts at least one old fake into D's batch of batch x pack fakes"),
     (("swap_for",), ("swap_every",), lambda c: c.swap_every > 0, "with --swap-every N"),
     (("d_beta2",), ("d_opt",), lambda c: c.d_opt == "adam", "with --d-opt adam (SGD's momentum is --d-beta1)"),
     (("g_beta2",), ("g_opt",), lambda c: c.g_opt == "adam", "with --g-opt adam (SGD's momentum is --g-beta1)"),
@@ -422,7 +428,17 @@ def make_config(values: dict | None = None, **overrides) -> Config:
     values, overrides = values or {}, {k: v for k, v in overrides.items() if v is not None}
     cfg = _merge(values, overrides)
     _refuse_unused(cfg, values, overrides)
+    _refuse_cut_swaps(cfg)
     return cfg
+
+
+def _refuse_cut_swaps(cfg: Config) -> None:
+    """A swap ends at the next swap point (gandiag.stabilizers.swaps), so any swap_for beyond swap_every
+    would train as swap_every does, the default's 100 included: refused, not cut short."""
+    if cfg.swap_every and cfg.swap_for > cfg.swap_every:
+        raise ConfigError(f"swap_for = {cfg.swap_for} is longer than swap_every = {cfg.swap_every}: a swap ends at "
+                          f"the next swap point, so the old player would play {cfg.swap_every} steps, not "
+                          f"{cfg.swap_for}; choose --swap-for {cfg.swap_every} or less, or a larger --swap-every")
 
 
 # --- scenarios -------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Every stabilizer changes what the players see or do, exactly as documented, and resumes exactly."""
 import copy
+import dataclasses
+import re
 
 import pytest
 import torch
@@ -7,6 +9,7 @@ from torch import nn
 from torch.testing import assert_close
 
 from gandiag import losses
+from gandiag.config import ConfigError
 from gandiag.nets.layers import AlwaysDropout
 from gandiag.stabilizers.averaging import HistoricalAverage
 from gandiag.stabilizers.labels import d_targets
@@ -16,8 +19,10 @@ from gandiag.stabilizers.penalties import r1_penalty
 from gandiag.stabilizers.replay import ReplayBuffer
 from gandiag.stabilizers.swaps import Swaps
 from gandiag.engine import reference as S
+from gandiag.train.session import Session
 
-from tiny import run_steps, scores_depend_on_batch, toy_config, toy_session
+from cli_runs import cli
+from tiny import QUIET, RUN, flags, run_steps, scores_depend_on_batch, toy_config, toy_session
 
 
 def d_inputs(s) -> list:
@@ -330,3 +335,53 @@ def test_a_resumed_session_continues_bit_for_bit_with_every_stabilizer_on(tmp_pa
     assert_close(b["stabilizers"]["replay"], a["stabilizers"]["replay"], rtol=0, atol=0)
     assert_close(b["stabilizers"]["d_average"], a["stabilizers"]["d_average"], rtol=0, atol=0)
     assert torch.equal(b["rng"]["gen"], a["rng"]["gen"])
+
+
+
+# --- settings that would train as other settings do -------------------------------------------
+
+#: (settings, the settings they would train exactly as, the start of their refusal)
+TRAINS_AS = {
+    "smoothing under noisy labels": ({"noisy_labels": True, "label_smoothing": 0.9}, {"noisy_labels": True},
+                                     "label_smoothing = 0.9 does nothing with noisy_labels = True"),
+    # round(0.01 * 32) = 0 of D's 32 fakes replayed
+    "a replay share of no fake": ({"replay_size": 100, "replay_share": 0.01}, {},
+                                  "replay_size = 100 does nothing with replay_share = 0.01 and batch = 32"),
+    "a swap past the next swap point": ({"swap_every": 5, "swap_for": 12}, {"swap_every": 5, "swap_for": 5},
+                                        "swap_for = 12 is longer than swap_every = 5"),
+    "the default swap past it": ({"swap_every": 20}, {"swap_every": 20, "swap_for": 20},
+                                 "swap_for = 100 is longer than swap_every = 20"),
+}
+
+
+def trained(cfg, steps: int = 60) -> list[torch.Tensor]:
+    s = Session.for_config(cfg, "cpu")
+    run_steps(s, 1, steps)
+    return [q.detach() for q in [*s.players.G.parameters(), *s.players.D.parameters()]]
+
+
+@pytest.mark.parametrize("given,same,_", TRAINS_AS.values(), ids=TRAINS_AS)
+def test_the_refused_settings_would_train_exactly_as_others(given, same, _):
+    # built past make_config's refusals, as a config.json written before them still reads
+    assert_close(trained(dataclasses.replace(toy_config(), **given)),
+                 trained(dataclasses.replace(toy_config(), **same)), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("given,_,refusal", TRAINS_AS.values(), ids=TRAINS_AS)
+def test_a_setting_that_would_train_as_another_is_refused_in_one_line_naming_both(tmp_path, given, _, refusal):
+    with pytest.raises(ConfigError, match=re.escape(refusal)):
+        toy_config(**given)
+    out = tmp_path / "run"
+    switches = [a for key, value in given.items()
+                for a in [f"--{key.replace('_', '-')}", *([] if value is True else [str(value)])]]
+    result = cli("run", "ring8", "--out", out, *flags(RUN, *QUIET), *switches)
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {refusal}"), result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("edge,unlike", [({"swap_every": 5, "swap_for": 5}, {"swap_every": 5, "swap_for": 4}),
+                                         ({"replay_size": 100, "replay_share": 1 / 32}, {})])
+def test_the_settings_at_a_refusals_edge_are_accepted_and_act(edge, unlike):
+    with pytest.raises(AssertionError):
+        assert_close(trained(toy_config(**edge)), trained(toy_config(**unlike)), rtol=0, atol=0)
