@@ -221,17 +221,23 @@ def test_a_cell_whose_metrics_were_lost_is_named_in_the_table_not_silently_left_
             f"{scenario}/{method}/seed {seed.split('_')[1]}. Delete such a cell's folder") in again.text
 
 
-def test_a_finished_cell_whose_status_json_was_damaged_counts_as_done_by_its_checkpoint_and_metrics(done, tmp_path):
+@pytest.mark.parametrize("damage", ["emptied", "truncated", "interrupted", "killed"])
+def test_a_cell_at_its_steps_whose_status_json_says_otherwise_counts_as_done_by_its_checkpoint_and_metrics(
+        done, tmp_path, damage):
     """An emptied or truncated status.json (a write killed mid-way, a full disk) read as unfinished, and the
-    rerun stopped at its resume: 'is already at step 6: pass --steps larger than that', no advice for a table."""
+    rerun stopped at its resume: 'is already at step 6: pass --steps larger than that', no advice for a table;
+    a cell stopped by a Ctrl-C (or a kill) after its last step stopped it with 'had trained all its 6 steps when
+    it was interrupted: ... pass a larger --steps to train on'."""
     first = done("pacgan-table1")
     out = shutil.copytree(first.out, tmp_path / "copy")
-    emptied, truncated = cell_folders(out)[:2]
-    (emptied / R.STATUS_FILE).write_text("")
-    (truncated / R.STATUS_FILE).write_text((truncated / R.STATUS_FILE).read_text()[:12])
+    cell = cell_folders(out)[0]
+    text = (cell / R.STATUS_FILE).read_text()
+    (cell / R.STATUS_FILE).write_text({"emptied": "", "truncated": text[:12],
+                                       "interrupted": json.dumps({"status": R.INTERRUPTED, "step": 6}),
+                                       "killed": json.dumps({"status": R.RUNNING, "step": 6})}[damage])
     again = tiny("pacgan-table1", out)
     assert (again.trained, again.rows) == (0, first.rows)
-    assert [R.RunReader(f).status["status"] for f in (emptied, truncated)] == [R.FINISHED, R.FINISHED]
+    assert R.RunReader(cell).status["status"] == R.FINISHED
 
 
 def test_a_damaged_status_json_whose_metrics_fall_short_of_the_checkpoint_is_named_in_one_line(done, tmp_path):

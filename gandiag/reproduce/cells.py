@@ -76,31 +76,33 @@ def state(cell: Cell) -> str:
         raise ConfigDiffers(folder, what, recorded[what], wanted[what])
     if status["status"] == R.RUNNING:
         return BUSY
-    if status["status"] == UNREADABLE:
-        return _without_status(reader, steps)
     if status["status"] == R.DIVERGED or (status["status"] == R.FINISHED and step >= steps):
         return DONE
-    return RESUME
+    return _by_checkpoint(reader, status, steps)
 
 
-def _without_status(reader: R.RunReader, steps: int) -> str:
-    """A cell whose status.json is emptied, truncated or lost (a write killed mid-way, a full disk): its
-    newest checkpoint says where it stands. Short of the steps, it resumes from there; at them, with its
-    metrics too, its run ended and status.json is written anew (resuming would refuse it as already at its
-    steps); at them without the metrics, the cell cannot be told apart from a damaged one: a RunError."""
+def _by_checkpoint(reader: R.RunReader, status: dict, steps: int) -> str:
+    """A cell neither done nor training: interrupted, killed, finished short of the steps, or of a status.json
+    emptied, truncated or lost (a write killed mid-way, a full disk). Its newest checkpoint says where it
+    stands. Short of the steps, it resumes from there. At them, with its last metrics row too, its run ended
+    (a Ctrl-C or a kill after its last step) and status.json is written anew: resuming would refuse it as
+    already at its steps. At them with its metrics short of them, it cannot be told from a damaged cell: a
+    RunError."""
     folder, ckpts = reader.root, reader.checkpoint_steps()
     if R.writer_alive(folder):
         return BUSY
     if not ckpts or ckpts[-1] != steps:
         return RESUME
+    now = status["status"]
+    said, was = ("is unreadable", "was unreadable") if now == UNREADABLE else (f"says {now}", f"said {now}")
     rows = reader.metrics()
     if not rows or rows[-1].get(R.STEP) != steps:
-        raise R.RunError(f"{folder / R.STATUS_FILE} is unreadable and the cell's {R.METRICS_FILE} ends short of its "
+        raise R.RunError(f"{folder / R.STATUS_FILE} {said} and the cell's {R.METRICS_FILE} ends short of its "
                          f"checkpoint at step {steps:,}: delete the folder {folder} and rerun to train the cell again")
     R.atomic_write_json(folder / R.STATUS_FILE, {
-        "status": R.FINISHED, "step": steps,
-        "detail": f"written anew by gandiag reproduce: {R.STATUS_FILE} was unreadable, and the newest checkpoint "
-                  f"and the last metrics row are at the run's {steps:,} steps"})
+        **status, "status": R.FINISHED, "step": steps,
+        "detail": f"written anew by gandiag reproduce: {R.STATUS_FILE} {was}, and the "
+                  f"newest checkpoint and the last metrics row are at the run's {steps:,} steps"})
     return DONE
 
 
