@@ -1,7 +1,9 @@
 """Every stabilizer changes what the players see or do, exactly as documented, and resumes exactly."""
 import copy
 import dataclasses
+import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -385,3 +387,23 @@ def test_a_setting_that_would_train_as_another_is_refused_in_one_line_naming_bot
 def test_the_settings_at_a_refusals_edge_are_accepted_and_act(edge, unlike):
     with pytest.raises(AssertionError):
         assert_close(trained(toy_config(**edge)), trained(toy_config(**unlike)), rtol=0, atol=0)
+
+
+# --- the docs' table -------------------------------------------------------------------------
+
+def test_the_docs_stabilizer_table_is_in_the_form_its_script_prints():
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("stabilizer_table", root / "benchmarks" / "stabilizer_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shown = [line.strip("| ").split(" | ") for line in (root / "docs" / "stabilizers.md").read_text().splitlines()
+             if line.startswith("| ") and line.count(" | ") == 7 and not line.startswith("| stabilizer")]
+    assert [row[:2] for row in shown] == [[name, what] for name, what, _ in script.ROWS]
+    for name, _, *cells in shown:
+        for scenario, (modes, held, hq) in zip(script.SCENARIOS, (cells[:3], cells[3:])):
+            if (scenario, name) in script.SLOW:
+                assert [modes, held, hq] == ["not run (slow)"] * 3, name
+            else:
+                summary = {"modes": float(modes), "held_final": float(held), "hq": float(hq) / 100}
+                assert [script.cell([summary], "modes"), script.cell([summary], "held_final"),
+                        script.cell([summary], "hq", 100)] == [modes, held, hq], name
