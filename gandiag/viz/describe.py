@@ -152,16 +152,22 @@ def short_labels(configs: list[dict], folders: list[str]) -> list[str]:
             p.append(m)
     labels = [", ".join(p) for p in parts]
     if len(set(labels)) < len(labels):
-        # the target's settings, told apart by the scenario's name where it differs; one scenario of two targets
-        # (a reproduction's grid is its ring's preset with data = "grid") is told apart by them
-        scenario_keys = {"data", "modes", "radius", "spacing", "std", "centres", "stds", "weights"} \
-            if differing(["scenario"]) else set()
-        keys = [k for k in differing(sorted(set().union(*configs)))
-                if k not in _NOT_SETTINGS and k not in scenario_keys and k not in _METHOD_KEYS][:3]
+        # a target's setting is left out where the scenario's name tells it, and goes first where one scenario
+        # holds two targets (a reproduction's grid is its ring's preset with data = "grid")
+        def told_by_scenario(key):
+            return all(len({json.dumps(c.get(key), sort_keys=True) for c in configs if c.get("scenario") == name}) == 1
+                       for name in {c.get("scenario") for c in configs})
+        keys = [k for k in differing(sorted(set().union(*configs))) if k not in _NOT_SETTINGS and k not in _METHOD_KEYS
+                and not (k in _TARGET_KEYS and told_by_scenario(k))]
+        keys = sorted(keys, key=lambda k: k not in _TARGET_KEYS)[:3]
         labels = [", ".join(p + [f"{k}={c.get(k)}" for k in keys]) for p, c in zip(parts, configs)]
     if len(set(labels)) < len(labels) or not all(labels):
         labels = list(folders)
     return labels
+
+
+#: the settings of a run's target, which its scenario's name usually tells
+_TARGET_KEYS = ("data", "modes", "radius", "spacing", "std", "centres", "stds", "weights")
 
 
 #: the settings a method name is made of (the trainer's method_name reads the same ones)
