@@ -250,8 +250,9 @@ def _mode_collapse(run: RunFacts, t: dict) -> Finding | None:
 
 def _mode_hopping(run: RunFacts, t: dict) -> Finding | None:
     n_modes = run.n_modes()
-    hot = [w for w in run.windows
-           if w[R.OSC_INDEX] >= t["min_index"] and w[R.OSC_COVERED] <= t["max_near_share"] * n_modes]
+    # a hop goes from one mode to another: mass that moves between one mode and none is not hopping
+    hot = [w for w in run.windows if w[R.OSC_INDEX] >= t["min_index"] and w[R.OSC_VISITED] >= t["min_visited"]
+           and w[R.OSC_COVERED] <= t["max_near_share"] * n_modes]
     if not hot or len(hot) < t["min_hot_share"] * len(run.windows):
         return None
     # a generator that hopped and has since settled onto the modes is not hopping now, and the remedies
@@ -343,9 +344,11 @@ RULES: tuple[Rule, ...] = (
          (X.UNROLL, X.MINIBATCH, X.PACK, X.REPLAY)),
     Rule("mode_hopping", "Mode hopping: the generator rotates through the modes", "warning",
          "at least min_hot_share of the later half's windows have a mode-part oscillation index >= min_index "
-         "while their mass sits near at most max_near_share x modes at once, unless the last window holds more "
+         "while their mass passes near at least min_visited modes but sits near at most max_near_share x modes "
+         "at once, unless the last window holds more "
          "than max_near_share x modes at high quality at once (image runs: classes): the run has settled since",
-         {"min_index": 0.25, "max_near_share": SPREAD_SHARE, "min_hot_share": 0.5}, osc.WINDOW, _mode_hopping,
+         {"min_index": 0.25, "min_visited": 2, "max_near_share": SPREAD_SHARE, "min_hot_share": 0.5}, osc.WINDOW,
+         _mode_hopping,
          (X.UNROLL, X.HIST_AVG, X.REPLAY, X.SWAPS)),
     Rule("spreading", "Spreading out: mass over many modes, not converged yet", "note",
          "over the later half's windows the mass sits near more than min_near_share x modes at once, while the "

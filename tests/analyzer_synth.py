@@ -99,6 +99,16 @@ def orbiting(rows: list[dict], start: int = 0) -> list[dict]:
     return rows
 
 
+def flickering(rows: list[dict], start: int = 0) -> list[dict]:
+    """From row `start` on, the samples far off the ring, all on mode 0 every third row: mass that comes
+    and goes on one mode (a G that never reaches data at another scale), hopping between no two modes."""
+    gen = torch.Generator().manual_seed(5)
+    for i, row in enumerate(rows[start:]):
+        far = 20.0 + 0.5 * torch.randn(2500, 2, generator=gen, dtype=torch.float64).numpy()
+        row.update(mode_entries(on_mode(0, 2500, gen) if i % 3 == 0 else far))
+    return rows
+
+
 def exploded(rows: list[dict], start: int = 0) -> list[dict]:
     """From row `start` on, the losses of `gandiag run ring8 --d-lr 1e6 --g-lr 1e6`: no NaN, D loss in
     the hundreds of thousands, G's gradient exactly 0, every sample far from every mode."""

@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from analyzer_synth import (EVERY, ROWS, collapsed, exploded, healthy_rows, orbiting, rotating, saturated, set_from,
-                            spreading, write_run)
+from analyzer_synth import (EVERY, ROWS, collapsed, exploded, flickering, healthy_rows, orbiting, rotating, saturated,
+                            set_from, spreading, write_run)
 from numpy.testing import assert_allclose
 from tiny import toy_config
 
@@ -141,6 +141,14 @@ def test_a_generator_spreading_over_the_modes_is_not_hopping(healthy):
 def test_a_blob_orbiting_off_the_modes_is_hopping_not_spreading(healthy):
     fired = {v.rule for v in diagnose(view(orbiting([dict(r) for r in healthy], 0)))}
     assert fired == {"mode_hopping"}
+
+
+def test_mass_coming_and_going_on_a_single_mode_is_not_hopping(healthy):
+    rows = flickering([dict(r) for r in healthy])
+    windows = view(rows).windows
+    assert {w[R.OSC_VISITED] for w in windows} == {1} and min(w[R.OSC_INDEX] for w in windows) >= 0.25
+    assert "mode_hopping" not in {v.rule for v in diagnose(view(rows))}
+    assert "mode_hopping" not in {v.rule for v in live_verdicts(rows)}
 
 
 def test_a_generator_that_hopped_then_settled_onto_every_mode_is_not_hopping(healthy):
