@@ -63,7 +63,8 @@ def test_the_end_of_run_line_states_the_metrics_its_target_has(tmp_path, capsys)
                         mixture := end_line(tmp_path / "ring")), mixture
     image = {R.MODES: 1, R.MODES_STRICT: 1, R.CLASSIFIER_SCORE: 1.0123, R.FRECHET_DISTANCE: 970.62,
              R.REVERSE_KL: 2.3026, R.MODE_COUNTS: [8] + [0] * 9}   # docs/mnist.md's line
-    finish(RunResult(tmp_path / "mnist", R.FINISHED, 20, image), quiet=False, animate=False)
+    # an image run's last row at the end of a real folder (finish reads the folder's rows to judge them)
+    finish(RunResult(tmp_path / "ring", R.FINISHED, 20, image), quiet=False, animate=False)
     assert capsys.readouterr().out.splitlines()[0] == \
         "finished at step 20: modes 1/10 (strict 1), classifier score 1.01, Frechet distance 970.6, reverse KL 2.303"
 
