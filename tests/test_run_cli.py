@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from gandiag.cli import main
 from gandiag import record as R
-from gandiag.config import scenario_names
+from gandiag.config import make_config, scenario_names
 from gandiag.train import progress
 from gandiag.train.progress import Progress
 from tiny import flags
@@ -42,6 +42,38 @@ def test_every_toy_scenario_runs_and_leaves_a_complete_run_folder(tmp_path, scen
     assert snap[R.SNAP_FAKES].shape == (16, 2) and snap[R.SNAP_D_GRID].shape == (8, 8)
     assert (R.SNAP_MANIFOLD in snap) == (record["config"]["z_dim"] == 2)
     assert reader.status["status"] == R.FINISHED
+
+
+def test_a_run_is_named_after_the_normalisation_it_trains_with(tmp_path, monkeypatch):
+    """A run with virtual batch norm in D was named ring8-vanilla-... and recorded as method 'vanilla'."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run", "ring8", "--d-norm", "virtual-batch", *TINY])
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("ring8-d-virtual-batch-norm-")
+    assert json.loads((folder / R.CONFIG_FILE).read_text())["method"] == "d-virtual-batch-norm"
+
+
+#: a value other than the default for each setting a method is made of
+METHOD_VALUES = {"loss": "wgan-gp", "unrolled": 5, "unrolled_first_order": True, "g_norm": "batch",
+                 "d_norm": "instance", "minibatch_disc": True, "spectral_norm": True, "noisy_labels": True,
+                 "conditional": True, "aux_classifier": True, "hist_avg": 0.5, "label_flip": 0.1,
+                 "instance_noise": 0.1, "replay_size": 64, "swap_every": 50, "g_dropout": 0.2, "r1": 1.0,
+                 "label_smoothing": 0.9, "pack": 2}
+
+
+def test_each_method_setting_gives_its_own_name_and_label():
+    from gandiag.config import DEFAULTS, to_dict
+    from gandiag.methods import METHOD_KEYS, method_name, method_words
+    assert set(METHOD_VALUES) == set(METHOD_KEYS)
+    base = to_dict(make_config())
+    configs = {key: {**base, key: value} for key, value in METHOD_VALUES.items() if key != "unrolled_first_order"}
+    configs["unrolled_first_order"] = {**base, "unrolled": 5, "unrolled_first_order": True}
+    assert all(DEFAULTS[key] != value for key, value in METHOD_VALUES.items())
+    names, words = ({key: f(c) for key, c in configs.items()} for f in (method_name, method_words))
+    assert len(set(names.values())) == len(set(words.values())) == len(configs)
+    assert (method_name(base), method_words(base)) == ("vanilla", "vanilla")
+    assert (names["unrolled_first_order"], words["d_norm"]) == ("unrolled5-first-order", "D instance norm")
 
 
 def test_fixed_z_fakes_are_the_same_z_in_every_snapshot(tmp_path):

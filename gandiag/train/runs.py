@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 
 from .. import memory, record as R, targets, user_losses
-from ..config import DEFAULTS, Config, from_dict, to_dict
+from ..config import Config, from_dict, to_dict
 from ..engine import Choice, choose
+from ..methods import method_name
 from ..record.recorder import Recorder, refuse_a_used_folder, versions
 from . import ddp
 from .checkpoints import check_belongs, load_checkpoint, refuse_own_loop
@@ -25,24 +26,6 @@ from .progress import Progress
 from .session import Session, resolve_device
 
 
-def method_name(cfg: Config) -> str:
-    """A short name of what differs from a vanilla GAN, for folder names and figure labels."""
-    parts = []
-    if cfg.unrolled:
-        parts.append(f"unrolled{cfg.unrolled}" + ("-first-order" if cfg.unrolled_first_order else ""))
-    for name in ("minibatch_disc", "spectral_norm", "noisy_labels", "conditional", "aux_classifier"):
-        if getattr(cfg, name):
-            parts.append(name.replace("_", "-"))
-    for name in ("hist_avg", "label_flip", "instance_noise", "replay_size", "swap_every", "g_dropout", "r1"):
-        if getattr(cfg, name) != DEFAULTS[name]:
-            parts.append(f"{name.replace('_', '-')}{getattr(cfg, name):g}")
-    if cfg.label_smoothing != 1.0:
-        parts.append(f"smooth{cfg.label_smoothing:g}")
-    if cfg.pack > 1:
-        parts.append(f"pack{cfg.pack}")
-    return "-".join(parts) or "vanilla"
-
-
 def out_folder(out) -> Path:
     """The run folder a user named (an empty name would be the current directory: refused)."""
     if not str(out).strip():
@@ -51,7 +34,7 @@ def out_folder(out) -> Path:
 
 
 def default_out(cfg: Config) -> Path:
-    return Path("runs") / f"{cfg.scenario}-{method_name(cfg)}-{datetime.now():%Y%m%d-%H%M%S}"
+    return Path("runs") / f"{cfg.scenario}-{method_name(to_dict(cfg))}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def run_target(cfg: Config, device: torch.device):
@@ -75,7 +58,7 @@ def run_record(cfg: Config, device: torch.device, choice: Choice) -> dict:
     """config.json entries of a trainer's run besides the config and target: enough to understand and
     rerun it without the scenario file."""
     own = user_losses.describe(cfg)
-    return {"seed": cfg.seed, "method": method_name(cfg), "device": str(device), "engine": choice.record(),
+    return {"seed": cfg.seed, "method": method_name(to_dict(cfg)), "device": str(device), "engine": choice.record(),
             R.TRAINER: R.GANDIAG_TRAINER, **({"losses": own} if own else {}), **ddp.describe()}
 
 

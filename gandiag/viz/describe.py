@@ -9,6 +9,7 @@ import json
 import shlex
 
 from .. import config as C, record as R
+from ..methods import METHOD_KEYS, method_words
 
 #: settings that say what a run is rather than how it trains: never flags, never labels
 _NOT_SETTINGS = ("scenario", "description")
@@ -146,7 +147,7 @@ def short_labels(configs: list[dict], folders: list[str]) -> list[str]:
     if differing(["scenario"]):
         for p, c, folder in zip(parts, configs, folders):
             p.append(str(c.get("scenario") or folder))   # a user's own loop records no scenario
-    methods = [_method_words(c) for c in configs]
+    methods = [method_words(c) for c in configs]
     if len(set(methods)) > 1:
         for p, m in zip(parts, methods):
             p.append(m)
@@ -157,7 +158,7 @@ def short_labels(configs: list[dict], folders: list[str]) -> list[str]:
         def told_by_scenario(key):
             return all(len({json.dumps(c.get(key), sort_keys=True) for c in configs if c.get("scenario") == name}) == 1
                        for name in {c.get("scenario") for c in configs})
-        keys = [k for k in differing(sorted(set().union(*configs))) if k not in _NOT_SETTINGS and k not in _METHOD_KEYS
+        keys = [k for k in differing(sorted(set().union(*configs))) if k not in _NOT_SETTINGS and k not in METHOD_KEYS
                 and not (k in _TARGET_KEYS and told_by_scenario(k))]
         keys = sorted(keys, key=lambda k: k not in _TARGET_KEYS)[:3]
         labels = [", ".join(p + [f"{k}={c.get(k)}" for k in keys]) for p, c in zip(parts, configs)]
@@ -170,21 +171,3 @@ def short_labels(configs: list[dict], folders: list[str]) -> list[str]:
 _TARGET_KEYS = ("data", "modes", "radius", "spacing", "std", "centres", "stds", "weights")
 
 
-#: the settings a method name is made of (the trainer's method_name reads the same ones)
-_METHOD_KEYS = ("loss", "unrolled", "unrolled_first_order", "minibatch_disc", "spectral_norm", "noisy_labels",
-                "conditional", "aux_classifier", "hist_avg", "label_flip", "instance_noise", "replay_size",
-                "swap_every", "g_dropout", "r1", "label_smoothing", "pack")
-
-
-def _method_words(c: dict) -> str:
-    """'vanilla', 'unrolled K=10', 'pack 2, minibatch disc.', with the loss when it is not the default."""
-    words = []
-    if c.get("unrolled"):
-        words.append(f"unrolled K={c['unrolled']}" + (" first order" if c.get("unrolled_first_order") else ""))
-    for key in _METHOD_KEYS[3:]:
-        value = c.get(key, C.DEFAULTS.get(key))
-        if key in C.DEFAULTS and not _same(value, C.DEFAULTS[key]):
-            words.append(key.replace("_", " ") if isinstance(value, bool) else f"{key.replace('_', ' ')} {value:g}")
-    if c.get("loss", C.DEFAULTS["loss"]) != C.DEFAULTS["loss"]:
-        words.insert(0, f"{c['loss']} loss")
-    return ", ".join(words) or "vanilla"
