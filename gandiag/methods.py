@@ -16,47 +16,46 @@ METHOD_KEYS = ("loss", "unrolled", "unrolled_first_order", "g_norm", "d_norm", "
                "replay_size", "swap_every", "g_dropout", "r1", "label_smoothing", "pack")
 
 
-def _changed(config: dict) -> dict:
-    """The method settings of a config (as config.to_dict writes it) that are not the defaults."""
+def _parts(config: dict) -> list[tuple[str, str, str]]:
+    """(setting, slug, words) for each method setting of a config (as config.to_dict writes it) that is not
+    the default; first order is named with its unroll, and without one it is not a method."""
     def same(a, b):
         return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     changed = {k: config[k] for k in METHOD_KEYS if k in config and not same(config[k], DEFAULTS[k])}
-    if not changed.get("unrolled"):
-        # first order only says how an unroll is differentiated: without one it is not a method
-        changed.pop("unrolled", None)
-        changed.pop("unrolled_first_order", None)
-    return changed
+    first = changed.pop("unrolled_first_order", False)
+    return [(key, *_name(key, value, first)) for key, value in changed.items()]
 
 
-def _parts(config: dict) -> list[tuple[str, str]]:
-    """(slug, words) for each method setting that is not the default."""
-    out = []
-    for key, value in _changed(config).items():
-        dashed, spaced = key.replace("_", "-"), key.replace("_", " ")
-        if key == "loss":
-            out.append((str(value), f"{value} loss"))
-        elif key == "unrolled":
-            first = config.get("unrolled_first_order")
-            out.append((f"unrolled{value}" + ("-first-order" if first else ""),
-                        f"unrolled K={value}" + (" first order" if first else "")))
-        elif key == "unrolled_first_order":
-            continue                     # named with the unroll
-        elif key in ("g_norm", "d_norm"):
-            out.append((f"{key[0]}-{value}-norm", f"{key[0].upper()} {value} norm"))
-        elif key == "label_smoothing":
-            out.append((f"smooth{value:g}", f"label smoothing {value:g}"))
-        elif isinstance(value, bool):
-            out.append((dashed, spaced))
-        else:
-            out.append((f"{dashed}{value:g}", f"{spaced} {value:g}"))
-    return out
+def _name(key: str, value, first_order: bool) -> tuple[str, str]:
+    """(slug, words) of one method setting's value."""
+    dashed, spaced = key.replace("_", "-"), key.replace("_", " ")
+    # a user's own loop records its config as it likes: a value of another type is written as it is
+    shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    if key == "loss":
+        return str(value), f"{value} loss"
+    if key == "unrolled":
+        return (f"unrolled{shown}" + ("-first-order" if first_order else ""),
+                f"unrolled K={shown}" + (" first order" if first_order else ""))
+    if key in ("g_norm", "d_norm"):
+        return f"{key[0]}-{value}-norm", f"{key[0].upper()} {value} norm"
+    if key == "label_smoothing":
+        return f"smooth{shown}", f"label smoothing {shown}"
+    if isinstance(DEFAULTS[key], bool):
+        return dashed, spaced
+    return f"{dashed}{shown}", f"{spaced} {shown}"
 
 
 def method_name(config: dict) -> str:
     """'vanilla', 'unrolled10-pack2', 'wgan-gp-d-batch-norm': for folder names and config.json."""
-    return "-".join(slug for slug, _ in _parts(config)) or "vanilla"
+    return "-".join(slug for _, slug, _ in _parts(config)) or "vanilla"
 
 
 def method_words(config: dict) -> str:
     """'vanilla', 'unrolled K=10, pack 2', 'wgan-gp loss, D batch norm': for labels beside other runs."""
-    return ", ".join(words for _, words in _parts(config)) or "vanilla"
+    return ", ".join(words for _, _, words in _parts(config)) or "vanilla"
+
+
+def stabilizer_words(config: dict) -> list[str]:
+    """The words of each method setting but the loss (['unrolled K=10', 'pack 2']), for a title that names
+    the loss anyway."""
+    return [words for key, _, words in _parts(config) if key != "loss"]

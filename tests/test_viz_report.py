@@ -89,6 +89,15 @@ def test_a_run_on_your_points_is_titled_by_them_not_by_its_scenario(tmp_path, na
     assert RunView(tmp_path / "run").title() == title + "nonsaturating loss"
 
 
+def test_a_runs_title_names_every_stabilizer_it_trained_with(tmp_path):
+    """A figure of a run with label smoothing and historical averaging was titled 'ring8 · nonsaturating loss',
+    as a plain GAN: the title knew only unrolling, packing and minibatch discrimination."""
+    run = write_run(tmp_path / "run", {0: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)}}, label_smoothing=0.9,
+                    hist_avg=0.5, d_norm="batch", unrolled=5, unrolled_first_order=True)
+    assert RunView(run).title() == \
+        "ring8 · nonsaturating loss · unrolled K=5 first order · D batch norm · hist avg 0.5 · label smoothing 0.9"
+
+
 def test_figure_command_writes_png_pdf_and_svg(run):
     paths = [run / f"figure.{e}" for e in ("png", "pdf", "svg")]
     assert invoke("figure", run, "--steps", "0,200", "--dpi", "40") == wrote(*paths)

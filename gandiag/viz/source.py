@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import record as R
 from ..losses import PROBABILISTIC
+from ..methods import stabilizer_words
 from .describe import short_labels, verdict_items
 
 
@@ -118,14 +119,8 @@ class RunView:
         what = ("your points" + (f" ({target['name']})" if named else "")) if target.get("kind") == "points" else \
             str(c.get("scenario", self.root.name))
         # a user's own loop records its own config: its loss is not one gandiag knows by name
-        parts = [what, f"{c['loss']} loss" if c.get("loss") else "own training loop"]
-        if c.get("unrolled"):
-            parts.append(f"unrolled K = {c['unrolled']}" + (" (first order)" if c.get("unrolled_first_order") else ""))
-        if c.get("pack", 1) > 1:
-            parts.append(f"pack {c['pack']}")
-        if c.get("minibatch_disc"):
-            parts.append("minibatch disc.")
-        return " · ".join(parts)
+        loss = f"{c['loss']} loss" if c.get("loss") else "own training loop"
+        return " · ".join([what, loss, *stabilizer_words(c)])
 
     def verdicts(self) -> list[tuple[str, int]]:
         """(short title, first step of its evidence) per verdict in diagnosis.json; [] when the analyzer
