@@ -428,17 +428,27 @@ def make_config(values: dict | None = None, **overrides) -> Config:
     values, overrides = values or {}, {k: v for k, v in overrides.items() if v is not None}
     cfg = _merge(values, overrides)
     _refuse_unused(cfg, values, overrides)
-    _refuse_cut_swaps(cfg)
+    _refuse_idle_swaps(cfg)
     return cfg
 
 
-def _refuse_cut_swaps(cfg: Config) -> None:
-    """A swap ends at the next swap point (gandiag.stabilizers.swaps), so any swap_for beyond swap_every
-    would train as swap_every does, the default's 100 included: refused, not cut short."""
-    if cfg.swap_every and cfg.swap_for > cfg.swap_every:
+def _refuse_idle_swaps(cfg: Config) -> None:
+    """Swaps that would not act as asked are refused, not run as something else (gandiag.stabilizers.swaps):
+    a swap ends at the next swap point, so any swap_for beyond swap_every would train as swap_every does
+    (the default's 100 included); and the first swap point only saves the players, so a run shorter than
+    two swap intervals never swaps. Only where a config is made: a run folder's config.json reads as it
+    was trained (from_dict)."""
+    if not cfg.swap_every:
+        return
+    if cfg.swap_for > cfg.swap_every:
         raise ConfigError(f"swap_for = {cfg.swap_for} is longer than swap_every = {cfg.swap_every}: a swap ends at "
                           f"the next swap point, so the old player would play {cfg.swap_every} steps, not "
                           f"{cfg.swap_for}; choose --swap-for {cfg.swap_every} or less, or a larger --swap-every")
+    if cfg.steps < 2 * cfg.swap_every:
+        shorter = f"--swap-every {cfg.steps // 2} or less, or " if cfg.steps >= 2 else ""
+        raise ConfigError(f"swap_every = {cfg.swap_every} never swaps in a run of {cfg.steps} step(s): step "
+                          f"{cfg.swap_every} saves the players and the first swap is at step {2 * cfg.swap_every}; "
+                          f"choose {shorter}--steps {2 * cfg.swap_every} or more")
 
 
 # --- scenarios -------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import pytest
 
 from gandiag.config import DEFAULTS, FIELDS, Config, ConfigError, load_config, make_config, read_scenario, \
     scenario_dir, scenario_names, to_dict, from_dict
+from gandiag.stabilizers.swaps import Swaps
+from tiny import toy_session
 
 
 def test_config_is_frozen():
@@ -143,6 +145,25 @@ def test_a_scenarios_own_setting_is_let_be_where_a_flag_changes_what_decides_it(
     assert load_config("ring8-veegan", data="grid", modes=4).radius == 1.0
     with pytest.raises(ConfigError, match="leaky_slope = 0.5 does nothing"):
         load_config("stacked-mnist", d_act="relu", leaky_slope=0.5)
+
+
+def test_swaps_that_would_never_act_in_the_run_s_steps_are_a_one_line_error():
+    # the first swap point (step swap_every) only saves the players: a run of fewer than two swap intervals
+    # trained as though --swap-every were off, and nothing said so
+    with pytest.raises(ConfigError) as err:
+        load_config("ring8", swap_every=100, steps=199)
+    assert str(err.value) == ("swap_every = 100 never swaps in a run of 199 step(s): step 100 saves the players and "
+                              "the first swap is at step 200; choose --swap-every 99 or less, or --steps 200 or more")
+    with pytest.raises(ConfigError, match="in a run of 1 step.s.: .*; choose --steps 2 or more$"):
+        load_config("ring8", swap_every=1, swap_for=1, steps=1)
+    # at two intervals the run swaps, at its last step
+    cfg = load_config("ring8", swap_every=100, swap_for=10, steps=200)
+    swaps, players = Swaps(cfg.swap_every, cfg.swap_for), toy_session().players
+    for step in range(1, cfg.steps + 1):
+        swaps.before_step(step, players)
+    assert swaps.swaps == 1
+    # a folder trained before such swaps were refused still reads
+    assert from_dict({**to_dict(make_config()), "swap_every": 100, "swap_for": 10, "steps": 150}).swap_every == 100
 
 
 def test_a_run_folder_with_a_setting_that_did_nothing_still_reads():

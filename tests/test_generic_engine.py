@@ -62,7 +62,7 @@ CASES = {
                                          "g_beta1": 0.0}, 100),
     "sgd D, unrolled second order": ({**VEEGAN, "d_opt": "sgd", "d_lr": 0.05, "d_beta1": 0.5, "unrolled": 3}, 60),
     "dropout in G, unrolled": ({"g_dropout": 0.3, "unrolled": 2}, 60),
-    "swaps of old players": ({"swap_every": 7, "swap_for": 3, "d_steps": 2}, 60),
+    "swaps of old players": ({"swap_every": 7, "swap_for": 3, "d_steps": 2, "steps": 60}, 60),
     "swaps from the first step, unrolled": ({"swap_every": 1, "swap_for": 1, "unrolled": 2}, 20),
     # D's normalisations (batch norm on reals and fakes apart, its statistics copied by the unrolled D) and
     # spectral norm (a power iteration per pass: the unrolled D's on copies of its vectors)
@@ -204,7 +204,7 @@ def test_the_generic_path_trains_a_users_own_losses_exactly_as_the_reference(tmp
 #: the stateful and random stabilizers together: a replay buffer, historical averages and swapped-out players
 #: per seed, and draws of noise, labels and G's dropout masks from each seed's generator
 STABILIZERS = {"replay_size": 48, "instance_noise": 0.2, "instance_noise_decay": 30, "hist_avg": 0.5,
-               "noisy_labels": True, "label_flip": 0.1, "g_dropout": 0.2, "swap_every": 9, "swap_for": 4}
+               "noisy_labels": True, "label_flip": 0.1, "g_dropout": 0.2, "swap_every": 9, "swap_for": 4, "steps": 60}
 SGD = {"d_opt": "sgd", "g_opt": "sgd", "d_lr": 0.02, "g_lr": 0.01, "d_beta1": 0.9, "g_beta1": 0.5}
 
 
