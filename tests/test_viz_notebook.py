@@ -1,6 +1,8 @@
 """gandiag in a notebook: show() puts the viewer (or the animation) inline, no IPython needed elsewhere, and
 the calls a notebook makes refuse what they cannot use in one line."""
 import html
+import json
+import re
 import subprocess
 import sys
 import types
@@ -24,6 +26,15 @@ def test_show_outside_ipython_returns_the_viewer_in_an_iframe(tmp_path):
     assert page.startswith("<!doctype html>") and "id=gd-data" in page
     # shown, not written: only the analyzer's files, as docs/pictures.md says
     assert {p.name for p in run.iterdir()} - before == {R.DIAGNOSIS_FILE, R.ANALYSIS_FILE}
+
+
+def test_show_of_a_pass_shows_its_seeds_side_by_side(tmp_path):
+    """show(PASS), the folder of a `gandiag run --seeds 2` pass, was refused with 'give one of them'."""
+    for seed in (0, 1):
+        rotating_run(tmp_path / "pass" / f"seed_{seed}", 2, res=8, n_fakes=16, seed=seed)
+    page = html.unescape(gandiag.show(tmp_path / "pass").html.split('srcdoc="')[1].split('" style=')[0])
+    (blob,) = re.findall(r"<script type=application/json id=gd-data>(.*?)</script>", page, re.S)
+    assert [r["label"] for r in json.loads(blob.replace("<\\/", "</"))["runs"]] == ["seed_0", "seed_1"]
 
 
 def test_show_in_ipython_displays_it_at_once(tmp_path, monkeypatch):

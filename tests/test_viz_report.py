@@ -383,7 +383,7 @@ def test_a_users_own_loop_beside_a_scenario_run_is_labelled_by_its_folder_not_no
     assert labels_for(views, None) == ["mine", "ring8"]
 
 
-@pytest.mark.parametrize("command", [["animate"], ["figure"], ["report"], ["probe", "saturation"]])
+@pytest.mark.parametrize("command", [["animate"], ["figure"], ["probe", "saturation"]])
 def test_a_folder_of_seed_runs_is_a_one_line_error_naming_a_seed_folder(tmp_path, command):
     """probe said 'not a gandiag run folder: give the folder that `gandiag run` printed' of the very folder
     `gandiag run --seeds 2` printed (export takes the pass: tests/test_export.py)."""
@@ -392,7 +392,20 @@ def test_a_folder_of_seed_runs_is_a_one_line_error_naming_a_seed_folder(tmp_path
     result = CliRunner().invoke(main, [a.format(tmp=tmp_path) for a in command] + [str(tmp_path / "pass")])
     assert (result.exit_code, result.output.strip()) == (
         1, f"Error: {tmp_path / 'pass'} holds 2 run folders (seed_0, seed_1), not one run: give one of them, "
-           f"e.g. {tmp_path / 'pass' / 'seed_0'} (gandiag report takes several, side by side)")
+           f"e.g. {tmp_path / 'pass' / 'seed_0'} (gandiag report {tmp_path / 'pass'} shows them side by side)")
+
+
+def test_report_and_compare_of_a_pass_show_its_seeds_side_by_side(tmp_path):
+    """`gandiag report PASS`, the folder `gandiag run --seeds 2` printed, was refused: 'give one of them'."""
+    for seed in (0, 1):
+        rotating_run(tmp_path / "pass" / f"seed_{seed}", 2, res=8, n_fakes=32, seed=seed)
+    page = tmp_path / "pass" / "report.html"
+    assert invoke("report", tmp_path / "pass") == wrote(page)
+    assert [r["label"] for r in page_data(page.read_text())["runs"]] == ["seed_0", "seed_1"]
+    assert invoke("compare", tmp_path / "pass", "--out", tmp_path / "cmp", "--max-frames", "2") == wrote(
+        *[tmp_path / "cmp" / f"compare.{e}" for e in ("gif", "png", "pdf", "svg", "csv", "md")])
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "cmp" / "compare.csv").read_text())))
+    assert sorted({r["run"] for r in rows}) == ["seed_0", "seed_1"]
 
 
 

@@ -244,7 +244,7 @@ def format_summary(summary: dict) -> str:
             cell(summary["summary"][k][stat], scale, digits) for k, _, scale, _, digits in cols))
     root = Path(summary["runs"][0]["folder"]).parent
     lines.append(f"run folders: {root}/seed_<seed>   summary: {root / SUMMARY_FILE}")
-    lines.append(f"next: gandiag analyze {root}   |   gandiag report {root}/seed_*")
+    lines.append(f"next: gandiag analyze {root}   |   gandiag report {root}")
     return "\n".join(lines)
 
 

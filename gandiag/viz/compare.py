@@ -7,7 +7,7 @@ from pathlib import Path
 from . import DEFAULT_DPI, DEFAULT_FPS, DEFAULT_MAX_FRAMES, DEFAULT_SIZE, style
 from .animate import Timeline, check_output, write_animation
 from .figures import compare_figure, save_figure
-from .source import RunView, VizError, labels_for
+from .source import RunView, VizError, labels_for, runs_named
 from .table import metrics_table, to_csv, to_markdown
 
 
@@ -19,6 +19,7 @@ def compare_runs(run_dirs, out_dir, fmt: str = "gif", fps: int = DEFAULT_FPS, dp
     `size` is the size of each run's panel; `labels` name the runs (default: what differs between them).
     All panels share one colour scale for D."""
     check_output(fmt, fps)
+    run_dirs = runs_named(run_dirs)
     if len(run_dirs) < 2:
         raise VizError("compare needs at least two run folders")
     views = [RunView(d) for d in run_dirs]

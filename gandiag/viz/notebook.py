@@ -14,7 +14,7 @@ import tempfile
 from html import escape
 from pathlib import Path
 
-from .source import VizError
+from .source import VizError, runs_named
 
 #: height of the inline viewer; the page scrolls inside it
 IFRAME_HEIGHT = 900
@@ -47,7 +47,7 @@ def show(runs, what: str = "viewer", labels: list[str] | None = None, height: in
         raise VizError(f"show(what={what!r}) has no option {', '.join(unknown)}: it takes {', '.join(takes[what])}")
     if isinstance(labels, str):   # one run's label: iterated, it was one label per character
         labels = [labels]
-    folders = run_folders(runs)
+    folders = runs_named(run_folders(runs))
     if what == "viewer":
         # int() failed on 'big' as a bare ValueError and cut 400.7 to 400; 0 or below hid the viewer
         if height is not None and (isinstance(height, bool) or not isinstance(height, numbers.Integral)

@@ -32,7 +32,7 @@ from .describe import command_line, curve_groups, method, settings_table, verdic
 from .figures import png_bytes, strip_figure
 from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
 from .source import (RunView, VizError, check_folder_of, ensure_diagnosis, labels_for, open_reader, read_diagnosis,
-                     timeline)
+                     runs_named, timeline)
 from .table import target_modes
 
 #: metrics shown in the "at this step" table, with the words for them (toy, image)
@@ -54,14 +54,15 @@ FALLBACK_DPI = 90
 def write_report(run_dirs, out=None, labels: list[str] | None = None) -> Path:
     """Write the viewer of one run (default RUN/report.html) or of several side by side (default
     ./report-A-vs-B.html) and return its path."""
-    run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
-    if not run_dirs:
+    given = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    if not given:
         raise VizError("report needs at least one run folder")
+    run_dirs = runs_named(given)
     for d in run_dirs:  # a wrong folder is named as such before anything else is checked
         open_reader(d)
-    if out is None:
-        out = Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else \
-            Path("report-" + "-vs-".join(Path(d).resolve().name for d in run_dirs)[:120] + ".html")
+    if out is None:   # one folder given, a run or a pass of several: its report sits in it
+        out = Path(given[0]) / "report.html" if len(given) == 1 else \
+            Path("report-" + "-vs-".join(Path(d).resolve().name for d in given)[:120] + ".html")
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         # any other name may be a file of the run's own (--out RUN/metrics.jsonl would replace the metrics)

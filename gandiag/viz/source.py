@@ -139,6 +139,12 @@ def open_reader(root) -> R.RunReader:
         raise VizError(_runs_inside(Path(root)) or str(e)) from None
 
 
+def runs_named(run_dirs) -> list[Path]:
+    """The run folders that `run_dirs` name: a folder of runs (a `--seeds` pass, or a folder the user keeps
+    runs in) stands for the runs inside it, side by side."""
+    return [run for d in run_dirs for run in (R.run_folders_in(d) or [Path(d)])]
+
+
 def _runs_inside(root: Path) -> str | None:
     """What to say of a folder that holds run folders rather than being one: a pass of `--seeds N`
     (whose folder is the one `gandiag run` printed) or a folder of runs. None when it holds none."""
@@ -147,7 +153,7 @@ def _runs_inside(root: Path) -> str | None:
         return None
     named = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
     return (f"{root} holds {len(runs)} run folder{'s' if len(runs) > 1 else ''} ({named}), not one run: give one "
-            f"of them, e.g. {root / runs[0]} (gandiag report takes several, side by side)")
+            f"of them, e.g. {root / runs[0]} (gandiag report {root} shows them side by side)")
 
 
 def diagnosis_is_current(root: Path) -> bool:
