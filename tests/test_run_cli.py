@@ -76,6 +76,15 @@ def test_each_method_setting_gives_its_own_name_and_label():
     assert (names["unrolled_first_order"], words["d_norm"]) == ("unrolled5-first-order", "D instance norm")
 
 
+def test_every_stabilizer_is_a_setting_that_names_a_method():
+    """A new stabilizer's field left out of METHOD_KEYS would train a run named 'vanilla'."""
+    from gandiag.config import GROUPS
+    from gandiag.methods import METHOD_KEYS
+    tuning = {"mbd_kernels", "mbd_dim", "instance_noise_decay", "replay_share", "swap_for"}   # how one acts
+    (stabilizers,) = [names for group, names in GROUPS if group == "Stabilizers"]
+    assert set(stabilizers) - tuning <= set(METHOD_KEYS) and not tuning & set(METHOD_KEYS)
+
+
 def test_fixed_z_fakes_are_the_same_z_in_every_snapshot(tmp_path):
     """Snapshot 0 of two runs with different training lengths shows the same fakes: z is fixed, not drawn."""
     for name, steps in (("a", "3"), ("b", "6")):
