@@ -26,6 +26,7 @@ from gandiag.engine.generic import GenericStep
 from gandiag.engine.reference import train_step
 from gandiag.engine.seed_threads import SeedThreads, seed_workers
 from gandiag.machine import usable_cpus
+from gandiag.nets.layers import VirtualBatchNorm
 from gandiag.train.session import Session
 from tiny import TOY_DEEP, in_dtype
 
@@ -142,6 +143,81 @@ def test_the_generic_path_trains_exactly_what_the_reference_step_trains(case):
     stats = generic_steps(generic([fast]), [fast], steps)
     assert_close(trained_state(fast), trained_state(ref))
     assert_close({k: v[0] for k, v in stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
+
+
+#: what a batch norm or virtual batch norm in D is trained with on the generic path, each against the reference
+#: step in float64 (20 steps); historical averaging's is the test after
+WITH_NORM = {
+    "plain": {}, "two steps each": {"d_steps": 2, "g_steps": 2}, "unrolled second order": {"unrolled": 2},
+    "unrolled first order": {"unrolled": 2, "unrolled_first_order": True}, "pack 2": {"pack": 2},
+    "simultaneous updates": {"updates": "simultaneous"},
+    "minibatch discrimination": {"minibatch_disc": True, "mbd_kernels": 4, "mbd_dim": 3},
+    "noisy labels and flips": {"noisy_labels": True, "label_flip": 0.2}, "smoothing": {"label_smoothing": 0.9},
+    "instance noise": {"instance_noise": 0.3, "instance_noise_decay": 40},
+    "experience replay": {"replay_size": 48, "replay_share": 0.25}, "swaps": {"swap_every": 7, "swap_for": 3},
+    "wgan, clipped": {"loss": "wgan", "clip": 0.05}, "wgan-gp": {"loss": "wgan-gp"}, "hinge": {"loss": "hinge"},
+    "r1": {"r1": 1.0}, "spectral norm": {"spectral_norm": True}, "dropout in G": {"g_dropout": 0.3},
+    "sgd": {"d_opt": "sgd", "g_opt": "sgd", "d_lr": 0.02, "g_lr": 0.01}, "maxout": {"d_act": "maxout"},
+    "tanh players": {"g_act": "tanh", "d_act": "tanh"},
+}
+NORMS = {"batch norm in D": {"d_norm": "batch"}, "virtual batch norm in D": {"d_norm": "virtual-batch"},
+         "batch norm in G and D": {"g_norm": "batch", "d_norm": "batch"}}
+
+
+@pytest.mark.parametrize("with_norm", WITH_NORM)
+@pytest.mark.parametrize("norm", NORMS)
+def test_with_batch_norm_the_generic_path_trains_what_the_reference_step_trains_with_every_stabilizer(norm,
+                                                                                                     with_norm):
+    overrides = {**NORMS[norm], **WITH_NORM[with_norm], "steps": 20}
+    ref, fast = session(**overrides), session(**overrides)
+    assert choose(ref.cfg).name == "fast" and not in_closed_form(ref.cfg)
+    ref_stats = reference_steps(ref, 1, 20)
+    stats = generic_steps(generic([fast]), [fast], 20)
+    assert_close(trained_state(fast), trained_state(ref))
+    assert_close({k: v[0] for k, v in stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
+
+
+def flat_in_the_loss(s: Session) -> dict[str, set]:
+    """The state entries of each player that the losses do not depend on (docs/engine.md, batch norm): the bias
+    of an affine layer before a (virtual) batch norm, which the normalisation subtracts again, with the running
+    mean that holds it; with batch norm in D, G's output bias (D normalises the fakes' batch on its own, so it
+    cannot see a shift of all of them); and their optimisers' moments."""
+    flat = {"G": set(), "D": set(), "opt_g": set(), "opt_d": set()}
+    for name, net, opt in (("G", s.players.G.net, "opt_g"), ("D", s.players.D.features, "opt_d")):
+        prefix = "net." if name == "G" else "features."
+        position = {q: k for k, q in enumerate(net.parameters())}
+        for k, (layer, after) in enumerate(zip(net, list(net)[1:])):
+            if isinstance(after, (torch.nn.BatchNorm1d, VirtualBatchNorm)):
+                flat[name] |= {f"{prefix}{k}.bias", *([f"{prefix}{k + 1}.running_mean"]
+                                                      if isinstance(after, torch.nn.BatchNorm1d) else [])}
+                flat[opt].add(position[layer.bias])
+        if name == "G" and s.cfg.d_norm == "batch":
+            flat[name].add(f"{prefix}{len(net) - 1}.bias")
+            flat[opt].add(len(position) - 1)
+    return flat
+
+
+def split_flat(state: dict, flat: dict) -> tuple[dict, dict]:
+    """(the entries of trained_state the losses depend on, the parameters they do not)."""
+    kept = {part: {k: v for k, v in entries.items() if k not in flat[part]} for part, entries in state.items()}
+    return kept, {f"{part}.{k}": state[part][k] for part in ("G", "D") for k in flat[part] if "bias" in k}
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_with_batch_norm_and_historical_averaging_the_engines_part_only_where_the_losses_are_flat(norm):
+    # the losses do not depend on the parameters flat_in_the_loss names: their gradient is rounding (1e-17 in
+    # float64), each engine's own, and historical averaging's pull, through Adam's division by the gradient's
+    # size, makes steps of up to its learning rate out of it from the first step on (docs/engine.md)
+    steps, overrides = 20, {**NORMS[norm], "hist_avg": 0.5}
+    ref, fast = session(**overrides), session(**overrides)
+    ref_stats = reference_steps(ref, 1, steps)
+    stats = generic_steps(generic([fast]), [fast], steps)
+    flat = flat_in_the_loss(ref)
+    (kept, fast_flat), (ref_kept, ref_flat) = (split_flat(trained_state(s), flat) for s in (fast, ref))
+    assert_close(kept, ref_kept)
+    assert_close({k: v[0] for k, v in stats.items()}, {k: v.detach() for k, v in ref_stats.items()})
+    # an Adam step moves a parameter by at most about its learning rate
+    assert_close(fast_flat, ref_flat, rtol=0, atol=steps * ref.cfg.d_lr)
 
 
 def product_flops(step) -> int:
