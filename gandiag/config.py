@@ -163,7 +163,7 @@ class Config:
     instance_noise_decay: int = _f(0, "Steps over which instance noise decays linearly to 0 (0 = constant).", lo=0)
     replay_size: int = _f(0, "Experience replay buffer of old fakes, in samples (0 = off).", lo=0)
     replay_share: float = _f(0.5, "Share of D's fake batch drawn from the replay buffer.", lo=0.0, hi=1.0)
-    swap_every: int = _f(0, "Every N steps swap in old G/D checkpoints (0 = off).", lo=0)
+    swap_every: int = _f(0, "Every N steps swap in old G/D checkpoints, the first at step 2N (0 = off).", lo=0)
     swap_for: int = _f(100, "Steps the swapped-in old players train before the current ones return (at most "
                             "swap_every: a swap ends at the next swap point).", lo=1)
     g_dropout: float = _f(0.0, "Dropout in G, at train and test time.", lo=0.0, hi=1.0)
