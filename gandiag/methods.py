@@ -7,13 +7,14 @@ that makes a method (a loss, a normalisation, a stabilizer) cannot be named by o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .config import DEFAULTS
 
 #: the settings a method is made of, in the order its name lists them
-METHOD_KEYS = ("loss", "unrolled", "unrolled_first_order", "g_norm", "d_norm", "minibatch_disc", "spectral_norm",
-               "noisy_labels", "conditional", "aux_classifier", "hist_avg", "label_flip", "instance_noise",
-               "replay_size", "swap_every", "g_dropout", "r1", "label_smoothing", "pack")
+METHOD_KEYS = ("loss", "g_loss", "d_loss", "unrolled", "unrolled_first_order", "g_norm", "d_norm", "minibatch_disc",
+               "spectral_norm", "noisy_labels", "conditional", "aux_classifier", "hist_avg", "label_flip",
+               "instance_noise", "replay_size", "swap_every", "g_dropout", "r1", "label_smoothing", "pack")
 
 
 def _parts(config: dict) -> list[tuple[str, str, str]]:
@@ -33,6 +34,9 @@ def _name(key: str, value, first_order: bool) -> tuple[str, str]:
     shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
     if key == "loss":
         return str(value), f"{value} loss"
+    if key in ("g_loss", "d_loss"):   # FILE.py:FUNCTION or MODULE:FUNCTION, named by its file's name
+        where, _, function = shown.rpartition(":")
+        return f"{key[0]}-loss-{function}", f"own {key[0].upper()} loss {Path(where).name}:{function}"
     if key == "unrolled":
         return (f"unrolled{shown}" + ("-first-order" if first_order else ""),
                 f"unrolled K={shown}" + (" first order" if first_order else ""))

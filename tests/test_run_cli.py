@@ -55,11 +55,11 @@ def test_a_run_is_named_after_the_normalisation_it_trains_with(tmp_path, monkeyp
 
 
 #: a value other than the default for each setting a method is made of
-METHOD_VALUES = {"loss": "wgan-gp", "unrolled": 5, "unrolled_first_order": True, "g_norm": "batch",
-                 "d_norm": "instance", "minibatch_disc": True, "spectral_norm": True, "noisy_labels": True,
-                 "conditional": True, "aux_classifier": True, "hist_avg": 0.5, "label_flip": 0.1,
-                 "instance_noise": 0.1, "replay_size": 64, "swap_every": 50, "g_dropout": 0.2, "r1": 1.0,
-                 "label_smoothing": 0.9, "pack": 2}
+METHOD_VALUES = {"loss": "wgan-gp", "g_loss": "examples/my_loss.py:g_loss", "d_loss": "examples/my_loss.py:d_loss",
+                 "unrolled": 5, "unrolled_first_order": True, "g_norm": "batch", "d_norm": "instance",
+                 "minibatch_disc": True, "spectral_norm": True, "noisy_labels": True, "conditional": True,
+                 "aux_classifier": True, "hist_avg": 0.5, "label_flip": 0.1, "instance_noise": 0.1,
+                 "replay_size": 64, "swap_every": 50, "g_dropout": 0.2, "r1": 1.0, "label_smoothing": 0.9, "pack": 2}
 
 
 def test_each_method_setting_gives_its_own_name_and_label():
@@ -74,6 +74,7 @@ def test_each_method_setting_gives_its_own_name_and_label():
     assert len(set(names.values())) == len(set(words.values())) == len(configs)
     assert (method_name(base), method_words(base)) == ("vanilla", "vanilla")
     assert (names["unrolled_first_order"], words["d_norm"]) == ("unrolled5-first-order", "D instance norm")
+    assert (names["g_loss"], words["d_loss"]) == ("g-loss-g_loss", "own D loss my_loss.py:d_loss")
 
 
 def test_every_stabilizer_is_a_setting_that_names_a_method():

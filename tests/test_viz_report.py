@@ -90,12 +90,16 @@ def test_a_run_on_your_points_is_titled_by_them_not_by_its_scenario(tmp_path, na
 
 
 def test_a_runs_title_names_every_stabilizer_it_trained_with(tmp_path):
-    """A figure of a run with label smoothing and historical averaging was titled 'ring8 · nonsaturating loss',
-    as a plain GAN: the title knew only unrolling, packing and minibatch discrimination."""
+    """A figure of a run with label smoothing and historical averaging, or with the user's own G loss, was titled
+    'ring8 · nonsaturating loss', as a plain GAN: the title knew only unrolling, packing and minibatch
+    discrimination."""
     run = write_run(tmp_path / "run", {0: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)}}, label_smoothing=0.9,
                     hist_avg=0.5, d_norm="batch", unrolled=5, unrolled_first_order=True)
     assert RunView(run).title() == \
         "ring8 · nonsaturating loss · unrolled K=5 first order · D batch norm · hist avg 0.5 · label smoothing 0.9"
+    own = write_run(tmp_path / "own", {0: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)}},
+                    g_loss="/home/me/losses/my_loss.py:g_loss")
+    assert RunView(own).title() == "ring8 · nonsaturating loss · own G loss my_loss.py:g_loss"
 
 
 def test_figure_command_writes_png_pdf_and_svg(run):
