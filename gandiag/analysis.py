@@ -15,7 +15,7 @@ import numpy as np
 
 from . import record as R
 from .diagnose import Verdict, diagnose, judgement, rules_need, shortfall, summary, verdict_head
-from .facts import RunFacts, row_samples
+from .facts import RunFacts, Spread, row_samples
 from .data.points import load_samples
 from .metrics import coverage, oscillation as osc, saturation
 
@@ -105,8 +105,7 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
     reader = R.RunReader(path)
     rows, mixture, config = reader.metrics(), reader.mixture(), reader.config
     status, points = reader.status["status"], reader.points()
-    snaps = [(s, snap[R.SNAP_FAKES]) for s in reader.snapshot_steps() if R.SNAP_FAKES in (snap := reader.snapshot(s))] \
-        if reader.target_kind == "2d" else []
+    snaps = fixed_z_fakes(reader)
     oscill = oscillation_section(rows, snaps, mixture)
     cover = coverage_section(rows, snaps, mixture, points, reader.window()) if mixture else \
         points_section(snaps, points, reader.window()) if points is not None else \
@@ -116,13 +115,28 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
                            R.A_COVERAGE: cover,
                            R.A_OSCILLATION: oscill,
                            R.A_SATURATION: saturation.summary(rows)})
-    facts = RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or []))
+    facts = RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or []), *spreads(reader, snaps))
     verdicts = diagnose(facts)
     analysis[R.A_JUDGED] = judgement(facts, verdicts)
     R.atomic_write_json(reader.root / R.ANALYSIS_FILE, analysis)
     R.atomic_write_json(reader.root / R.DIAGNOSIS_FILE, json_ready({R.VERDICTS: [v.to_dict() for v in verdicts],
                                                                     **analysis[R.A_JUDGED]}))
     return analysis, verdicts
+
+
+def fixed_z_fakes(reader: R.RunReader) -> list[tuple[int, np.ndarray]]:
+    """(step, fixed-z fakes) of each snapshot of a 2D run that holds them ([] for image runs)."""
+    if reader.target_kind != "2d":
+        return []
+    return [(s, snap[R.SNAP_FAKES]) for s in reader.snapshot_steps() if R.SNAP_FAKES in (snap := reader.snapshot(s))]
+
+
+def spreads(reader: R.RunReader, snaps: list[tuple[int, np.ndarray]]) -> tuple[Spread | None, list]:
+    """Where the run's data sit (its points, else its modes; None for image runs) and (step, Spread) of
+    each snapshot's finite fakes: RunFacts' data and fakes."""
+    points, mixture = reader.points(), reader.mixture()
+    data = Spread.of_points(points) if points is not None else Spread.of_mixture(mixture) if mixture else None
+    return data, [(step, spread) for step, f in snaps if (spread := Spread.of_points(f)) is not None]
 
 
 def analyze_runs(root) -> list[tuple[Path, tuple[dict, list[Verdict]] | str]]:
@@ -332,11 +346,11 @@ def live_verdicts(rows: list[dict], config=None) -> list[Verdict]:
     return diagnose(_live_facts(rows, config_dict(config)))
 
 
-def _live_facts(rows: list[dict], config: dict) -> RunFacts:
+def _live_facts(rows: list[dict], config: dict, data: Spread | None = None, fakes: list | None = None) -> RunFacts:
     recent = rows[-LIVE_ROWS:]
     _, steps, near, hq = mode_sequence(recent, [], None)
     windows = osc.late(osc.windows(steps, near, hq)) if near is not None else []
-    return RunFacts(recent, config, R.RUNNING, windows)
+    return RunFacts(recent, config, R.RUNNING, windows, data, fakes or [])
 
 
 def live_warnings(config=None):
@@ -357,7 +371,8 @@ def shortfall_at_end(path) -> str | None:
     """The diagnosis line for the end of `gandiag run` when the run is too short for some rules (None
     otherwise): the live check on the folder's rows, whose first (step-0) row the loop never passes it."""
     reader = R.RunReader(path)
-    facts = _live_facts(reader.metrics(), reader.config)
+    # and its snapshots, which the loop does not pass: the rules that read them would count as finding nothing
+    facts = _live_facts(reader.metrics(), reader.config, *spreads(reader, fixed_z_fakes(reader)))
     verdicts = diagnose(facts)
     judged = judgement(facts, verdicts)
     return summary(judged, len(verdicts), str(reader.root)) if shortfall(judged) else None

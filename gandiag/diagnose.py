@@ -1,14 +1,17 @@
 """Failure diagnosis: one table of rules over a run's metrics rows -> verdicts with evidence and remedies.
 
-Each rule has a name, a title, its thresholds, a check and its remedies (gandiag.remedies). A check
-looks at RunFacts (the rows, the run's config, how it ended, the oscillation windows) and returns a
-Finding (a message and its evidence: the step range it rests on and the values) or None. RULES is
-the table; `rules_table()` prints it (the docs' rule table is generated from it). Reads rows only, so it
-works on any run folder, on a crashed run, and live during training.
+Each rule has a name, a title, its thresholds, the rows it needs (from its thresholds), a check and
+its remedies (gandiag.remedies). A check looks at RunFacts (the rows, the run's config, how it ended,
+the oscillation windows, where the data and the snapshots' fakes sit) and returns a Finding (a message
+and its evidence: the step range it rests on and the values) or None. RULES is the table;
+`rules_table()` prints it (the docs' rule table is generated from it). Reads what a run folder records
+only, so it works on any run folder, on a crashed run, and live during training (on the rows alone:
+off_the_data, which reads the snapshots, finds nothing there).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import count
 from typing import Callable
 
 import numpy as np
@@ -17,7 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import record as R
 from . import remedies as X
 from .metrics import oscillation as osc
-from .facts import RunFacts, row_samples, tail as _tail
+from .facts import FAR_OFF, RunFacts, row_samples, tail as _tail
 from .metrics.coverage import strict_share
 from .metrics.saturation import SATURATED_BELOW
 
@@ -27,6 +30,10 @@ WATCHED = (R.D_LOSS, R.G_LOSS, R.D_GRAD_NORM, R.G_GRAD_NORM)
 SPREAD_SHARE = 0.5
 #: a rule's severities: "error" (the run is lost), "warning" (a failure), "note" (not a failure yet)
 SEVERITIES = ("error", "warning", "note")
+#: the trainer's first row (step 0, before any training step) has coverage but no losses nor gradient norms
+STEP0 = 1
+#: rows that make a short run's lasting state: at least this many, to the run's end (see _lasting)
+SHORT_STATE = 2
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,15 @@ class Rule:
     severity: str                     # one of SEVERITIES
     when: str                         # the condition in words, naming the thresholds
     thresholds: dict
-    # metrics rows (the trainer's step-0 row, which has no losses, included) the check needs before it
-    # can find its failure: a run with fewer that it finds nothing in was not judged by it
-    needs: int
+    # the metrics rows (STEP0 included) the check needs before it can find its failure, from the
+    # thresholds: a run with fewer that it finds nothing in was not judged by it
+    rows: Callable[[dict], int]
     check: Callable[[RunFacts, dict], Finding | None]
     remedies: tuple[X.Remedy, ...]
+
+    @property
+    def needs(self) -> int:
+        return self.rows(self.thresholds)
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ def _lasting(stretch: slice, rows: int, t: dict) -> bool:
     """A stretch of rows long enough to be a state, not a spike: min_rows of them, or (a short run) at
     least two that last to the run's end and make up most of it."""
     n = stretch.stop - stretch.start
-    return n >= t["min_rows"] or (n >= 2 and stretch.stop == rows and 2 * n > rows)
+    return n >= t["min_rows"] or (n >= SHORT_STATE and stretch.stop == rows and 2 * n > rows)
 
 
 def _exploded(run: RunFacts, t: dict) -> Finding | None:
@@ -233,6 +244,8 @@ def _mode_collapse(run: RunFacts, t: dict) -> Finding | None:
     if not rows:
         return None
     tail = rows[_tail(len(rows), t["tail"])]
+    if len(tail) < t["min_tail_rows"]:   # one row's blip is not a state
+        return None
     n_modes = run.n_modes()
     # image runs have no quality measure: every sample has a class, and coverage alone decides
     hq = float(np.median([r[R.HQ] for r in tail])) if all(r.get(R.HQ) is not None for r in tail) else None
@@ -302,6 +315,36 @@ def _vanishing_g_gradient(run: RunFacts, t: dict) -> Finding | None:
                     R.SAT_GNORM_MINIMAX: gm, R.SAT_GNORM_NONSAT: gn})
 
 
+def _off_the_data(run: RunFacts, t: dict) -> Finding | None:
+    # the rows' high-quality share where the target has modes, else the share of fakes inside the points' k-NN balls
+    key, on = (R.HQ, "high quality") if len(run.series(R.HQ)[0]) else (R.KNN_PRECISION, "inside the data's k-NN balls")
+    steps, share = run.series(key)
+    keep = np.isfinite(share)
+    steps, share = steps[keep], share[keep]
+    if run.data is None or not run.fakes or len(share) < t["min_rows"] or share.max() > t["max_on_data"]:
+        return None
+    offsets = [fakes.offset(run.data) for _, fakes in run.fakes]
+    if min(offsets) <= t["min_offset"]:
+        return None
+    step, last = run.fakes[-1]
+    return Finding(f"G's samples never reached the data: at most {share.max():.1%} of them were {on} in any of "
+                   f"{len(share)} rows, and in every snapshot G's fixed-z fakes sat at least {min(offsets):.3g} "
+                   f"of the data's scales from its centre (step {step}: around {_point(last.centre)} at scale "
+                   f"{last.scale:.3g}; the data: around {_point(run.data.centre)} at scale {run.data.scale:.3g})",
+                   {R.EV_STEPS: _span(steps), "max_on_data": float(share.max()), "min_offset": min(offsets),
+                    "fakes_centre": list(last.centre), "fakes_scale": last.scale,
+                    "data_centre": list(run.data.centre), "data_scale": run.data.scale})
+
+
+def _point(xy) -> str:
+    return "(" + ", ".join(f"{v:.3g}" for v in xy) + ")"
+
+
+def _rows_for_tail(share: float, rows: int) -> int:
+    """The fewest rows whose last `share` holds `rows` of them."""
+    return next(n for n in count(1) if len(range(n)[_tail(n, share)]) >= rows)
+
+
 def _fmt(v) -> str:
     return "n/a" if v is None else f"{v:.3g}"
 
@@ -312,53 +355,63 @@ RULES: tuple[Rule, ...] = (
     Rule("divergence", "Training diverged (non-finite values)", "error",
          "a loss or gradient norm is NaN/inf (null in metrics.jsonl), some fakes are (n_nonfinite), or "
          "status.json says diverged",
-         {}, 1, _divergence, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
+         {}, lambda t: 1, _divergence, (X.STANDARDISE, X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
     Rule("exploded", "Training blew up (no NaN): losses far off, G gets no gradient", "error",
          "|D loss| or |G loss| >= max_loss, or G's gradient norm exactly 0, for min_rows rows in a row",
-         {"max_loss": 1e3, "min_rows": 5}, 3, _exploded, (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
+         {"max_loss": 1e3, "min_rows": 5}, lambda t: STEP0 + min(t["min_rows"], SHORT_STATE), _exploded,
+         (X.LOWER_RATES, X.PENALTY, X.SPECTRAL)),
+    Rule("off_the_data", "Off the data: G's samples never reach the data", "error",
+         "over >= min_rows rows none has more than max_on_data of the samples at high quality (a target without "
+         "modes: inside the data's k-NN balls), and in every snapshot the mean of G's fixed-z fakes lies more "
+         "than min_offset of the data's scales (the root mean square of its coordinates' stds) from its centre",
+         {"max_on_data": 0.01, "min_offset": FAR_OFF, "min_rows": 2}, lambda t: t["min_rows"], _off_the_data,
+         (X.STANDARDISE,)),
     Rule("d_loss_zero", "D loss -> its floor: the discriminator is too strong", "warning",
          "D loss within max_above_floor of its floor for min_rows rows in a row; the floor is what a perfect D "
          "scores with the run's targets (0, or H(s) for one-sided smoothing s; not wgan)",
-         {"max_above_floor": 0.05, "min_rows": 5}, 6, _d_loss_zero,
+         {"max_above_floor": 0.05, "min_rows": 5}, lambda t: STEP0 + t["min_rows"], _d_loss_zero,
          (X.SMOOTHING, X.INSTANCE_NOISE, X.NOISY_LABELS, X.NONSATURATING)),
     Rule("exploding_gradients", "Gradient norms above 100", "warning",
          "D's or G's gradient norm > max_grad_norm in any row",
-         {"max_grad_norm": 100.0}, 2, _exploding_gradients,
+         {"max_grad_norm": 100.0}, lambda t: STEP0 + 1, _exploding_gradients,
          (X.PENALTY, X.SPECTRAL, X.SMOOTHING_GRADIENTS, X.LOWER_RATES)),
     Rule("spiky_d_loss", "Spiky, high-variance D loss", "warning",
          "min_spikes rows jump above (1 + rise) x the median of the window rows before them and robust_z "
          "robust stds above it, or the later half's std / mean > max_cv (not wgan)",
-         {"window": 20, "rise": 0.5, "robust_z": 6.0, "min_spikes": 3, "max_cv": 0.5}, 22, _spiky_d_loss,
+         {"window": 20, "rise": 0.5, "robust_z": 6.0, "min_spikes": 3, "max_cv": 0.5},
+         lambda t: STEP0 + t["window"] + 1, _spiky_d_loss,
          (X.LOWER_RATES, X.BETAS, X.SPECTRAL, X.INSTANCE_NOISE, X.SMOOTHING)),
     Rule("g_loss_falls_without_progress", "G loss keeps falling while samples do not improve", "warning",
          "over >= min_rows rows G loss has rank correlation with the step <= max_rank_corr and its last fifth's "
          "median is min_drop below its first fifth's, while high-quality share gains < min_hq_gain, strict modes "
          "gain < min_mode_gain, and the samples are not already on every mode at >= good_hq (toy runs)",
          {"min_rows": 10, "max_rank_corr": -0.7, "min_drop": 0.25, "min_hq_gain": 0.05, "min_mode_gain": 1,
-          "good_hq": 0.9}, 11,
+          "good_hq": 0.9}, lambda t: STEP0 + t["min_rows"],
          _g_loss_falls_without_progress, (X.LOOK, X.D_MORE, X.MINIBATCH)),
     Rule("mode_collapse", "Mode collapse: good samples on few modes", "warning",
          "over the last `tail` share of the rows, median strict modes <= max_modes_share x modes and (toy runs) "
-         "median high-quality share >= min_hq",
-         {"min_hq": 0.5, "max_modes_share": 0.75, "tail": 0.2}, 10, _mode_collapse,
+         "median high-quality share >= min_hq; the tail holds at least min_tail_rows rows",
+         {"min_hq": 0.5, "max_modes_share": 0.75, "tail": 0.2, "min_tail_rows": 2},
+         lambda t: _rows_for_tail(t["tail"], t["min_tail_rows"]), _mode_collapse,
          (X.UNROLL, X.MINIBATCH, X.PACK, X.REPLAY)),
     Rule("mode_hopping", "Mode hopping: the generator rotates through the modes", "warning",
          "at least min_hot_share of the later half's windows have a mode-part oscillation index >= min_index "
          "while their mass passes near at least min_visited modes but sits near at most max_near_share x modes "
          "at once, unless the last window holds more "
          "than max_near_share x modes at high quality at once (image runs: classes): the run has settled since",
-         {"min_index": 0.25, "min_visited": 2, "max_near_share": SPREAD_SHARE, "min_hot_share": 0.5}, osc.WINDOW,
+         {"min_index": 0.25, "min_visited": 2, "max_near_share": SPREAD_SHARE, "min_hot_share": 0.5},
+         lambda t: osc.MIN_ENTRIES,
          _mode_hopping,
          (X.UNROLL, X.HIST_AVG, X.REPLAY, X.SWAPS)),
     Rule("spreading", "Spreading out: mass over many modes, not converged yet", "note",
          "over the later half's windows the mass sits near more than min_near_share x modes at once, while the "
          "median high-quality share of the last `tail` of the rows is < max_hq (toy runs)",
-         {"min_near_share": SPREAD_SHARE, "max_hq": 0.5, "tail": 0.2}, osc.WINDOW, _spreading,
+         {"min_near_share": SPREAD_SHARE, "max_hq": 0.5, "tail": 0.2}, lambda t: osc.MIN_ENTRIES, _spreading,
          (X.TRAIN_LONGER, X.WATCH)),
     Rule("vanishing_g_gradient", "Vanishing G gradient (saturated minimax loss)", "warning",
          f"loss = minimax and at >= min_probes saturation probes a share >= min_sat_share of fakes has "
          f"D(G(z)) < {SATURATED_BELOW:g}",
-         {"min_sat_share": 0.5, "min_probes": 2}, 2, _vanishing_g_gradient,
+         {"min_sat_share": 0.5, "min_probes": 2}, lambda t: t["min_probes"], _vanishing_g_gradient,
          (X.NONSATURATING, X.INSTANCE_NOISE, X.SMOOTHING, X.WGAN_GP)),
 )
 
@@ -373,7 +426,8 @@ def diagnose(run: RunFacts, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
         found = rule.check(sees, rule.thresholds)
         if found is not None:
             verdicts.append(Verdict(rule.name, rule.title, rule.severity, found.message, found.evidence,
-                                    X.for_run(rule.remedies, run.config, _reached(run))))
+                                    X.for_run(rule.remedies, run.config, _reached(run),
+                                              run.data if run.started_off_the_data() else None)))
     return verdicts
 
 

@@ -1,6 +1,6 @@
-"""What the diagnosis looks at: a run's metrics rows, its config, how it ended and its oscillation
-windows (RunFacts), and what follows from them: the samples behind a row's mode counts, the D loss a
-perfect discriminator reaches under the run's targets."""
+"""What the diagnosis looks at: a run's metrics rows, its config, how it ended, its oscillation
+windows and where the data and the snapshots' fakes sit (RunFacts), and what follows from them: the
+samples behind a row's mode counts, the D loss a perfect discriminator reaches under the run's targets."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,17 +14,53 @@ from .record.folder import number, series
 #: losses whose D loss is >= 0 with its floor meaning a perfect D (the critic losses wgan/wgan-gp are not)
 NONNEGATIVE_D_LOSSES = ("minimax", "nonsaturating", "least-squares", "hinge")
 CROSS_ENTROPY = ("minimax", "nonsaturating")
+#: fakes whose mean is further than this many of the data's scales from the data's centre lie off the data
+FAR_OFF = 3.0
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Where a set of 2D points sits: its mean and its scale, the root mean square of its coordinates'
+    standard deviations (1 for standardised data)."""
+    centre: tuple[float, float]
+    scale: float
+
+    @classmethod
+    def of_points(cls, points) -> "Spread | None":
+        """The finite points' spread (None without any); in float64, so data at 1e30 keeps its variance."""
+        x = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        x = x[np.isfinite(x).all(axis=1)]
+        if not len(x):
+            return None
+        return cls((float(x[:, 0].mean()), float(x[:, 1].mean())), float(np.sqrt(x.var(axis=0).mean())))
+
+    @classmethod
+    def of_mixture(cls, mixture) -> "Spread":
+        """A Gaussian mixture's spread, from its modes' centres, stds and weights."""
+        c, s, w = (np.asarray(a, dtype=np.float64) for a in (mixture.centres, mixture.stds, mixture.weights))
+        centre = w @ c
+        var = float(w @ (((c - centre) ** 2).sum(axis=1) + 2 * s ** 2)) / 2
+        return cls((float(centre[0]), float(centre[1])), float(np.sqrt(var)))
+
+    def offset(self, other: "Spread") -> float:
+        """How far this spread's centre lies from `other`'s, in `other`'s scales (data all at one point
+        has none: any distance from it is infinitely many)."""
+        far = float(np.hypot(self.centre[0] - other.centre[0], self.centre[1] - other.centre[1]))
+        return far / other.scale if other.scale > 0 else float("inf") if far > 0 else 0.0
 
 
 @dataclass(frozen=True)
 class RunFacts:
     """What the rules look at: metrics rows, the run's config (config.json's "config"; {} when unknown:
-    a user's own loop), how the run ended, and the oscillation windows ({steps, visited, covered,
-    hq_covered, index}) of the run's later half."""
+    a user's own loop), how the run ended, the oscillation windows ({steps, visited, covered,
+    hq_covered, index}) of the run's later half, the data's Spread (None: unknown, or image data) and
+    (step, Spread) of each snapshot's fixed-z fakes (none live: the loop passes rows only)."""
     rows: list
     config: dict = field(default_factory=dict)
     status: str = "unknown"
     windows: list = field(default_factory=list)
+    data: Spread | None = None
+    fakes: list = field(default_factory=list)
     _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -63,7 +99,13 @@ class RunFacts:
     def before(self, step: int) -> "RunFacts":
         """The facts of the rows before `step`, and of the oscillation windows that end before it."""
         return RunFacts([r for r in self.rows if r[R.STEP] < step], self.config, self.status,
-                        [w for w in self.windows if w[R.OSC_STEPS][1] < step])
+                        [w for w in self.windows if w[R.OSC_STEPS][1] < step], self.data,
+                        [(s, f) for s, f in self.fakes if s < step])
+
+    def started_off_the_data(self) -> bool:
+        """Whether G's first snapshot lies off the data (FAR_OFF): data at a place or scale G's start is
+        nowhere near, which standardising the data fixes."""
+        return self.data is not None and bool(self.fakes) and self.fakes[0][1].offset(self.data) > FAR_OFF
 
     def d_loss_floor(self) -> float | None:
         """The least D's loss can be: d_loss_floor of the config; with the loss unknown, 0 unless negative

@@ -5,11 +5,13 @@ A remedy the run already applies is never suggested again: it is dropped, or rep
 from it (a run that already unrolls 10 steps is told to unroll more, or to combine). Nor is one whose
 flags the run's config would refuse (label smoothing for a WGAN critic: gandiag.config refuses a setting
 given where it does nothing). A config of {} (a run from a user's own loop, or an unknown one) gets every
-remedy as written.
+remedy as written. One remedy is told by the data, not the config: standardising, only of data far from
+where the run's G started, with the data's centre and scale.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from .config import IMAGE_DATA, TARGET_LOSSES
@@ -22,8 +24,12 @@ class Remedy:
     # what to say then (None: say nothing), given the config and the last step the run reached (None: unknown)
     then: Callable[[dict, int | None], str | None] | None = None
     takes: Callable[[dict], bool] | None = None           # the run's config can take its flags (None: any)
+    # told only of data far from where G starts (gandiag.facts.Spread; None: not): how, given the config and it
+    on_data: Callable[[dict, object], str] | None = None
 
-    def for_run(self, config: dict, reached: int | None = None) -> str | None:
+    def for_run(self, config: dict, reached: int | None = None, data=None) -> str | None:
+        if self.on_data is not None:
+            return None if data is None else f"{self.text}: {self.on_data(config, data)}"
         if config and self.takes is not None and not self.takes(config):
             return None
         if not config or self.done is None or not self.done(config):
@@ -31,10 +37,11 @@ class Remedy:
         return self.then(config, reached) if self.then is not None else None
 
 
-def for_run(remedies: tuple[Remedy, ...], config: dict, reached: int | None = None) -> tuple[str, ...]:
-    """The remedies as they read for a run with this config that reached step `reached`, those it
-    already applies left out."""
-    return tuple(text for text in (r.for_run(config, reached) for r in remedies) if text)
+def for_run(remedies: tuple[Remedy, ...], config: dict, reached: int | None = None, data=None) -> tuple[str, ...]:
+    """The remedies as they read for a run with this config that reached step `reached` (and whose data,
+    a gandiag.facts.Spread, lies far from where its G started; None: it does not), those it already
+    applies left out."""
+    return tuple(text for text in (r.for_run(config, reached, data) for r in remedies) if text)
 
 
 def _uses(field: str) -> Callable[[dict], bool]:
@@ -100,6 +107,22 @@ def _train_longer(c: dict, reached: int | None) -> str:
             "Unrolled GAN paper trains ring8 for 25,000)")
 
 
+def _standardise(c: dict, data) -> str:
+    centre = ", ".join(f"{v:.3g}" for v in data.centre)
+    what = f"subtract its centre ({centre}) and divide by its scale {data.scale:.3g}"
+    file = c.get("data_file")
+    if file:
+        copy = Path(file).with_name(f"{Path(file).stem}_std.npy").as_posix()
+        # one scale for both coordinates keeps the modes' shapes (and the modes fitted to them) as they are
+        return (f"{what}; gandiag has no option that rescales the data, so write a standardised copy and train on "
+                f"it: python -c \"import numpy as np; from gandiag.data.points import load_samples; "
+                f"x = load_samples('{file}'); np.save('{copy}', (x - x.mean(0)) / np.sqrt(x.var(0).mean()))\" "
+                f"then --data-file {copy}")
+    if c.get("data"):   # a scenario's mixture: its own settings place it
+        return f"{what}: set the scenario's centres, radius or spacing and stds in those units"
+    return f"{what} in your loop before training on it"
+
+
 UNROLL = Remedy("unrolled D (Metz et al.): --unrolled 10", _uses("unrolled"), _more_unrolling,
                 takes=_d_sees_only_labeled_inputs)
 MINIBATCH = Remedy("minibatch discrimination: --minibatch-disc", _uses("minibatch_disc"))
@@ -132,4 +155,5 @@ LOOK = Remedy("G is fooling D with garbage: look at the samples (gandiag animate
 TRAIN_LONGER = Remedy("train longer (a run of gandiag's trainer: gandiag resume RUN --steps <a larger total>)",
                       lambda c: "steps" in c,
                       _train_longer)
+STANDARDISE = Remedy("standardise the data, which lie far from where G starts", on_data=_standardise)
 WATCH = Remedy("watch the samples sharpen: gandiag animate RUN, or gandiag report RUN")

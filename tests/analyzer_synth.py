@@ -12,11 +12,13 @@ import torch
 
 from gandiag import record as R
 from gandiag.config import make_config, to_dict
-from gandiag.data.toy import ring
+from gandiag.data.toy import Mixture, ring
 from synth_folder import write_folder
 from gandiag.metrics import coverage
 
 RING = ring(8, 2.0, 0.02)
+#: RING ten times larger around (500, 400): data at pixel scale, nowhere near where a G starts
+PIXEL_RING = Mixture(10 * RING.centres + np.array([500.0, 400.0]), 10 * RING.stds, RING.weights)
 ROWS, EVERY, PROBE_EVERY = 100, 100, 5
 
 
@@ -107,6 +109,20 @@ def flickering(rows: list[dict], start: int = 0) -> list[dict]:
         far = 20.0 + 0.5 * torch.randn(2500, 2, generator=gen, dtype=torch.float64).numpy()
         row.update(mode_entries(on_mode(0, 2500, gen) if i % 3 == 0 else far))
     return rows
+
+
+def unreached(rows: list[dict], mixture=PIXEL_RING, start: int = 0) -> list[dict]:
+    """From row `start` on, G's samples where a G starts (about the origin, at scale 1), scored against
+    `mixture`: of data far from there, not one on a mode."""
+    gen = torch.Generator().manual_seed(6)
+    for row in rows[start:]:
+        row.update(coverage.row_entries(torch.randn(2500, 2, generator=gen, dtype=torch.float64).numpy(), mixture))
+    return rows
+
+
+def where_g_starts(steps, n: int = 256) -> dict[int, np.ndarray]:
+    """Snapshots at `steps` whose fixed-z fakes sit where a G starts: about the origin, at scale 1."""
+    return {step: torch.randn(n, 2, generator=torch.Generator().manual_seed(8)).numpy() for step in steps}
 
 
 def exploded(rows: list[dict], start: int = 0) -> list[dict]:

@@ -447,7 +447,8 @@ def test_a_run_too_short_for_some_rules_is_not_called_healthy_and_is_told_how_lo
     assert diagnosis[R.RULES_UNJUDGED] == {r.name: r.needs for r in RULES if r.needs > 3}
     assert diagnosis[R.RESUME_STEPS] == 10 + (max(r.needs for r in RULES) - 3) * 5
     (line,) = [line for line in result.output.splitlines() if line.startswith("diagnosis: ")]
-    assert line.startswith(f"diagnosis: no failure found by {10 - len(diagnosis[R.RULES_UNJUDGED])} of 10 rules; ")
+    assert line.startswith(f"diagnosis: no failure found by {len(RULES) - len(diagnosis[R.RULES_UNJUDGED])} of "
+                           f"{len(RULES)} rules; ")
     assert "than this run's 3 (" in line and f"gandiag resume {run} --steps {diagnosis[R.RESUME_STEPS]})" in line
     assert line in ran.output.splitlines()
     assert invoke("resume", run, "--steps", diagnosis[R.RESUME_STEPS], "--no-animate", "--quiet").exit_code == 0
@@ -462,7 +463,7 @@ def test_the_table_of_several_runs_says_which_were_too_short_to_judge(tmp_path):
     write_run(study / "short", healthy_rows(n=3), {s: fixed_z_fakes("healthy", i) for i, s in enumerate((0, 100, 200))})
     out = invoke("analyze", study).output
     short = sum(r.needs > 3 for r in RULES)
-    assert f"  short  finished       8  no failure found by {10 - short} of 10 rules ({short} rules need more rows " \
-        "than its 3)\n" in out and "  long   finished       8  no failure found\n" in out
+    assert f"  short  finished       8  no failure found by {len(RULES) - short} of {len(RULES)} rules " \
+        f"({short} rules need more rows than its 3)\n" in out and "  long   finished       8  no failure found\n" in out
     assert "no failure found in any of the 2 runs analysed by the rules that could judge them" in out
     assert f"1 of 2 runs too short for some rules (short): gandiag analyze {study / 'short'} names them" in out

@@ -1,11 +1,12 @@
 """Each rule fires on a synthetic run that has its failure and stays silent on one that does not."""
+import dataclasses
 import re
 
 import numpy as np
 import pytest
 import torch
-from analyzer_synth import (EVERY, ROWS, collapsed, exploded, flickering, healthy_rows, orbiting, rotating, saturated,
-                            set_from, spreading, write_run)
+from analyzer_synth import (EVERY, PIXEL_RING, RING, ROWS, collapsed, exploded, flickering, healthy_rows, orbiting,
+                            rotating, saturated, set_from, spreading, unreached, where_g_starts, write_run)
 from numpy.testing import assert_allclose
 from tiny import toy_config
 
@@ -14,7 +15,8 @@ from gandiag.analysis import LIVE_ROWS, analyze_run, live_verdicts, live_warning
 from gandiag.config import ConfigError, load_config, to_dict
 from gandiag.diagnose import RULES, diagnose, rules_table
 from gandiag.remedies import D_MORE, for_run
-from gandiag.facts import RunFacts, d_loss_floor
+from gandiag.data.toy import Mixture
+from gandiag.facts import RunFacts, Spread, d_loss_floor
 from gandiag.metrics import coverage, oscillation
 from gandiag.stabilizers.labels import d_targets
 
@@ -323,3 +325,109 @@ def test_train_longer_counts_from_the_step_the_run_reached(healthy, status, plan
     trained: the figure is from the step its rows reach, and at least the total it was started for."""
     (verdict,) = diagnose(view(spreading([dict(r) for r in healthy], 0), status=status, steps=planned, unrolled=10))
     assert told in verdict.remedies[0]
+
+
+# --- a generator that never reaches the data -------------------------------------------------------
+
+@pytest.mark.parametrize("mixture, fires", [(PIXEL_RING, True), (RING, False)])
+def test_a_generator_that_never_reaches_data_far_from_its_start_is_off_the_data_and_told_to_standardise(
+        tmp_path, healthy, mixture, fires):
+    """G's samples stayed about the origin at scale 1 while the data sat around (500, 400), and analyze
+    said nothing. The verdict names where the data and the fakes sit and how to standardise the data;
+    the same G against data about the origin (a G at its start on ring8) is not off the data."""
+    rows = unreached([dict(r) for r in healthy[:20]], mixture)
+    run = write_run(tmp_path / "run", rows, where_g_starts((0, 1000, 1900)), mixture=mixture)
+    _, verdicts = analyze_run(run)
+    found = [v for v in verdicts if v.rule == "off_the_data"]
+    if not fires:
+        assert found == []
+        return
+    assert [v.rule for v in verdicts] == ["off_the_data"]
+    (verdict,) = found
+    # the data's centre and scale: a ring of radius 20 and stds 0.2 about (500, 400)
+    torch.testing.assert_close(verdict.evidence["data_centre"], [500.0, 400.0])
+    torch.testing.assert_close(verdict.evidence["data_scale"], float(np.sqrt(20.0 ** 2 / 2 + 0.2 ** 2)))
+    assert verdict.evidence[R.EV_STEPS] == [0, 1900] and verdict.evidence["max_on_data"] == 0.0
+    assert "the data: around (500, 400) at scale 14.1)" in verdict.message
+    assert verdict.remedies == ("standardise the data, which lie far from where G starts: subtract its centre "
+                                "(500, 400) and divide by its scale 14.1: set the scenario's centres, radius or "
+                                "spacing and stds in those units",)
+
+
+def test_the_standardising_remedy_of_a_points_run_names_a_command_that_writes_the_standardised_copy(tmp_path,
+                                                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    points = Mixture(PIXEL_RING.centres, PIXEL_RING.stds, PIXEL_RING.weights).sample(
+        600, torch.Generator().manual_seed(0)).numpy().astype(np.float64)
+    np.savetxt(tmp_path / "px.csv", points, delimiter=",")
+    data = Spread.of_points(points)
+    facts = RunFacts(unreached(healthy_rows(n=5)), {"loss": "nonsaturating", "data": "points", "data_file": "px.csv"},
+                     R.FINISHED, [], data, [(0, Spread((0.0, 0.0), 1.0))])
+    (verdict,) = [v for v in diagnose(facts) if v.rule == "off_the_data"]
+    (remedy,) = verdict.remedies
+    command = re.search(r'python -c "(.+)" then --data-file px_std.npy$', remedy).group(1)
+    exec(command, {})   # noqa: S102 (the remedy's own one-liner, run where the user would run it)
+    copy = np.load("px_std.npy")
+    torch.testing.assert_close(copy, (points - points.mean(0)) / np.sqrt(points.var(0).mean()))
+    torch.testing.assert_close(Spread.of_points(copy).scale, 1.0)
+
+
+def test_a_run_diverging_on_data_at_1e30_is_told_to_standardise_the_data(tmp_path, healthy):
+    """Points at about 1e30 drove the run to NaN, and the divergence verdict said only to lower the
+    learning rates, add a penalty or spectral norm, none of which brings data at 1e30 within reach."""
+    for mixture, told in ((Mixture(1e29 * RING.centres + 1e30, 1e29 * RING.stds, RING.weights), True), (RING, False)):
+        rows = set_from(unreached([dict(r) for r in healthy[:20]], mixture), 10, D_LOSS=None, G_LOSS=float("nan"))
+        run = write_run(tmp_path / str(told), rows, where_g_starts((0, 1000)), mixture=mixture)
+        (verdict,) = [v for v in analyze_run(run)[1] if v.rule == "divergence"]
+        standardise = [r for r in verdict.remedies if r.startswith("standardise the data")]
+        assert standardise == (["standardise the data, which lie far from where G starts: subtract its centre "
+                                "(1e+30, 1e+30) and divide by its scale 1.41e+29: set the scenario's centres, radius "
+                                "or spacing and stds in those units"] if told else [])
+        assert any(r.startswith("lower the learning rates") for r in verdict.remedies)
+
+
+# --- the rows each rule needs ----------------------------------------------------------------------
+
+#: each rule's failure in as few rows as the rule can find it in
+SHORTEST = {
+    "divergence": lambda rows: set_from(rows, 0, G_LOSS=float("nan")),
+    "exploded": lambda rows: exploded(rows, 1),
+    "off_the_data": unreached,
+    "d_loss_zero": lambda rows: set_from(rows, 1, D_LOSS=0.01),
+    "exploding_gradients": lambda rows: set_from(rows, 1, D_GRAD_NORM=250.0),
+    "spiky_d_loss": lambda rows: set_from(rows, 1, D_LOSS=lambda r: 5.0 if r[R.STEP] // EVERY % 2 else 0.1),
+    "g_loss_falls_without_progress": lambda rows: set_from(collapsed(rows), 1,
+                                                           G_LOSS=lambda r: 3.0 - 0.25 * r[R.STEP] / EVERY, HQ=0.2),
+    "mode_collapse": collapsed,
+    "mode_hopping": rotating,
+    "spreading": spreading,
+    "vanishing_g_gradient": lambda rows: set_from(rows, 0, SAT_SHARE=0.95),
+}
+#: thresholds that change the rows a rule needs
+MORE_OR_FEWER = {"exploded": {"min_rows": 1}, "d_loss_zero": {"min_rows": 8}, "spiky_d_loss": {"window": 10},
+                 "g_loss_falls_without_progress": {"min_rows": 15}, "mode_collapse": {"tail": 0.5},
+                 "vanishing_g_gradient": {"min_probes": 4}, "off_the_data": {"min_rows": 5}}
+
+
+def shortest_run(name: str, n: int) -> RunFacts:
+    rows = SHORTEST[name](healthy_rows(n=n))
+    _, steps, near, hq = mode_sequence(rows, [], None)
+    windows = oscillation.late(oscillation.windows(steps, near, hq)) if near is not None else []
+    return RunFacts(rows, {"loss": LOSS.get(name, "nonsaturating")}, R.FINISHED, windows,
+                    Spread.of_mixture(PIXEL_RING), [(r[R.STEP], Spread((0.0, 0.0), 1.0)) for r in rows])
+
+
+def test_every_rule_has_its_shortest_failure():
+    assert set(SHORTEST) == {r.name for r in RULES} and set(MORE_OR_FEWER) <= set(SHORTEST)
+
+
+@pytest.mark.parametrize("name, changed", [(r.name, {}) for r in RULES] + list(MORE_OR_FEWER.items()))
+def test_a_rule_finds_its_failure_in_the_rows_it_says_it_needs_and_not_in_fewer(name, changed):
+    """mode_hopping said it needed 8 rows and fired on 4 (its windows start at 4 entries), mode_collapse
+    said 10 and fired on 1, and each figure was a literal beside the thresholds it follows from, free to
+    drift from them: with the thresholds changed, the figure follows."""
+    table = next(r for r in RULES if r.name == name)
+    rule = dataclasses.replace(table, thresholds={**table.thresholds, **changed})
+    assert not changed or rule.needs != table.needs
+    fired = [bool(diagnose(shortest_run(name, n), (rule,))) for n in (rule.needs - 1, rule.needs)]
+    assert fired == [False, True]

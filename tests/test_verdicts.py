@@ -1,9 +1,13 @@
 """Verdicts on real short ring8 runs: the hero comparison, an explosion without NaN, and the live
 warnings against `gandiag analyze` on the same rows."""
 import json
+import re
 
+import numpy as np
 import pytest
-from cli_runs import cli
+import torch
+from cli_runs import TINY, cli
+from tiny import RUN, flags
 
 from gandiag import record as R
 from gandiag.analysis import analyze_run, live_warnings
@@ -103,3 +107,37 @@ def test_an_own_loop_whose_generator_turns_nan_is_diagnosed_as_diverged(tmp_path
     verdict = verdicts[0]
     assert (verdict[R.V_RULE], verdict[R.V_EVIDENCE][R.EV_STEPS]) == ("divergence", [600, 900])
     assert verdict[R.V_MESSAGE] == "training diverged: non-finite fakes from step 600"
+
+
+def test_a_run_on_pixel_scale_points_is_off_the_data_until_its_remedy_is_applied(tmp_path, monkeypatch):
+    """gandiag run ring8 --data-file px.csv --target-modes 4 on four blobs around (500, 400) never
+    reached them (its fakes stayed about the origin at scale ~1), and neither analyze nor the end of
+    the run gave a verdict. It is off the data now, and the copy its remedy's command writes trains as
+    data about the origin does."""
+    monkeypatch.chdir(tmp_path)
+    gen = np.random.default_rng(0)
+    blobs = np.array([[480.0, 380.0], [520.0, 380.0], [480.0, 420.0], [520.0, 420.0]])
+    points = blobs[gen.integers(4, size=2000)] + 5 * gen.standard_normal((2000, 2))
+    np.savetxt("px.csv", points, delimiter=",")
+    shown = flags(RUN, "--no-animate")   # not --quiet: the end of the run is under test too
+    result = cli("run", "ring8", "--data-file", "px.csv", "--target-modes", 4, "--out", "px", *shown)
+    assert result.exit_code == 0, result.output
+    # the end of the run, too short for some rules, says so without calling it free of failures
+    (end,) = [line for line in result.output.splitlines() if line.startswith("diagnosis: ")]
+    assert end.startswith("diagnosis: 1 finding(s); "), end
+    (verdict,) = [v for v in diagnosed(tmp_path / "px") if v[R.V_RULE] == "off_the_data"]
+    torch.testing.assert_close(verdict[R.V_EVIDENCE]["data_centre"], points.mean(0).tolist())
+    torch.testing.assert_close(verdict[R.V_EVIDENCE]["data_scale"], float(np.sqrt(points.var(0).mean())))
+    (remedy,) = verdict[R.V_REMEDIES]
+    exec(re.search(r'python -c "(.+)" then --data-file px_std.npy$', remedy).group(1), {})   # noqa: S102
+    result = cli("run", "ring8", "--data-file", "px_std.npy", "--target-modes", 4, "--out", "std", *TINY)
+    assert result.exit_code == 0, result.output
+    assert "off_the_data" not in [v[R.V_RULE] for v in diagnosed(tmp_path / "std")]
+
+
+def test_grid25_from_its_start_is_not_off_the_data(tmp_path):
+    """grid25's batch-norm G starts as a speck at the grid's centre, far smaller than the grid but on it:
+    not off the data."""
+    result = cli("run", "grid25", "--out", tmp_path / "grid", *TINY)
+    assert result.exit_code == 0, result.output
+    assert "off_the_data" not in [v[R.V_RULE] for v in diagnosed(tmp_path / "grid")]
