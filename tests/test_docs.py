@@ -5,9 +5,14 @@ import datetime
 import importlib
 import importlib.util
 import re
+import shlex
 from pathlib import Path
 
+import click
 import pytest
+
+from gandiag import config as C
+from gandiag.cli import main, overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -154,3 +159,126 @@ def test_a_benchmark_asked_for_a_suite_or_config_it_does_not_have_says_so_instea
     with pytest.raises(SystemExit) as exit:
         importlib.import_module(module).main(argv)
     assert exit.value.code == 2 and f"unknown {argv[0][2:-1]} {unknown}: choose from" in capsys.readouterr().err
+
+
+def shown_commands(text: str) -> list[str]:
+    """The `gandiag ...` calls a Markdown text shows: the `$ ` lines and bare `gandiag` lines of its code
+    blocks, and its inline code that starts with `gandiag ` (output lines are left out)."""
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif fenced or line.startswith("    "):
+            lines.append(line.strip())
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    spans = [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)]
+    code = [line.removeprefix("$ ") for line in lines if line.startswith("$ ") or CALL.match(line)]
+    return [shown for shown in code + spans if CALL.search(shown)]
+
+
+#: where a call of the command line starts: `gandiag NAME`, `python -m gandiag NAME`, `torchrun ... -m gandiag NAME`,
+#: and after `&&`, `;` or `(` of a shell line
+CALL = re.compile(r"(?:^|[;&|(]\s*|-m )gandiag (?=-|[a-z])")
+
+
+def unknown_words(shown: str) -> list[str]:
+    """The commands and options of `shown` (a shell line) that gandiag's command line does not have; a
+    placeholder in capitals (`gandiag --debug COMMAND`) stands for any command, `[--steps TOTAL]` for
+    `--steps TOTAL`."""
+    lexer = shlex.shlex(shown, posix=True, punctuation_chars="|&;()<>")
+    lexer.whitespace_split = True
+    words, segments = [], [[]]
+    for word in lexer:
+        if word and set(word) <= set("|&;()<>"):
+            segments.append([])
+        else:
+            segments[-1].append(word.strip("[]"))
+    for segment in segments:
+        starts = [i + 1 for i, word in enumerate(segment) if word == "gandiag" and (i == 0 or segment[i - 1] == "-m")]
+        if not starts:
+            continue
+        command, args = main, segment[starts[0]:]
+        ctx = click.Context(main, info_name="gandiag")
+        while True:
+            try:
+                _, args, _ = command.make_parser(ctx).parse_args(args)
+            except click.NoSuchOption as e:
+                words.append(f"{ctx.command_path} {e.option_name}")
+                break
+            except click.UsageError as e:   # an option without its value
+                words.append(f"{ctx.command_path}: {e.message}")
+                break
+            if not isinstance(command, click.Group) or not args or re.fullmatch(r"[A-Z_.]+", args[0]):
+                break
+            name, *args = args
+            command = command.get_command(ctx, name)
+            if command is None:
+                words.append(f"{ctx.command_path} {name}")
+                break
+            ctx = click.Context(command, info_name=name, parent=ctx)
+    return words
+
+
+def test_the_command_scan_finds_the_calls_and_sees_a_made_up_command_or_option():
+    page = ("Train with `gandiag run ring8 --unroled 10`, then `gandiag.show(run)`.\n"
+            "```\n$ gandiag analyze runs/a | head -1\nrun runs/a  status finished\n"
+            "$ cd examples && python -m gandiag probe saturaton RUN\n$ (ulimit -v 9; gandiag animate RUN --fps)\n```\n"
+            "    gandiag resume RUN [--steps TOTAL]\n    gandiag --debug COMMAND ...\n")
+    shown = shown_commands(page)
+    assert shown == ["gandiag analyze runs/a | head -1", "cd examples && python -m gandiag probe saturaton RUN",
+                     "(ulimit -v 9; gandiag animate RUN --fps)", "gandiag resume RUN [--steps TOTAL]",
+                     "gandiag --debug COMMAND ...", "gandiag run ring8 --unroled 10"]
+    assert [unknown_words(s) for s in shown] == [
+        [], ["gandiag probe saturaton"], ["gandiag animate: Option '--fps' requires an argument."], [], [],
+        ["gandiag run --unroled"]]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_command_a_page_shows_has_the_commands_and_options_it_names(page):
+    unknown = [f"{word} (in `{shown}`)" for shown in shown_commands(page.read_text(encoding="utf-8"))
+               for word in unknown_words(shown)]
+    assert not unknown, f"{page.relative_to(ROOT)} shows what gandiag's command line lacks: {'; '.join(unknown)}"
+
+
+def shown_refusals(text: str) -> list[tuple[str, str]]:
+    """(command, error line) for each `$ gandiag run NAME ...` of a code block that a shipped scenario names
+    and the next line shows refused with `Error: ...`."""
+    lines = [line.strip() for line in text.splitlines()]
+    return [(line[2:], after) for line, after in zip(lines, lines[1:])
+            if after.startswith("Error: ") and re.fullmatch(r"\$ gandiag run ([\w-]+)(?: --?[\w-]+(?: \S+)?)*", line)
+            and line.split()[3] in C.scenario_names()]
+
+
+def refused_now(shown: str) -> str | None:
+    """The one line `shown` (a `gandiag run` of a shipped scenario) is refused with now, by the command line's
+    parsing or by the config's validation; None where it gets past both (a later refusal: memory, the device).
+    Nothing trains."""
+    words = shlex.split(shown)[2:]
+    root = click.Context(main, info_name="gandiag")
+    try:
+        params = main.get_command(root, "run").make_context("run", words, parent=root).params
+        C.load_config(params.pop("scenario"), **overrides(params))
+    except click.UsageError as e:
+        return f"Error: {e.format_message()}"
+    except C.ConfigError as e:
+        return f"Error: {e}"
+    return None
+
+
+def test_the_refusal_check_finds_the_refused_runs_and_sees_a_stale_message():
+    page = ("```\n$ gandiag run ring8 --d-lr -1\nError: d_lr = -1.0 is not allowed: expected a number > 0\n"
+            "$ gandiag run mine.toml\nError: unknown key\n$ gandiag run ring8 --out \"\"\nError: Invalid value\n```\n")
+    (lr, lr_line), (out, out_line) = shown_refusals(page)
+    assert lr == "gandiag run ring8 --d-lr -1" and refused_now(lr) == \
+        "Error: d_lr = -1.0 is not allowed: expected a number > 0 and <= 3.402823466e+38" != lr_line
+    assert out == 'gandiag run ring8 --out ""' and out_line == "Error: Invalid value" and \
+        refused_now(out) == "Error: Invalid value for '--out': is empty: give a path to write to."
+    assert refused_now("gandiag run ring8 --steps 5") is None
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_refused_run_a_page_shows_is_refused_with_the_line_it_shows(page):
+    shown = shown_refusals(page.read_text(encoding="utf-8"))
+    stale = [f"`{command}` says {now!r}, the page {line!r}" for command, line in shown
+             if (now := refused_now(command)) is not None and now != line]
+    assert not stale, f"{page.relative_to(ROOT)}: {'; '.join(stale)}"
