@@ -367,15 +367,20 @@ def live_warnings(config=None):
     return on_row
 
 
-def shortfall_at_end(path) -> str | None:
-    """The diagnosis line for the end of `gandiag run` when the run is too short for some rules (None
-    otherwise): the live check on the folder's rows, whose first (step-0) row the loop never passes it."""
+def diagnosis_at_end(path) -> str | None:
+    """The diagnosis line for the end of `gandiag run` (None: nothing to add to its metrics): the errors a
+    lost run ends with, or the rules too short a run leaves unjudged. The live check on the folder's rows,
+    whose first (step-0) row the loop never passes it."""
     reader = R.RunReader(path)
     # and its snapshots, which the loop does not pass: the rules that read them would count as finding nothing
     facts = _live_facts(reader.metrics(), reader.config, *spreads(reader, fixed_z_fakes(reader)))
     verdicts = diagnose(facts)
     judged = judgement(facts, verdicts)
-    return summary(judged, len(verdicts), str(reader.root)) if shortfall(judged) else None
+    line = summary(judged, len(verdicts), str(reader.root))
+    errors = [v.title for v in verdicts if v.severity == "error"]
+    if errors:
+        return f"{line}, the run is lost: {'; '.join(errors)}"
+    return line if shortfall(judged) else None
 
 
 # --- `gandiag metrics`: a user's own samples ------------------------------------------------------

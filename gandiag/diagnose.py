@@ -437,9 +437,13 @@ def _reached(run: RunFacts) -> int | None:
 
 def judgement(run: RunFacts, verdicts: list[Verdict], rules: tuple[Rule, ...] = RULES) -> dict:
     """Which rules judged the run: diagnosis.json's fields beside the verdicts. A rule that found
-    nothing in fewer rows than it needs did not look, and "no failure found" must not speak for it."""
+    nothing in fewer rows than it needs did not look, and "no failure found" must not speak for it;
+    a run lost to an error needs no more rows."""
     fired, rows = {v.rule for v in verdicts}, len(run.rows)
-    unjudged = {r.name: r.needs for r in rules if r.name not in fired and rows < r.needs}
+    # a run an error calls lost (diverged, blown up, off the data) is started anew, not trained longer:
+    # the rules it is too short for would only judge a run already lost
+    lost = any(v.severity == "error" for v in verdicts)
+    unjudged = {} if lost else {r.name: r.needs for r in rules if r.name not in fired and rows < r.needs}
     c, resume = run.config, None
     if unjudged and "steps" in c and "log_every" in c:   # a run of gandiag's trainer: a row every log_every steps
         resume = X.resume_total(c, _reached(run) or 0, (max(unjudged.values()) - rows) * int(c["log_every"]))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from analyzer_synth import RING, collapsed, fixed_z_fakes, healthy_rows, saturated, write_run
+from analyzer_synth import RING, collapsed, exploded, fixed_z_fakes, healthy_rows, saturated, write_run
 from click.testing import CliRunner
 from numpy.testing import assert_allclose
 from cli_runs import run_tiny
@@ -454,6 +454,18 @@ def test_a_run_too_short_for_some_rules_is_not_called_healthy_and_is_told_how_lo
     assert invoke("resume", run, "--steps", diagnosis[R.RESUME_STEPS], "--no-animate", "--quiet").exit_code == 0
     assert "diagnosis: no failure found\n" in invoke("analyze", run).output
     assert json.loads((run / R.DIAGNOSIS_FILE).read_text())[R.RULES_UNJUDGED] == {}
+
+
+def test_a_short_run_lost_to_an_error_is_not_told_to_train_longer(tmp_path):
+    """gandiag run ring8 --loss wgan --d-lr 10 --g-lr 10 --steps 200 blew up (G's gradient 0 from step 10) and was
+    told 'train longer (gandiag resume div --steps 210)' beside its error: more steps of a lost run judge nothing."""
+    rows = exploded(healthy_rows(n=12), start=1)
+    run = write_run(tmp_path / "run", rows, {r[R.STEP]: fixed_z_fakes("healthy", i) for i, r in enumerate(rows)})
+    out = invoke("analyze", run).output
+    diagnosis = json.loads((run / R.DIAGNOSIS_FILE).read_text())
+    assert [v[R.V_RULE] for v in diagnosis[R.VERDICTS]][:1] == ["exploded"]
+    assert (diagnosis[R.RULES_UNJUDGED], diagnosis[R.RESUME_STEPS]) == ({}, None)
+    assert f"diagnosis: {len(diagnosis[R.VERDICTS])} finding(s)\n" in out and "train longer" not in out
 
 
 def test_the_table_of_several_runs_says_which_were_too_short_to_judge(tmp_path):

@@ -122,9 +122,9 @@ def test_a_run_on_pixel_scale_points_is_off_the_data_until_its_remedy_is_applied
     shown = flags(RUN, "--no-animate")   # not --quiet: the end of the run is under test too
     result = cli("run", "ring8", "--data-file", "px.csv", "--target-modes", 4, "--out", "px", *shown)
     assert result.exit_code == 0, result.output
-    # the end of the run, too short for some rules, says so without calling it free of failures
+    # the end of the run names the error, not how to train longer
     (end,) = [line for line in result.output.splitlines() if line.startswith("diagnosis: ")]
-    assert end.startswith("diagnosis: 1 finding(s); "), end
+    assert end.startswith("diagnosis: 1 finding(s), the run is lost: "), end
     (verdict,) = [v for v in diagnosed(tmp_path / "px") if v[R.V_RULE] == "off_the_data"]
     torch.testing.assert_close(verdict[R.V_EVIDENCE]["data_centre"], points.mean(0).tolist())
     torch.testing.assert_close(verdict[R.V_EVIDENCE]["data_scale"], float(np.sqrt(points.var(0).mean())))

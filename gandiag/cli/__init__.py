@@ -177,9 +177,9 @@ def finish(result, quiet: bool, animate: bool) -> None:
         click.echo(f"diverged: {result.detail}; everything recorded before it is kept in {result.path}. "
                    "Try smaller learning rates (--d-lr, --g-lr).", err=True)
         sys.exit(EXIT_DIVERGED)
-    from gandiag.analysis import shortfall_at_end
-    # a run too short for some rules must not read as judged by them all
-    short = shortfall_at_end(result.path)
+    from gandiag.analysis import diagnosis_at_end
+    # a lost run must not end on its metrics alone, nor a run too short for some rules read as judged by them all
+    short = diagnosis_at_end(result.path)
     if result.status == R.INTERRUPTED:
         click.echo(f"interrupted at step {result.step}, checkpoint saved. Continue with: gandiag resume {result.path}",
                    err=True)
