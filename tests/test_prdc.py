@@ -1,10 +1,17 @@
 """k-NN precision / recall / density / coverage against the papers' definitions, computed by loops."""
+import tracemalloc
+
 import numpy as np
 import pytest
+import torch
+from hypothesis import given, strategies as st
 from numpy.testing import assert_allclose
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 
 from gandiag import record as R
 from gandiag.metrics import prdc as P
+from gandiag.testing.strategies import grid_numbers
 
 KEYS = (R.KNN_PRECISION, R.KNN_RECALL, R.KNN_DENSITY, R.KNN_COVERAGE)
 
@@ -56,12 +63,61 @@ def test_far_apart_sets_score_zero():
     assert_allclose(scores(rng.standard_normal((30, 2)), rng.standard_normal((30, 2)) + 100.0), [0, 0, 0, 0])
 
 
-def test_block_size_does_not_change_the_scores(monkeypatch):
-    rng = np.random.default_rng(6)
-    real, fake = rng.standard_normal((60, 2)), rng.standard_normal((45, 2))
-    whole = scores(real, fake)
-    monkeypatch.setattr(P, "_BLOCK", 7)
-    assert_allclose(scores(real, fake), whole, rtol=1e-12)
+def by_the_whole_distance_matrix(real, fake, k):
+    """The blocked cdist version prdc was before its k-d trees, kept as the reference they must equal."""
+    def radii(points):
+        return cKDTree(points).query(points, k=k + 1)[0][:, k]
+    d = cdist(fake, real)
+    inside_real, inside_fake = d <= radii(real)[None, :], d <= radii(fake)[:, None]
+    return [inside_real.any(axis=1).sum() / len(fake), float(inside_fake.any(axis=0).mean()),
+            inside_real.sum() / (k * len(fake)), float((d.min(axis=0) <= radii(real)).mean())]
+
+
+def _sets():
+    rng = np.random.default_rng(7)
+    normal, wide = rng.standard_normal((300, 2)), 2.5 * rng.standard_normal((400, 2)) + [1.0, 0.0]
+    copies = np.repeat(rng.standard_normal((30, 2)), 3, axis=0)            # each point thrice: radii > 0
+    collapsed = np.repeat(normal[:2], 40, axis=0)                          # radii 0
+    outlier = np.vstack([normal, [[1e6, 1e6]]])                           # one huge radius
+    return {"random": (normal, wide), "identical": (normal, normal), "copies": (copies, normal[:90]),
+            "collapsed fakes": (normal, collapsed), "collapsed reals": (collapsed, normal),
+            "both collapsed": (collapsed, collapsed[::-1].copy()), "outlier real": (outlier, wide),
+            "outlier fake": (wide, outlier), "lattice": (np.round(normal * 2) / 2, np.round(wide * 2) / 2)}
+
+
+@pytest.mark.parametrize("name", list(_sets()))
+def test_scores_equal_the_whole_distance_matrix(name, monkeypatch):
+    real, fake = _sets()[name]
+    want = torch.tensor(by_the_whole_distance_matrix(real, fake, P.K), dtype=torch.float64)
+    torch.testing.assert_close(torch.tensor(scores(real, fake), dtype=torch.float64), want, rtol=0, atol=0)
+    monkeypatch.setattr(P, "_PAIRS", 3)   # many chunks, each ball its own: the same pairs
+    torch.testing.assert_close(torch.tensor(scores(real, fake), dtype=torch.float64), want, rtol=0, atol=0)
+
+
+grid_points = st.lists(st.tuples(grid_numbers(-1, 1, 0.25), grid_numbers(-1, 1, 0.25)), min_size=P.K + 1,
+                       max_size=60).map(lambda rows: np.array(rows, dtype=np.float64))
+
+
+@given(grid_points, grid_points, st.integers(1, P.K))
+def test_scores_on_tied_grid_points_equal_the_whole_distance_matrix(real, fake, k):
+    """On a grid many distances equal a radius exactly, so every <= at a ball's edge is tried."""
+    torch.testing.assert_close(torch.tensor(scores(real, fake, k), dtype=torch.float64),
+                               torch.tensor(by_the_whole_distance_matrix(real, fake, k), dtype=torch.float64),
+                               rtol=0, atol=0)
+
+
+def test_memory_grows_with_the_pairs_found_not_with_real_times_fake():
+    """5,000 reals x 40,000 fakes: a block of 2,048 fakes' distances alone is 80 MiB; the balls hold about
+    k pairs per point, a few MiB."""
+    rng = np.random.default_rng(8)
+    real, fake = rng.standard_normal((5000, 2)), rng.standard_normal((40000, 2))
+    tracemalloc.start()
+    try:
+        P.prdc(real, fake)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2 ** 20, f"peak {peak / 2 ** 20:.0f} MiB"
 
 
 def test_too_few_points_for_k_is_a_one_line_error():
