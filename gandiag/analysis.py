@@ -367,20 +367,21 @@ def live_warnings(config=None):
     return on_row
 
 
-def diagnosis_at_end(path) -> str | None:
-    """The diagnosis line for the end of `gandiag run` (None: nothing to add to its metrics): the errors a
-    lost run ends with, or the rules too short a run leaves unjudged. The live check on the folder's rows,
-    whose first (step-0) row the loop never passes it."""
+def diagnosis_at_end(path) -> list[str]:
+    """The diagnosis lines for the end of `gandiag run` ([]: nothing to add to its metrics): a lost run's
+    errors and the first thing to try, or the rules too short a run leaves unjudged. The live check on the
+    folder's rows, whose first (step-0) row the loop never passes it."""
     reader = R.RunReader(path)
     # and its snapshots, which the loop does not pass: the rules that read them would count as finding nothing
     facts = _live_facts(reader.metrics(), reader.config, *spreads(reader, fixed_z_fakes(reader)))
     verdicts = diagnose(facts)
     judged = judgement(facts, verdicts)
-    line = summary(judged, len(verdicts), str(reader.root))
-    errors = [v.title for v in verdicts if v.severity == "error"]
+    line = f"diagnosis: {summary(judged, len(verdicts), str(reader.root))}"
+    errors = [v for v in verdicts if v.severity == "error"]
     if errors:
-        return f"{line}, the run is lost: {'; '.join(errors)}"
-    return line if shortfall(judged) else None
+        lost = f"{line}, the run is lost: {'; '.join(v.title for v in errors)}"
+        return [lost, *(f"try: {r}" for r in errors[0].remedies[:1])]
+    return [line] if shortfall(judged) else []
 
 
 # --- `gandiag metrics`: a user's own samples ------------------------------------------------------

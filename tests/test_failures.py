@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,6 +75,29 @@ def test_an_absurd_learning_rate_stops_the_run_at_the_first_non_finite_step(tmp_
     assert [r[R.STEP] for r in rows(run)] == [0, bad]
     assert [k for k in WATCHED if rows(run)[-1][k] is None] == what
     assert R.RunReader(run).checkpoint_steps() == []
+
+
+def test_a_diverged_run_ends_on_what_its_diagnosis_says_to_try(tmp_path, monkeypatch):
+    """A run on points at about 1e30 diverged and was told 'Try smaller learning rates (--d-lr, --g-lr).', a fixed
+    sentence no learning rate could make true: the data lie far out of G's reach. The end now states the
+    diagnosis and its first remedy, which for ring8 at absurd rates is still to lower them."""
+    monkeypatch.chdir(tmp_path)
+    points = 1e30 * (1 + 0.1 * torch.randn(400, 2, generator=torch.Generator().manual_seed(0)))
+    np.savetxt("big.csv", points.numpy(), delimiter=",")
+    ends = {}
+    absurd = ["--d-lr", "1e30", "--g-lr", "1e30"]
+    for name, data in (("big", ["--data-file", "big.csv", "--steps", "400"]), ("ring", absurd)):
+        result = cli("run", "ring8", "--out", name, *TINY, *data)
+        assert result.exit_code == EXIT_DIVERGED, result.output
+        ends[name] = result.output.splitlines()[-3:]
+    assert ends["big"][1].endswith(" finding(s), the run is lost: Training diverged (non-finite values); Off the data: "
+                                   "G's samples never reach the data")
+    centre = ", ".join(f"{c:.3g}" for c in points.double().mean(0).tolist())
+    assert ends["big"][2].startswith("try: standardise the data, which lie far from where G starts: subtract its "
+                                     f"centre ({centre})")
+    assert ends["ring"][1:] == ["diagnosis: 1 finding(s), the run is lost: Training diverged (non-finite values)",
+                                "try: lower the learning rates (this run: --d-lr 1e+30 --g-lr 1e+30); the published "
+                                "settings use Adam at 1e-4 to 2e-4: --d-lr 1e-4 --g-lr 1e-4"]
 
 
 def test_each_seed_of_a_stacked_pass_stops_at_its_own_first_non_finite_step(tmp_path):

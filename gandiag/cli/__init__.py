@@ -172,27 +172,28 @@ def _config_of(run_dir) -> dict:
 
 def finish(result, quiet: bool, animate: bool) -> None:
     """Summary, optional animation and the exit code for a finished, diverged or interrupted run."""
-    from gandiag.train import EXIT_DIVERGED, EXIT_INTERRUPTED
-    if result.status == R.DIVERGED:
-        click.echo(f"diverged: {result.detail}; everything recorded before it is kept in {result.path}. "
-                   "Try smaller learning rates (--d-lr, --g-lr).", err=True)
-        sys.exit(EXIT_DIVERGED)
     from gandiag.analysis import diagnosis_at_end
-    # a lost run must not end on its metrics alone, nor a run too short for some rules read as judged by them all
-    short = diagnosis_at_end(result.path)
+    from gandiag.train import EXIT_DIVERGED, EXIT_INTERRUPTED
+    # a lost run must not end on its metrics alone (nor on advice its diagnosis contradicts: lower rates for data
+    # far out of G's reach), nor a run too short for some rules read as judged by them all
+    diagnosis = diagnosis_at_end(result.path)
+    if result.status == R.DIVERGED:
+        click.echo(f"diverged: {result.detail}; everything recorded before it is kept in {result.path}", err=True)
+        click.echo("\n".join(diagnosis), err=True)
+        sys.exit(EXIT_DIVERGED)
     if result.status == R.INTERRUPTED:
         click.echo(f"interrupted at step {result.step}, checkpoint saved. Continue with: gandiag resume {result.path}",
                    err=True)
-        if short:
-            click.echo(f"diagnosis: {short}", err=True)
+        for line in diagnosis:
+            click.echo(line, err=True)
         sys.exit(EXIT_INTERRUPTED)
     if animate:
         from gandiag.viz.animate import animate_run
         animate_run(result.path)
     if not quiet:
         click.echo(f"{result.status} at step {result.step}: {_final_metrics(result)}")
-        if short:
-            click.echo(f"diagnosis: {short}")
+        for line in diagnosis:
+            click.echo(line)
         click.echo(f"run folder: {result.path}")
         click.echo(f"next: gandiag analyze {result.path}   |   gandiag report {result.path}")
 
