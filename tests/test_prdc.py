@@ -82,7 +82,8 @@ def _sets():
     return {"random": (normal, wide), "identical": (normal, normal), "copies": (copies, normal[:90]),
             "collapsed fakes": (normal, collapsed), "collapsed reals": (collapsed, normal),
             "both collapsed": (collapsed, collapsed[::-1].copy()), "outlier real": (outlier, wide),
-            "outlier fake": (wide, outlier), "lattice": (np.round(normal * 2) / 2, np.round(wide * 2) / 2)}
+            "outlier fake": (wide, outlier), "lattice": (np.round(normal * 2) / 2, np.round(wide * 2) / 2),
+            "exploded fakes": (normal, np.vstack([normal[:50], 1e200 * wide]))}   # squares overflow
 
 
 @pytest.mark.parametrize("name", list(_sets()))

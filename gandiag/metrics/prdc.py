@@ -24,6 +24,10 @@ _PAIRS = 1 << 16
 #: the trees are asked for balls this much wider than their radii, and every candidate is then measured as
 #: cdist measures it: a tree compares squared distances, which round differently at the boundary
 _SLACK = 1e-9
+#: coordinates and reaches from which the trees' squared distances overflow, which they refuse: a ball
+#: reaching that far or centred that far out (samples near 1e308) is measured against every point, and the
+#: tree holds the other points, which no other ball can reach
+_HUGE = 1e150
 
 
 def knn_radii(points: np.ndarray, k: int = K) -> np.ndarray:
@@ -40,8 +44,9 @@ def knn_radii(points: np.ndarray, k: int = K) -> np.ndarray:
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise Euclidean distances, summed over coordinates in cdist's order so <= ties agree with it."""
     total = np.zeros(len(a))
-    for column in range(a.shape[1]):
-        total += (a[:, column] - b[:, column]) ** 2
+    with np.errstate(over="ignore"):   # points 1e200 apart are inf apart, as cdist has them
+        for column in range(a.shape[1]):
+            total += (a[:, column] - b[:, column]) ** 2
     return np.sqrt(total)
 
 
@@ -61,9 +66,17 @@ def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray):
     """Every (point index, ball index) pair with the point's distance to the ball's centre <= its radius,
     in chunks. A chunk is balls of radii within a factor 2, asked for at the widest one's: that lists at
     most about 2**D times the pairs each ball holds, and never a point for a ball that holds none."""
-    tree = cKDTree(points)
     reach = radii * (1 + _SLACK)
-    held = tree.query_ball_point(centres, reach, return_length=True)
+    huge = (reach >= _HUGE / 10) | (np.abs(centres).max(axis=1) >= _HUGE / 10)
+    normal = np.flatnonzero(np.abs(points).max(axis=1) < _HUGE)
+    tree = cKDTree(points[normal])
+    for ball in np.flatnonzero(huge):
+        for start in range(0, len(points), _PAIRS):
+            near = points[start:start + _PAIRS]
+            point = start + np.flatnonzero(_distances(near, np.broadcast_to(centres[ball], near.shape)) <= radii[ball])
+            yield point, np.full(len(point), ball)
+    held = np.zeros(len(centres), dtype=np.int64)
+    held[~huge] = tree.query_ball_point(centres[~huge], reach[~huge], return_length=True)
     balls = np.flatnonzero(held)
     balls = balls[np.argsort(radii[balls], kind="stable")]
     sorted_radii, ends = radii[balls], np.cumsum(held[balls])
@@ -73,7 +86,7 @@ def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray):
                    np.searchsorted(ends, ends[start] - held[balls[start]] + _PAIRS, "right"))
         chunk = balls[start:max(stop, start + 1)]
         pairs = cKDTree(centres[chunk]).sparse_distance_matrix(tree, reach[chunk].max(), output_type="ndarray")
-        point, ball = pairs["j"], chunk[pairs["i"]]
+        point, ball = normal[pairs["j"]], chunk[pairs["i"]]
         keep = _distances(points[point], centres[ball]) <= radii[ball]
         yield point[keep], ball[keep]
         start = max(stop, start + 1)
