@@ -1,6 +1,7 @@
 """Toy coverage metrics against direct computations and known values."""
 import json
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -241,3 +242,24 @@ def test_a_run_on_points_with_fitted_modes_scores_their_distribution_against_the
     assert_close({k: final[k] for k in (R.GRID_KL, R.GRID_JS, *C.KNN_KEYS)},
                  {k: expected[k] for k in (R.GRID_KL, R.GRID_JS, *C.KNN_KEYS)})
     assert final[R.MODES] == 3
+
+
+def test_mode_scores_of_many_samples_hold_memory_for_a_chunk_not_samples_times_modes(monkeypatch):
+    """200,000 samples against grid25: the N x M x 2 differences alone would be 80 MiB; in chunks, the
+    same numbers as one chunk of them all."""
+    mixture = grid(25, 2.0, 0.05)
+    x = mixture.sample(200_000, torch.Generator().manual_seed(3), dtype=torch.float64).numpy()
+    x[:7] = [[np.nan, 0.0], [np.inf, 1.0], [1e308, 1e308], [0.0, 0.0], [50.0, 0.0], [-1e5, 3.0], [0.1, -0.1]]
+    tracemalloc.start()
+    try:
+        chunked = (C.mode_counts(x, mixture.centres, mixture.stds), C.near_counts(x, mixture.centres, mixture.stds),
+                   C.log_likelihood(x[7:], mixture), *C.assign(x, mixture.centres, mixture.stds))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 24 * 2 ** 20, f"peak {peak / 2 ** 20:.0f} MiB"
+    monkeypatch.setattr(C, "_ROWS", len(x))
+    whole = (C.mode_counts(x, mixture.centres, mixture.stds), C.near_counts(x, mixture.centres, mixture.stds),
+             C.log_likelihood(x[7:], mixture), *C.assign(x, mixture.centres, mixture.stds))
+    for got, want in zip(chunked, whole):
+        torch.testing.assert_close(torch.as_tensor(got), torch.as_tensor(want), rtol=0, atol=0)

@@ -29,9 +29,24 @@ def _scaled_distances(samples: np.ndarray, centres: np.ndarray, stds: np.ndarray
         return np.sqrt((((x[:, None, :] - centres[None, :, :]) / stds[None, :, None]) ** 2).sum(-1))
 
 
+#: samples measured against the modes at once: the N x M x 2 differences of 2,000,000 samples would
+#: hold gigabytes
+_ROWS = 1 << 13
+
+
+def _by_rows(f, samples: np.ndarray, *args):
+    """f's per-sample results over the samples, _ROWS at a time, joined (f returns arrays or tuples)."""
+    parts = [f(samples[i:i + _ROWS], *args) for i in range(0, max(len(samples), 1), _ROWS)]
+    return tuple(map(np.concatenate, zip(*parts))) if isinstance(parts[0], tuple) else np.concatenate(parts)
+
+
 def assign(samples: np.ndarray, centres: np.ndarray, stds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(nearest mode index, is high quality) per sample; d_j = ||x - mu_j|| / sigma_j. A non-finite
     sample gets index 0 and is never high quality."""
+    return _by_rows(_assign, np.asarray(samples, dtype=np.float64), centres, stds)
+
+
+def _assign(samples: np.ndarray, centres: np.ndarray, stds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = _scaled_distances(samples, centres, stds)
     bad = ~np.isfinite(d).any(axis=1)
     nearest = np.where(bad, 0, np.argmin(np.where(np.isnan(d), np.inf, d), axis=1))
@@ -143,11 +158,15 @@ def log_likelihood(samples: np.ndarray, mixture) -> float:
 
     scipy's `scale` is the standard deviation: passing the variance (an earlier code's bug) would
     score samples against modes 50x too narrow for std 0.02."""
-    x = np.asarray(samples, dtype=np.float64)[:, None, :]
+    return float(_by_rows(_log_densities, np.asarray(samples, dtype=np.float64), mixture).mean())
+
+
+def _log_densities(samples: np.ndarray, mixture) -> np.ndarray:
+    x = samples[:, None, :]
     with np.errstate(over="ignore", invalid="ignore"):   # a sample at 1e308 has density 0: -inf
         per_mode = stats.norm.logpdf(x, loc=mixture.centres[None], scale=mixture.stds[None, :, None]).sum(-1)
         log_w = np.log(mixture.weights, where=mixture.weights > 0, out=np.full(mixture.n_modes, -np.inf))
-        return float(special.logsumexp(per_mode + log_w, axis=1).mean())
+        return special.logsumexp(per_mode + log_w, axis=1)
 
 
 #: GAN Lab's grid KL/JS: cells per side over the plot window, and its additive smoothing
