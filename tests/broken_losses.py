@@ -21,9 +21,16 @@ def saturating_non_saturating(fake_logits):
     return -torch.log(torch.sigmoid(fake_logits) + 1e-8).mean()
 
 
+def relativistic_paired(real_logits, fake_logits):
+    """The relativistic standard GAN's D loss (Jolicoeur-Martineau 2018), real i against fake i: which fake a
+    real is scored against depends on the order the batches came in."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
 #: broken loss -> (its role, the one property that must fail on it)
 CAUGHT_BY = {
     "naive_log_sigmoid": ("generator", "finite_value_and_gradient"),
     "wrong_sign": ("discriminator", "discriminator_step_separates"),
     "saturating_non_saturating": ("generator", "non_saturating_gradient"),
+    "relativistic_paired": ("discriminator", "batch_permutation_invariance"),
 }

@@ -37,9 +37,10 @@ def _float32_inside(lo: float, hi: float) -> tuple[float, float]:
     return float(lo32), float(hi32)
 
 
-def logit_batches(lo: float = -EXTREME, hi: float = EXTREME, max_size: int = 5) -> st.SearchStrategy[list]:
+def logit_batches(lo: float = -EXTREME, hi: float = EXTREME, max_size: int = 5,
+                  min_size: int = 1) -> st.SearchStrategy[list]:
     """A batch (non-empty list) of logits in [lo, hi]."""
-    return st.lists(logits(lo, hi), min_size=1, max_size=max_size)
+    return st.lists(logits(lo, hi), min_size=min_size, max_size=max_size)
 
 
 def generator_inputs(lo: float = -EXTREME, hi: float = EXTREME) -> st.SearchStrategy[dict]:
@@ -47,9 +48,14 @@ def generator_inputs(lo: float = -EXTREME, hi: float = EXTREME) -> st.SearchStra
     return st.fixed_dictionaries({"fake": logit_batches(lo, hi)})
 
 
-def discriminator_inputs(real=(-EXTREME, EXTREME), fake=(-EXTREME, EXTREME)) -> st.SearchStrategy[dict]:
-    """What a discriminator loss sees: D's logits on a real batch and a fake batch (sizes may differ)."""
-    return st.fixed_dictionaries({"real": logit_batches(*real), "fake": logit_batches(*fake)})
+def discriminator_inputs(real=(-EXTREME, EXTREME), fake=(-EXTREME, EXTREME),
+                         max_size: int = 5) -> st.SearchStrategy[dict]:
+    """What a discriminator loss sees: D's logits on a real batch and a fake batch of one size, as training
+    gives them. Sizes that differ would make a loss that pairs real i with fake i (a relativistic one, or
+    (log D(x) + log(1 - D(G(z)))).mean()) raise in every property, where batch_permutation_invariance
+    finds the pairing under its own name."""
+    return st.integers(1, max_size).flatmap(lambda n: st.fixed_dictionaries(
+        {"real": logit_batches(*real, min_size=n, max_size=n), "fake": logit_batches(*fake, min_size=n, max_size=n)}))
 
 
 def loss_inputs(role: str) -> st.SearchStrategy[dict]:
