@@ -154,3 +154,17 @@ def test_a_missing_classifier_is_trained_once_then_reused(tiny_idx_dir, tmp_path
 def test_default_epochs_give_the_shipped_subset_as_many_steps_as_the_full_set():
     # 24 passes over 4,000 digits and 2 over 60,000: about 1,500 steps of 64 either way, never fewer than 2 passes
     assert [T.default_epochs(n) for n in (4000, 60_000, 10**7)] == [24, 2, 2]
+
+
+def test_a_run_that_must_first_train_the_classifier_says_so_on_stderr(tiny_idx_dir, tmp_path, monkeypatch, capsys):
+    from gandiag.config import load_config
+    from gandiag.train.runs import run_target
+    monkeypatch.setenv("GANDIAG_CACHE", str(tmp_path / "cache"))
+    one_pass = T.train_and_save   # one pass over the 240 digits keeps it seconds
+    monkeypatch.setattr(T, "train_and_save",
+                        lambda data_dir, epochs, folder, log: one_pass(data_dir, 1, folder=folder, log=log))
+    run_target(load_config("mnist", data_dir=str(tiny_idx_dir)), torch.device("cpu"))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"no MNIST classifier cached yet: training one into {tmp_path / 'cache' / 'classifier'} (once)"
+    assert len(lines) == 3 and lines[1].startswith(f"MNIST from idx ({tiny_idx_dir}): 240 training + 60 held-out") \
+        and lines[2].startswith("epoch 1/1: held-out accuracy ")

@@ -6,6 +6,7 @@ has one writer; a second `run` or `resume` of the folder is refused in one line.
 from __future__ import annotations
 
 import shutil
+import sys
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -39,8 +40,11 @@ def default_out(cfg: Config) -> Path:
 
 def run_target(cfg: Config, device: torch.device):
     """The target a run of cfg trains against (image runs: the cached classifier, trained once if missing)."""
+    # training the classifier first takes minutes on a CPU, before any progress line: the run says so
+    def note(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
     with ddp.main_first():   # rank 0 may train and cache the classifier that the others then load
-        return targets.from_config(cfg, device, load_classifier=lambda: load_or_train(cfg.data_dir))
+        return targets.from_config(cfg, device, load_classifier=lambda: load_or_train(cfg.data_dir, log=note))
 
 
 def recorder_for(cfg: Config, root: Path, session: Session, record: dict, lock: R.FolderLock,
