@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -386,6 +387,15 @@ _ACTS_ONLY = (
     (("spacing",), ("data",), lambda c: c.data == "grid", "with --data grid"),
     (("data_dir",), ("data",), lambda c: c.data in IMAGE_DATA, "with image data (--data mnist or stacked-mnist)"),
 )
+
+
+def deciders_of_idle(values: dict) -> set[str]:
+    """The settings that decide whether a setting of `values` (a config as to_dict writes it) acts, for each
+    one there that is not its default and does nothing: given as overrides (flags), they let a scenario
+    file hold it, as make_config lets a scenario's own setting be where a flag changed what decides it."""
+    cfg = SimpleNamespace(**{**DEFAULTS, **values})
+    given = {k for k, v in values.items() if k in DEFAULTS and v != _as_written(DEFAULTS[k])}
+    return {d for keys, deciders, acts, _ in _ACTS_ONLY if not acts(cfg) and given & set(keys) for d in deciders}
 
 
 def _merge(values: dict, overrides: dict) -> Config:

@@ -6,7 +6,9 @@ from Python reads the same as one made on the command line.
 from __future__ import annotations
 
 import json
+import re
 import shlex
+from pathlib import Path
 
 from .. import config as C, record as R
 from ..methods import METHOD_KEYS, method_words
@@ -59,22 +61,55 @@ def _flag(name: str, value) -> str:
     return f"{flag} {shlex.quote(str(value))}"
 
 
-def command_line(config: dict) -> tuple[str, list[str]]:
-    """(a `gandiag run` command that makes this run again, the settings it cannot express): the flags
-    are the settings that differ from the run's scenario. Settings with no flag (a custom mixture's
-    centres) are named instead."""
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        # a JSON string is a TOML basic string once DEL, which TOML refuses unescaped, is escaped too
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(_toml_value, value)) + "]"
+    return repr(value)   # ints, and floats as the shortest text that reads back to the same float
+
+
+def _where_it_trained(key: str, value, record: dict, folder) -> str:
+    """A file setting as a path that reads the same file from any folder: a relative path was relative to
+    where the run started, which the folder does not record. Your points are the run folder's copy (what
+    it trained on, as resume reads it), a loss file the absolute path config.json holds."""
+    if key == "data_file" and folder is not None and (record.get("target") or {}).get("file"):
+        return str((Path(folder) / record["target"]["file"]).resolve())
+    located = ((record.get("losses") or {}).get(key) or {}).get("path")
+    return f"{located}:{value.rpartition(':')[2]}" if located else value
+
+
+def command_line(config: dict, record: dict | None = None, folder=None) -> tuple[str, tuple[str, str] | None]:
+    """(a `gandiag run` command that makes this run again, the scenario file it reads as (name, text), or
+    None where it names a shipped scenario, with the settings that differ from it as flags). A run of no
+    shipped scenario (a file of the user's, whose path the folder does not record, or a Config made in
+    Python) or with settings that have no flag (a custom mixture's centres) gets a scenario file holding
+    its name, description and every setting that differs from the defaults; flags give only the settings
+    that decide one of those that does nothing (grid25's maxout_pieces under --d-act relu), which a file
+    may hold only where a flag changed what decides it. record, folder: the run's config.json and folder,
+    to name its files as paths that work from anywhere."""
+    record = record or {}
+    config = {k: _where_it_trained(k, v, record, folder) if k in _FILE_SETTINGS else v
+              for k, v in config.items() if k in C.FIELDS}
     base, shipped = scenario_base(config)
     name = str(config.get("scenario", "custom"))
-    flags, unsaid = [], []
-    for key, value in config.items():
-        if key in _NOT_SETTINGS or key not in C.FIELDS or _same(value, base.get(key)):
-            continue
-        if C.FIELDS[key].metadata["cli"]:
-            flags.append(_flag(key, value))
-        else:
-            unsaid.append(key)
-    head = f"gandiag run {name}" if shipped else f"gandiag run {shlex.quote(name + '.toml')}"
-    return " ".join([head, *flags]), unsaid
+    if shipped and all(C.FIELDS[k].metadata["cli"] or _same(v, base.get(k)) for k, v in config.items()):
+        flags = [_flag(k, v) for k, v in config.items()
+                 if k not in _NOT_SETTINGS and not _same(v, base.get(k))]
+        return " ".join([f"gandiag run {name}", *flags]), None
+    defaults, deciders = C.to_dict(C.make_config()), C.deciders_of_idle(config)
+    text = "".join(f"{k} = {_toml_value(v)}\n" for k, v in config.items()
+                   if k == "scenario" or k not in deciders and not _same(v, defaults.get(k)))
+    file = f"{name}.toml" if re.fullmatch(r"\w[\w.-]*", name) else "scenario.toml"
+    flags = [_flag(k, v) for k, v in config.items() if k in deciders]
+    return " ".join([f"gandiag run {shlex.quote(file)}", *flags]), (file, text)
+
+
+#: settings that name a file
+_FILE_SETTINGS = ("data_file", "g_loss", "d_loss")
 
 
 def settings_table(config: dict) -> list[tuple[str, object, object, str]]:

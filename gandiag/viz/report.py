@@ -289,11 +289,13 @@ def _provenance(view: RunView) -> str:
         parts = [f"{loss} loss (as declared to the Recorder)" if loss else None, f"target {target}" if target else None]
         return (f"<div>method: <b>{escape(R.OWN_LOOP)}</b>{''.join(f' · {escape(str(p))}' for p in parts if p)}"
                 "</div><div class=command>made by your own training loop, recorded with gandiag.Recorder</div>")
-    command, unsaid = command_line(view.config)
-    unsaid_note = f" <span class=muted>(and {escape(', '.join(unsaid))}: see the settings)</span>" if unsaid else ""
+    command, scenario_file = command_line(view.config, view.record, view.root)
+    # the file is shown whole: the command reads it, and the folder records no scenario file to point to
+    file_note = "" if scenario_file is None else \
+        f", with {escape(scenario_file[0])} holding<pre>{escape(scenario_file[1])}</pre>"
     return (f"<div>method: <b>{escape(method(view.record))}</b> · {escape(str(view.config.get('loss', '?')))} loss"
             f" · {escape(str(view.config.get('scenario', '?')))}</div>"
-            f"<div class=command>made by <code>{escape(command)}</code>{unsaid_note}</div>")
+            f"<div class=command>made by <code>{escape(command)}</code>{file_note}</div>")
 
 
 def _viewer(views: list[RunView], runs: list[dict]) -> str:
