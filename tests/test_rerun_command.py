@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from hypothesis import given, reject, strategies as st
 import gandiag
 from gandiag import config as C, record as R
 from gandiag.cli import main, overrides
-from gandiag.viz.describe import command_line
+from gandiag.viz.describe import command_line, settings_table
 from gandiag.viz.report import write_report
 
 from tiny import QUIET, RUN, flags
@@ -101,7 +102,7 @@ def test_the_command_of_a_run_on_relative_files_makes_the_same_run_from_another_
 
 def _values(name: str):
     """Values a field takes: its choices, or numbers within its bounds (1/3 and 3e-4 among them)."""
-    meta, kind = C.FIELDS[name].metadata, C._HINTS[name]
+    meta, kind = C.FIELDS[name].metadata, typing.get_type_hints(C.Config)[name]
     if meta["choices"]:
         return st.sampled_from(meta["choices"])
     if kind is bool:
@@ -184,3 +185,11 @@ def test_a_scenario_file_holds_a_setting_that_does_nothing_only_beside_a_flag_th
     command, (_, text) = command_line(C.to_dict(C.make_config(values, d_act="relu")))
     assert command == "gandiag run own.toml --d-act relu"
     assert "maxout_pieces = 3\n" in text and "d_act" not in text
+
+
+def test_the_settings_of_a_scenario_that_is_not_shipped_name_both_sources(tmp_path):
+    """A run of `gandiag run my.toml` listed every setting of the file as set by 'command line'."""
+    (tmp_path / "my.toml").write_text("modes = 6\nd_lr = 3e-4\n")
+    cfg = C.load_config(str(tmp_path / "my.toml"), steps=20)
+    assert settings_table(C.to_dict(cfg)) == [(key, value, C.DEFAULTS[key], "scenario my or command line")
+                                              for key, value in (("modes", 6), ("steps", 20), ("d_lr", 3e-4))]

@@ -114,8 +114,10 @@ _FILE_SETTINGS = ("data_file", "g_loss", "d_loss")
 
 def settings_table(config: dict) -> list[tuple[str, object, object, str]]:
     """(setting, value, default, where it came from) for each setting that differs from the defaults;
-    'from' is the scenario or 'command line' (a setting that differs from the scenario too)."""
-    base, _ = scenario_base(config)
+    'from' is the shipped scenario or 'command line' (a setting that differs from the scenario too). Of a
+    scenario that is not shipped (a file of the user's, a Config made in Python) the folder holds only
+    the resulting values, so a setting's source is either."""
+    base, shipped = scenario_base(config)
     defaults = C.to_dict(C.make_config())
     scenario = str(config.get("scenario", "custom"))
     rows = []
@@ -123,7 +125,10 @@ def settings_table(config: dict) -> list[tuple[str, object, object, str]]:
         default = defaults.get(key)
         if key in _NOT_SETTINGS or (key in defaults and _same(value, default)):
             continue
-        source = "command line" if key not in base or not _same(value, base[key]) else f"scenario {scenario}"
+        if not shipped:
+            source = f"scenario {scenario} or command line"
+        else:
+            source = "command line" if key not in base or not _same(value, base[key]) else f"scenario {scenario}"
         rows.append((key, value, default, source))
     return rows
 
