@@ -198,6 +198,10 @@ def test_the_table_names_the_step_each_diverged_cell_is_counted_at(tmp_path):
         counted = [r for r in R.RunReader(folder).metrics() if r.get(R.MODE_COUNTS) is not None][-1][R.STEP]
         assert (f"{scenario}/{method}/seed {seed.split('_')[1]} at step {R.RunReader(folder).status['step']}, "
                 f"counted at step {counted}") in result.text
+    # the table's training time leaves them out, and says so: only a finished run records its seconds
+    untimed = "; ".join(f"{'/'.join(f.relative_to(tmp_path / 'cells').parts[:2])}/seed {f.name.split('_')[1]}"
+                        for f in cell_folders(tmp_path) if R.RunReader(f).status.get("seconds") is None)
+    assert f"recorded no time and count none: {untimed})." in result.text
 
 
 def start_tiny(name: str, out: Path, steps: int, jobs: int, output=subprocess.DEVNULL) -> subprocess.Popen:
@@ -238,6 +242,8 @@ def test_a_cell_at_its_steps_whose_status_json_says_otherwise_counts_as_done_by_
     again = tiny("pacgan-table1", out)
     assert (again.trained, again.rows) == (0, first.rows)
     assert R.RunReader(cell).status["status"] == R.FINISHED
+    scenario, method, seed = cell.relative_to(out / "cells").parts
+    assert f"1 cell recorded no time and count none: {scenario}/{method}/seed {seed.split('_')[1]})." in again.text
 
 
 def test_a_damaged_status_json_whose_metrics_fall_short_of_the_checkpoint_is_named_in_one_line(done, tmp_path):

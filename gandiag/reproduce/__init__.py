@@ -244,8 +244,12 @@ def write_outputs(protocol: Protocol, profile: str, seeds: int, steps: int, out:
                      f"{'; '.join(unmeasured)}. Delete such a cell's folder and rerun to train it again.")
     if protocol.notes:
         notes.append(protocol.notes.strip())
+    # only a run that finishes records its seconds: a diverged cell, or one whose status.json was written anew
+    untimed = [c.name for c, s in zip(cells, statuses) if s.get("seconds") is None]
     notes.append(f"Training time summed over the cells: {seconds / 60:.1f} min (a resumed cell counts its last "
-                 "session only, a pass of several cells once).")
+                 "session only, a pass of several cells once" +
+                 (f"; {len(untimed)} cell{'s' if len(untimed) > 1 else ''} recorded no time and count none: "
+                  f"{'; '.join(untimed)}" if untimed else "") + ").")
     text = markdown(protocol, rows, title, notes)
     (out / TABLE_MD).write_text(text, encoding="utf-8")
     (out / TABLE_CSV).write_text(csv_text(rows), encoding="utf-8")
