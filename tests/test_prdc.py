@@ -79,11 +79,15 @@ def _sets():
     copies = np.repeat(rng.standard_normal((30, 2)), 3, axis=0)            # each point thrice: radii > 0
     collapsed = np.repeat(normal[:2], 40, axis=0)                          # radii 0
     outlier = np.vstack([normal, [[1e6, 1e6]]])                           # one huge radius
+    heavy = np.vstack([normal, np.repeat(normal[:3], [50, 4, 2], axis=0)])[rng.permutation(356)]
     return {"random": (normal, wide), "identical": (normal, normal), "copies": (copies, normal[:90]),
             "collapsed fakes": (normal, collapsed), "collapsed reals": (collapsed, normal),
             "both collapsed": (collapsed, collapsed[::-1].copy()), "outlier real": (outlier, wide),
             "outlier fake": (wide, outlier), "lattice": (np.round(normal * 2) / 2, np.round(wide * 2) / 2),
-            "exploded fakes": (normal, np.vstack([normal[:50], 1e200 * wide]))}   # squares overflow
+            "exploded fakes": (normal, np.vstack([normal[:50], 1e200 * wide])),   # squares overflow
+            "half identical": (normal, np.vstack([np.repeat(wide[:1], 300, axis=0), wide[1:301]])),
+            "heavy copies": (heavy, wide), "heavy copies both": (heavy, heavy[::-1].copy()),
+            "signed zeros": (normal, np.vstack([np.zeros((20, 2)), -np.zeros((20, 2)), wide[:20]]))}
 
 
 @pytest.mark.parametrize("name", list(_sets()))
@@ -105,6 +109,50 @@ def test_scores_on_tied_grid_points_equal_the_whole_distance_matrix(real, fake, 
     torch.testing.assert_close(torch.tensor(scores(real, fake, k), dtype=torch.float64),
                                torch.tensor(by_the_whole_distance_matrix(real, fake, k), dtype=torch.float64),
                                rtol=0, atol=0)
+
+
+class _WatchedTree(cKDTree):
+    """A k-d tree that refuses to be queried while a leaf holds more than leafsize points (only equal
+    points make one: a tree cannot split them), before the query scans it."""
+
+    def _check(self):
+        nodes, largest = [self.tree], 0
+        while nodes:
+            node = nodes.pop()
+            if node.lesser is None:
+                largest = max(largest, node.children)
+            else:
+                nodes += [node.lesser, node.greater]
+        assert largest <= self.leafsize, f"a leaf of {largest} equal points is scanned per query near them"
+
+    def query(self, *args, **kwargs):
+        self._check()
+        return super().query(*args, **kwargs)
+
+    def query_ball_point(self, *args, **kwargs):
+        self._check()
+        return super().query_ball_point(*args, **kwargs)
+
+    def sparse_distance_matrix(self, other, *args, **kwargs):
+        self._check()
+        other._check()
+        return super().sparse_distance_matrix(other, *args, **kwargs)
+
+
+@pytest.mark.parametrize("copies", ["all", "half", "one heavy"])
+def test_no_tree_query_scans_a_leaf_of_copies(copies, monkeypatch):
+    """200,000 fakes, of which all, half or every 10th are one point (a dead generator writes G's output
+    bias for every z): the old code scanned a leaf of all the copies per query near them (~5 min here,
+    2,000,000 copies never finished). Each set's copies are one point of the trees that are queried."""
+    rng = np.random.default_rng(9)
+    real, fake = rng.standard_normal((2000, 2)), rng.standard_normal((200_000, 2))
+    fake[{"all": slice(None), "half": slice(100_000), "one heavy": slice(None, None, 10)}[copies]] = real[0]
+    real[1000:1200] = real[0]
+    monkeypatch.setattr(P, "cKDTree", _WatchedTree)
+    result = scores(real, fake)
+    if copies == "all":   # k + 1 copies score as 200,000 do: radius 0, each real ball's count per fake the same
+        torch.testing.assert_close(torch.tensor(result, dtype=torch.float64), torch.tensor(
+            by_the_whole_distance_matrix(real, fake[:P.K + 1], P.K), dtype=torch.float64), rtol=0, atol=0)
 
 
 def test_memory_grows_with_the_pairs_found_not_with_real_times_fake():

@@ -30,14 +30,38 @@ _SLACK = 1e-9
 _HUGE = 1e150
 
 
-def knn_radii(points: np.ndarray, k: int = K) -> np.ndarray:
-    """Distance from each point to its k-th nearest other point of the same set."""
+def _copies(points: np.ndarray) -> tuple[cKDTree, np.ndarray]:
+    """(tree, copies): a k-d tree over the set's points with each run of equal points in a first tree's
+    order made one, and how many points each stands for. A tree cannot split equal points, so it keeps
+    them all in one leaf, which each query near them scans (2,000,000 copies of one point, a dead
+    generator's fakes, never finished); those copies are one run of that order, found at the cost of one
+    comparison per point. Copies that are not neighbours there share a leaf of at most leafsize points
+    with other points, which is cheap to scan, so they may stay apart."""
     tree = cKDTree(points)
-    # queried in the tree's own order, neighbouring queries walk the same nodes (2-3x faster at 2M points);
-    # the nearest hit of a point is itself (distance 0), so ask for the (k + 1)-th
-    order = tree.indices
-    radii = np.empty(len(points))
-    radii[order] = tree.query(points[order], k=[k + 1])[0][:, 0]
+    apart = np.zeros(len(points) - 1, dtype=bool)
+    for column in points.T:   # a column at a time: no second copy of the set (32 MB at 2M points)
+        ordered = column[tree.indices]
+        apart |= ordered[1:] != ordered[:-1]
+    first = np.flatnonzero(np.r_[True, apart])
+    if len(first) == len(points):
+        return tree, np.ones(len(points), dtype=np.int64)
+    return cKDTree(points[tree.indices[first]]), np.diff(np.r_[first, len(points)])
+
+
+def knn_radii(tree: cKDTree, copies: np.ndarray, k: int = K) -> np.ndarray:
+    """Distance from each of the tree's points to its k-th nearest other point of the set, where each
+    point stands for `copies` equal points: the (k + 1)-th distance counting the point itself, reached
+    where the copies of its nearest points add up to k + 1 (each point counts one at least)."""
+    # queried in the tree's own order, neighbouring queries walk the same nodes (2-3x faster at 2M points)
+    order, near = tree.indices, min(k + 1, tree.n)
+    radii = np.empty(tree.n)
+    for start in range(0, tree.n, _PAIRS):   # the neighbours of _PAIRS points at a time: bounded memory
+        rows = order[start:start + _PAIRS]
+        distances, neighbours = tree.query(tree.data[rows], k=list(range(1, near + 1)))
+        # a neighbour whose squared distance overflows is missing (index n, at inf): counted as the last
+        # point, it and every later one are at inf, the radius where the copies do not reach k + 1 before
+        reached = np.cumsum(copies.take(neighbours, mode="clip"), axis=1) > k
+        radii[rows] = distances[np.arange(len(rows)), reached.argmax(axis=1)]
     return radii
 
 
@@ -50,33 +74,25 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(total)
 
 
-def _balls(centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(centres, radii, copies): the balls of a set, those of radius 0 merged with their copies. Only a
-    point repeated more than k times has radius 0, and a collapsed set is all such copies: merged, each
-    point is listed in one ball of theirs, not in every copy's."""
-    zero = radii == 0
-    if not zero.any():
-        return centres, radii, np.ones(len(centres), dtype=np.int64)
-    points, copies = np.unique(centres[zero], axis=0, return_counts=True)
-    return (np.concatenate([centres[~zero], points]), np.concatenate([radii[~zero], np.zeros(len(points))]),
-            np.concatenate([np.ones(int((~zero).sum()), dtype=np.int64), copies]))
-
-
-def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray):
-    """Every (point index, ball index) pair with the point's distance to the ball's centre <= its radius,
-    in chunks. A chunk is balls of radii within a factor 2, asked for at the widest one's: that lists at
-    most about 2**D times the pairs each ball holds, and never a point for a ball that holds none."""
+def _inside(tree: cKDTree, centres: np.ndarray, radii: np.ndarray):
+    """Every (point index, ball index) pair of the tree's points with the point's distance to the ball's
+    centre <= its radius, in chunks. A chunk is balls of radii within a factor 2, asked for at the widest
+    one's: that lists at most about 2**D times the pairs each ball holds, and never a point for a ball
+    that holds none."""
     reach = radii * (1 + _SLACK)
     huge = (reach >= _HUGE / 10) | (np.abs(centres).max(axis=1) >= _HUGE / 10)
+    points = tree.data
     normal = np.flatnonzero(np.abs(points).max(axis=1) < _HUGE)
-    tree = cKDTree(points[normal])
+    if len(normal) < len(points):   # else the set's own tree, not a second one (1-2 s at 2M points)
+        tree = cKDTree(points[normal])
     for ball in np.flatnonzero(huge):
         for start in range(0, len(points), _PAIRS):
             near = points[start:start + _PAIRS]
             point = start + np.flatnonzero(_distances(near, np.broadcast_to(centres[ball], near.shape)) <= radii[ball])
             yield point, np.full(len(point), ball)
+    asked = np.flatnonzero(~huge) if huge.any() else slice(None)   # a view, no copy of 2M balls (48 MB)
     held = np.zeros(len(centres), dtype=np.int64)
-    held[~huge] = tree.query_ball_point(centres[~huge], reach[~huge], return_length=True)
+    held[asked] = tree.query_ball_point(centres[asked], reach[asked], return_length=True)
     balls = np.flatnonzero(held)
     balls = balls[np.argsort(radii[balls], kind="stable")]
     sorted_radii, ends = radii[balls], np.cumsum(held[balls])
@@ -101,18 +117,20 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = K) -> dict:
     if min(len(real), len(fake)) <= k:
         raise ValueError(f"k-NN metrics need more than k = {k} points in each set, "
                          f"got {len(real)} real and {len(fake)} fake")
-    centres, radii, copies = _balls(real, knn_radii(real, k))
+    (real_tree, real_copies), (fake_tree, fake_copies) = _copies(real), _copies(fake)
+    reals = real_tree.data
+    radii = knn_radii(real_tree, real_copies, k)
     fakes_in_real_balls = 0            # summed over fakes, for density
-    fake_in_some_real_ball = np.zeros(len(fake), dtype=bool)
-    real_ball_holds_a_fake = np.zeros(len(centres), dtype=bool)
-    for point, ball in _inside(fake, centres, radii):
-        fakes_in_real_balls += int(copies[ball].sum())
+    fake_in_some_real_ball = np.zeros(fake_tree.n, dtype=bool)
+    real_ball_holds_a_fake = np.zeros(len(reals), dtype=bool)
+    for point, ball in _inside(fake_tree, reals, radii):
+        fakes_in_real_balls += int((fake_copies[point] * real_copies[ball]).sum())
         fake_in_some_real_ball[point] = True
         real_ball_holds_a_fake[ball] = True
-    real_in_some_fake_ball = np.zeros(len(real), dtype=bool)
-    for point, _ in _inside(real, *_balls(fake, knn_radii(fake, k))[:2]):
+    real_in_some_fake_ball = np.zeros(len(reals), dtype=bool)
+    for point, _ in _inside(real_tree, fake_tree.data, knn_radii(fake_tree, fake_copies, k)):
         real_in_some_fake_ball[point] = True
-    return {R.KNN_PRECISION: int(fake_in_some_real_ball.sum()) / len(fake),
-            R.KNN_RECALL: float(real_in_some_fake_ball.mean()),
+    return {R.KNN_PRECISION: int(fake_copies[fake_in_some_real_ball].sum()) / len(fake),
+            R.KNN_RECALL: int(real_copies[real_in_some_fake_ball].sum()) / len(real),
             R.KNN_DENSITY: fakes_in_real_balls / (k * len(fake)),
-            R.KNN_COVERAGE: int(copies[real_ball_holds_a_fake].sum()) / len(real)}
+            R.KNN_COVERAGE: int(real_copies[real_ball_holds_a_fake].sum()) / len(real)}
