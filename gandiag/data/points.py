@@ -47,12 +47,11 @@ def _read_array(path: Path) -> np.ndarray:
         # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would make the first row of
         # numbers unparseable and so taken for a header, its point silently dropped
         text = path.read_text(encoding="utf-8-sig")
+        at_once = _read_at_once(path, text)
+        if at_once is not None:
+            return at_once
         lines = text.splitlines()
-        has_header = bool(lines) and not _numeric_line(lines[0])
-        rows = [line for line in lines[has_header:] if line.strip()]
-        if any(_other_separator(line) for line in lines[:1] + rows[:1]):
-            # numbers apart by spaces, tabs or ';': the first is taken for a header, numpy names another line
-            raise ValueError("its values are not comma-separated: write one x,y per line")
+        has_header, rows = _header_and_rows(lines)
         if not rows:   # numpy would say shape (0, 1)
             raise ValueError("it holds no rows of numbers" + (" (a header line only)" if has_header else ""))
         numbered = [(i, line.count(",") + 1) for i, line in enumerate(lines, 1) if i > has_header and line.strip()]
@@ -64,6 +63,37 @@ def _read_array(path: Path) -> np.ndarray:
             warnings.simplefilter("ignore", UserWarning)
             return np.loadtxt(io.StringIO("\n".join(lines[has_header:])), delimiter=",", ndmin=2)
     raise ValueError(f"unknown file type {suffix!r}")
+
+
+def _header_and_rows(lines: list[str]) -> tuple[bool, list[str]]:
+    """Whether the first line is a header, and the lines of numbers (not blank) after it."""
+    has_header = bool(lines) and not _numeric_line(lines[0])
+    rows = [line for line in lines[has_header:] if line.strip()]
+    if any(_other_separator(line) for line in lines[:1] + rows[:1]):
+        # numbers apart by spaces, tabs or ';': the first is taken for a header, numpy names another line
+        raise ValueError("its values are not comma-separated: write one x,y per line")
+    return has_header, rows
+
+
+#: the characters a CSV's top is split at to find its header and first row
+_TOP = 1 << 16
+#: line breaks of str.splitlines that numpy's reading of a file does not break at
+_OTHER_BREAKS = re.compile("[\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def _read_at_once(path: Path, text: str) -> np.ndarray | None:
+    """The CSV's numbers as numpy reads the file itself, or None where the line-by-line checks must
+    name what is wrong. Those keep a Python string per line (2M rows: 1.1 GB); numpy's reader fails on
+    whatever they refuse, as long as lines break where theirs do and no '#' starts a comment only numpy
+    sees, so they need only run when it fails."""
+    top = text[:_TOP].splitlines()
+    has_header, rows = _header_and_rows(top if len(text) <= _TOP else top[:-1])   # its last line may go on
+    if not rows or "#" in text or _OTHER_BREAKS.search(text):
+        return None
+    try:
+        return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=int(has_header), encoding="utf-8-sig")
+    except ValueError:
+        return None
 
 
 def _real(array: np.ndarray) -> np.ndarray:
