@@ -479,3 +479,14 @@ def test_the_table_of_several_runs_says_which_were_too_short_to_judge(tmp_path):
         f"({short} rules need more rows than its 3)\n" in out and "  long   finished       8  no failure found\n" in out
     assert "no failure found in any of the 2 runs analysed by the rules that could judge them" in out
     assert f"1 of 2 runs too short for some rules (short): gandiag analyze {study / 'short'} names them" in out
+
+
+def test_metrics_reads_a_csv_with_a_line_of_spaces_as_one_with_a_blank_line(tmp_path, samples):
+    """A line of spaces or tabs (a hand-edited file, or Excel's last row) gave numpy's 'the number of columns
+    changed from 2 to 1 at row 2; use `usecols` ...', though the loader's checks skip it as blank."""
+    rows = [f"{float(x)!r},{float(y)!r}" for x, y in samples]
+    (tmp_path / "blank.csv").write_text("x,y\n" + "\n".join(rows[:50] + [""] + rows[50:]) + "\n")
+    (tmp_path / "spaces.csv").write_text("x,y\n" + "\n".join(rows[:50] + [" \t "] + rows[50:]) + "\n \n")
+    blank, spaces = (invoke("metrics", tmp_path / name, "--scenario", "ring8") for name in ("blank.csv", "spaces.csv"))
+    assert (spaces.exit_code, spaces.output) == (0, blank.output)
+    assert_same_report(json.loads(spaces.output), coverage.coverage_report(samples, RING))

@@ -61,7 +61,9 @@ def _read_array(path: Path) -> np.ndarray:
                              f"{numbered[0][1]}: write one x,y per line")
         with warnings.catch_warnings():  # no rows: numpy warns and returns an empty array, refused above
             warnings.simplefilter("ignore", UserWarning)
-            return np.loadtxt(io.StringIO("\n".join(lines[has_header:])), delimiter=",", ndmin=2)
+            # numpy skips only empty lines: one of spaces would be a row of 1 value, its `usecols` advice again
+            return np.loadtxt(io.StringIO("\n".join(line if line.strip() else "" for line in lines[has_header:])),
+                              delimiter=",", ndmin=2)
     raise ValueError(f"unknown file type {suffix!r}")
 
 
