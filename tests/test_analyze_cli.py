@@ -490,3 +490,14 @@ def test_metrics_reads_a_csv_with_a_line_of_spaces_as_one_with_a_blank_line(tmp_
     blank, spaces = (invoke("metrics", tmp_path / name, "--scenario", "ring8") for name in ("blank.csv", "spaces.csv"))
     assert (spaces.exit_code, spaces.output) == (0, blank.output)
     assert_same_report(json.loads(spaces.output), coverage.coverage_report(samples, RING))
+
+
+@pytest.mark.parametrize("text, line, word", [("x,y\n1,2\nfoo,3\n", 3, "'foo'"), ("1,2\n\n3,4\n5,\n", 4, "''")])
+def test_metrics_on_a_csv_with_a_word_names_the_file_line_it_is_on(tmp_path, text, line, word):
+    """numpy said 'could not convert string 'foo' to float64 at row 1, column 1.': its rows count from 0 after
+    the header, so row 1 was the file's line 3."""
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    result = invoke("metrics", path, "--scenario", "ring8")
+    assert_one_line_error(result, str(path), f"line {line} holds {word}, not a number: write one x,y per line")
+    assert "row" not in result.output

@@ -59,11 +59,19 @@ def _read_array(path: Path) -> np.ndarray:
         if short:   # numpy's own message here advises its `usecols` argument, which no gandiag command takes
             raise ValueError(f"line {short[0]} holds {short[1]} value(s) where line {numbered[0][0]} holds "
                              f"{numbered[0][1]}: write one x,y per line")
-        with warnings.catch_warnings():  # no rows: numpy warns and returns an empty array, refused above
-            warnings.simplefilter("ignore", UserWarning)
-            # numpy skips only empty lines: one of spaces would be a row of 1 value, its `usecols` advice again
-            return np.loadtxt(io.StringIO("\n".join(line if line.strip() else "" for line in lines[has_header:])),
-                              delimiter=",", ndmin=2)
+        try:
+            with warnings.catch_warnings():  # no rows: numpy warns and returns an empty array, refused above
+                warnings.simplefilter("ignore", UserWarning)
+                # numpy skips only empty lines: one of spaces would be a row of 1 value, its `usecols` advice again
+                return np.loadtxt(io.StringIO("\n".join(line if line.strip() else "" for line in lines[has_header:])),
+                                  delimiter=",", ndmin=2)
+        except ValueError:
+            # numpy names its row from 0 after the header ('foo' on line 3 of a file with a header: row 1)
+            word = next(((i, v.strip()) for i, line in enumerate(lines, 1) if i > has_header
+                         for v in line.split("#")[0].split(",") if line.strip() and not _numeric_line(v)), None)
+            if word is None:
+                raise
+            raise ValueError(f"line {word[0]} holds {word[1]!r}, not a number: write one x,y per line") from None
     raise ValueError(f"unknown file type {suffix!r}")
 
 
