@@ -115,7 +115,7 @@ def analyze_run(path) -> tuple[dict, list[Verdict]]:
                            R.A_COVERAGE: cover,
                            R.A_OSCILLATION: oscill,
                            R.A_SATURATION: saturation.summary(rows)})
-    facts = RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or []), *spreads(reader, snaps))
+    facts = RunFacts(rows, config, status, osc.late(oscill.get(R.OSC_WINDOWS) or []), *spreads(points, mixture, snaps))
     verdicts = diagnose(facts)
     analysis[R.A_JUDGED] = judgement(facts, verdicts)
     R.atomic_write_json(reader.root / R.ANALYSIS_FILE, analysis)
@@ -131,10 +131,9 @@ def fixed_z_fakes(reader: R.RunReader) -> list[tuple[int, np.ndarray]]:
     return [(s, snap[R.SNAP_FAKES]) for s in reader.snapshot_steps() if R.SNAP_FAKES in (snap := reader.snapshot(s))]
 
 
-def spreads(reader: R.RunReader, snaps: list[tuple[int, np.ndarray]]) -> tuple[Spread | None, list]:
-    """Where the run's data sit (its points, else its modes; None for image runs) and (step, Spread) of
-    each snapshot's finite fakes: RunFacts' data and fakes."""
-    points, mixture = reader.points(), reader.mixture()
+def spreads(points, mixture, snaps: list[tuple[int, np.ndarray]]) -> tuple[Spread | None, list]:
+    """Where the run's data sit (its points, else its mixture's modes; None for image runs) and (step,
+    Spread) of each snapshot's finite fakes: RunFacts' data and fakes."""
     data = Spread.of_points(points) if points is not None else Spread.of_mixture(mixture) if mixture else None
     return data, [(step, spread) for step, f in snaps if (spread := Spread.of_points(f)) is not None]
 
@@ -373,7 +372,8 @@ def diagnosis_at_end(path) -> list[str]:
     folder's rows, whose first (step-0) row the loop never passes it."""
     reader = R.RunReader(path)
     # and its snapshots, which the loop does not pass: the rules that read them would count as finding nothing
-    facts = _live_facts(reader.metrics(), reader.config, *spreads(reader, fixed_z_fakes(reader)))
+    where = spreads(reader.points(), reader.mixture(), fixed_z_fakes(reader))
+    facts = _live_facts(reader.metrics(), reader.config, *where)
     verdicts = diagnose(facts)
     judged = judgement(facts, verdicts)
     line = f"diagnosis: {summary(judged, len(verdicts), str(reader.root))}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import sys
 import typing
@@ -425,6 +426,11 @@ def _refuse_unused(cfg: Config, values: dict, overrides: dict) -> None:
                 flag = f" (--{key.replace('_', '-')})" if FIELDS[key].metadata["cli"] else ""
                 raise ConfigError(f"{key} = {_as_written(getattr(cfg, key))!r} does nothing with {now}: it acts "
                                   f"only {how}; otherwise drop it{flag}")
+
+
+def same_setting(a, b) -> bool:
+    """Two values of a setting are the same as config.json writes them (a tuple and its list alike)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def _as_written(value):

@@ -421,13 +421,13 @@ def diagnose(run: RunFacts, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:
     After G's fakes turn non-finite only the divergence rule reads on: the other rules read the rows
     before (a NaN fake is on no mode, which would read as a collapse, or as hopping away)."""
     verdicts, nan_from = [], run.nonfinite_fakes_from()
+    reached, far_data = _reached(run), run.data if run.started_off_the_data() else None
     for rule in rules:
         sees = run if nan_from is None or rule.check is _divergence else run.before(nan_from)
         found = rule.check(sees, rule.thresholds)
         if found is not None:
             verdicts.append(Verdict(rule.name, rule.title, rule.severity, found.message, found.evidence,
-                                    X.for_run(rule.remedies, run.config, _reached(run),
-                                              run.data if run.started_off_the_data() else None)))
+                                    X.for_run(rule.remedies, run.config, reached, far_data)))
     return verdicts
 
 

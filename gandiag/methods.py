@@ -6,10 +6,9 @@ that makes a method (a loss, a normalisation, a stabilizer) cannot be named by o
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .config import DEFAULTS
+from .config import DEFAULTS, same_setting
 
 #: the settings a method is made of, in the order its name lists them
 METHOD_KEYS = ("loss", "g_loss", "d_loss", "unrolled", "unrolled_first_order", "g_norm", "d_norm", "minibatch_disc",
@@ -20,9 +19,7 @@ METHOD_KEYS = ("loss", "g_loss", "d_loss", "unrolled", "unrolled_first_order", "
 def _parts(config: dict) -> list[tuple[str, str, str]]:
     """(setting, slug, words) for each method setting of a config (as config.to_dict writes it) that is not
     the default; first order is named with its unroll, and without one it is not a method."""
-    def same(a, b):
-        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-    changed = {k: config[k] for k in METHOD_KEYS if k in config and not same(config[k], DEFAULTS[k])}
+    changed = {k: config[k] for k in METHOD_KEYS if k in config and not same_setting(config[k], DEFAULTS[k])}
     first = changed.pop("unrolled_first_order", False)
     return [(key, *_name(key, value, first)) for key, value in changed.items()]
 

@@ -157,6 +157,15 @@ def test_report_is_one_file_that_names_no_external_resource(run):
         assert png.format == "PNG"
 
 
+def test_report_headline_names_a_runs_loss_once_beside_its_method(tmp_path):
+    """Since the method's slug holds the loss, a WGAN-GP run with minibatch discrimination read
+    'method: wgan-gp-minibatch-disc · wgan-gp loss'."""
+    run = write_run(tmp_path / "run", {0: {R.SNAP_FAKES: np.zeros((8, 2), dtype=np.float32)}}, loss="wgan-gp",
+                    minibatch_disc=True)
+    html = write_report(run).read_text()
+    assert "method: <b>minibatch disc</b> · wgan-gp loss · ring8</div>" in html
+
+
 def test_report_headline_states_results_verdict_method_and_command(tmp_path):
     run = rotating_run(tmp_path / "run", 3, res=8, n_fakes=32)
     R.atomic_write_json(run / R.DIAGNOSIS_FILE, {R.VERDICTS: [

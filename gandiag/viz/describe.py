@@ -39,10 +39,6 @@ def curve_groups(is_image: bool) -> tuple:
     return IMAGE_CURVES if is_image else TOY_CURVES
 
 
-def _same(a, b) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
 def scenario_base(config: dict) -> tuple[dict, bool]:
     """(the settings the run's scenario gives, whether that scenario was found): a shipped scenario's
     values, or the defaults for a scenario file that is not shipped."""
@@ -96,13 +92,13 @@ def command_line(config: dict, record: dict | None = None, folder=None) -> tuple
               for k, v in config.items() if k in C.FIELDS}
     base, shipped = scenario_base(config)
     name = str(config.get("scenario", "custom"))
-    if shipped and all(C.FIELDS[k].metadata["cli"] or _same(v, base.get(k)) for k, v in config.items()):
+    if shipped and all(C.FIELDS[k].metadata["cli"] or C.same_setting(v, base.get(k)) for k, v in config.items()):
         flags = [_flag(k, v) for k, v in config.items()
-                 if k not in _NOT_SETTINGS and not _same(v, base.get(k))]
+                 if k not in _NOT_SETTINGS and not C.same_setting(v, base.get(k))]
         return " ".join([f"gandiag run {name}", *flags]), None
     defaults, deciders = C.to_dict(C.make_config()), C.deciders_of_idle(config)
     text = "".join(f"{k} = {_toml_value(v)}\n" for k, v in config.items()
-                   if k == "scenario" or k not in deciders and not _same(v, defaults.get(k)))
+                   if k == "scenario" or k not in deciders and not C.same_setting(v, defaults.get(k)))
     file = f"{name}.toml" if re.fullmatch(r"\w[\w.-]*", name) else "scenario.toml"
     flags = [_flag(k, v) for k, v in config.items() if k in deciders]
     return " ".join([f"gandiag run {shlex.quote(file)}", *flags]), (file, text)
@@ -123,19 +119,15 @@ def settings_table(config: dict) -> list[tuple[str, object, object, str]]:
     rows = []
     for key, value in config.items():
         default = defaults.get(key)
-        if key in _NOT_SETTINGS or (key in defaults and _same(value, default)):
+        if key in _NOT_SETTINGS or (key in defaults and C.same_setting(value, default)):
             continue
         if not shipped:
             source = f"scenario {scenario} or command line"
         else:
-            source = "command line" if key not in base or not _same(value, base[key]) else f"scenario {scenario}"
+            told = key in base and C.same_setting(value, base[key])
+            source = f"scenario {scenario}" if told else "command line"
         rows.append((key, value, default, source))
     return rows
-
-
-def method(record: dict) -> str:
-    """What differs from a vanilla GAN ('vanilla', 'unrolled10-pack2'), as the trainer named it."""
-    return str(record.get("method") or "vanilla")
 
 
 def verdict_items(doc) -> list[dict]:

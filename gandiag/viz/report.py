@@ -27,8 +27,9 @@ import numpy as np
 
 from .. import config as C, record as R
 from ..diagnose import shortfall, verdict_head
+from ..methods import stabilizer_words
 from . import style
-from .describe import command_line, curve_groups, method, settings_table, verdict_items, verdict_sentence
+from .describe import command_line, curve_groups, settings_table, verdict_items, verdict_sentence
 from .figures import png_bytes, strip_figure
 from .panels import ARROWS_SHOWN, ARROW_LENGTH, LAYER_ARRAYS, held_layers, mode_share, push_vectors, ranges, tile
 from .source import (RunView, VizError, check_folder_of, ensure_diagnosis, labels_for, open_reader, read_diagnosis,
@@ -293,7 +294,9 @@ def _provenance(view: RunView) -> str:
     # the file is shown whole: the command reads it, and the folder records no scenario file to point to
     file_note = "" if scenario_file is None else \
         f", with {escape(scenario_file[0])} holding<pre>{escape(scenario_file[1])}</pre>"
-    return (f"<div>method: <b>{escape(method(view.record))}</b> · {escape(str(view.config.get('loss', '?')))} loss"
+    # the loss is named after the method, so the method is its other settings' words (its slug holds the loss)
+    words = ", ".join(stabilizer_words(view.config)) or "vanilla"
+    return (f"<div>method: <b>{escape(words)}</b> · {escape(str(view.config.get('loss', '?')))} loss"
             f" · {escape(str(view.config.get('scenario', '?')))}</div>"
             f"<div class=command>made by <code>{escape(command)}</code>{file_note}</div>")
 
